@@ -1,0 +1,140 @@
+//! `polyship.toml`: the optional configuration file at the repository root.
+//!
+//! Every setting has a default discovered from the repository, so a missing file is the same as an
+//! empty one. The file is parsed strictly (`deny_unknown_fields`): a misspelt key is an error with
+//! its file, line and column, never a silently ignored setting.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diagnostic::SourceError;
+use crate::workspace::Ecosystem;
+
+/// The file name, at the repository root.
+pub const FILE_NAME: &str = "polyship.toml";
+
+/// The whole configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Globs, relative to the repository root, of directories whose packages are never picked up
+    /// (test fixtures, vendored code). A glob that names a directory also covers everything below it.
+    #[serde(default)]
+    pub ignore: Vec<Spanned<String>>,
+    /// Packages that discovery does not find on its own (a crate outside the Cargo workspace, a
+    /// package.json not listed in `workspaces`). One `[[package]]` table each.
+    #[serde(default, rename = "package")]
+    pub packages: Vec<Spanned<PackageEntry>>,
+}
+
+/// An explicitly declared package.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PackageEntry {
+    /// The package directory, relative to the repository root.
+    pub path: String,
+    /// Which manifest to read when the directory holds several; by default every one it holds.
+    pub ecosystem: Option<Ecosystem>,
+}
+
+/// A loaded configuration together with its text, so later errors can point into it.
+#[derive(Debug, Default)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The file's contents; empty when there is no file.
+    pub text: String,
+    /// Whether the file exists.
+    pub present: bool,
+}
+
+impl LoadedConfig {
+    /// An error pointing at byte `offset` of the config file.
+    pub fn error_at(&self, offset: usize, message: impl Into<String>) -> SourceError {
+        SourceError::new(FILE_NAME, message).at(&self.text, offset)
+    }
+}
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid `{FILE_NAME}`")]
+    Invalid(#[source] SourceError),
+}
+
+/// Reads `polyship.toml` from the repository root; a missing file is the default configuration.
+pub fn load(root: &Path) -> Result<LoadedConfig, ConfigError> {
+    let path = root.join(FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadedConfig::default()),
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    let config = parse(&text).map_err(ConfigError::Invalid)?;
+    Ok(LoadedConfig {
+        config,
+        text,
+        present: true,
+    })
+}
+
+/// Parses the text of a `polyship.toml`.
+pub fn parse(text: &str) -> Result<Config, SourceError> {
+    toml::from_str(text).map_err(|e| {
+        let err = SourceError::new(FILE_NAME, e.message().trim_end_matches('\n').to_owned()).help(
+            format!("see docs/config.md for every key `{FILE_NAME}` accepts"),
+        );
+        match e.span() {
+            Some(span) => err.at(text, span.start),
+            None => err,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_default() {
+        let c = parse("").unwrap();
+        assert!(c.ignore.is_empty() && c.packages.is_empty());
+    }
+
+    #[test]
+    fn reads_packages() {
+        let c = parse(
+            "ignore = [\"fixtures/**\"]\n[[package]]\npath = \"tools/x\"\necosystem = \"python\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.ignore[0].get_ref(), "fixtures/**");
+        assert_eq!(c.packages[0].get_ref().ecosystem, Some(Ecosystem::Python));
+    }
+
+    #[test]
+    fn unknown_key_points_at_its_line() {
+        let err = parse("ignore = []\ncolour = true\n").unwrap_err();
+        let pos = err.position.unwrap();
+        assert_eq!((pos.line, pos.column), (2, 1));
+        assert!(
+            err.message.contains("unknown field `colour`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn wrong_type_points_at_the_value() {
+        let err = parse("ignore = \"x\"\n").unwrap_err();
+        assert_eq!(err.position.unwrap().line, 1);
+        let err = parse("[[package]]\npath = \"a\"\necosystem = \"go\"\n").unwrap_err();
+        assert_eq!(err.position.unwrap().line, 3);
+    }
+}

@@ -1,0 +1,160 @@
+//! Errors and warnings that point into a user's file.
+//!
+//! Every parser in polyship reports bad input the same way: the file, the line, the column, the
+//! offending line's text, what is wrong and how to fix it. The binary turns a [`SourceError`] into a
+//! snippet; the library only records the facts.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A position in a text file, 1-based, with the text of that line for the snippet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+    pub line_text: String,
+}
+
+impl Position {
+    /// The position of byte `offset` in `text` (clamped to the text's end).
+    pub fn at(text: &str, offset: usize) -> Self {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        Self {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            line_text: text[line_start..line_end].trim_end_matches('\r').to_owned(),
+        }
+    }
+
+    /// The position of the start of 1-based `line`, `column` in `text`.
+    pub fn line_col(text: &str, line: usize, column: usize) -> Self {
+        let line_text = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or_default()
+            .trim_end_matches('\r')
+            .to_owned();
+        Self {
+            line: line.max(1),
+            column: column.max(1),
+            line_text,
+        }
+    }
+}
+
+/// Bad input in a file: where it is, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// The file, as the user should see it (relative to the repository root when inside it).
+    pub path: PathBuf,
+    /// Where in the file; `None` when the problem is the file as a whole.
+    pub position: Option<Position>,
+    /// What is wrong, lowercase, without a final period.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl SourceError {
+    pub fn new(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            position: None,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Points the error at byte `offset` of `text`, the contents of the file.
+    #[must_use]
+    pub fn at(mut self, text: &str, offset: usize) -> Self {
+        self.position = Some(Position::at(text, offset));
+        self
+    }
+
+    #[must_use]
+    pub fn at_position(mut self, position: Option<Position>) -> Self {
+        self.position = position;
+        self
+    }
+
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.position {
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                p.line,
+                p.column,
+                self.message
+            ),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// Something worth telling the user that does not stop the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub message: String,
+    /// The file and position it concerns, when there is one.
+    pub source: Option<(PathBuf, Option<Position>)>,
+    pub help: Option<String>,
+}
+
+impl Warning {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+            help: None,
+        }
+    }
+
+    #[must_use]
+    pub fn in_file(mut self, path: impl Into<PathBuf>, position: Option<Position>) -> Self {
+        self.source = Some((path.into(), position));
+        self
+    }
+
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_counts_lines_and_characters() {
+        let text = "a = 1\r\nbé = x\n";
+        let p = Position::at(text, text.find('x').unwrap());
+        assert_eq!((p.line, p.column), (2, 6));
+        assert_eq!(p.line_text, "bé = x");
+        assert_eq!(Position::at(text, 0).line, 1);
+        assert_eq!(Position::at(text, 999).line, 3);
+    }
+}

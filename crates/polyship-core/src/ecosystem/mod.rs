@@ -1,0 +1,222 @@
+//! One adapter per packaging world, all behind [`Adapter`].
+//!
+//! An adapter knows its ecosystem's workspace rules (which directories are members), how to read a
+//! manifest into a [`Package`], and which dependencies can point inside the workspace. Adding an
+//! ecosystem is a new file here and one line in [`ADAPTERS`]; nothing else in polyship names one.
+
+use std::path::Path;
+
+use crate::diagnostic::{SourceError, Warning};
+use crate::workspace::files::FileIndex;
+use crate::workspace::{DiscoveryError, Ecosystem, Package};
+
+pub mod cargo;
+pub mod npm;
+pub mod python;
+
+/// Every adapter, in the order their packages are listed.
+pub const ADAPTERS: [&dyn Adapter; 3] = [&cargo::Cargo, &npm::Npm, &python::Python];
+
+/// The adapter for `ecosystem`.
+pub fn adapter(ecosystem: Ecosystem) -> &'static dyn Adapter {
+    match ecosystem {
+        Ecosystem::Cargo => &cargo::Cargo,
+        Ecosystem::Npm => &npm::Npm,
+        Ecosystem::Python => &python::Python,
+    }
+}
+
+/// What discovery needs from the repository: where it is and which manifests it holds.
+pub struct Context<'a> {
+    pub root: &'a Path,
+    pub files: &'a FileIndex,
+}
+
+impl Context<'_> {
+    /// Reads a root-relative file; `None` when it does not exist.
+    pub fn read(&self, file: &str) -> Result<Option<String>, DiscoveryError> {
+        let path = self.root.join(file);
+        match std::fs::read(&path) {
+            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                DiscoveryError::Manifest(
+                    SourceError::new(file, "the file is not valid UTF-8")
+                        .help("save the file as UTF-8"),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
+            Err(source) => Err(DiscoveryError::Read { path, source }),
+        }
+    }
+}
+
+/// What an adapter found.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub packages: Vec<Package>,
+    pub warnings: Vec<Warning>,
+    /// Directories whose package of another ecosystem this one needs (a maturin wheel needs its
+    /// crate): the driver loads them with that ecosystem's adapter unless already discovered.
+    pub needs: Vec<(Ecosystem, String)>,
+}
+
+impl Found {
+    pub fn extend(&mut self, other: Found) {
+        self.packages.extend(other.packages);
+        self.warnings.extend(other.warnings);
+        self.needs.extend(other.needs);
+    }
+}
+
+/// A packaging world.
+pub trait Adapter: Sync {
+    fn ecosystem(&self) -> Ecosystem;
+
+    /// The packages this ecosystem's own workspace rules make members of the repository.
+    fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError>;
+
+    /// The package whose manifest is in `dir` (root-relative), for packages named explicitly in
+    /// `polyship.toml` or needed by another ecosystem. `None` when `dir` holds no such manifest.
+    fn load(&self, cx: &Context<'_>, dir: &str) -> Result<Option<Found>, DiscoveryError>;
+
+    /// Whether a dependency that names a workspace package but gives no path points at it. Cargo
+    /// says no (without `path` it comes from a registry); npm and Python resolve workspace packages
+    /// by name.
+    fn links_by_name(&self) -> bool;
+}
+
+/// A parsed TOML manifest that keeps spans, so every complaint can name its line.
+pub(crate) struct TomlFile {
+    /// Root-relative path.
+    pub file: String,
+    pub doc: toml_edit::Document<std::sync::Arc<str>>,
+}
+
+impl TomlFile {
+    pub fn parse(file: &str, text: String) -> Result<Self, DiscoveryError> {
+        let text: std::sync::Arc<str> = text.into();
+        match toml_edit::Document::parse(text.clone()) {
+            Ok(doc) => Ok(Self {
+                file: file.to_owned(),
+                doc,
+            }),
+            Err(e) => {
+                let mut err = SourceError::new(file, e.message().trim_end().to_owned())
+                    .help("fix the TOML syntax at this position");
+                if let Some(span) = e.span() {
+                    err = err.at(&text, span.start);
+                }
+                Err(DiscoveryError::Manifest(err))
+            }
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        self.doc.raw()
+    }
+
+    pub fn root(&self) -> &toml_edit::Table {
+        self.doc.as_table()
+    }
+
+    /// The 1-based line of a span's start (1 when the item has no span).
+    pub fn line(&self, span: Option<std::ops::Range<usize>>) -> usize {
+        span.map_or(1, |s| {
+            self.text()[..s.start.min(self.text().len())]
+                .matches('\n')
+                .count()
+                + 1
+        })
+    }
+
+    /// An error pointing at `span`.
+    pub fn error(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> DiscoveryError {
+        let err = SourceError::new(&self.file, message);
+        DiscoveryError::Manifest(match span {
+            Some(s) => err.at(self.text(), s.start),
+            None => err,
+        })
+    }
+
+    /// A warning pointing at `span`.
+    pub fn warning(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> Warning {
+        let position = span.map(|s| crate::diagnostic::Position::at(self.text(), s.start));
+        Warning::new(message).in_file(&self.file, position)
+    }
+
+    /// The table at `key` under `parent`, or `None`; an error when the key holds something else.
+    pub fn table<'a>(
+        &'a self,
+        parent: &'a dyn toml_edit::TableLike,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<&'a dyn toml_edit::TableLike>, DiscoveryError> {
+        match parent.get(key) {
+            None => Ok(None),
+            Some(item) => item.as_table_like().map(Some).ok_or_else(|| {
+                self.error(
+                    item.span(),
+                    format!("`{what}` must be a table, found {}", item.type_name()),
+                )
+            }),
+        }
+    }
+
+    /// The string at `key` under `parent`, or `None`; an error when the key holds something else.
+    pub fn string<'a>(
+        &'a self,
+        parent: &'a dyn toml_edit::TableLike,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<&'a str>, DiscoveryError> {
+        match parent.get(key) {
+            None => Ok(None),
+            Some(item) => item.as_str().map(Some).ok_or_else(|| {
+                self.error(
+                    item.span(),
+                    format!("`{what}` must be a string, found {}", item.type_name()),
+                )
+            }),
+        }
+    }
+
+    /// The array of strings at `key` under `parent`, each with its span; empty when absent.
+    pub fn strings(
+        &self,
+        parent: &dyn toml_edit::TableLike,
+        key: &str,
+        what: &str,
+    ) -> Result<Vec<(String, Option<std::ops::Range<usize>>)>, DiscoveryError> {
+        let Some(item) = parent.get(key) else {
+            return Ok(Vec::new());
+        };
+        let array = item.as_array().ok_or_else(|| {
+            self.error(
+                item.span(),
+                format!(
+                    "`{what}` must be an array of strings, found {}",
+                    item.type_name()
+                ),
+            )
+        })?;
+        array
+            .iter()
+            .map(|v| {
+                v.as_str().map(|s| (s.to_owned(), v.span())).ok_or_else(|| {
+                    self.error(
+                        v.span(),
+                        format!("`{what}` must hold only strings, found {}", v.type_name()),
+                    )
+                })
+            })
+            .collect()
+    }
+}

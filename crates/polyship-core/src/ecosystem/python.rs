@@ -1,0 +1,588 @@
+//! Python: every `pyproject.toml` that declares a distribution.
+//!
+//! Python has no workspace standard most repositories use, so every `pyproject.toml` the repository
+//! holds (outside ignored paths) that names a project is a package: PEP 621 `[project]`, or Poetry's
+//! `[tool.poetry]`. A uv workspace (`[tool.uv.workspace]`) is checked like the other ecosystems'
+//! (a literal member without `pyproject.toml` is an error, a glob matching nothing a warning). Names are
+//! normalised per PEP 503. A maturin project whose version is dynamic takes its crate's version: the
+//! wheel and the crate are linked and the crate's manifest is the one a release edits.
+
+use toml_edit::TableLike;
+
+use super::{Adapter, Context, Found, TomlFile, cargo};
+use crate::workspace::files::{MemberGlob, select};
+use crate::workspace::{
+    Dependency, DependencyKind, DiscoveryError, Ecosystem, Location, Package, VersionSource, child,
+    join_rel, parent_dir,
+};
+
+pub struct Python;
+
+const MANIFEST: &str = "pyproject.toml";
+const PRIVATE_CLASSIFIER: &str = "Private :: Do Not Upload";
+
+impl Adapter for Python {
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Python
+    }
+
+    fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError> {
+        let mut found = Found::default();
+        let dirs: Vec<&str> = cx.files.dirs_with(MANIFEST).collect();
+        for dir in &dirs {
+            let manifest = child(dir, MANIFEST);
+            let Some(text) = cx.read(&manifest)? else {
+                continue;
+            };
+            let file = TomlFile::parse(&manifest, text)?;
+            check_uv_workspace(cx, &file, dir, &dirs, &mut found)?;
+            if let Some(p) = read_project(cx, &file, dir, &mut found)? {
+                found.packages.push(p);
+            }
+        }
+        Ok(found)
+    }
+
+    fn load(&self, cx: &Context<'_>, dir: &str) -> Result<Option<Found>, DiscoveryError> {
+        let manifest = child(dir, MANIFEST);
+        let Some(text) = cx.read(&manifest)? else {
+            return Ok(None);
+        };
+        let file = TomlFile::parse(&manifest, text)?;
+        let mut found = Found::default();
+        match read_project(cx, &file, dir, &mut found)? {
+            Some(p) => {
+                found.packages.push(p);
+                Ok(Some(found))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn links_by_name(&self) -> bool {
+        true
+    }
+}
+
+/// PEP 503 normalisation: lowercase, runs of `-`, `_` and `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// A PEP 508 requirement split into the distribution name and what follows it (extras excluded,
+/// markers excluded): `acme-core[cli] >=1.2,<2 ; python_version>'3.9'` → (`acme-core`, `>=1.2,<2`).
+pub fn parse_requirement(req: &str) -> Option<(&str, Option<&str>)> {
+    let req = req.trim_start();
+    let end = req
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(req.len());
+    let name = &req[..end];
+    if name.is_empty()
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let mut rest = req[end..].trim_start();
+    if let Some(after) = rest.strip_prefix('[') {
+        rest = after.split_once(']')?.1.trim_start();
+    }
+    let spec = rest.split(';').next().unwrap_or_default().trim();
+    if !(spec.is_empty() || spec.starts_with(['<', '>', '=', '!', '~', '@', '('])) {
+        return None;
+    }
+    Some((name, (!spec.is_empty()).then_some(spec)))
+}
+
+fn check_uv_workspace(
+    cx: &Context<'_>,
+    file: &TomlFile,
+    dir: &str,
+    dirs: &[&str],
+    found: &mut Found,
+) -> Result<(), DiscoveryError> {
+    let Some(tool) = file.table(file.root(), "tool", "tool")? else {
+        return Ok(());
+    };
+    let Some(uv) = file.table(tool, "uv", "tool.uv")? else {
+        return Ok(());
+    };
+    let Some(ws) = file.table(uv, "workspace", "tool.uv.workspace")? else {
+        return Ok(());
+    };
+    let mut globs = Vec::new();
+    let mut spans = Vec::new();
+    for (key, negate) in [("members", false), ("exclude", true)] {
+        for (written, span) in file.strings(ws, key, &format!("tool.uv.workspace.{key}"))? {
+            let pattern = if negate {
+                format!("!{written}")
+            } else {
+                written.clone()
+            };
+            let glob = MemberGlob::new(dir, &pattern).map_err(|msg| {
+                file.error(
+                    span.clone(),
+                    format!("invalid uv workspace pattern `{written}`: {msg}"),
+                )
+            })?;
+            globs.push(glob);
+            spans.push(span);
+        }
+    }
+    for (glob, span) in globs.iter().zip(spans) {
+        if glob.negated {
+            continue;
+        }
+        if glob.is_glob() {
+            if select(&globs, dirs.iter().copied())
+                .iter()
+                .all(|d| !glob.matches(d))
+            {
+                found.warnings.push(
+                    file.warning(
+                        span,
+                        format!("uv workspace member `{}` matches no project", glob.written),
+                    )
+                    .help("remove the pattern, or check the path"),
+                );
+            }
+        } else if !cx.root.join(child(glob.literal(), MANIFEST)).is_file() {
+            return Err(file
+                .error(
+                    span,
+                    format!(
+                        "uv workspace member `{}` has no `pyproject.toml`",
+                        glob.written
+                    ),
+                )
+                .with_help(format!(
+                    "create `{}`, or remove the entry",
+                    child(glob.literal(), MANIFEST)
+                )));
+        }
+    }
+    Ok(())
+}
+
+/// The distribution a `pyproject.toml` declares; `None` when it declares none (a tool-only file,
+/// a uv virtual workspace root, Poetry `package-mode = false`).
+fn read_project(
+    cx: &Context<'_>,
+    file: &TomlFile,
+    dir: &str,
+    found: &mut Found,
+) -> Result<Option<Package>, DiscoveryError> {
+    let root = file.root();
+    let project = file.table(root, "project", "project")?;
+    let tool = file.table(root, "tool", "tool")?;
+    let poetry = match tool {
+        Some(t) => file.table(t, "poetry", "tool.poetry")?,
+        None => None,
+    };
+    let maturin = match tool {
+        Some(t) => file.table(t, "maturin", "tool.maturin")?,
+        None => None,
+    };
+    let backend = match file.table(root, "build-system", "build-system")? {
+        Some(bs) => file
+            .string(bs, "build-backend", "build-system.build-backend")?
+            .map(str::to_owned),
+        None => None,
+    };
+    if let Some(p) = poetry
+        && p.get("package-mode").and_then(toml_edit::Item::as_bool) == Some(false)
+    {
+        return Ok(None);
+    }
+    let name = match (project, poetry) {
+        (Some(p), _) if p.contains_key("name") => file.string(p, "name", "project.name")?,
+        (_, Some(p)) => file.string(p, "name", "tool.poetry.name")?,
+        _ => None,
+    };
+    let Some(name) = name else { return Ok(None) };
+    let is_maturin =
+        maturin.is_some() || backend.as_deref().is_some_and(|b| b.starts_with("maturin"));
+
+    let version_in = |table: &dyn TableLike,
+                      key: &[&str]|
+     -> Result<Option<(String, VersionSource)>, DiscoveryError> {
+        Ok(file
+            .string(table, "version", &format!("{}.version", key.join(".")))?
+            .map(|v| {
+                let location = Location {
+                    file: file.file.clone(),
+                    key: key
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .chain(["version".to_owned()])
+                        .collect(),
+                    line: file.line(table.get("version").and_then(toml_edit::Item::span)),
+                };
+                (v.to_owned(), VersionSource::Manifest { location })
+            }))
+    };
+    let mut version = match project {
+        Some(p) => version_in(p, &["project"])?,
+        None => None,
+    };
+    if version.is_none()
+        && let Some(p) = poetry
+    {
+        version = version_in(p, &["tool", "poetry"])?;
+    }
+    let (version, version_source) = match version {
+        Some((v, source)) => (Some(v), source),
+        None if is_maturin => {
+            let manifest_path = match maturin {
+                Some(m) => file
+                    .string(m, "manifest-path", "tool.maturin.manifest-path")?
+                    .unwrap_or("Cargo.toml"),
+                None => "Cargo.toml",
+            };
+            let crate_dir = join_rel(dir, manifest_path).map(|p| parent_dir(&p).to_owned());
+            let krate = match &crate_dir {
+                Some(d) => cargo::read_crate_in(cx, d)?,
+                None => None,
+            };
+            let (Some(krate), Some(crate_dir)) = (krate, crate_dir) else {
+                return Err(file
+                    .error(None, format!("maturin project `{name}` has no crate at `{manifest_path}`"))
+                    .with_help("set `tool.maturin.manifest-path` to the crate's `Cargo.toml`, or give `project.version`"));
+            };
+            found.needs.push((Ecosystem::Cargo, crate_dir));
+            (
+                krate.version.clone(),
+                VersionSource::Linked {
+                    ecosystem: Ecosystem::Cargo,
+                    name: krate.name,
+                },
+            )
+        }
+        None => {
+            let dynamic = project
+                .and_then(|p| p.get("dynamic"))
+                .and_then(toml_edit::Item::as_array)
+                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
+            if dynamic {
+                (
+                    None,
+                    VersionSource::Dynamic {
+                        backend: backend.clone().unwrap_or_else(|| "setuptools".to_owned()),
+                    },
+                )
+            } else {
+                (None, VersionSource::Missing)
+            }
+        }
+    };
+
+    let mut private = false;
+    for (table, key) in [(project, "project"), (poetry, "tool.poetry")] {
+        if let Some(t) = table {
+            private |= file
+                .strings(t, "classifiers", &format!("{key}.classifiers"))?
+                .iter()
+                .any(|(c, _)| c.trim() == PRIVATE_CLASSIFIER);
+        }
+    }
+
+    let mut deps = Vec::new();
+    if let Some(p) = project {
+        pep508_list(
+            file,
+            p,
+            &["project", "dependencies"],
+            DependencyKind::Normal,
+            None,
+            &mut deps,
+        )?;
+        if let Some(extras) =
+            file.table(p, "optional-dependencies", "project.optional-dependencies")?
+        {
+            for (extra, _) in extras.iter() {
+                pep508_list(
+                    file,
+                    extras,
+                    &["project", "optional-dependencies", extra],
+                    DependencyKind::Optional,
+                    Some(extra),
+                    &mut deps,
+                )?;
+            }
+        }
+    }
+    if let Some(groups) = file.table(root, "dependency-groups", "dependency-groups")? {
+        for (group, item) in groups.iter() {
+            // Entries may be `{ include-group = "…" }` tables; only strings are requirements.
+            let Some(array) = item.as_array() else {
+                return Err(file.error(
+                    item.span(),
+                    format!("`dependency-groups.{group}` must be an array"),
+                ));
+            };
+            for (i, v) in array.iter().enumerate() {
+                if let Some(s) = v.as_str() {
+                    push_pep508(
+                        file,
+                        s,
+                        v.span(),
+                        &["dependency-groups", group, &i.to_string()],
+                        DependencyKind::Dev,
+                        Some(group),
+                        &mut deps,
+                    )?;
+                }
+            }
+        }
+    }
+    if let Some(p) = poetry {
+        poetry_table(
+            file,
+            dir,
+            p,
+            &["tool", "poetry", "dependencies"],
+            DependencyKind::Normal,
+            None,
+            &mut deps,
+        )?;
+        poetry_table(
+            file,
+            dir,
+            p,
+            &["tool", "poetry", "dev-dependencies"],
+            DependencyKind::Dev,
+            None,
+            &mut deps,
+        )?;
+        if let Some(groups) = file.table(p, "group", "tool.poetry.group")? {
+            for (group, item) in groups.iter() {
+                if let Some(g) = item.as_table_like() {
+                    poetry_table(
+                        file,
+                        dir,
+                        g,
+                        &["tool", "poetry", "group", group, "dependencies"],
+                        DependencyKind::Dev,
+                        Some(group),
+                        &mut deps,
+                    )?;
+                }
+            }
+        }
+    }
+    // `[tool.uv.sources]` can point a requirement at a path; then only that path is internal.
+    if let Some(t) = tool
+        && let Some(uv) = file.table(t, "uv", "tool.uv")?
+        && let Some(sources) = file.table(uv, "sources", "tool.uv.sources")?
+    {
+        for (key, item) in sources.iter() {
+            let path = item
+                .as_table_like()
+                .and_then(|s| s.get("path"))
+                .and_then(toml_edit::Item::as_str);
+            if let Some(path) = path.and_then(|p| join_rel(dir, p)) {
+                let key = normalize_name(key);
+                for d in deps.iter_mut().filter(|d| d.name == key) {
+                    d.path = Some(path.clone());
+                }
+            }
+        }
+    }
+
+    Ok(Some(Package {
+        name: normalize_name(name),
+        ecosystem: Ecosystem::Python,
+        path: dir.to_owned(),
+        manifest: file.file.clone(),
+        version,
+        version_source,
+        private,
+        registry: None,
+        dependencies: deps,
+    }))
+}
+
+fn pep508_list(
+    file: &TomlFile,
+    table: &dyn TableLike,
+    key: &[&str],
+    kind: DependencyKind,
+    target: Option<&str>,
+    out: &mut Vec<Dependency>,
+) -> Result<(), DiscoveryError> {
+    let last = key[key.len() - 1];
+    let Some(item) = table.get(last) else {
+        return Ok(());
+    };
+    let Some(array) = item.as_array() else {
+        return Err(file.error(
+            item.span(),
+            format!(
+                "`{}` must be an array of requirement strings",
+                key.join(".")
+            ),
+        ));
+    };
+    for (i, v) in array.iter().enumerate() {
+        let Some(s) = v.as_str() else {
+            return Err(file.error(
+                v.span(),
+                format!("`{}` must hold only requirement strings", key.join(".")),
+            ));
+        };
+        let mut at: Vec<&str> = key.to_vec();
+        let index = i.to_string();
+        at.push(&index);
+        push_pep508(file, s, v.span(), &at, kind, target, out)?;
+    }
+    Ok(())
+}
+
+fn push_pep508(
+    file: &TomlFile,
+    requirement: &str,
+    span: Option<std::ops::Range<usize>>,
+    key: &[&str],
+    kind: DependencyKind,
+    target: Option<&str>,
+    out: &mut Vec<Dependency>,
+) -> Result<(), DiscoveryError> {
+    let Some((name, spec)) = parse_requirement(requirement) else {
+        return Err(file
+            .error(span, format!("`{requirement}` is not a PEP 508 requirement"))
+            .with_help("write a distribution name followed by an optional version specifier, such as `acme-core>=1.2`"));
+    };
+    out.push(Dependency {
+        name: normalize_name(name),
+        ecosystem: Ecosystem::Python,
+        kind,
+        requirement: spec.map(str::to_owned),
+        alias: None,
+        optional: kind == DependencyKind::Optional,
+        target: target.map(str::to_owned),
+        path: None,
+        location: Location {
+            file: file.file.clone(),
+            key: key.iter().map(|s| (*s).to_owned()).collect(),
+            line: file.line(span),
+        },
+    });
+    Ok(())
+}
+
+/// A Poetry dependency table: `name = "^1.2"`, `name = { version = …, path = …, optional = … }`, or
+/// an array of such tables for platform-specific requirements.
+fn poetry_table(
+    file: &TomlFile,
+    dir: &str,
+    parent: &dyn TableLike,
+    key: &[&str],
+    kind: DependencyKind,
+    target: Option<&str>,
+    out: &mut Vec<Dependency>,
+) -> Result<(), DiscoveryError> {
+    let what = key.join(".");
+    let Some(table) = file.table(parent, key[key.len() - 1], &what)? else {
+        return Ok(());
+    };
+    for (name, item) in table.iter() {
+        if name == "python" {
+            continue;
+        }
+        let span = item
+            .span()
+            .or_else(|| table.key(name).and_then(toml_edit::Key::span));
+        let (requirement, path, optional) = if let Some(s) = item.as_str() {
+            (Some(s.to_owned()), None, false)
+        } else if let Some(t) = item.as_table_like() {
+            (
+                t.get("version")
+                    .and_then(toml_edit::Item::as_str)
+                    .map(str::to_owned),
+                t.get("path")
+                    .and_then(toml_edit::Item::as_str)
+                    .and_then(|p| join_rel(dir, p)),
+                t.get("optional")
+                    .and_then(toml_edit::Item::as_bool)
+                    .unwrap_or(false),
+            )
+        } else if item.as_array().is_some() {
+            (None, None, false)
+        } else {
+            return Err(file.error(
+                span,
+                format!("`{what}.{name}` must be a version string or a table"),
+            ));
+        };
+        out.push(Dependency {
+            name: normalize_name(name),
+            ecosystem: Ecosystem::Python,
+            kind: if optional && kind == DependencyKind::Normal {
+                DependencyKind::Optional
+            } else {
+                kind
+            },
+            requirement,
+            alias: None,
+            optional,
+            target: target.map(str::to_owned),
+            path,
+            location: Location {
+                file: file.file.clone(),
+                key: key
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .chain([name.to_owned()])
+                    .collect(),
+                line: file.line(span),
+            },
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalise_per_pep_503() {
+        assert_eq!(normalize_name("Acme_Core..Py"), "acme-core-py");
+        assert_eq!(normalize_name("a-_-b"), "a-b");
+    }
+
+    #[test]
+    fn requirements_split_name_and_specifier() {
+        assert_eq!(
+            parse_requirement("acme-core>=1.2,<2"),
+            Some(("acme-core", Some(">=1.2,<2")))
+        );
+        assert_eq!(
+            parse_requirement("acme_core[cli] ==1.0 ; python_version > '3.8'"),
+            Some(("acme_core", Some("==1.0")))
+        );
+        assert_eq!(parse_requirement("requests"), Some(("requests", None)));
+        assert_eq!(
+            parse_requirement("pkg @ file:///x"),
+            Some(("pkg", Some("@ file:///x")))
+        );
+        assert_eq!(
+            parse_requirement("pkg (>=1.0)"),
+            Some(("pkg", Some("(>=1.0)")))
+        );
+        assert_eq!(parse_requirement(">=1.0"), None);
+        assert_eq!(parse_requirement("pkg-"), None);
+        assert_eq!(parse_requirement("pkg[extra"), None);
+        assert_eq!(parse_requirement("pkg garbage"), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Writing users' files without ever leaving half of one behind.
+//!
+//! Every write goes to a temporary file in the same directory, is flushed to disk, and then takes
+//! the target's place in one step, so a crash or a full disk leaves either the old file or the new one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A temporary sibling of `path` that is removed unless it was moved into place.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write_temp(path: &Path, contents: &[u8]) -> std::io::Result<TempFile> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = TempFile(dir.join(format!(".{name}.polyship-{}.tmp", std::process::id())));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp.0)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(temp)
+}
+
+/// Replaces `path` with `contents` atomically.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let temp = write_temp(path, contents)?;
+    std::fs::rename(&temp.0, path)?;
+    std::mem::forget(temp);
+    Ok(())
+}
+
+/// Creates `path` with `contents` atomically, failing with `AlreadyExists` when it exists.
+pub fn create_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let temp = write_temp(path, contents)?;
+    // A hard link never replaces an existing file, so creating and refusing are one step.
+    std::fs::hard_link(&temp.0, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_refuses_to_overwrite_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        create_atomic(&path, b"one").unwrap();
+        let err = create_atomic(&path, b"two").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        write_atomic(&path, b"three").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"three");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

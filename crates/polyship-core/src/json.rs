@@ -1,0 +1,164 @@
+//! Byte spans of values inside JSON text.
+//!
+//! `serde_json` tells what a document holds but not where; errors about a valid-but-wrong manifest
+//! (`"workspaces": 5`) and, later, format-preserving edits need the exact bytes of a value. This is a
+//! small scanner over already-validated JSON: it never allocates a tree, it only skips values.
+
+use std::ops::Range;
+
+/// The span of the value at `path` (object keys from the root), or `None` when absent or when the
+/// text is not valid JSON along the way.
+pub fn value_span(text: &str, path: &[&str]) -> Option<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut pos = skip_ws(bytes, skip_bom(bytes));
+    for key in path {
+        pos = find_key(bytes, pos, key)?;
+    }
+    let end = skip_value(bytes, pos)?;
+    Some(pos..end)
+}
+
+/// The span of the deepest value along `path` that exists: the best place to point at when the
+/// value itself is missing or wrong.
+pub fn nearest_span(text: &str, path: &[&str]) -> Range<usize> {
+    (0..=path.len())
+        .rev()
+        .find_map(|n| value_span(text, &path[..n]))
+        .unwrap_or(0..0)
+}
+
+fn skip_bom(bytes: &[u8]) -> usize {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\n' | b'\r') {
+        pos += 1;
+    }
+    pos
+}
+
+/// In the object starting at `pos`, the start of the value whose key is `key`.
+fn find_key(bytes: &[u8], pos: usize, key: &str) -> Option<usize> {
+    if bytes.get(pos) != Some(&b'{') {
+        return None;
+    }
+    let mut pos = skip_ws(bytes, pos + 1);
+    if bytes.get(pos) == Some(&b'}') {
+        return None;
+    }
+    let mut found = None;
+    loop {
+        let key_end = skip_string(bytes, pos)?;
+        let matches = unescape(&bytes[pos + 1..key_end - 1]).as_deref() == Some(key);
+        pos = skip_ws(bytes, key_end);
+        if bytes.get(pos) != Some(&b':') {
+            return None;
+        }
+        pos = skip_ws(bytes, pos + 1);
+        // JSON allows duplicate keys; like serde_json, the last one wins.
+        if matches {
+            found = Some(pos);
+        }
+        pos = skip_ws(bytes, skip_value(bytes, pos)?);
+        match bytes.get(pos)? {
+            b',' => pos = skip_ws(bytes, pos + 1),
+            b'}' => return found,
+            _ => return None,
+        }
+    }
+}
+
+fn skip_value(bytes: &[u8], pos: usize) -> Option<usize> {
+    match *bytes.get(pos)? {
+        b'"' => skip_string(bytes, pos),
+        open @ (b'{' | b'[') => {
+            let close = if open == b'{' { b'}' } else { b']' };
+            let mut pos = skip_ws(bytes, pos + 1);
+            if bytes.get(pos) == Some(&close) {
+                return Some(pos + 1);
+            }
+            loop {
+                if open == b'{' {
+                    pos = skip_ws(bytes, skip_string(bytes, pos)?);
+                    if bytes.get(pos) != Some(&b':') {
+                        return None;
+                    }
+                    pos = skip_ws(bytes, pos + 1);
+                }
+                pos = skip_ws(bytes, skip_value(bytes, pos)?);
+                match *bytes.get(pos)? {
+                    b',' => pos = skip_ws(bytes, pos + 1),
+                    c if c == close => return Some(pos + 1),
+                    _ => return None,
+                }
+            }
+        }
+        _ => {
+            let mut end = pos;
+            while end < bytes.len()
+                && !matches!(
+                    bytes[end],
+                    b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'
+                )
+            {
+                end += 1;
+            }
+            (end > pos).then_some(end)
+        }
+    }
+}
+
+fn skip_string(bytes: &[u8], pos: usize) -> Option<usize> {
+    if bytes.get(pos) != Some(&b'"') {
+        return None;
+    }
+    let mut i = pos + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn unescape(raw: &[u8]) -> Option<String> {
+    let quoted = [b"\"", raw, b"\""].concat();
+    serde_json::from_slice(&quoted).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "\u{feff}{\n  \"name\": \"a\",\n  \"dependencies\": { \"@x/b\": \"^1.0.0\", \"c\": [1, {\"d\": null}] },\n  \"n\": 5\n}\n";
+
+    #[test]
+    fn finds_nested_values() {
+        let span = value_span(DOC, &["dependencies", "@x/b"]).unwrap();
+        assert_eq!(&DOC[span], "\"^1.0.0\"");
+        assert_eq!(&DOC[value_span(DOC, &["n"]).unwrap()], "5");
+        assert!(DOC[value_span(DOC, &["dependencies"]).unwrap()].ends_with("}] }"));
+        assert_eq!(value_span(DOC, &["missing"]), None);
+        assert_eq!(value_span(DOC, &["name", "x"]), None);
+    }
+
+    #[test]
+    fn nearest_falls_back_to_the_parent() {
+        let span = nearest_span(DOC, &["dependencies", "zzz"]);
+        assert!(DOC[span].starts_with("{ \"@x/b\""));
+    }
+
+    #[test]
+    fn escaped_keys_compare_decoded() {
+        let doc = r#"{"a\"b": 1, "a\u0041": 2}"#;
+        assert_eq!(&doc[value_span(doc, &["a\"b"]).unwrap()], "1");
+        assert_eq!(&doc[value_span(doc, &["aA"]).unwrap()], "2");
+    }
+}

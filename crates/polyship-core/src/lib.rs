@@ -1,0 +1,14 @@
+//! polyship's library: everything that is not terminal I/O.
+//!
+//! The stages of a release are functions from one plain value to the next (see `DESIGN.md`):
+//! [`workspace::discover`] turns a repository into a [`workspace::Workspace`]. Nothing in this crate
+//! prints, exits or reads global state; the binary renders what it returns, warnings included.
+
+pub mod config;
+pub mod diagnostic;
+pub mod ecosystem;
+pub mod fsutil;
+pub mod json;
+pub mod workspace;
+
+pub use diagnostic::{SourceError, Warning};

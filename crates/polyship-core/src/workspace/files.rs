@@ -1,0 +1,307 @@
+//! Which manifest files exist, and which directories a workspace glob selects.
+//!
+//! Discovery never walks the disk once per glob: it lists the repository's manifest files once —
+//! through `git ls-files` (tracked plus untracked-but-not-ignored, so `.gitignore` is honoured exactly
+//! as git does) or, outside a git repository, one walk — and matches globs against that list in memory.
+//! Directories named `node_modules`, `target`, `.venv` or `.git` never hold packages, whatever git says.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use glob::{MatchOptions, Pattern};
+
+/// Directory names that never hold workspace packages.
+pub const SKIPPED_DIRS: [&str; 5] = ["node_modules", "target", ".venv", ".git", "__pypackages__"];
+
+/// The manifest file names discovery looks for.
+const MANIFEST_NAMES: [&str; 5] = [
+    "Cargo.toml",
+    "package.json",
+    "pyproject.toml",
+    "pnpm-workspace.yaml",
+    "lerna.json",
+];
+
+/// Failure to list the repository's files.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("failed to run `git ls-files` in `{}`", root.display())]
+    Git {
+        root: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`git ls-files` failed in `{}`: {stderr}", root.display())]
+    GitFailed { root: PathBuf, stderr: String },
+    #[error("failed to read directory `{}`", path.display())]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The repository root for a starting directory: the nearest ancestor holding `.git` (a directory,
+/// or a file for worktrees and submodules). `None` outside any git repository.
+pub fn find_git_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// The manifest files of a repository, as root-relative `/`-separated paths.
+#[derive(Debug, Clone, Default)]
+pub struct FileIndex {
+    files: BTreeSet<String>,
+}
+
+impl FileIndex {
+    /// Lists manifests through git when `git` is true, otherwise by walking the directory tree.
+    pub fn list(root: &Path, git: bool) -> Result<Self, ListError> {
+        let files = if git {
+            list_git(root)?
+        } else {
+            list_walk(root)?
+        };
+        Ok(Self {
+            files: files.into_iter().filter(|f| !in_skipped_dir(f)).collect(),
+        })
+    }
+
+    /// Builds an index from explicit paths (tests, and callers that already know the files).
+    pub fn from_paths<I: IntoIterator<Item = String>>(paths: I) -> Self {
+        Self {
+            files: paths.into_iter().filter(|f| !in_skipped_dir(f)).collect(),
+        }
+    }
+
+    pub fn contains(&self, file: &str) -> bool {
+        self.files.contains(file)
+    }
+
+    /// Every listed file named `name`, in path order.
+    pub fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.files
+            .iter()
+            .map(String::as_str)
+            .filter(move |f| f.rsplit('/').next() == Some(name))
+    }
+
+    /// Directories (root-relative, `.` for the root) that hold a file named `manifest`.
+    pub fn dirs_with<'a>(&'a self, manifest: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.named(manifest).map(super::package::parent_dir)
+    }
+}
+
+fn in_skipped_dir(file: &str) -> bool {
+    let mut parts = file.split('/');
+    parts.next_back();
+    parts.any(|p| SKIPPED_DIRS.contains(&p))
+}
+
+fn list_git(root: &Path) -> Result<Vec<String>, ListError> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(root).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "--",
+    ]);
+    for name in MANIFEST_NAMES {
+        cmd.arg(name).arg(format!(":(glob)**/{name}"));
+    }
+    let out = cmd.output().map_err(|source| ListError::Git {
+        root: root.to_owned(),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(ListError::GitFailed {
+            root: root.to_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let mut files: Vec<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    // A tracked file deleted from the work tree is still in the index; it is not a package any more.
+    files.retain(|f| root.join(f).is_file());
+    Ok(files)
+}
+
+fn list_walk(root: &Path) -> Result<Vec<String>, ListError> {
+    let mut files = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|source| ListError::Walk {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| ListError::Walk {
+                path: dir.clone(),
+                source,
+            })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel_path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let file_type = entry.file_type().map_err(|source| ListError::Walk {
+                path: dir.clone(),
+                source,
+            })?;
+            if file_type.is_dir() {
+                if !SKIPPED_DIRS.contains(&name.as_str()) {
+                    stack.push((entry.path(), rel_path));
+                }
+            } else if MANIFEST_NAMES.contains(&name.as_str()) {
+                files.push(rel_path);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// A workspace member pattern as the ecosystems write them: a glob over directories relative to the
+/// workspace root, `*` within one path component, `**` across any number, `!` in front to exclude.
+#[derive(Debug, Clone)]
+pub struct MemberGlob {
+    /// The pattern as written in the manifest, for messages.
+    pub written: String,
+    pub negated: bool,
+    /// Root-relative, normalised.
+    normalized: String,
+    pattern: Option<Pattern>,
+}
+
+const MATCH: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+impl MemberGlob {
+    /// Parses `written`, relative to the directory `base` (root-relative). Errors carry the glob
+    /// library's message.
+    pub fn new(base: &str, written: &str) -> Result<Self, String> {
+        let (negated, body) = match written.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, written),
+        };
+        let body = body.trim().trim_end_matches('/');
+        let body = body.strip_prefix("./").unwrap_or(body);
+        let joined = super::package::join_rel(base, body)
+            .ok_or_else(|| "the pattern climbs above the repository root".to_owned())?;
+        let is_glob = joined.contains(['*', '?', '[']);
+        let pattern = if is_glob {
+            Some(Pattern::new(&joined).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        Ok(Self {
+            written: written.to_owned(),
+            negated,
+            normalized: joined,
+            pattern,
+        })
+    }
+
+    /// Whether the pattern has wildcards (a literal one names exactly one directory).
+    pub fn is_glob(&self) -> bool {
+        self.pattern.is_some()
+    }
+
+    /// The root-relative directory a literal pattern names.
+    pub fn literal(&self) -> &str {
+        &self.normalized
+    }
+
+    pub fn matches(&self, dir: &str) -> bool {
+        match &self.pattern {
+            Some(p) => {
+                p.matches_with(dir, MATCH)
+                    // `packages/**` also selects `packages/a/b`; `glob` needs the trailing component.
+                    || self.normalized.ends_with("/**") && dir.starts_with(&self.normalized[..self.normalized.len() - 2])
+            }
+            None => self.normalized == dir,
+        }
+    }
+}
+
+/// Applies include and `!` exclude patterns, in order, to candidate directories: a directory is
+/// selected when the last pattern that matches it is an include.
+pub fn select<'a>(
+    globs: &[MemberGlob],
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    candidates
+        .into_iter()
+        .filter(|dir| {
+            globs
+                .iter()
+                .rev()
+                .find(|g| g.matches(dir))
+                .is_some_and(|g| !g.negated)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(p: &str) -> MemberGlob {
+        MemberGlob::new(".", p).unwrap()
+    }
+
+    #[test]
+    fn star_stays_in_one_component() {
+        assert!(g("crates/*").matches("crates/a"));
+        assert!(!g("crates/*").matches("crates/a/b"));
+        assert!(!g("crates/*").matches("crates"));
+        assert!(g("./packages/*/").matches("packages/x"));
+    }
+
+    #[test]
+    fn double_star_crosses_components() {
+        assert!(g("packages/**").matches("packages/a"));
+        assert!(g("packages/**").matches("packages/a/b"));
+        assert!(g("**/tests/**").matches("x/tests/y"));
+    }
+
+    #[test]
+    fn negation_uses_the_last_matching_pattern() {
+        let globs = [g("packages/*"), g("!packages/internal")];
+        let dirs = ["packages/a", "packages/internal", "other"];
+        assert_eq!(select(&globs, dirs), ["packages/a"]);
+    }
+
+    #[test]
+    fn relative_base_is_joined() {
+        let m = MemberGlob::new("py", "libs/*").unwrap();
+        assert!(m.matches("py/libs/x"));
+        assert!(MemberGlob::new("a", "../../x").is_err());
+    }
+
+    #[test]
+    fn skipped_dirs_never_listed() {
+        let index = FileIndex::from_paths(
+            [
+                "a/package.json",
+                "a/node_modules/b/package.json",
+                "target/x/Cargo.toml",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(index.dirs_with("package.json").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(index.dirs_with("Cargo.toml").count(), 0);
+    }
+}

@@ -1,0 +1,110 @@
+//! `polyship init`: a commented `polyship.toml` that shows what discovery found.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use polyship_core::config::FILE_NAME;
+use polyship_core::workspace::Workspace;
+
+use crate::context::Context;
+use crate::render::CommandError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(cx: &Context, _args: &Args) -> anyhow::Result<ExitCode> {
+    let path = cx.root.join(FILE_NAME);
+    let exists = || {
+        CommandError::failed(
+            format!("`{}` already exists", path.display()),
+            "edit it, or delete it to write a fresh one",
+        )
+    };
+    if path.exists() {
+        return Err(exists().into());
+    }
+    let discovery = super::discover(cx)?;
+    let text = render(&discovery.workspace);
+    match polyship_core::fsutil::create_atomic(&path, text.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists().into()),
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("failed to write `{}`", path.display()))
+            );
+        }
+    }
+    cx.status(
+        "Created",
+        &format!(
+            "{FILE_NAME} ({} packages discovered)",
+            discovery.workspace.packages.len()
+        ),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The file's text: every key commented with what it does, and the discovered packages.
+pub fn render(ws: &Workspace) -> String {
+    let mut s = String::new();
+    s.push_str("# polyship.toml: configuration for polyship, the release manager.\n");
+    s.push_str(
+        "# Every key is optional; what is not set here is discovered from the repository.\n",
+    );
+    s.push_str("# Reference: docs/config.md\n#\n");
+    if ws.packages.is_empty() {
+        s.push_str("# Discovery found no packages.\n");
+    } else {
+        let _ = writeln!(s, "# Discovery found {} packages:", ws.packages.len());
+        let w_eco = ws
+            .packages
+            .iter()
+            .map(|p| p.ecosystem.as_str().len())
+            .max()
+            .unwrap_or(0);
+        let w_name = ws.packages.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        let w_version = ws
+            .packages
+            .iter()
+            .map(|p| p.version.as_deref().unwrap_or("-").len())
+            .max()
+            .unwrap_or(0);
+        for p in &ws.packages {
+            let line = format!(
+                "#   {:w_eco$}  {:w_name$}  {:w_version$}  {}{}",
+                p.ecosystem.as_str(),
+                p.name,
+                p.version.as_deref().unwrap_or("-"),
+                p.path,
+                if p.private { "  (private)" } else { "" }
+            );
+            let _ = writeln!(s, "{}", line.trim_end());
+        }
+    }
+    s.push_str(
+        "\n# Directories (globs relative to this file) whose packages polyship never picks up,\n\
+         # such as test fixtures. A glob that names a directory covers everything below it.\n\
+         ignore = []\n\
+         \n\
+         # Packages discovery does not find on its own, one table each:\n\
+         # [[package]]\n\
+         # path = \"tools/extra\"\n\
+         # ecosystem = \"python\"  # cargo, npm or python; by default every manifest in the directory\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rendered_file_is_a_valid_config() {
+        let ws = polyship_core::workspace::Workspace {
+            root: ".".into(),
+            packages: Vec::new(),
+            graph: polyship_core::workspace::DependencyGraph::default(),
+        };
+        let text = super::render(&ws);
+        let config = polyship_core::config::parse(&text).unwrap();
+        assert!(config.ignore.is_empty());
+    }
+}

@@ -1,0 +1,50 @@
+//! The `polyship` command: argument parsing, one module per command, and rendering.
+//!
+//! Each command is a clap `Args` struct plus `run(&Context, args) -> Result<ExitCode>` that calls one
+//! function of `polyship-core` and renders its value. stdout carries data only (tables, `--json`);
+//! status, warnings and errors go to stderr. Only `main` turns errors into exit codes: 0 success,
+//! 1 the operation failed, 2 bad usage or configuration.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod context;
+mod render;
+
+use context::{ColorChoice, Context, GlobalArgs};
+
+/// Release manager for repositories of Cargo, npm and Python packages.
+#[derive(Debug, Parser)]
+#[command(name = "polyship", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every package of the repository with its ecosystem, version and internal dependencies
+    List(commands::list::Args),
+    /// Write a commented `polyship.toml` that reflects what discovery found
+    Init(commands::init::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = cli.global.color.unwrap_or(ColorChoice::Auto);
+    let result = Context::new(&cli.global).and_then(|cx| match cli.command {
+        Command::List(args) => commands::list::run(&cx, &args),
+        Command::Init(args) => commands::init::run(&cx, &args),
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            render::error(&err, color.enabled_for_stderr());
+            render::exit_code(&err)
+        }
+    }
+}

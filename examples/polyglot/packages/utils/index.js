@@ -1,0 +1,1 @@
+module.exports = { twice: (x) => 2 * x };

@@ -1,0 +1,1 @@
+const { twice } = require("@acme/utils"); module.exports = () => twice(21);
