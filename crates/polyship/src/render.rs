@@ -142,6 +142,10 @@ fn snippet(out: &mut String, color: bool, path: &str, position: Option<&Position
         }
         return;
     };
+    if p.line_text.is_empty() {
+        let _ = writeln!(out, "  {arrow} {path}:{}", p.line);
+        return;
+    }
     let number = p.line.to_string();
     let pad = " ".repeat(number.len());
     let bar = paint(color, BLUE_BOLD, "|");

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::config::LoadedConfig;
-use crate::diagnostic::{SourceError, Warning};
+use crate::diagnostic::{Position, SourceError, Warning};
 use crate::ecosystem::{self, Context, Found};
 
 pub mod files;
@@ -265,11 +265,33 @@ fn resolve_dependencies(packages: &mut [Package], warnings: &mut Vec<Warning>) {
         .iter()
         .map(|p| ((p.ecosystem, p.name.clone()), p.path.clone()))
         .collect();
+    let by_path: HashMap<(Ecosystem, String), String> = packages
+        .iter()
+        .map(|p| ((p.ecosystem, p.path.clone()), p.name.clone()))
+        .collect();
     let mut warned = BTreeSet::new();
     for package in packages.iter_mut() {
         let links_by_name = ecosystem::adapter(package.ecosystem).links_by_name();
         package.dependencies.retain(|dep| {
-            let Some(target_path) = by_name.get(&(dep.ecosystem, dep.name.clone())) else { return false };
+            let at = Some(Position { line: dep.location.line, column: 1, line_text: String::new() });
+            let Some(target_path) = by_name.get(&(dep.ecosystem, dep.name.clone())) else {
+                // A path that holds a workspace package under another name: the manifest forgot the
+                // rename, and the ecosystem's own tool rejects it too.
+                if let Some(path) = &dep.path
+                    && let Some(actual) = by_path.get(&(dep.ecosystem, path.clone()))
+                    && warned.insert((dep.location.file.clone(), dep.name.clone()))
+                {
+                    warnings.push(
+                        Warning::new(format!(
+                            "`{}` depends on `{}` at `{path}`, but the package there is `{actual}`",
+                            package.name, dep.name
+                        ))
+                        .in_file(&dep.location.file, at)
+                        .help(format!("name the package: add `package = \"{actual}\"` to the dependency")),
+                    );
+                }
+                return false;
+            };
             match &dep.path {
                 Some(path) if path == target_path => true,
                 Some(path) => {
@@ -280,7 +302,7 @@ fn resolve_dependencies(packages: &mut [Package], warnings: &mut Vec<Warning>) {
                                  treating it as an outside dependency",
                                 package.name, dep.name, dep.name
                             ))
-                            .in_file(&dep.location.file, None),
+                            .in_file(&dep.location.file, at),
                         );
                     }
                     false

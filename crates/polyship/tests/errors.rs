@@ -1,0 +1,201 @@
+//! Bad input: every error names the file, the line and the fix, exits 2, and prints nothing on
+//! stdout as if it had succeeded.
+
+mod support;
+
+use support::Repo;
+
+fn fails(repo: &Repo) -> String {
+    let out = repo.run(&["list", "--json"]);
+    assert_eq!(out.code, 2, "expected exit 2: {}", out.snapshot());
+    assert_eq!(out.stdout, "", "nothing on stdout after an error");
+    out.snapshot()
+}
+
+#[test]
+fn malformed_toml_names_file_line_and_column() {
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n")
+        .file("a/Cargo.toml", "[package]\nname = \"a\"\nversion = 1.0.0\n")
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn malformed_json_names_file_line_and_column() {
+    let repo = Repo::new()
+        .file("package.json", "{ \"workspaces\": [\"p/*\"] }")
+        .file(
+            "p/a/package.json",
+            "{\n  \"name\": \"a\",\n  \"version\": \"1.0.0\",\n}\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn malformed_yaml_names_file_line_and_column() {
+    let repo = Repo::new()
+        .file(
+            "pnpm-workspace.yaml",
+            "packages:\n  - 'a/*'\n - broken: [\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn wrong_types_point_at_the_value() {
+    let repo = Repo::new()
+        .file(
+            "package.json",
+            "{\n  \"name\": \"x\",\n  \"workspaces\": 5\n}\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"a\"\nversion = \"1.0.0\"\npublish = \"yes\"\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn duplicate_names_in_one_ecosystem_name_both_paths() {
+    let repo = Repo::new()
+        .file("package.json", r#"{ "workspaces": ["a", "b"] }"#)
+        .file(
+            "a/package.json",
+            r#"{ "name": "same", "version": "1.0.0" }"#,
+        )
+        .file(
+            "b/package.json",
+            r#"{ "name": "same", "version": "2.0.0" }"#,
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn same_name_in_two_ecosystems_is_fine() {
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"same\"\nversion = \"1.0.0\"\n",
+        )
+        .file("package.json", r#"{ "name": "same", "version": "1.0.0" }"#)
+        .commit("init");
+    assert_eq!(repo.run(&["list"]).code, 0);
+}
+
+#[test]
+fn member_directory_without_manifest_names_the_entry() {
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\n  \"crates/*\",\n  \"tools/missing\",\n]\n",
+        )
+        .file("tools/missing/README.md", "no manifest here")
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+    let repo = Repo::new()
+        .file("package.json", r#"{ "workspaces": ["packages/gone"] }"#)
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+    let repo = Repo::new()
+        .file(
+            "pyproject.toml",
+            "[tool.uv.workspace]\nmembers = [\"libs/none\"]\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn globs_that_match_nothing_warn() {
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*\", \"a\"]\n",
+        )
+        .file(
+            "a/Cargo.toml",
+            "[package]\nname = \"a\"\nversion = \"1.0.0\"\n",
+        )
+        .file("package.json", r#"{ "workspaces": ["packages/*"] }"#)
+        .commit("init");
+    let out = repo.run(&["list"]);
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!(out.snapshot());
+}
+
+#[test]
+fn workspace_inheritance_without_a_value_is_an_error() {
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n")
+        .file(
+            "a/Cargo.toml",
+            "[package]\nname = \"a\"\nversion.workspace = true\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n")
+        .file(
+            "a/Cargo.toml",
+            "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb.workspace = true\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn invalid_pep508_requirement_is_an_error() {
+    let repo = Repo::new()
+        .file(
+            "pyproject.toml",
+            "[project]\nname = \"a\"\nversion = \"1.0\"\ndependencies = [\n  \">=1.0\",\n]\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn maturin_without_its_crate_is_an_error() {
+    let repo = Repo::new()
+        .file("pyproject.toml", "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"a\"\ndynamic = [\"version\"]\n")
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn config_unknown_key_and_wrong_type() {
+    let repo = Repo::new()
+        .file(
+            "polyship.toml",
+            "ignore = []\n\n[[package]]\npath = \"x\"\nkind = \"npm\"\n",
+        )
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+    let repo = Repo::new()
+        .file("polyship.toml", "ignore = \"fixtures\"\n")
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn config_package_entry_without_manifest() {
+    let repo = Repo::new()
+        .file("polyship.toml", "[[package]]\npath = \"nowhere\"\n")
+        .commit("init");
+    insta::assert_snapshot!(fails(&repo));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = Repo::new().run(&["list", "--bogus"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--bogus"), "{}", out.stderr);
+}
