@@ -85,6 +85,9 @@ pub trait Adapter: Sync {
     fn links_by_name(&self) -> bool;
 }
 
+/// A byte range in a file, when the parser kept one.
+pub(crate) type Span = Option<std::ops::Range<usize>>;
+
 /// A parsed TOML manifest that keeps spans, so every complaint can name its line.
 pub(crate) struct TomlFile {
     /// Root-relative path.
@@ -194,7 +197,7 @@ impl TomlFile {
         parent: &dyn toml_edit::TableLike,
         key: &str,
         what: &str,
-    ) -> Result<Vec<(String, Option<std::ops::Range<usize>>)>, DiscoveryError> {
+    ) -> Result<Vec<(String, Span)>, DiscoveryError> {
         let Some(item) = parent.get(key) else {
             return Ok(Vec::new());
         };

@@ -217,6 +217,7 @@ fn workspace_patterns(
     root: Option<&JsonFile>,
 ) -> Result<Option<Vec<Pattern>>, DiscoveryError> {
     const PNPM: &str = "pnpm-workspace.yaml";
+    const LERNA: &str = "lerna.json";
     if let Some(text) = cx.read(PNPM)? {
         let ws: Option<PnpmWorkspace> = serde_norway::from_str(&text).map_err(|e| {
             let position = e
@@ -272,7 +273,6 @@ fn workspace_patterns(
                 .collect(),
         ));
     }
-    const LERNA: &str = "lerna.json";
     if let Some(text) = cx.read(LERNA)? {
         let lerna = JsonFile::parse(LERNA, text)?;
         if let Some(packages) = lerna.value.get("packages") {
@@ -428,8 +428,7 @@ fn resolve_spec(key: &str, spec: &str, dir: &str) -> Option<(String, Option<Stri
     }
     let is_url = spec.contains("://")
         || ["git+", "git:", "github:", "gitlab:", "bitbucket:", "gist:"].iter().any(|p| spec.starts_with(p))
-        || spec.ends_with(".tgz")
-        || spec.ends_with(".tar.gz")
+        || std::path::Path::new(spec).extension().is_some_and(|e| e.eq_ignore_ascii_case("tgz") || e.eq_ignore_ascii_case("gz"))
         // `user/repo` is GitHub shorthand; version ranges never contain `/`.
         || spec.contains('/');
     (!is_url).then(|| (key.to_owned(), None))
