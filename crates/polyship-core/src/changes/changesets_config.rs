@@ -1,0 +1,234 @@
+//! `.changeset/config.json` and `.changeset/pre.json`, as the changesets tool writes them.
+//!
+//! polyship keeps what its later stages use (groups, ignore, the base branch, dependent-update
+//! rules, pre mode) and accepts the rest — `changelog`, `commit`, `access`, `snapshot`, `prettier`
+//! and so on — so an existing repository works unchanged. An unknown key is a warning, never a crash.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::diagnostic::{Position, SourceError, Warning};
+use crate::json;
+
+/// What polyship reads from `.changeset/config.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangesetsConfig {
+    /// Groups released at one shared version (names or globs).
+    pub fixed: Vec<Vec<String>>,
+    /// Groups whose releasing members take the same bump.
+    pub linked: Vec<Vec<String>>,
+    /// Packages never released from changesets (names or globs).
+    pub ignore: Vec<String>,
+    pub base_branch: Option<String>,
+    /// `patch` or `minor`: how far a dependency must move before dependents' ranges are updated.
+    pub update_internal_dependencies: Option<String>,
+    /// `always` or `out-of-range` (`___experimentalUnsafeOptions_WILL_CHANGE_IN_PATCH`).
+    pub update_internal_dependents: Option<String>,
+    pub only_update_peer_dependents_when_out_of_range: bool,
+    /// `privatePackages.version` (default true) and `.tag` (default false).
+    pub private_version: bool,
+    pub private_tag: bool,
+    pub access: Option<String>,
+}
+
+/// Keys changesets defines that polyship accepts without using.
+const ACCEPTED: [&str; 7] = [
+    "$schema",
+    "changelog",
+    "commit",
+    "snapshot",
+    "prettier",
+    "bumpVersionsWithWorkspaceProtocolOnly",
+    "privatePackages",
+];
+
+const FILE: &str = ".changeset/config.json";
+
+/// Reads `.changeset/config.json` under `root`; `None` when there is none.
+pub fn read(
+    root: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<ChangesetsConfig>, SourceError> {
+    let Ok(text) = std::fs::read_to_string(root.join(FILE)) else {
+        return Ok(None);
+    };
+    parse(&text, warnings).map(Some)
+}
+
+fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, SourceError> {
+    let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+        SourceError::new(
+            FILE,
+            e.to_string()
+                .rsplit_once(" at line ")
+                .map_or(e.to_string(), |(m, _)| m.to_owned()),
+        )
+        .at_position(Some(Position::line_col(text, e.line(), e.column())))
+        .help("fix the JSON syntax at this position")
+    })?;
+    let Value::Object(map) = value else {
+        return Err(SourceError::new(FILE, "the top level must be a JSON object").at(text, 0));
+    };
+    let err = |path: &[&str], message: String| {
+        SourceError::new(FILE, message).at(text, json::nearest_span(text, path).start)
+    };
+    let strings = |v: &Value, key: &str| -> Result<Vec<String>, SourceError> {
+        v.as_array()
+            .and_then(|a| {
+                a.iter()
+                    .map(|s| s.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| err(&[key], format!("`{key}` must be an array of package names")))
+    };
+    let groups = |key: &str| -> Result<Vec<Vec<String>>, SourceError> {
+        match map.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => a.iter().map(|g| strings(g, key)).collect(),
+            Some(_) => Err(err(
+                &[key],
+                format!("`{key}` must be an array of arrays of package names"),
+            )),
+        }
+    };
+    let string = |key: &str| -> Result<Option<String>, SourceError> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(err(&[key], format!("`{key}` must be a string"))),
+        }
+    };
+    let mut config = ChangesetsConfig {
+        fixed: groups("fixed")?,
+        linked: groups("linked")?,
+        ignore: map
+            .get("ignore")
+            .map(|v| strings(v, "ignore"))
+            .transpose()?
+            .unwrap_or_default(),
+        base_branch: string("baseBranch")?,
+        update_internal_dependencies: string("updateInternalDependencies")?,
+        access: string("access")?,
+        private_version: true,
+        ..ChangesetsConfig::default()
+    };
+    if let Some(p) = map.get("privatePackages") {
+        config.private_version = p.get("version").and_then(Value::as_bool).unwrap_or(true);
+        config.private_tag = p.get("tag").and_then(Value::as_bool).unwrap_or(false);
+    }
+    const EXPERIMENTAL: &str = "___experimentalUnsafeOptions_WILL_CHANGE_IN_PATCH";
+    if let Some(x) = map.get(EXPERIMENTAL) {
+        config.update_internal_dependents = x
+            .get("updateInternalDependents")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        config.only_update_peer_dependents_when_out_of_range = x
+            .get("onlyUpdatePeerDependentsWhenOutOfRange")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+    }
+    let known = [
+        "fixed",
+        "linked",
+        "ignore",
+        "baseBranch",
+        "updateInternalDependencies",
+        "access",
+        EXPERIMENTAL,
+    ];
+    for key in map.keys() {
+        if !known.contains(&key.as_str()) && !ACCEPTED.contains(&key.as_str()) {
+            warnings.push(
+                Warning::new(format!(
+                    "`{FILE}` has a key polyship does not know: `{key}`"
+                ))
+                .in_file(
+                    FILE,
+                    Some(Position::at(text, json::nearest_span(text, &[key]).start)),
+                )
+                .help("it is ignored; check its spelling against the changesets documentation"),
+            );
+        }
+    }
+    Ok(config)
+}
+
+/// `.changeset/pre.json`: the state of pre mode.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreState {
+    /// `pre` while in pre mode, `exit` once leaving is requested.
+    pub mode: String,
+    /// The prerelease label (`beta`, `rc`).
+    pub tag: String,
+    /// Package versions when pre mode began.
+    #[serde(default)]
+    pub initial_versions: BTreeMap<String, String>,
+    /// Changesets already released in this pre mode.
+    #[serde(default)]
+    pub changesets: Vec<String>,
+}
+
+/// Reads `.changeset/pre.json` under `root`; `None` outside pre mode.
+pub fn read_pre(root: &Path) -> Result<Option<PreState>, SourceError> {
+    const PRE: &str = ".changeset/pre.json";
+    let Ok(text) = std::fs::read_to_string(root.join(PRE)) else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        SourceError::new(PRE, e.to_string().rsplit_once(" at line ").map_or(e.to_string(), |(m, _)| m.to_owned()))
+            .at_position(Some(Position::line_col(&text, e.line(), e.column())))
+            .help("pre.json holds `mode`, `tag`, `initialVersions` and `changesets`, as `changeset pre enter` writes it")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_changesets_writes() {
+        let text = r#"{
+  "$schema": "https://unpkg.com/@changesets/config@3.0.0/schema.json",
+  "changelog": ["@changesets/changelog-github", { "repo": "acme/x" }],
+  "commit": false,
+  "fixed": [["@acme/a", "@acme/b"]],
+  "linked": [],
+  "access": "public",
+  "baseBranch": "main",
+  "updateInternalDependencies": "patch",
+  "ignore": ["@acme/docs"],
+  "privatePackages": { "version": true, "tag": true },
+  "___experimentalUnsafeOptions_WILL_CHANGE_IN_PATCH": { "onlyUpdatePeerDependentsWhenOutOfRange": true },
+  "colour": 1
+}"#;
+        let mut warnings = Vec::new();
+        let c = parse(text, &mut warnings).unwrap();
+        assert_eq!(c.fixed, [["@acme/a", "@acme/b"]]);
+        assert_eq!(c.ignore, ["@acme/docs"]);
+        assert_eq!(c.base_branch.as_deref(), Some("main"));
+        assert!(c.private_tag && c.only_update_peer_dependents_when_out_of_range);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].message.contains("`colour`"));
+        assert_eq!(
+            warnings[0]
+                .source
+                .as_ref()
+                .unwrap()
+                .1
+                .as_ref()
+                .unwrap()
+                .line,
+            13
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_errors_with_positions() {
+        let err = parse("{\n  \"fixed\": \"a\"\n}", &mut Vec::new()).unwrap_err();
+        assert_eq!(err.position.unwrap().line, 2);
+    }
+}
