@@ -251,7 +251,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Reads every changeset under `.changeset/` of `root` and resolves its names against `ws`.
+///
+/// Like changesets itself, only files ending in lowercase `.md` are changesets.
 /// `ignored(package)` tells packages the changesets config ignores: naming one is a warning.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 pub fn read_all(
     root: &Path,
     ws: &Workspace,

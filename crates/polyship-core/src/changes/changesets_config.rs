@@ -46,6 +46,7 @@ const ACCEPTED: [&str; 7] = [
 ];
 
 const FILE: &str = ".changeset/config.json";
+const EXPERIMENTAL: &str = "___experimentalUnsafeOptions_WILL_CHANGE_IN_PATCH";
 
 /// Reads `.changeset/config.json` under `root`; `None` when there is none.
 pub fn read(
@@ -119,7 +120,6 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
         config.private_version = p.get("version").and_then(Value::as_bool).unwrap_or(true);
         config.private_tag = p.get("tag").and_then(Value::as_bool).unwrap_or(false);
     }
-    const EXPERIMENTAL: &str = "___experimentalUnsafeOptions_WILL_CHANGE_IN_PATCH";
     if let Some(x) = map.get(EXPERIMENTAL) {
         config.update_internal_dependents = x
             .get("updateInternalDependents")
