@@ -27,6 +27,39 @@ pub struct Config {
     /// package.json not listed in `workspaces`). One `[[package]]` table each.
     #[serde(default, rename = "package")]
     pub packages: Vec<Spanned<PackageEntry>>,
+    /// How commits become changes.
+    #[serde(default)]
+    pub commits: CommitsConfig,
+    /// Release tag names.
+    #[serde(default)]
+    pub tags: TagsConfig,
+    /// The branch changes are merged into; `status` and `lint-commits` compare with it. Default:
+    /// `baseBranch` of `.changeset/config.json`, else `main`.
+    pub base_branch: Option<String>,
+}
+
+/// `[commits]`: reading Conventional Commits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CommitsConfig {
+    /// Which change a commit type asks for: `"breaking"`, `"feature"`, `"fix"` or `"none"`.
+    /// `feat` is a feature and `fix` a fix by default; every other type releases nothing.
+    #[serde(default)]
+    pub types: std::collections::BTreeMap<String, crate::changes::conventional::ChangeKind>,
+    /// Changed files outside every package: `"ignore"` them (default) or count them for `"all"`
+    /// packages.
+    #[serde(default)]
+    pub shared_paths: crate::changes::history::SharedPaths,
+}
+
+/// `[tags]`: how release tags are named.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TagsConfig {
+    /// Templates with `{name}` and `{version}`. Every one is accepted when looking for a package's
+    /// last release (useful while migrating). Default: `{name}@{version}` for npm packages,
+    /// `{name}-v{version}` for crates and Python distributions, `v{version}` in a one-package repository.
+    pub templates: Option<Vec<Spanned<String>>>,
 }
 
 /// An explicitly declared package.

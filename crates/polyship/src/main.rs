@@ -31,6 +31,10 @@ enum Command {
     List(commands::list::Args),
     /// Write a commented `polyship.toml` that reflects what discovery found
     Init(commands::init::Args),
+    /// Show pending changes per package, from changesets and Conventional Commits
+    Status(commands::status::Args),
+    /// Check commit messages against Conventional Commits
+    LintCommits(commands::lint_commits::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,8 @@ fn main() -> ExitCode {
     let result = Context::new(&cli.global).and_then(|cx| match cli.command {
         Command::List(args) => commands::list::run(&cx, &args),
         Command::Init(args) => commands::init::run(&cx, &args),
+        Command::Status(args) => commands::status::run(&cx, &args),
+        Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
     });
     match result {
         Ok(code) => code,

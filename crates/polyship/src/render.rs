@@ -9,6 +9,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use polyship_core::SourceError;
+use polyship_core::changes::ChangesError;
+use polyship_core::changes::history::HistoryError;
 use polyship_core::config::ConfigError;
 use polyship_core::diagnostic::Position;
 use polyship_core::workspace::{CycleError, DiscoveryError};
@@ -65,6 +67,14 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
                 cause.downcast_ref::<ConfigError>(),
                 Some(ConfigError::Invalid(_))
             )
+            || matches!(
+                cause.downcast_ref::<ChangesError>(),
+                Some(ChangesError::Changeset(_) | ChangesError::Config(_))
+            )
+            || matches!(
+                cause.downcast_ref::<HistoryError>(),
+                Some(HistoryError::UnknownRef(_))
+            )
     });
     if bad_input {
         ExitCode::from(2)
@@ -84,6 +94,9 @@ pub fn error(err: &anyhow::Error, color: bool) {
         }
         if let Some(c) = cause.downcast_ref::<CycleError>() {
             help = help.or_else(|| Some(c.help()));
+        }
+        if let Some(h) = cause.downcast_ref::<HistoryError>() {
+            help = help.or_else(|| h.help());
         }
         if let Some(u) = cause.downcast_ref::<CommandError>() {
             help = help.or_else(|| u.help.clone());

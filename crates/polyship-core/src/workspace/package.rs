@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A packaging world. Cargo and npm share `SemVer`; Python renders versions in PEP 440.
+/// A packaging world. Cargo and npm share SemVer; Python renders versions in PEP 440.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ecosystem {

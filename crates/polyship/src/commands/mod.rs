@@ -1,14 +1,23 @@
 //! One module per command; each is a clap `Args` and a `run` that calls into `polyship-core`.
 
 pub mod init;
+pub mod lint_commits;
 pub mod list;
+pub mod status;
 
+use polyship_core::config::LoadedConfig;
 use polyship_core::workspace::Discovery;
 
 use crate::context::Context;
 
+/// A discovered workspace with the configuration it was read with.
+pub struct Discovered {
+    pub config: LoadedConfig,
+    pub workspace: polyship_core::workspace::Workspace,
+}
+
 /// Discovers the workspace and shows its warnings.
-pub fn discover(cx: &Context) -> anyhow::Result<Discovery> {
+pub fn discover(cx: &Context) -> anyhow::Result<Discovered> {
     let (config, discovery) = polyship_core::workspace::open(&cx.root)?;
     if config.present {
         cx.debug(&format!("read {}", polyship_core::config::FILE_NAME));
@@ -20,5 +29,6 @@ pub fn discover(cx: &Context) -> anyhow::Result<Discovery> {
         "discovered {} packages",
         discovery.workspace.packages.len()
     ));
-    Ok(discovery)
+    let Discovery { workspace, .. } = discovery;
+    Ok(Discovered { config, workspace })
 }
