@@ -31,6 +31,8 @@ enum Command {
     List(commands::list::Args),
     /// Write a commented `polyship.toml` that reflects what discovery found
     Init(commands::init::Args),
+    /// Write a changeset: which packages a change releases, with which bump, and its summary
+    Add(commands::add::Args),
     /// Show pending changes per package, from changesets and Conventional Commits
     Status(commands::status::Args),
     /// Check commit messages against Conventional Commits
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
     let result = Context::new(&cli.global).and_then(|cx| match cli.command {
         Command::List(args) => commands::list::run(&cx, &args),
         Command::Init(args) => commands::init::run(&cx, &args),
+        Command::Add(args) => commands::add::run(&cx, &args),
         Command::Status(args) => commands::status::run(&cx, &args),
         Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
     });

@@ -98,6 +98,10 @@ pub fn error(err: &anyhow::Error, color: bool) {
         if let Some(h) = cause.downcast_ref::<HistoryError>() {
             help = help.or_else(|| h.help());
         }
+        // `ChangesError::History` is transparent: its history error is not a separate cause.
+        if let Some(ChangesError::History(h)) = cause.downcast_ref::<ChangesError>() {
+            help = help.or_else(|| h.help());
+        }
         if let Some(u) = cause.downcast_ref::<CommandError>() {
             help = help.or_else(|| u.help.clone());
         }

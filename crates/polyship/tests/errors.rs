@@ -1,6 +1,8 @@
 //! Bad input: every error names the file, the line and the fix, exits 2, and prints nothing on
 //! stdout as if it had succeeded.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test helper is a failed test
+
 mod support;
 
 use support::Repo;

@@ -1,5 +1,7 @@
 //! `polyship init`: writes a commented config reflecting discovery, and never overwrites one.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test helper is a failed test
+
 mod support;
 
 use support::Repo;

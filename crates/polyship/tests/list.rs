@@ -1,5 +1,7 @@
 //! `polyship list` over real temporary git repositories: one case per discovery rule.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test helper is a failed test
+
 mod support;
 
 use support::{Repo, edges, packages};

@@ -16,6 +16,7 @@
 //! `ecosystem:name` where a bare name is ambiguous. `.changeset/config.json` and `pre.json` are read
 //! here too.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -376,5 +377,91 @@ mod tests {
     fn edit_distance_counts_edits() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+}
+
+/// The text of a new changeset, in the format changesets writes (names quoted).
+pub fn render(ws: &Workspace, releases: &[(usize, Bump)], summary: &str) -> String {
+    let mut out = String::from("---\n");
+    for &(p, bump) in releases {
+        let package = &ws.packages[p];
+        // A bare name when it is unambiguous, `ecosystem:name` when another ecosystem shares it.
+        let name = if resolve_name(ws, &package.name) == Ok(p) {
+            package.name.clone()
+        } else {
+            package.id()
+        };
+        let _ = writeln!(out, "\"{name}\": {}", bump.as_str());
+    }
+    out.push_str("---\n");
+    if !summary.trim().is_empty() {
+        out.push('\n');
+        out.push_str(summary.trim());
+        out.push('\n');
+    }
+    out
+}
+
+/// A readable file name: the branch (unless it is the default one) and a slug of the summary,
+/// with `-2`, `-3`… only when the name is taken.
+pub fn file_name(dir: &Path, branch: Option<&str>, summary: &str) -> String {
+    let branch = branch
+        .filter(|b| !matches!(*b, "main" | "master" | "trunk" | "develop"))
+        .map(slug);
+    let first_line = summary.lines().next().unwrap_or_default();
+    let mut words = slug(first_line);
+    if words.is_empty() {
+        "empty".clone_into(&mut words);
+    }
+    let mut base = match branch {
+        Some(b) if !b.is_empty() && !words.starts_with(&b) => format!("{b}-{words}"),
+        _ => words,
+    };
+    if base.len() > 60 {
+        let cut = base[..60].rfind('-').unwrap_or(60);
+        base.truncate(cut);
+    }
+    let mut name = base.clone();
+    let mut n = 2;
+    while dir.join(format!("{name}.md")).exists() {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// Lowercase ASCII words joined by `-`.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_readable_and_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            file_name(dir.path(), Some("feat/login-form"), "Add the login form!"),
+            "feat-login-form-add-the-login-form"
+        );
+        assert_eq!(
+            file_name(dir.path(), Some("main"), "Fix: a crash"),
+            "fix-a-crash"
+        );
+        assert_eq!(file_name(dir.path(), None, ""), "empty");
+        std::fs::write(dir.path().join("fix-a-crash.md"), "").unwrap();
+        assert_eq!(file_name(dir.path(), None, "Fix: a crash"), "fix-a-crash-2");
+        let long = file_name(dir.path(), None, &"word ".repeat(40));
+        assert!(long.len() <= 60 && !long.ends_with('-'), "{long}");
     }
 }

@@ -179,6 +179,14 @@ pub fn open(root: &Path) -> Result<gix::Repository, HistoryError> {
     Ok(repo)
 }
 
+/// The short name of the checked-out branch; `None` on a detached HEAD.
+pub fn current_branch(repo: &gix::Repository) -> Option<String> {
+    repo.head_name()
+        .ok()
+        .flatten()
+        .map(|n| n.shorten().to_str_lossy().into_owned())
+}
+
 /// Every tag of the repository, peeled to the commit it names.
 pub fn tags(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, HistoryError> {
     let mut out = Vec::new();

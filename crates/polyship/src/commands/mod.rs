@@ -1,5 +1,6 @@
 //! One module per command; each is a clap `Args` and a `run` that calls into `polyship-core`.
 
+pub mod add;
 pub mod init;
 pub mod lint_commits;
 pub mod list;

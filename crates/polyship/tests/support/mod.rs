@@ -93,6 +93,29 @@ impl Repo {
             .env("NO_COLOR", "1");
     }
 
+    /// Tags HEAD (lightweight).
+    pub fn tag(self, name: &str) -> Self {
+        self.git(&["tag", name]);
+        self
+    }
+
+    /// A `git clone --depth <depth>` of this repository.
+    pub fn shallow_clone(&self, depth: u32) -> Repo {
+        let clone = Self::bare_dir();
+        let url = format!("file://{}", self.path().display());
+        let target = clone.path().to_string_lossy().into_owned();
+        self.git(&[
+            "clone",
+            "-q",
+            "--depth",
+            &depth.to_string(),
+            "--no-single-branch",
+            &url,
+            &target,
+        ]);
+        clone
+    }
+
     pub fn git(&self, args: &[&str]) -> String {
         let mut cmd = Command::new("git");
         self.env(&mut cmd);
