@@ -14,9 +14,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
+use std::rc::Rc;
 
 use gix::ObjectId;
-use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
+use gix::bstr::{BStr, BString, ByteSlice};
 use gix::prelude::FindExt;
 
 use crate::diagnostic::Warning;
@@ -296,55 +297,76 @@ pub fn read(
         }
     }
 
-    // One tree diff per commit in any range.
-    let limit = boundary.iter().copied().max().unwrap_or(0);
-    let mut dirs: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, p) in ws.packages.iter().enumerate() {
-        dirs.entry(p.path.as_str()).or_default().push(i);
-    }
-    let all: Vec<usize> = (0..n).collect();
-    let mut state = gix::diff::tree::State::default();
-    let (mut old_buf, mut new_buf) = (Vec::new(), Vec::new());
-    let mut touches = Touches::new(&dirs, options.shared_paths, &all);
-    for i in 0..limit.min(chain.len()) {
-        let (id, tree, message) = &chain[i];
-        touches.reset();
-        let new_iter = repo
-            .objects
-            .find_tree_iter(tree, &mut new_buf)
-            .map_err(git_err)?;
-        let old_iter = match chain.get(i + 1) {
-            Some((_, parent_tree, _)) => repo
-                .objects
-                .find_tree_iter(parent_tree, &mut old_buf)
-                .map_err(git_err)?,
-            None => gix::objs::TreeRefIter::from_bytes(&[], repo.object_hash()),
-        };
-        gix::diff::tree(old_iter, new_iter, &mut state, &repo.objects, &mut touches)
-            .map_err(git_err)?;
-        for changeset in touches.added_changesets.drain(..) {
-            history
-                .changeset_commits
-                .entry(changeset)
-                .or_insert_with(|| id.to_string());
-        }
-        let mut packages: Vec<usize> = touches
-            .hits
-            .iter()
-            .copied()
-            .filter(|&p| i < boundary[p])
+    // One comparison per commit in any range, down to the package directories only. Commits are
+    // independent once the chain is known: contiguous slices go to one thread each, so each
+    // thread's delta-base cache keeps the locality of neighbouring trees.
+    let limit = boundary.iter().copied().max().unwrap_or(0).min(chain.len());
+    let (dirs, ancestors) = PackageDiff::index(ws);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, 8);
+    let threads = if limit < 2_000 { 1 } else { threads };
+    let chunk = limit.div_ceil(threads.max(1)).max(1);
+    let shared = options.shared_paths;
+    let sync_repo = repo.clone().into_sync();
+    let touched: Vec<Result<Vec<Touched>, HistoryError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..limit)
+            .step_by(chunk)
+            .map(|start| {
+                let (chain, dirs, ancestors, sync_repo) = (&chain, &dirs, &ancestors, &sync_repo);
+                scope.spawn(move || {
+                    let repo = sync_repo.to_thread_local();
+                    let mut diff = PackageDiff::new(dirs, ancestors, shared, n, repo.object_hash());
+                    let root_owner = dirs.get(".").map(Vec::as_slice);
+                    let mut out = Vec::with_capacity(chunk);
+                    for i in start..(start + chunk).min(limit) {
+                        diff.next_commit();
+                        let parent_tree = chain.get(i + 1).map(|(_, t, _)| *t);
+                        diff.diff(&repo, parent_tree, Some(chain[i].1), ".", root_owner)?;
+                        out.push((
+                            diff.hits.clone(),
+                            std::mem::take(&mut diff.added_changesets),
+                        ));
+                    }
+                    Ok(out)
+                })
+            })
             .collect();
-        packages.sort_unstable();
-        if !packages.is_empty() {
-            history.commits.push(Commit {
-                id: id.to_string(),
-                message: message.to_str_lossy().into_owned(),
-                packages,
-            });
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(HistoryError::Git("a history thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut i = 0;
+    for part in touched {
+        for (hits, changesets) in part? {
+            let (id, _, message) = &chain[i];
+            for changeset in changesets {
+                history
+                    .changeset_commits
+                    .entry(changeset)
+                    .or_insert_with(|| id.to_string());
+            }
+            let mut packages: Vec<usize> = hits.into_iter().filter(|&p| i < boundary[p]).collect();
+            packages.sort_unstable();
+            if !packages.is_empty() {
+                history.commits.push(Commit {
+                    id: id.to_string(),
+                    message: message.to_str_lossy().into_owned(),
+                    packages,
+                });
+            }
+            i += 1;
         }
     }
     Ok(history)
 }
+
+/// Per commit: the packages it touches and the changesets it adds.
+type Touched = (Vec<usize>, Vec<String>);
 
 /// Whether each package's best candidate is either on the chain or can never be (all decided).
 fn candidates_all_decided(
@@ -388,30 +410,22 @@ pub fn changed_since(
         .tree_id()
         .map_err(git_err)?
         .detach();
-    let mut dirs: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, p) in ws.packages.iter().enumerate() {
-        dirs.entry(p.path.as_str()).or_default().push(i);
-    }
-    let all: Vec<usize> = (0..ws.packages.len()).collect();
-    let mut touches = Touches::new(&dirs, shared, &all);
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    let old = repo
-        .objects
-        .find_tree_iter(&base_tree, &mut a)
-        .map_err(git_err)?;
-    let new = repo
-        .objects
-        .find_tree_iter(&head_tree, &mut b)
-        .map_err(git_err)?;
-    gix::diff::tree(
-        old,
-        new,
-        gix::diff::tree::State::default(),
-        &repo.objects,
-        &mut touches,
-    )
-    .map_err(git_err)?;
-    let mut hits = touches.hits;
+    let (dirs, ancestors) = PackageDiff::index(ws);
+    let mut diff = PackageDiff::new(
+        &dirs,
+        &ancestors,
+        shared,
+        ws.packages.len(),
+        repo.object_hash(),
+    );
+    diff.diff(
+        repo,
+        Some(base_tree),
+        Some(head_tree),
+        ".",
+        dirs.get(".").map(Vec::as_slice),
+    )?;
+    let mut hits = diff.hits;
     hits.sort_unstable();
     Ok(hits)
 }
@@ -494,42 +508,74 @@ fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
     key(a).cmp(&key(b)).then_with(|| a.cmp(b))
 }
 
-/// The tree-diff delegate: tracks the current path and records which packages it falls in.
-struct Touches<'a> {
-    path: BString,
-    queue: VecDeque<BString>,
-    dirs: &'a HashMap<&'a str, Vec<usize>>,
+/// Which packages a change between two trees touches, found top-down without looking inside
+/// package directories.
+///
+/// Only the package directories' subtree ids matter, so the walk descends only into directories
+/// that hold a package directory somewhere below them (and `.changeset/`, for the files a commit
+/// adds there). A package directory whose id differs is marked and never opened. Decompressed trees
+/// of one commit are kept for the next, since a commit's trees are its child's parent trees.
+struct PackageDiff<'a> {
+    dirs: &'a HashMap<String, Vec<usize>>,
+    /// Strict ancestors of package directories (without the root).
+    ancestors: &'a HashSet<String>,
     shared: SharedPaths,
-    all: &'a [usize],
+    n: usize,
+    hash: gix::hash::Kind,
     hit: Vec<bool>,
     hits: Vec<usize>,
     added_changesets: Vec<String>,
+    current: HashMap<ObjectId, Rc<Vec<u8>>>,
+    previous: HashMap<ObjectId, Rc<Vec<u8>>>,
 }
 
-impl<'a> Touches<'a> {
-    fn new(dirs: &'a HashMap<&'a str, Vec<usize>>, shared: SharedPaths, all: &'a [usize]) -> Self {
+impl<'a> PackageDiff<'a> {
+    fn new(
+        dirs: &'a HashMap<String, Vec<usize>>,
+        ancestors: &'a HashSet<String>,
+        shared: SharedPaths,
+        n: usize,
+        hash: gix::hash::Kind,
+    ) -> Self {
         Self {
-            path: BString::default(),
-            queue: VecDeque::new(),
             dirs,
+            ancestors,
             shared,
-            all,
-            hit: vec![false; all.len()],
+            n,
+            hash,
+            hit: vec![false; n],
             hits: Vec::new(),
             added_changesets: Vec::new(),
+            current: HashMap::new(),
+            previous: HashMap::new(),
         }
     }
 
-    fn reset(&mut self) {
+    /// The package directories, and the directories that have a package directory below them.
+    fn index(ws: &Workspace) -> (HashMap<String, Vec<usize>>, HashSet<String>) {
+        let mut dirs: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut ancestors = HashSet::new();
+        for (i, p) in ws.packages.iter().enumerate() {
+            dirs.entry(p.path.clone()).or_default().push(i);
+            let mut cur = p.path.as_str();
+            while let Some(slash) = cur.rfind('/') {
+                cur = &cur[..slash];
+                ancestors.insert(cur.to_owned());
+            }
+        }
+        (dirs, ancestors)
+    }
+
+    /// Starts a new commit: forgets the last one's marks, keeps its trees for this one.
+    fn next_commit(&mut self) {
         for &p in &self.hits {
             self.hit[p] = false;
         }
         self.hits.clear();
-        self.path.clear();
-        self.queue.clear();
+        self.previous = std::mem::take(&mut self.current);
     }
 
-    fn record(&mut self, packages: &[usize]) {
+    fn mark(&mut self, packages: &[usize]) {
         for &p in packages {
             if !self.hit[p] {
                 self.hit[p] = true;
@@ -538,81 +584,153 @@ impl<'a> Touches<'a> {
         }
     }
 
-    fn push(&mut self, component: &BStr) {
-        if component.is_empty() {
-            return;
-        }
-        if !self.path.is_empty() {
-            self.path.push(b'/');
-        }
-        self.path.push_str(component);
-    }
-}
-
-impl gix::diff::tree::Visit for Touches<'_> {
-    fn pop_front_tracked_path_and_set_current(&mut self) {
-        self.path = self.queue.pop_front().unwrap_or_default();
-    }
-
-    fn push_back_tracked_path_component(&mut self, component: &BStr) {
-        self.push(component);
-        self.queue.push_back(self.path.clone());
-    }
-
-    fn push_path_component(&mut self, component: &BStr) {
-        self.push(component);
-    }
-
-    fn pop_path_component(&mut self) {
-        match self.path.rfind_byte(b'/') {
-            Some(pos) => self.path.truncate(pos),
-            None => self.path.clear(),
-        }
-    }
-
-    fn visit(&mut self, change: gix::diff::tree::visit::Change) -> gix::diff::tree::visit::Action {
-        use gix::diff::tree::visit::Change;
-        let (mode, added) = match &change {
-            Change::Addition { entry_mode, .. } => (*entry_mode, true),
-            Change::Deletion { entry_mode, .. } | Change::Modification { entry_mode, .. } => {
-                (*entry_mode, false)
-            }
-        };
-        // Trees are descended into; their files are what count.
-        if mode.is_tree() {
-            return std::ops::ControlFlow::Continue(());
-        }
-        let path = self.path.to_str_lossy().into_owned();
-        if added
-            && let Some(name) = path
-                .strip_prefix(".changeset/")
-                .and_then(|n| n.strip_suffix(".md"))
-            && !name.contains('/')
-        {
-            self.added_changesets.push(name.to_owned());
-        }
-        let mut dir = path.as_str();
-        let owners = loop {
-            match dir.rfind('/') {
-                Some(i) => {
-                    dir = &dir[..i];
-                    if let Some(owners) = self.dirs.get(dir) {
-                        break Some(owners.clone());
-                    }
-                }
-                None => break self.dirs.get(".").cloned(),
-            }
-        };
-        match owners {
-            Some(owners) => self.record(&owners),
+    fn mark_owner(&mut self, owner: Option<&[usize]>) {
+        match owner {
+            Some(o) => self.mark(o),
             None if self.shared == SharedPaths::All => {
-                let all = self.all;
-                self.record(all);
+                let all: Vec<usize> = (0..self.n).collect();
+                self.mark(&all);
             }
             None => {}
         }
-        std::ops::ControlFlow::Continue(())
     }
+
+    fn tree(
+        &mut self,
+        repo: &gix::Repository,
+        id: Option<ObjectId>,
+    ) -> Result<Rc<Vec<u8>>, HistoryError> {
+        let Some(id) = id else {
+            return Ok(Rc::new(Vec::new()));
+        };
+        if let Some(data) = self.current.get(&id) {
+            return Ok(data.clone());
+        }
+        let data = if let Some(data) = self.previous.get(&id) {
+            data.clone()
+        } else {
+            let mut buf = Vec::new();
+            repo.objects
+                .find_tree_iter(&id, &mut buf)
+                .map_err(git_err)?;
+            Rc::new(buf)
+        };
+        self.current.insert(id, data.clone());
+        Ok(data)
+    }
+
+    /// Compares the trees `old` and `new` of directory `path` (`.` for the root), whose files belong
+    /// to `owner` unless a deeper package claims them.
+    fn diff(
+        &mut self,
+        repo: &gix::Repository,
+        old: Option<ObjectId>,
+        new: Option<ObjectId>,
+        path: &str,
+        owner: Option<&'a [usize]>,
+    ) -> Result<(), HistoryError> {
+        use std::cmp::Ordering;
+        let (old_data, new_data) = (self.tree(repo, old)?, self.tree(repo, new)?);
+        let mut a = gix::objs::TreeRefIter::from_bytes(&old_data, self.hash)
+            .filter_map(Result::ok)
+            .peekable();
+        let mut b = gix::objs::TreeRefIter::from_bytes(&new_data, self.hash)
+            .filter_map(Result::ok)
+            .peekable();
+        loop {
+            let order = match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(x), Some(y)) => git_order(x, y),
+            };
+            let (left, right) = match order {
+                Ordering::Less => (a.next(), None),
+                Ordering::Greater => (None, b.next()),
+                Ordering::Equal => (a.next(), b.next()),
+            };
+            if let (Some(l), Some(r)) = (&left, &right)
+                && l.oid == r.oid
+                && l.mode == r.mode
+            {
+                continue;
+            }
+            let name = right
+                .as_ref()
+                .or(left.as_ref())
+                .map(|e| e.filename.to_str_lossy())
+                .unwrap_or_default();
+            let child = if path == "." {
+                name.into_owned()
+            } else {
+                format!("{path}/{name}")
+            };
+            let tree_of = |e: &Option<gix::objs::tree::EntryRef<'_>>| {
+                e.as_ref()
+                    .filter(|e| e.mode.is_tree())
+                    .map(|e| e.oid.to_owned())
+            };
+            let (old_tree, new_tree) = (tree_of(&left), tree_of(&right));
+            let has_blob = [&left, &right]
+                .iter()
+                .any(|e| e.as_ref().is_some_and(|e| !e.mode.is_tree()));
+            if self.ancestors.contains(&child) {
+                let child_owner = self.dirs.get(&child).map(Vec::as_slice).or(owner);
+                if has_blob {
+                    self.mark_owner(child_owner);
+                }
+                self.diff(repo, old_tree, new_tree, &child, child_owner)?;
+            } else if let Some(packages) = self.dirs.get(&child) {
+                self.mark(packages);
+            } else {
+                if child == ".changeset" && new_tree.is_some() {
+                    self.changesets_added(repo, old_tree, new_tree)?;
+                }
+                self.mark_owner(owner);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the `.md` files `new` has that `old` has not: the changesets a commit adds.
+    fn changesets_added(
+        &mut self,
+        repo: &gix::Repository,
+        old: Option<ObjectId>,
+        new: Option<ObjectId>,
+    ) -> Result<(), HistoryError> {
+        let (old_data, new_data) = (self.tree(repo, old)?, self.tree(repo, new)?);
+        let before: HashSet<&BStr> = gix::objs::TreeRefIter::from_bytes(&old_data, self.hash)
+            .filter_map(Result::ok)
+            .map(|e| e.filename)
+            .collect();
+        for e in gix::objs::TreeRefIter::from_bytes(&new_data, self.hash).filter_map(Result::ok) {
+            if !e.mode.is_tree()
+                && !before.contains(e.filename)
+                && let Some(id) = e.filename.to_str_lossy().strip_suffix(".md")
+            {
+                self.added_changesets.push(id.to_owned());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Git's tree order: names compare bytewise, a tree's as if it ended in `/`.
+fn git_order(
+    a: &gix::objs::tree::EntryRef<'_>,
+    b: &gix::objs::tree::EntryRef<'_>,
+) -> std::cmp::Ordering {
+    let (x, y): (&[u8], &[u8]) = (a.filename, b.filename);
+    let common = x.len().min(y.len());
+    x[..common].cmp(&y[..common]).then_with(|| {
+        let tail = |name: &[u8], tree: bool| {
+            name.get(common)
+                .copied()
+                .or(if tree { Some(b'/') } else { None })
+        };
+        tail(x, a.mode.is_tree()).cmp(&tail(y, b.mode.is_tree()))
+    })
 }
 
 #[cfg(test)]
