@@ -122,7 +122,7 @@ fn load_workspace(cx: &Context<'_>, root: &TomlFile, dir: &str) -> Result<Found,
 
     // (directory, named explicitly): explicit members are kept even when under an `exclude` path.
     let mut queue: Vec<String> = Vec::new();
-    if root.root().contains_key("package") {
+    if root.root().contains_key("package") || root.root().contains_key("project") {
         queue.push(dir.to_owned());
     }
     for (written, span) in root.strings(ws_table, "members", "workspace.members")? {
@@ -368,8 +368,13 @@ fn read_crate(
     dir: &str,
     ws: Option<&WorkspaceInfo>,
 ) -> Result<Option<Package>, DiscoveryError> {
-    let Some(pkg) = file.table(file.root(), "package", "package")? else {
-        return Ok(None);
+    // `[project]` is Cargo's old spelling of `[package]`, still accepted.
+    let pkg = match file.table(file.root(), "package", "package")? {
+        Some(pkg) => pkg,
+        None => match file.table(file.root(), "project", "project")? {
+            Some(pkg) => pkg,
+            None => return Ok(None),
+        },
     };
     let name = file
         .string(pkg, "name", "package.name")?

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::{Adapter, Context, Found};
 use crate::diagnostic::{Position, SourceError, Warning};
 use crate::json;
-use crate::workspace::files::{MemberGlob, select};
+use crate::workspace::files::{GlobStyle, MemberGlob, select};
 use crate::workspace::{
     Dependency, DependencyKind, DiscoveryError, Ecosystem, Location, Package, VersionSource, child,
     join_rel,
@@ -52,15 +52,16 @@ impl Adapter for Npm {
         };
         let mut globs = Vec::with_capacity(patterns.len());
         for pattern in &patterns {
-            let glob = MemberGlob::new(".", &pattern.text).map_err(|msg| {
-                DiscoveryError::Manifest(
-                    SourceError::new(
-                        &pattern.file,
-                        format!("invalid workspace pattern `{}`: {msg}", pattern.text),
+            let glob =
+                MemberGlob::with_style(".", &pattern.text, GlobStyle::Npm).map_err(|msg| {
+                    DiscoveryError::Manifest(
+                        SourceError::new(
+                            &pattern.file,
+                            format!("invalid workspace pattern `{}`: {msg}", pattern.text),
+                        )
+                        .at_position(pattern.position.clone()),
                     )
-                    .at_position(pattern.position.clone()),
-                )
-            })?;
+                })?;
             if !glob.negated
                 && !glob.is_glob()
                 && !cx.root.join(child(glob.literal(), MANIFEST)).is_file()
@@ -335,12 +336,13 @@ fn read_package(file: &JsonFile, dir: &str) -> Result<Option<Package>, Discovery
         ),
         Some(_) => return Err(file.error(&["version"], "`version` must be a string")),
     };
+    // npm reads `private` by JavaScript truthiness: `"false"` is a non-empty string, so private.
     let private = match v.get("private") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        // npm treats the string "true" as true; accept what npm accepts.
-        Some(Value::String(s)) => s == "true",
-        Some(_) => return Err(file.error(&["private"], "`private` must be `true` or `false`")),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        Some(Value::Array(_) | Value::Object(_)) => true,
     };
     let registry = match v.get("publishConfig").and_then(|p| p.get("registry")) {
         None => None,

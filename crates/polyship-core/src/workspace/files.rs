@@ -171,69 +171,141 @@ fn list_walk(root: &Path) -> Result<Vec<String>, ListError> {
 }
 
 /// A workspace member pattern as the ecosystems write them: a glob over directories relative to the
-/// workspace root, `*` within one path component, `**` across any number, `!` in front to exclude.
+/// workspace root, `*` within one path component, `**` across any number (including none, so
+/// `packages/**` selects `packages` too), `!` in front to exclude.
 #[derive(Debug, Clone)]
 pub struct MemberGlob {
     /// The pattern as written in the manifest, for messages.
     pub written: String,
     pub negated: bool,
-    /// Root-relative, normalised.
-    normalized: String,
-    pattern: Option<Pattern>,
+    /// Root-relative and normalised; several when braces expanded.
+    normalized: Vec<String>,
+    patterns: Vec<Pattern>,
+    options: MatchOptions,
 }
 
-const MATCH: MatchOptions = MatchOptions {
-    case_sensitive: true,
-    require_literal_separator: true,
-    require_literal_leading_dot: false,
-};
+/// The dialect of a workspace's globs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobStyle {
+    /// Cargo and uv (the `glob` crate): no braces, `*` matches dot-directories.
+    Cargo,
+    /// npm, pnpm, yarn and bun (minimatch, fast-glob): `{a,b}` braces, `*` skips dot-directories.
+    Npm,
+}
 
 impl MemberGlob {
+    /// Parses `written`, relative to the directory `base` (root-relative), in Cargo's dialect.
+    pub fn new(base: &str, written: &str) -> Result<Self, String> {
+        Self::with_style(base, written, GlobStyle::Cargo)
+    }
+
     /// Parses `written`, relative to the directory `base` (root-relative). Errors carry the glob
     /// library's message.
-    pub fn new(base: &str, written: &str) -> Result<Self, String> {
+    pub fn with_style(base: &str, written: &str, style: GlobStyle) -> Result<Self, String> {
         let (negated, body) = match written.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, written),
         };
-        let body = body.trim().trim_end_matches('/');
-        let body = body.strip_prefix("./").unwrap_or(body);
-        let joined = super::package::join_rel(base, body)
-            .ok_or_else(|| "the pattern climbs above the repository root".to_owned())?;
-        let is_glob = joined.contains(['*', '?', '[']);
-        let pattern = if is_glob {
-            Some(Pattern::new(&joined).map_err(|e| e.to_string())?)
+        let body = body.trim();
+        let bodies = if style == GlobStyle::Npm {
+            expand_braces(body)
         } else {
-            None
+            vec![body.to_owned()]
+        };
+        let mut normalized = Vec::with_capacity(bodies.len());
+        let mut patterns = Vec::new();
+        for body in bodies {
+            let body = body.trim_end_matches('/');
+            let body = body.strip_prefix("./").unwrap_or(body);
+            let joined = super::package::join_rel(base, body)
+                .ok_or_else(|| "the pattern climbs above the repository root".to_owned())?;
+            if joined.contains(['*', '?', '[']) {
+                patterns.push(Pattern::new(&joined).map_err(|e| e.to_string())?);
+                // `dir/**` also selects `dir` itself, as npm, pnpm and Cargo's glob do.
+                if let Some(parent) = joined.strip_suffix("/**") {
+                    patterns.push(Pattern::new(parent).map_err(|e| e.to_string())?);
+                }
+            }
+            normalized.push(joined);
+        }
+        let options = MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: style == GlobStyle::Npm,
         };
         Ok(Self {
             written: written.to_owned(),
             negated,
-            normalized: joined,
-            pattern,
+            normalized,
+            patterns,
+            options,
         })
     }
 
     /// Whether the pattern has wildcards (a literal one names exactly one directory).
     pub fn is_glob(&self) -> bool {
-        self.pattern.is_some()
+        !self.patterns.is_empty() || self.normalized.len() > 1
     }
 
     /// The root-relative directory a literal pattern names.
     pub fn literal(&self) -> &str {
-        &self.normalized
+        self.normalized.first().map_or(".", String::as_str)
     }
 
     pub fn matches(&self, dir: &str) -> bool {
-        match &self.pattern {
-            Some(p) => {
-                p.matches_with(dir, MATCH)
-                    // `packages/**` also selects `packages/a/b`; `glob` needs the trailing component.
-                    || self.normalized.ends_with("/**") && dir.starts_with(&self.normalized[..self.normalized.len() - 2])
+        self.patterns
+            .iter()
+            .any(|p| p.matches_with(dir, self.options))
+            || self
+                .normalized
+                .iter()
+                .any(|n| !n.contains(['*', '?', '[']) && n == dir)
+    }
+}
+
+/// `a/{b,c}/d` → `a/b/d`, `a/c/d`; nested braces expand too. A brace without a comma stays as written.
+fn expand_braces(pattern: &str) -> Vec<String> {
+    let Some(open) = pattern.find('{') else {
+        return vec![pattern.to_owned()];
+    };
+    let mut depth = 0;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (i, c) in pattern[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
             }
-            None => self.normalized == dir,
+            ',' if depth == 1 => commas.push(open + i),
+            _ => {}
         }
     }
+    let Some(close) = close else {
+        return vec![pattern.to_owned()];
+    };
+    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
+    if commas.is_empty() {
+        return expand_braces(tail)
+            .into_iter()
+            .map(|t| format!("{}{t}", &pattern[..=close]))
+            .collect();
+    }
+    let mut bounds = vec![open];
+    bounds.extend(&commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let alternative = &pattern[w[0] + 1..w[1]];
+        for expanded in expand_braces(&format!("{head}{alternative}{tail}")) {
+            out.push(expanded);
+        }
+    }
+    out
 }
 
 /// Applies include and `!` exclude patterns, in order, to candidate directories: a directory is
@@ -282,6 +354,33 @@ mod tests {
         let globs = [g("packages/*"), g("!packages/internal")];
         let dirs = ["packages/a", "packages/internal", "other"];
         assert_eq!(select(&globs, dirs), ["packages/a"]);
+    }
+
+    #[test]
+    fn double_star_selects_its_base_directory() {
+        assert!(g("packages/**").matches("packages"));
+        assert!(
+            select(
+                &[g("packages/*"), g("!packages/legacy/**")],
+                ["packages/legacy"]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn npm_style_expands_braces_and_skips_dot_directories() {
+        let npm = |p: &str| MemberGlob::with_style(".", p, GlobStyle::Npm).unwrap();
+        assert!(npm("{apps,examples}/*").matches("apps/web"));
+        assert!(npm("{apps,examples}/*").matches("examples/basic"));
+        assert!(!npm("{apps,examples}/*").matches("tools/x"));
+        assert!(npm("a/{b,c{d,e}}").matches("a/ce"));
+        assert!(!npm("packages/*").matches("packages/.template"));
+        assert!(
+            g("packages/*").matches("packages/.template"),
+            "Cargo's glob matches dot-directories"
+        );
+        assert_eq!(expand_braces("x{y}z"), ["x{y}z"]);
     }
 
     #[test]
