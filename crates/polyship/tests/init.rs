@@ -59,3 +59,54 @@ fn refuses_to_write_over_a_broken_workspace() {
     assert_eq!(out.code, 2);
     assert!(!repo.exists("polyship.toml"));
 }
+
+#[test]
+fn hooks_install_a_commit_msg_check_that_git_runs() {
+    let repo = Repo::new().file("a.txt", "1").commit("chore: init");
+    let out = repo.run(&["init", "--hooks"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Installed commit-msg hook"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !repo.exists("polyship.toml"),
+        "--hooks writes only the hook"
+    );
+    repo.write("a.txt", "2");
+    repo.git(&["add", "-A"]);
+    // The real git runs the hook: a bad message is refused, a good one goes through.
+    let mut bad = std::process::Command::new("git");
+    bad.args([
+        "-C",
+        repo.path().to_str().unwrap(),
+        "-c",
+        "user.name=T",
+        "-c",
+        "user.email=t@e",
+        "commit",
+        "-q",
+        "-m",
+        "wip",
+    ]);
+    let refused = bad.output().unwrap();
+    assert!(!refused.status.success(), "the hook refuses `wip`");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("[header-format]"));
+    let repo = repo.commit("fix: a real message");
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s"]).trim(),
+        "fix: a real message"
+    );
+    // Running again replaces polyship's own hook; a user's hook is left alone.
+    assert_eq!(repo.run(&["init", "--hooks"]).code, 0);
+    repo.write(".git/hooks/commit-msg", "#!/bin/sh\nexit 0\n");
+    let theirs = repo.run(&["init", "--hooks"]);
+    assert_eq!(theirs.code, 1);
+    assert!(
+        theirs.stderr.contains("is not polyship's"),
+        "{}",
+        theirs.stderr
+    );
+    assert_eq!(repo.read(".git/hooks/commit-msg"), "#!/bin/sh\nexit 0\n");
+}

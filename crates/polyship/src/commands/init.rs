@@ -6,13 +6,26 @@ use std::process::ExitCode;
 use polyship_core::config::FILE_NAME;
 use polyship_core::workspace::Workspace;
 
+use anyhow::Context as _;
+
 use crate::context::Context;
 use crate::render::CommandError;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Install a git `commit-msg` hook that checks messages with `polyship lint-commits` (instead
+    /// of writing polyship.toml)
+    #[arg(long)]
+    hooks: bool,
+}
 
-pub fn run(cx: &Context, _args: &Args) -> anyhow::Result<ExitCode> {
+/// The first line of the hook polyship writes, so it can tell its own hook from a user's.
+const HOOK_MARKER: &str = "# polyship commit-msg hook";
+
+pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    if args.hooks {
+        return install_hook(cx);
+    }
     let path = cx.root.join(FILE_NAME);
     let exists = || {
         CommandError::failed(
@@ -42,6 +55,64 @@ pub fn run(cx: &Context, _args: &Args) -> anyhow::Result<ExitCode> {
         ),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `commit-msg` into the repository's hooks directory (honouring `core.hooksPath`).
+fn install_hook(cx: &Context) -> anyhow::Result<ExitCode> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&cx.root)
+        .args(["rev-parse", "--git-path", "hooks"])
+        .output()
+        .context("failed to run `git rev-parse --git-path hooks`")?;
+    if !out.status.success() {
+        return Err(CommandError {
+            message: "`polyship init --hooks` needs a git repository".to_owned(),
+            help: Some("run `git init` first".to_owned()),
+            usage: true,
+        }
+        .into());
+    }
+    let dir = cx.root.join(String::from_utf8_lossy(&out.stdout).trim());
+    fs_err::create_dir_all(&dir)?;
+    let path = dir.join("commit-msg");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && !existing.contains(HOOK_MARKER)
+    {
+        return Err(CommandError::failed(
+            format!("`{}` already exists and is not polyship's", path.display()),
+            "add `polyship lint-commits --edit \"$1\"` to it by hand, or move it away and run again",
+        )
+        .into());
+    }
+    // PATH first, so upgrades apply; the binary that installed the hook as a fallback.
+    let me = std::env::current_exe().context("failed to find the polyship executable")?;
+    let script = format!(
+        "#!/bin/sh\n{HOOK_MARKER}: checks the message against Conventional Commits.\n\
+         if command -v polyship >/dev/null 2>&1; then exec polyship lint-commits --edit \"$1\"; fi\n\
+         exec '{}' lint-commits --edit \"$1\"\n",
+        me.display().to_string().replace('\'', "'\\''")
+    );
+    polyship_core::fsutil::write_atomic(&path, script.as_bytes())
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    make_executable(&path)?;
+    cx.status(
+        "Installed",
+        &format!("commit-msg hook at {}", path.display()),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(unix)]
+fn make_executable(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &std::path::Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// The file's text: every key commented with what it does, and the discovered packages.
