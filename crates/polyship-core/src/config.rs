@@ -39,9 +39,13 @@ pub struct Config {
 }
 
 /// `[commits]`: reading Conventional Commits.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CommitsConfig {
+    /// Read only the first-parent chain from HEAD (default), so a merged branch counts through its
+    /// merge commit; `false` reads every commit reachable from HEAD.
+    #[serde(default = "yes")]
+    pub first_parent: bool,
     /// Which change a commit type asks for: `"breaking"`, `"feature"`, `"fix"` or `"none"`.
     /// `feat` is a feature and `fix` a fix by default; every other type releases nothing.
     #[serde(default)]
@@ -50,6 +54,20 @@ pub struct CommitsConfig {
     /// packages.
     #[serde(default)]
     pub shared_paths: crate::changes::history::SharedPaths,
+}
+
+impl Default for CommitsConfig {
+    fn default() -> Self {
+        Self {
+            first_parent: true,
+            types: std::collections::BTreeMap::new(),
+            shared_paths: crate::changes::history::SharedPaths::default(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[tags]`: how release tags are named.

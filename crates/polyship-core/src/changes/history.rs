@@ -113,6 +113,9 @@ pub struct Options<'a> {
     /// Tag templates per package index.
     pub templates: &'a [Vec<TagTemplate>],
     pub shared_paths: SharedPaths,
+    /// Walk only the first-parent chain (merged branches count through their merge commit), or
+    /// every commit reachable from HEAD.
+    pub first_parent: bool,
 }
 
 /// History as the change stage needs it.
@@ -225,7 +228,6 @@ pub fn read(
     let head = head.detach();
     history.head = Some(head.to_string());
 
-    // The first-parent chain, newest first, with each commit's tree and message.
     let shallow: HashSet<ObjectId> = repo
         .shallow_commits()
         .map_err(git_err)?
@@ -233,60 +235,25 @@ pub fn read(
         .unwrap_or_default();
     let all_tags = tags(repo)?;
     let candidates = release_candidates(ws, options.templates, &all_tags, &mut history.warnings);
-    let wanted: HashSet<ObjectId> = candidates.iter().flatten().map(|(_, _, id)| *id).collect();
-    let every_package_tagged = candidates.iter().all(|c| !c.is_empty());
-
-    let mut chain: Vec<(ObjectId, ObjectId, BString)> = Vec::new();
-    let mut on_chain: HashMap<ObjectId, usize> = HashMap::new();
-    let mut seen_wanted = 0usize;
-    let mut cut_at_shallow = None;
-    let mut next = Some(head);
-    while let Some(id) = next {
-        let commit = repo.find_commit(id).map_err(git_err)?;
-        let tree = commit.tree_id().map_err(git_err)?.detach();
-        next = commit.parent_ids().next().map(gix::Id::detach);
-        if wanted.contains(&id) {
-            seen_wanted += 1;
-        }
-        on_chain.insert(id, chain.len());
-        chain.push((id, tree, commit.message_raw_sloppy().to_owned()));
-        if shallow.contains(&id) {
-            cut_at_shallow = Some(id);
-            break;
-        }
-        // Every release tag found on the chain: older commits are in no package's range.
-        if every_package_tagged
-            && seen_wanted == wanted.len()
-            && candidates_all_decided(&candidates, &on_chain)
-        {
-            break;
-        }
-    }
-    history.walked = chain.len();
-
-    // Each package's boundary: the chain index from which commits are its tag's ancestors.
-    let mut boundary = vec![chain.len(); n];
-    for (p, list) in candidates.iter().enumerate() {
-        for (tag, version, id) in list {
-            let end = match on_chain.get(id) {
-                Some(&i) => Some(i),
-                None => chain_ancestor(repo, *id, &on_chain),
-            };
-            // A tag whose history never meets HEAD's chain is on an unrelated branch.
-            if let Some(end) = end {
-                boundary[p] = end;
-                history.last_release[p] = Some(Tag {
-                    name: tag.clone(),
-                    version: version.clone(),
-                    commit: id.to_string(),
-                });
-                break;
+    let walked = if options.first_parent {
+        walk_first_parent(repo, head, &candidates, &shallow)?
+    } else {
+        walk_all(repo, head, &candidates, &shallow)?
+    };
+    history.walked = walked.commits.len();
+    for (p, tag) in walked.releases.iter().enumerate() {
+        history.last_release[p] = tag.map(|k| {
+            let (name, version, id) = &candidates[p][k];
+            Tag {
+                name: name.clone(),
+                version: version.clone(),
+                commit: id.to_string(),
             }
-        }
+        });
     }
-    if let Some(cut) = cut_at_shallow {
+    if let Some(cut) = walked.cut {
         let unreached: Vec<String> = (0..n)
-            .filter(|&p| boundary[p] >= chain.len())
+            .filter(|&p| walked.cut_in_range(p))
             .map(|p| format!("`{}`", ws.packages[p].name))
             .collect();
         if !unreached.is_empty() {
@@ -296,33 +263,41 @@ pub fn read(
             });
         }
     }
+    let commits = &walked.commits;
+    let needed: Vec<usize> = (0..commits.len())
+        .filter(|&i| (0..n).any(|p| walked.in_range(i, p)))
+        .collect();
 
     // One comparison per commit in any range, down to the package directories only. Commits are
-    // independent once the chain is known: contiguous slices go to one thread each, so each
+    // independent once the walk is done: contiguous slices go to one thread each, so each
     // thread's delta-base cache keeps the locality of neighbouring trees.
-    let limit = boundary.iter().copied().max().unwrap_or(0).min(chain.len());
     let (dirs, ancestors) = PackageDiff::index(ws);
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, 8);
-    let threads = if limit < 2_000 { 1 } else { threads };
-    let chunk = limit.div_ceil(threads.max(1)).max(1);
+    let threads = if needed.len() < 2_000 { 1 } else { threads };
+    let chunk = needed.len().div_ceil(threads).max(1);
     let shared = options.shared_paths;
     let sync_repo = repo.clone().into_sync();
     let touched: Vec<Result<Vec<Touched>, HistoryError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..limit)
-            .step_by(chunk)
-            .map(|start| {
-                let (chain, dirs, ancestors, sync_repo) = (&chain, &dirs, &ancestors, &sync_repo);
+        let handles: Vec<_> = needed
+            .chunks(chunk)
+            .map(|slice| {
+                let (dirs, ancestors, sync_repo) = (&dirs, &ancestors, &sync_repo);
                 scope.spawn(move || {
                     let repo = sync_repo.to_thread_local();
                     let mut diff = PackageDiff::new(dirs, ancestors, shared, n, repo.object_hash());
                     let root_owner = dirs.get(".").map(Vec::as_slice);
-                    let mut out = Vec::with_capacity(chunk);
-                    for i in start..(start + chunk).min(limit) {
+                    let mut out = Vec::with_capacity(slice.len());
+                    for &i in slice {
                         diff.next_commit();
-                        let parent_tree = chain.get(i + 1).map(|(_, t, _)| *t);
-                        diff.diff(&repo, parent_tree, Some(chain[i].1), ".", root_owner)?;
+                        diff.diff(
+                            &repo,
+                            commits[i].parent_tree,
+                            Some(commits[i].tree),
+                            ".",
+                            root_owner,
+                        )?;
                         out.push((
                             diff.hits.clone(),
                             std::mem::take(&mut diff.added_changesets),
@@ -340,29 +315,286 @@ pub fn read(
             })
             .collect()
     });
-    let mut i = 0;
+    let mut next = needed.iter();
     for part in touched {
         for (hits, changesets) in part? {
-            let (id, _, message) = &chain[i];
+            let Some(&i) = next.next() else { break };
+            let commit = &commits[i];
             for changeset in changesets {
                 history
                     .changeset_commits
                     .entry(changeset)
-                    .or_insert_with(|| id.to_string());
+                    .or_insert_with(|| commit.id.to_string());
             }
-            let mut packages: Vec<usize> = hits.into_iter().filter(|&p| i < boundary[p]).collect();
+            let mut packages: Vec<usize> = hits
+                .into_iter()
+                .filter(|&p| walked.in_range(i, p))
+                .collect();
             packages.sort_unstable();
             if !packages.is_empty() {
                 history.commits.push(Commit {
-                    id: id.to_string(),
-                    message: message.to_str_lossy().into_owned(),
+                    id: commit.id.to_string(),
+                    message: commit.message.to_str_lossy().into_owned(),
                     packages,
                 });
             }
-            i += 1;
         }
     }
     Ok(history)
+}
+
+/// A commit the walk reached, with what the comparison needs.
+struct WalkedCommit {
+    id: ObjectId,
+    tree: ObjectId,
+    /// The first parent's tree; `None` for a root commit (compared with the empty tree).
+    parent_tree: Option<ObjectId>,
+    message: BString,
+}
+
+/// The commits a walk reached, newest first, and which of them are in each package's range.
+struct Walked {
+    commits: Vec<WalkedCommit>,
+    /// Per package: the index into its candidates of the tag taken as its last release.
+    releases: Vec<Option<usize>>,
+    ranges: Ranges,
+    /// The shallow boundary the walk stopped at, if any.
+    cut: Option<ObjectId>,
+}
+
+enum Ranges {
+    /// First-parent: commit `i` is in package `p`'s range when `i < boundary[p]`.
+    Boundary(Vec<usize>),
+    /// All commits: one bit per release-tag commit, set when the commit is that tag's ancestor.
+    Reach {
+        words: usize,
+        bits: Vec<u64>,
+        tag_bit: Vec<Option<usize>>,
+    },
+}
+
+impl Walked {
+    fn in_range(&self, i: usize, p: usize) -> bool {
+        match &self.ranges {
+            Ranges::Boundary(boundary) => i < boundary[p],
+            Ranges::Reach {
+                words,
+                bits,
+                tag_bit,
+            } => tag_bit[p].is_none_or(|b| bits[i * words + b / 64] & (1 << (b % 64)) == 0),
+        }
+    }
+
+    /// Whether package `p`'s range runs into the shallow boundary (so history is missing).
+    fn cut_in_range(&self, p: usize) -> bool {
+        let Some(cut) = self.cut else { return false };
+        match &self.ranges {
+            Ranges::Boundary(boundary) => boundary[p] >= self.commits.len(),
+            Ranges::Reach { .. } => self
+                .commits
+                .iter()
+                .enumerate()
+                .any(|(i, c)| c.id == cut && self.in_range(i, p)),
+        }
+    }
+}
+
+fn is_ancestor(
+    repo: &gix::Repository,
+    maybe_ancestor: ObjectId,
+    of: ObjectId,
+) -> Result<bool, HistoryError> {
+    Ok(repo
+        .merge_base(maybe_ancestor, of)
+        .map_err(git_err)?
+        .is_some_and(|b| b.detach() == maybe_ancestor))
+}
+
+/// Walks the first-parent chain from HEAD until every package's last release is on it.
+fn walk_first_parent(
+    repo: &gix::Repository,
+    head: ObjectId,
+    candidates: &[Vec<(String, String, ObjectId)>],
+    shallow: &HashSet<ObjectId>,
+) -> Result<Walked, HistoryError> {
+    let every_package_tagged = candidates.iter().all(|c| !c.is_empty());
+    let mut commits: Vec<WalkedCommit> = Vec::new();
+    let mut on_chain: HashMap<ObjectId, usize> = HashMap::new();
+    let mut cut = None;
+    let mut next = Some(head);
+    while let Some(id) = next {
+        let commit = repo.find_commit(id).map_err(git_err)?;
+        let tree = commit.tree_id().map_err(git_err)?.detach();
+        next = commit.parent_ids().next().map(gix::Id::detach);
+        if let Some(child) = commits.last_mut() {
+            child.parent_tree = Some(tree);
+        }
+        on_chain.insert(id, commits.len());
+        commits.push(WalkedCommit {
+            id,
+            tree,
+            parent_tree: None,
+            message: commit.message_raw_sloppy().to_owned(),
+        });
+        if shallow.contains(&id) {
+            cut = Some(id);
+            break;
+        }
+        // Every package's newest tag is on the chain: older commits are in no package's range.
+        if every_package_tagged && candidates_all_decided(candidates, &on_chain) {
+            break;
+        }
+    }
+    // A shallow root has parents that are not here; it cannot be compared with them.
+    if cut.is_some()
+        && let Some(last) = commits.last_mut()
+    {
+        last.parent_tree = None;
+    }
+    let mut boundary = vec![commits.len(); candidates.len()];
+    let mut releases = vec![None; candidates.len()];
+    for (p, list) in candidates.iter().enumerate() {
+        for (k, (_, _, id)) in list.iter().enumerate() {
+            let end = match on_chain.get(id) {
+                Some(&i) => Some(i),
+                // A tag off the chain counts only when it is an ancestor of HEAD (a merged branch).
+                None if is_ancestor(repo, *id, head)? => chain_ancestor(repo, *id, &on_chain),
+                None => None,
+            };
+            if let Some(end) = end {
+                boundary[p] = end;
+                releases[p] = Some(k);
+                break;
+            }
+        }
+    }
+    Ok(Walked {
+        commits,
+        releases,
+        ranges: Ranges::Boundary(boundary),
+        cut,
+    })
+}
+
+/// Walks every commit reachable from HEAD; a commit is in a package's range unless it is an
+/// ancestor of the package's last release tag. Reachability from every release tag is computed in
+/// one pass: bitsets flow from children to parents in topological order.
+fn walk_all(
+    repo: &gix::Repository,
+    head: ObjectId,
+    candidates: &[Vec<(String, String, ObjectId)>],
+    shallow: &HashSet<ObjectId>,
+) -> Result<Walked, HistoryError> {
+    let mut commits: Vec<WalkedCommit> = Vec::new();
+    let mut parents: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<ObjectId, usize> = HashMap::new();
+    let mut pending: Vec<ObjectId> = vec![head];
+    let mut cut = None;
+    let mut edges: Vec<(usize, ObjectId)> = Vec::new();
+    let mut first_parents: Vec<Option<ObjectId>> = Vec::new();
+    while let Some(id) = pending.pop() {
+        if index.contains_key(&id) {
+            continue;
+        }
+        let commit = repo.find_commit(id).map_err(git_err)?;
+        let tree = commit.tree_id().map_err(git_err)?.detach();
+        let i = commits.len();
+        index.insert(id, i);
+        commits.push(WalkedCommit {
+            id,
+            tree,
+            parent_tree: None,
+            message: commit.message_raw_sloppy().to_owned(),
+        });
+        parents.push(Vec::new());
+        if shallow.contains(&id) {
+            first_parents.push(None);
+            cut = Some(id);
+            continue;
+        }
+        first_parents.push(commit.parent_ids().next().map(gix::Id::detach));
+        for parent in commit.parent_ids() {
+            edges.push((i, parent.detach()));
+            pending.push(parent.detach());
+        }
+    }
+    let mut children = vec![0usize; commits.len()];
+    for (child, parent) in &edges {
+        if let Some(&p) = index.get(parent) {
+            parents[*child].push(p);
+            children[p] += 1;
+        }
+    }
+    for i in 0..commits.len() {
+        let first = first_parents[i].and_then(|p| index.get(&p)).copied();
+        commits[i].parent_tree = first.map(|p| commits[p].tree);
+    }
+    // Topological order, children first (Kahn), so each commit is done before its parents.
+    let mut order = Vec::with_capacity(commits.len());
+    let mut ready: Vec<usize> = (0..commits.len()).filter(|&i| children[i] == 0).collect();
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for &p in &parents[i] {
+            children[p] -= 1;
+            if children[p] == 0 {
+                ready.push(p);
+            }
+        }
+    }
+    // Each package's last release: its highest tag that HEAD reaches.
+    let mut releases = vec![None; candidates.len()];
+    let mut tag_commits: Vec<ObjectId> = Vec::new();
+    let mut tag_bit = vec![None; candidates.len()];
+    for (p, list) in candidates.iter().enumerate() {
+        if let Some(k) = list.iter().position(|(_, _, id)| index.contains_key(id)) {
+            releases[p] = Some(k);
+            let id = list[k].2;
+            let bit = tag_commits
+                .iter()
+                .position(|t| *t == id)
+                .unwrap_or_else(|| {
+                    tag_commits.push(id);
+                    tag_commits.len() - 1
+                });
+            tag_bit[p] = Some(bit);
+        }
+    }
+    let words = tag_commits.len().div_ceil(64).max(1);
+    let mut bits = vec![0u64; commits.len() * words];
+    for &i in &order {
+        if let Some(b) = tag_commits.iter().position(|t| *t == commits[i].id) {
+            bits[i * words + b / 64] |= 1 << (b % 64);
+        }
+        for &p in &parents[i] {
+            for w in 0..words {
+                let v = bits[i * words + w];
+                bits[p * words + w] |= v;
+            }
+        }
+    }
+    // Newest first for the caller: the topological order.
+    let mut position = vec![0usize; commits.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        position[i] = rank;
+    }
+    let mut sorted: Vec<(usize, WalkedCommit)> = commits.into_iter().enumerate().collect();
+    sorted.sort_by_key(|(i, _)| position[*i]);
+    let mut new_bits = vec![0u64; bits.len()];
+    for (rank, (old, _)) in sorted.iter().enumerate() {
+        new_bits[rank * words..(rank + 1) * words]
+            .copy_from_slice(&bits[old * words..(old + 1) * words]);
+    }
+    let commits = sorted.into_iter().map(|(_, c)| c).collect();
+    Ok(Walked {
+        commits,
+        releases,
+        ranges: Ranges::Reach {
+            words,
+            bits: new_bits,
+            tag_bit,
+        },
+        cut,
+    })
 }
 
 /// Per commit: the packages it touches and the changesets it adds.

@@ -185,6 +185,7 @@ pub fn collect(
         &history::Options {
             templates: &templates,
             shared_paths: config.config.commits.shared_paths,
+            first_parent: config.config.commits.first_parent,
         },
     )?;
     let map = BumpMap::with(config.config.commits.types.clone());
