@@ -95,3 +95,41 @@ fn refuses_what_it_cannot_write() {
     }
     assert!(!repo.exists(".changeset"), "nothing was written");
 }
+
+#[test]
+fn on_a_terminal_it_asks_with_changed_packages_first() {
+    // `script` runs the command on a real pseudo-terminal and feeds it our answers.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let repo = repo();
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    let repo = repo.file("js/ui/button.js", "b").commit("feat: a button");
+    let command = format!("{} add", env!("CARGO_BIN_EXE_polyship"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(repo.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Enter keeps the preselected changed package; then its bump and the summary.
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"\nminor\nA new button\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("1. [x] npm @acme/ui"),
+        "the changed package is first and marked: {shown}"
+    );
+    assert_eq!(
+        repo.read(".changeset/topic-a-new-button.md"),
+        "---\n\"@acme/ui\": minor\n---\n\nA new button\n"
+    );
+}

@@ -389,22 +389,39 @@ fn a_repository_without_commits_has_no_changes() {
 /// main: init → fix(foo) on main → merge of `feature` (feat(foo) on the branch, tagged `foo@1.0.1`).
 fn merged_branch_repo(first_parent: bool) -> Repo {
     let repo = npm_repo()
-        .file("polyship.toml", &format!("[commits]\nfirst-parent = {first_parent}\n"))
+        .file(
+            "polyship.toml",
+            &format!("[commits]\nfirst-parent = {first_parent}\n"),
+        )
         .commit("chore: config")
         .tag("foo@1.0.0")
         .tag("foo-bar@2.0.0");
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    let repo = repo.file("packages/foo/branch.js", "b").commit("feat(foo): on the branch");
+    let repo = repo
+        .file("packages/foo/branch.js", "b")
+        .commit("feat(foo): on the branch");
     repo.git(&["checkout", "-q", "main"]);
-    let repo = repo.file("packages/foo/main.js", "m").commit("fix(foo): on main");
-    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge branch 'feature'", "feature"]);
+    let repo = repo
+        .file("packages/foo/main.js", "m")
+        .commit("fix(foo): on main");
+    repo.git(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge branch 'feature'",
+        "feature",
+    ]);
     repo
 }
 
 #[test]
 fn first_parent_false_reads_the_commits_of_merged_branches() {
     let first_parent = merged_branch_repo(true);
-    assert_eq!(summary(&first_parent.run(&["status", "--json"]).json()), ["foo: patch commit fix(foo): on main"]);
+    assert_eq!(
+        summary(&first_parent.run(&["status", "--json"]).json()),
+        ["foo: patch commit fix(foo): on main"]
+    );
     let all = merged_branch_repo(false);
     assert_eq!(
         summary(&all.run(&["status", "--json"]).json()),
@@ -417,7 +434,11 @@ fn with_every_commit_a_release_tag_excludes_exactly_its_ancestors() {
     let repo = merged_branch_repo(false);
     repo.git(&["tag", "foo@1.0.1", "feature"]);
     let doc = repo.run(&["status", "--json"]).json();
-    assert_eq!(summary(&doc), ["foo: patch commit fix(foo): on main"], "the branch commit is in 1.0.1; the main fix is not");
+    assert_eq!(
+        summary(&doc),
+        ["foo: patch commit fix(foo): on main"],
+        "the branch commit is in 1.0.1; the main fix is not"
+    );
     assert_eq!(doc["packages"][0]["last_release"]["name"], "foo@1.0.1");
 }
 
@@ -425,13 +446,26 @@ fn with_every_commit_a_release_tag_excludes_exactly_its_ancestors() {
 fn a_tag_on_a_branch_head_has_not_merged_is_not_a_release() {
     let repo = npm_repo().tag("foo@1.0.0");
     repo.git(&["checkout", "-q", "-b", "other"]);
-    let repo = repo.file("packages/foo/o.js", "o").commit("fix(foo): elsewhere").tag("foo@9.0.0");
+    let repo = repo
+        .file("packages/foo/o.js", "o")
+        .commit("fix(foo): elsewhere")
+        .tag("foo@9.0.0");
     repo.git(&["checkout", "-q", "main"]);
     let repo = repo.file("packages/foo/m.js", "m").commit("fix(foo): here");
     for first_parent in [true, false] {
-        repo.write("polyship.toml", &format!("[commits]\nfirst-parent = {first_parent}\n"));
+        repo.write(
+            "polyship.toml",
+            &format!("[commits]\nfirst-parent = {first_parent}\n"),
+        );
         let doc = repo.run(&["status", "--json"]).json();
-        assert_eq!(doc["packages"][0]["last_release"]["name"], "foo@1.0.0", "first-parent = {first_parent}");
-        assert_eq!(summary(&doc), ["foo: patch commit fix(foo): here"], "first-parent = {first_parent}");
+        assert_eq!(
+            doc["packages"][0]["last_release"]["name"], "foo@1.0.0",
+            "first-parent = {first_parent}"
+        );
+        assert_eq!(
+            summary(&doc),
+            ["foo: patch commit fix(foo): here"],
+            "first-parent = {first_parent}"
+        );
     }
 }
