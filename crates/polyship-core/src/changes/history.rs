@@ -264,9 +264,7 @@ pub fn read(
         }
     }
     let commits = &walked.commits;
-    let needed: Vec<usize> = (0..commits.len())
-        .filter(|&i| (0..n).any(|p| walked.in_range(i, p)))
-        .collect();
+    let needed = walked.needed();
 
     // One comparison per commit in any range, down to the package directories only. Commits are
     // independent once the walk is done: contiguous slices go to one thread each, so each
@@ -382,6 +380,36 @@ impl Walked {
                 bits,
                 tag_bit,
             } => tag_bit[p].is_none_or(|b| bits[i * words + b / 64] & (1 << (b % 64)) == 0),
+        }
+    }
+
+    /// The commits in at least one package's range, newest first.
+    fn needed(&self) -> Vec<usize> {
+        match &self.ranges {
+            Ranges::Boundary(boundary) => (0..boundary
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(0)
+                .min(self.commits.len()))
+                .collect(),
+            Ranges::Reach {
+                words,
+                bits,
+                tag_bit,
+            } => {
+                if tag_bit.iter().any(Option::is_none) {
+                    return (0..self.commits.len()).collect();
+                }
+                // Needed unless the commit is an ancestor of every package's release tag.
+                let mut all = vec![0u64; *words];
+                for b in tag_bit.iter().flatten() {
+                    all[b / 64] |= 1 << (b % 64);
+                }
+                (0..self.commits.len())
+                    .filter(|&i| (0..*words).any(|w| bits[i * words + w] & all[w] != all[w]))
+                    .collect()
+            }
         }
     }
 
