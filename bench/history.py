@@ -4,7 +4,9 @@
     python3 bench/history.py OUT_DIR --packages N --commits M [--seed S]
 
 N packages across the three ecosystems (40% Cargo crates under crates/, 40% npm packages under
-packages/, 20% Python distributions under python/), then M commits written with `git fast-import`:
+packages/, 20% Python distributions under python/), each depending on up to five earlier packages of
+its ecosystem (Cargo path dependencies, some renamed or dev-only; npm `workspace:^` and plain ranges,
+some dev or peer; PEP 621 requirements) plus a few outside ones, then M commits written with `git fast-import`:
 most touch one package, some several, some none; about one in forty is a `--no-ff` merge of a short
 branch; every 2,000 commits a release tags a tenth of the packages (`name@version` for npm,
 `name-v<version>` for the others). Messages are Conventional Commits, with a few that are not.
@@ -32,22 +34,53 @@ def layout(n):
     return out
 
 
-def manifests(pkgs):
+def manifests(pkgs, rnd):
+    """Every file of the initial import: manifests with internal dependencies forming a DAG."""
     files = {
         "Cargo.toml": '[workspace]\nresolver = "2"\nmembers = ["crates/*"]\n',
         "package.json": '{ "private": true, "workspaces": ["packages/*"] }\n',
         "README.md": "# acme\n",
     }
+    seen = {"cargo": [], "npm": [], "python": []}
     for eco, d, name in pkgs:
+        earlier = seen[eco]
+        deps = rnd.sample(earlier, min(len(earlier), rnd.randint(0, 5)))
         if eco == "cargo":
-            files[f"{d}/Cargo.toml"] = f'[package]\nname = "{name}"\nversion = "1.0.0"\nedition = "2021"\n'
+            normal, dev = [], []
+            for k, (_, dd, dn) in enumerate(deps):
+                rel = "../" + dd.split("/")[-1]
+                if k == 0 and rnd.random() < 0.2:
+                    normal.append(f'renamed{k} = {{ package = "{dn}", path = "{rel}", version = "1.0.0" }}')
+                elif rnd.random() < 0.2:
+                    dev.append(f'{dn} = {{ path = "{rel}" }}')
+                else:
+                    normal.append(f'{dn} = {{ path = "{rel}", version = "1.0.0" }}')
+            normal.append('serde = "1"')
+            text = f'[package]\nname = "{name}"\nversion = "1.0.0"\nedition = "2021"\n\n[dependencies]\n' + "\n".join(normal) + "\n"
+            if dev:
+                text += "\n[dev-dependencies]\n" + "\n".join(dev) + "\n"
+            files[f"{d}/Cargo.toml"] = text
             files[f"{d}/src/lib.rs"] = "pub fn f() {}\n"
         elif eco == "npm":
-            files[f"{d}/package.json"] = f'{{ "name": "{name}", "version": "1.0.0" }}\n'
+            sections = {"dependencies": {"lodash": "^4.17.21"}, "devDependencies": {}, "peerDependencies": {}}
+            for _, _, dn in deps:
+                r = rnd.random()
+                section = "devDependencies" if r < 0.2 else "peerDependencies" if r < 0.3 else "dependencies"
+                sections[section][dn] = "workspace:^" if rnd.random() < 0.6 else "^1.0.0"
+            body = ",\n".join(
+                f'  "{k}": {{ ' + ", ".join(f'"{n}": "{v}"' for n, v in sorted(v.items())) + " }"
+                for k, v in sections.items()
+                if v
+            )
+            files[f"{d}/package.json"] = f'{{\n  "name": "{name}",\n  "version": "1.0.0",\n{body}\n}}\n'
             files[f"{d}/index.js"] = "module.exports = {};\n"
         else:
-            files[f"{d}/pyproject.toml"] = f'[project]\nname = "{name}"\nversion = "1.0.0"\n'
+            reqs = [f'"{dn}>=1.0"' for _, _, dn in deps] + ['"requests>=2"']
+            files[f"{d}/pyproject.toml"] = (
+                f'[project]\nname = "{name}"\nversion = "1.0.0"\ndependencies = [' + ", ".join(reqs) + "]\n"
+            )
             files[f"{d}/src/m.py"] = "x = 1\n"
+        earlier.append((eco, d, name))
     return files
 
 
@@ -109,7 +142,7 @@ def main():
         scope = touched[0][2].split("/")[-1] if touched else None
         return files, scope
 
-    head = commit("refs/heads/main", "chore: initial import\n", sorted(manifests(pkgs).items()))
+    head = commit("refs/heads/main", "chore: initial import\n", sorted(manifests(pkgs, rnd).items()))
     versions = {}
     i = 1
     while i < args.commits:
@@ -140,6 +173,7 @@ def main():
     subprocess.run(["git", "-C", args.out, "reset", "-q", "--hard", "main"], check=True, env=env)
     subprocess.run(["git", "-C", args.out, "gc", "-q"], check=True, env=env)
     print(f"{args.out}: {len(pkgs)} packages, {args.commits} commits, {sum(versions.values())} tags")
+    return 0
 
 
 if __name__ == "__main__":
