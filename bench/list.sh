@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 N="${1:-1000}"
 RUNS="${RUNS:-20}"
 CACHE="${POLYSHIP_BENCH_CACHE:-$HOME/.cache/polyship-bench}"
-REPO="$CACHE/list-$N"
+REPO="$CACHE/list-$N-$(sha1sum bench/history.py | cut -c1-8)"
 mkdir -p "$CACHE"
 cargo build --release --locked --quiet
 POLYSHIP="$PWD/target/release/polyship"

@@ -14,7 +14,7 @@ N="${1:-1000}"
 M="${2:-100000}"
 RUNS="${RUNS:-3}"
 CACHE="${POLYSHIP_BENCH_CACHE:-$HOME/.cache/polyship-bench}"
-REPO="$CACHE/history-$N-$M"
+REPO="$CACHE/history-$N-$M-$(sha1sum bench/history.py | cut -c1-8)"
 mkdir -p "$CACHE"
 
 if [ ! -x /usr/bin/time ]; then
