@@ -629,3 +629,23 @@ fn empty_repository_lists_nothing_and_says_so() {
     assert_eq!((out.code, out.stdout.as_str()), (0, ""));
     assert!(out.stderr.contains("no packages found"), "{}", out.stderr);
 }
+
+#[test]
+fn ignoring_the_crate_a_wheel_takes_its_version_from_warns() {
+    let repo = Repo::new()
+        .file(
+            "native/pyproject.toml",
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"n\"\ndynamic = [\"version\"]\n[tool.maturin]\nmanifest-path = \"rust/Cargo.toml\"\n",
+        )
+        .file("native/rust/Cargo.toml", "[package]\nname = \"n-rs\"\nversion = \"3.0.0\"\n")
+        .file("polyship.toml", "ignore = [\"native/rust\"]\n")
+        .commit("init");
+    let out = repo.run(&["list", "--json"]);
+    assert_eq!(packages(&out.json()), [p("python", "n", "3.0.0", "native")]);
+    assert!(
+        out.stderr
+            .contains("`python:n` takes its version from `cargo:n-rs`, which `ignore` leaves out"),
+        "{}",
+        out.stderr
+    );
+}

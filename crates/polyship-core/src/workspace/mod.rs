@@ -198,6 +198,25 @@ pub fn discover_in(
     packages.sort_by(|a, b| (a.ecosystem, &a.path, &a.name).cmp(&(b.ecosystem, &b.path, &b.name)));
     packages.dedup_by(|a, b| a.ecosystem == b.ecosystem && a.path == b.path && a.name == b.name);
     check_duplicates(&packages)?;
+    for p in &packages {
+        if let VersionSource::Linked { ecosystem, name } = &p.version_source
+            && !packages
+                .iter()
+                .any(|q| q.ecosystem == *ecosystem && q.name == *name)
+        {
+            warnings.push(
+                Warning::new(format!(
+                    "`{}` takes its version from `{ecosystem}:{name}`, which `ignore` leaves out; \
+                     they cannot be released apart",
+                    p.id()
+                ))
+                .in_file(&p.manifest, None)
+                .help(format!(
+                    "take `{ecosystem}:{name}`'s directory out of `ignore` in polyship.toml"
+                )),
+            );
+        }
+    }
     resolve_dependencies(&mut packages, &mut warnings);
     let graph = DependencyGraph::new(&packages);
     Ok(Discovery {
