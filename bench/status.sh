@@ -6,7 +6,7 @@
 #   bench/status.sh [N] [M]          defaults: 1000 packages, 100000 commits
 #
 # The fixture is generated once into the cache directory (about a minute for the defaults).
-# Peers install into the cache too, never into the repository: BENCH_INSTALL_PEERS=1 runs
+# Peers (one run each) install into the cache too, never into the repository: BENCH_INSTALL_PEERS=1 runs
 # `cargo install git-cliff --root <cache>` (several minutes on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +65,8 @@ row "git log --first-parent --raw --no-renames (floor)" "$floor" "$floor_rss"
 row "polyship status --json" "$ours" "$ours_rss"
 row "git log --raw --no-renames (every commit)" "$all" "$all_rss"
 if [ -x "$CACHE/bin/git-cliff" ]; then
-    read -r cliff cliff_rss < <(measure "$CACHE/bin/git-cliff" --context)
+    # One run: it takes minutes on this history.
+    read -r cliff cliff_rss < <(RUNS=1 measure "$CACHE/bin/git-cliff" --context)
     row "git-cliff --context (peer)" "$cliff" "$cliff_rss"
 else
     echo "git-cliff: not installed (BENCH_INSTALL_PEERS=1 installs it into $CACHE)"
