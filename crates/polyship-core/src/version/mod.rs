@@ -3,11 +3,12 @@
 //! It recognises versions (a tag whose version part does not parse is not a release) and decides
 //! whether a version satisfies a dependent's requirement as each ecosystem reads it — Cargo's
 //! `VersionReq`, node-semver ranges (`npm_range`), PEP 440 specifiers (`pep440`) — which planning's
-//! "out-of-range" rule for dependents needs. Bump arithmetic and rendering between the schemes come
-//! with planning.
+//! "out-of-range" rule for dependents needs — and computes next versions (`bump`: node-semver's
+//! `inc`, prerelease labels, SemVer ↔ PEP 440 rendering).
 
 use crate::workspace::Ecosystem;
 
+pub mod bump;
 pub mod npm_range;
 pub mod pep440;
 
