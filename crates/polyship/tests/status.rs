@@ -469,3 +469,34 @@ fn a_tag_on_a_branch_head_has_not_merged_is_not_a_release() {
         );
     }
 }
+
+#[test]
+fn only_changesets_added_on_the_branch_cover_its_changes() {
+    // A changeset already on main describes an earlier change; the branch must describe its own.
+    let repo = npm_repo()
+        .tag("foo@1.0.0")
+        .tag("foo-bar@2.0.0")
+        .file(
+            ".changeset/older.md",
+            "---\n\"foo-bar\": patch\n---\n\nAn earlier fix\n",
+        )
+        .commit("chore: an earlier changeset");
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    let repo = repo
+        .file("packages/foo-bar/new.js", "n")
+        .commit("feat: new work");
+    let doc = repo.run(&["status", "--json"]).json();
+    assert_eq!(
+        doc["uncovered"],
+        serde_json::json!([{ "name": "foo-bar", "ecosystem": "npm" }])
+    );
+    // Not yet committed, a changeset added on the branch counts.
+    let repo = repo.file(
+        ".changeset/mine.md",
+        "---\n\"foo-bar\": minor\n---\n\nNew work\n",
+    );
+    assert_eq!(
+        repo.run(&["status", "--json"]).json()["uncovered"],
+        serde_json::json!([])
+    );
+}

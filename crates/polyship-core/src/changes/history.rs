@@ -639,15 +639,25 @@ fn candidates_all_decided(
     })
 }
 
-/// The packages whose directories changed between the merge base of `rev` and HEAD, and HEAD.
+/// What changed on this branch: since the merge base of HEAD and some ref.
+#[derive(Debug, Default)]
+pub struct Since {
+    /// Packages whose directories changed between the merge base and HEAD.
+    pub packages: Vec<usize>,
+    /// Changeset ids (file names without `.md`) that already existed at the merge base.
+    pub changesets_at_base: HashSet<String>,
+}
+
+/// The packages whose directories changed between the merge base of `rev` and HEAD, and HEAD, and
+/// the changesets the merge base already had.
 pub fn changed_since(
     repo: &gix::Repository,
     ws: &Workspace,
     rev: &str,
     shared: SharedPaths,
-) -> Result<Vec<usize>, HistoryError> {
+) -> Result<Since, HistoryError> {
     let Ok(head) = repo.head_id() else {
-        return Ok(Vec::new());
+        return Ok(Since::default());
     };
     let other = repo
         .rev_parse_single(rev)
@@ -656,20 +666,20 @@ pub fn changed_since(
         .and_then(|o| o.peel_to_commit().ok())
         .ok_or_else(|| HistoryError::UnknownRef(rev.to_owned()))?;
     let Some(base) = repo.merge_base(other.id, head.detach()).map_err(git_err)? else {
-        return Ok((0..ws.packages.len()).collect());
+        return Ok(Since {
+            packages: (0..ws.packages.len()).collect(),
+            changesets_at_base: HashSet::new(),
+        });
     };
-    let base_tree = repo
-        .find_commit(base.detach())
-        .map_err(git_err)?
-        .tree_id()
-        .map_err(git_err)?
-        .detach();
-    let head_tree = repo
-        .find_commit(head.detach())
-        .map_err(git_err)?
-        .tree_id()
-        .map_err(git_err)?
-        .detach();
+    let tree_of = |id: ObjectId| -> Result<ObjectId, HistoryError> {
+        Ok(repo
+            .find_commit(id)
+            .map_err(git_err)?
+            .tree_id()
+            .map_err(git_err)?
+            .detach())
+    };
+    let (base_tree, head_tree) = (tree_of(base.detach())?, tree_of(head.detach())?);
     let (dirs, ancestors) = PackageDiff::index(ws);
     let mut diff = PackageDiff::new(
         &dirs,
@@ -685,9 +695,36 @@ pub fn changed_since(
         ".",
         dirs.get(".").map(Vec::as_slice),
     )?;
-    let mut hits = diff.hits;
-    hits.sort_unstable();
-    Ok(hits)
+    let mut packages = diff.hits;
+    packages.sort_unstable();
+
+    let mut changesets_at_base = HashSet::new();
+    let mut buf = Vec::new();
+    let root = repo
+        .objects
+        .find_tree_iter(&base_tree, &mut buf)
+        .map_err(git_err)?;
+    let dir = root
+        .filter_map(Result::ok)
+        .find(|e| e.filename == ".changeset" && e.mode.is_tree())
+        .map(|e| e.oid.to_owned());
+    if let Some(dir) = dir {
+        let mut buf = Vec::new();
+        for e in repo
+            .objects
+            .find_tree_iter(&dir, &mut buf)
+            .map_err(git_err)?
+            .filter_map(Result::ok)
+        {
+            if let Some(id) = e.filename.to_str_lossy().strip_suffix(".md") {
+                changesets_at_base.insert(id.to_owned());
+            }
+        }
+    }
+    Ok(Since {
+        packages,
+        changesets_at_base,
+    })
 }
 
 /// For a commit off the first-parent chain: the newest chain commit among its ancestors.

@@ -84,20 +84,25 @@ impl Changes {
         base_branch(config, self.changesets_config.as_ref())
     }
 
-    /// Packages in `changed` that no changeset names. An empty changeset covers every package, as
-    /// `changeset add --empty` does.
-    pub fn uncovered(&self, changed: &[usize]) -> Vec<usize> {
-        if self.changesets.iter().any(|c| c.releases.is_empty()) {
+    /// Packages that changed since the base but that no changeset *added since the base* names —
+    /// as changesets' own gate counts them: each branch describes its own change. An empty
+    /// changeset added since the base covers every package, as `changeset add --empty` does.
+    pub fn uncovered(&self, since: &history::Since) -> Vec<usize> {
+        let new: Vec<&Changeset> = self
+            .changesets
+            .iter()
+            .filter(|c| !since.changesets_at_base.contains(&c.id))
+            .collect();
+        if new.iter().any(|c| c.releases.is_empty()) {
             return Vec::new();
         }
-        changed
+        since
+            .packages
             .iter()
             .copied()
             .filter(|&p| !self.ignored[p])
             .filter(|&p| {
-                !self
-                    .changesets
-                    .iter()
+                !new.iter()
                     .any(|c| c.releases.iter().any(|e| e.package == p))
             })
             .collect()

@@ -71,12 +71,15 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             .flatten();
         let branch = polyship_core::changes::base_branch(&discovered.config, cs.as_ref());
         let changed = match lint::base_ref(&repo, &branch) {
-            Some(base) => history::changed_since(
-                &repo,
-                ws,
-                &base,
-                discovered.config.config.commits.shared_paths,
-            )?,
+            Some(base) => {
+                history::changed_since(
+                    &repo,
+                    ws,
+                    &base,
+                    discovered.config.config.commits.shared_paths,
+                )?
+                .packages
+            }
             None => Vec::new(),
         };
         let stdin = std::io::stdin();

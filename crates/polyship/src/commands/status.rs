@@ -86,11 +86,11 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }
         found
     };
-    let changed_packages = match &since {
+    let branch_changes = match &since {
         Some(r) => history::changed_since(&repo, ws, r, config.config.commits.shared_paths)?,
-        None => Vec::new(),
+        None => history::Since::default(),
     };
-    let uncovered = changes.uncovered(&changed_packages);
+    let uncovered = changes.uncovered(&branch_changes);
     if args.require_changeset && since.is_none() {
         return Err(CommandError {
             message: "there is no base to compare with".to_owned(),
