@@ -36,6 +36,79 @@ pub struct Config {
     /// The branch changes are merged into; `status` and `lint-commits` compare with it. Default:
     /// `baseBranch` of `.changeset/config.json`, else `main`.
     pub base_branch: Option<String>,
+    /// How versions are planned.
+    #[serde(default)]
+    pub versioning: VersioningConfig,
+    /// Packages released together: `[[group]]` tables.
+    #[serde(default, rename = "group")]
+    pub groups: Vec<Spanned<GroupConfig>>,
+}
+
+/// When a dependency releases, what happens to its dependents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DependentsPolicy {
+    /// Every dependent releases a patch (changesets' `updateInternalDependents: "always"`).
+    Patch,
+    /// A dependent releases a patch only when the new version leaves its requirement.
+    #[default]
+    OutOfRange,
+    /// Dependents are left alone.
+    None,
+}
+
+/// `[versioning]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VersioningConfig {
+    /// Below 1.0.0, the bump a breaking commit asks for: `"minor"` (default; leaving 0.x is an
+    /// explicit decision, like release-please's `bump-minor-pre-major`) or `"major"`.
+    #[serde(default = "minor")]
+    pub breaking_pre_major: crate::changes::changeset::Bump,
+    /// Below 1.0.0, the bump a feature commit asks for: `"minor"` (default) or `"patch"` (like
+    /// release-please's `bump-patch-for-minor-pre-major`).
+    #[serde(default = "minor")]
+    pub feature_pre_major: crate::changes::changeset::Bump,
+    /// What a release does to its dependents; groups may override it.
+    #[serde(default)]
+    pub dependents: DependentsPolicy,
+}
+
+impl Default for VersioningConfig {
+    fn default() -> Self {
+        Self {
+            breaking_pre_major: minor(),
+            feature_pre_major: minor(),
+            dependents: DependentsPolicy::default(),
+        }
+    }
+}
+
+fn minor() -> crate::changes::changeset::Bump {
+    crate::changes::changeset::Bump::Minor
+}
+
+/// How a group's members release together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupKind {
+    /// One shared version; every member releases when any does.
+    Fixed,
+    /// Members that release take the same bump, each on its own version line.
+    Linked,
+}
+
+/// `[[group]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GroupConfig {
+    /// A name for messages and reasons; default: the first member.
+    pub name: Option<String>,
+    pub kind: GroupKind,
+    /// Package names (`ecosystem:name` when ambiguous) or globs over names.
+    pub packages: Vec<String>,
+    /// Overrides `[versioning] dependents` for the group's members.
+    pub dependents: Option<DependentsPolicy>,
 }
 
 /// `[commits]`: reading Conventional Commits.

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod ecosystem;
 pub mod fsutil;
 pub mod json;
+pub mod plan;
 pub mod version;
 pub mod workspace;
 

@@ -37,6 +37,8 @@ enum Command {
     Status(commands::status::Args),
     /// Check commit messages against Conventional Commits
     LintCommits(commands::lint_commits::Args),
+    /// Show what a release would do: each package's version from and to, and why
+    Plan(commands::plan::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Add(args) => commands::add::run(&cx, &args),
         Command::Status(args) => commands::status::run(&cx, &args),
         Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
+        Command::Plan(args) => commands::plan::run(&cx, &args),
     });
     match result {
         Ok(code) => code,

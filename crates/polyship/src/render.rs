@@ -75,6 +75,7 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
                 cause.downcast_ref::<HistoryError>(),
                 Some(HistoryError::UnknownRef(_))
             )
+            || cause.is::<polyship_core::plan::PlanError>()
     });
     if bad_input {
         ExitCode::from(2)

@@ -4,6 +4,7 @@ pub mod add;
 pub mod init;
 pub mod lint_commits;
 pub mod list;
+pub mod plan;
 pub mod status;
 
 use polyship_core::config::LoadedConfig;
