@@ -4,6 +4,7 @@
 //! [`workspace::discover`] turns a repository into a [`workspace::Workspace`]. Nothing in this crate
 //! prints, exits or reads global state; the binary renders what it returns, warnings included.
 
+pub mod apply;
 pub mod changes;
 pub mod config;
 pub mod diagnostic;
