@@ -3,14 +3,15 @@
 //! It recognises versions (a tag whose version part does not parse is not a release) and decides
 //! whether a version satisfies a dependent's requirement as each ecosystem reads it — Cargo's
 //! `VersionReq`, node-semver ranges (`npm_range`), PEP 440 specifiers (`pep440`) — which planning's
-//! "out-of-range" rule for dependents needs — and computes next versions (`bump`: node-semver's
-//! `inc`, prerelease labels, SemVer ↔ PEP 440 rendering).
+//! "out-of-range" rule for dependents needs — computes next versions (`bump`: node-semver's `inc`,
+//! prerelease labels, SemVer ↔ PEP 440 rendering), and rewrites requirements for them (`rewrite`).
 
 use crate::workspace::Ecosystem;
 
 pub mod bump;
 pub mod npm_range;
 pub mod pep440;
+pub mod rewrite;
 
 /// Whether `text` is a valid version in `ecosystem`'s scheme. Python accepts PEP 440, and SemVer
 /// too, since tags of Python packages are often written that way.
