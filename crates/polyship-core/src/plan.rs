@@ -4,7 +4,8 @@
 //! The plan is a plain value and the single source of truth for what happens next. It is computed
 //! to a fixed point: own changes give each package a bump (below 1.0.0 the configured rules soften
 //! commit bumps); groups align their members; a maturin wheel moves with its crate; and a release
-//! reaches its dependents as the configured policy says (dev-dependencies never force one). Every
+//! reaches its dependents as the configured policy says (dev-dependencies never force one). Crates
+//! that inherit `[workspace.package] version` form an implicit fixed group. Every
 //! step only raises bumps, so the order of the rules does not matter.
 
 use std::collections::BTreeMap;
@@ -123,6 +124,24 @@ fn groups(
             members,
             dependents: g.dependents,
         });
+    }
+    // Crates that inherit `[workspace.package] version` share one version field: they can only
+    // release together, at one version.
+    let mut shared: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, p) in ws.packages.iter().enumerate() {
+        if let VersionSource::Workspace { location } = &p.version_source {
+            shared.entry(location.file.as_str()).or_default().push(i);
+        }
+    }
+    for (file, members) in shared {
+        if members.len() > 1 {
+            out.push(Group {
+                name: format!("workspace version in {file}"),
+                kind: GroupKind::Fixed,
+                members,
+                dependents: None,
+            });
+        }
     }
     if let Some(cs) = &changes.changesets_config {
         for (kind, list) in [

@@ -225,3 +225,22 @@ fn nothing_to_release_says_so() {
     assert_eq!((out.code, out.stdout.as_str()), (0, ""));
     assert!(out.stderr.contains("nothing to release"), "{}", out.stderr);
 }
+
+#[test]
+fn crates_sharing_the_workspace_version_release_together() {
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"a\", \"b\", \"c\"]\n[workspace.package]\nversion = \"0.8.0\"\n")
+        .file("a/Cargo.toml", "[package]\nname = \"a\"\nversion.workspace = true\n")
+        .file("b/Cargo.toml", "[package]\nname = \"b\"\nversion.workspace = true\n")
+        .file("c/Cargo.toml", "[package]\nname = \"c\"\nversion = \"2.0.0\"\n")
+        .commit("chore: init")
+        .file("a/x.rs", "")
+        .commit("fix(a): one crate changes");
+    assert_eq!(
+        releases(&repo),
+        [
+            "a 0.8.0→0.8.1 patch [changes]",
+            "b 0.8.0→0.8.1 patch [group workspace version in Cargo.toml]"
+        ]
+    );
+}
