@@ -42,6 +42,74 @@ pub struct Config {
     /// Packages released together: `[[group]]` tables.
     #[serde(default, rename = "group")]
     pub groups: Vec<Spanned<GroupConfig>>,
+    /// How `polyship version` writes changelogs.
+    #[serde(default)]
+    pub changelog: ChangelogConfig,
+    /// The release commit and snapshot versions.
+    #[serde(default)]
+    pub release: ReleaseConfig,
+}
+
+/// `[changelog]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ChangelogConfig {
+    /// Whether `polyship version` writes changelogs at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Each package's changelog, relative to its directory.
+    #[serde(default = "changelog_path")]
+    pub path: String,
+    /// A minijinja template (relative to the repository root) replacing the built-in one.
+    pub template: Option<Spanned<String>>,
+    /// The web address of the repository, for commit and pull request links. Default: derived
+    /// from the `origin` remote.
+    pub repository: Option<String>,
+}
+
+impl Default for ChangelogConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: changelog_path(),
+            template: None,
+            repository: None,
+        }
+    }
+}
+
+fn changelog_path() -> String {
+    "CHANGELOG.md".to_owned()
+}
+
+/// `[release]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReleaseConfig {
+    /// The release commit's message; `{releases}` is the list `name@version, …`.
+    #[serde(default = "commit_message")]
+    pub commit_message: String,
+    /// Snapshot versions: `{tag}`, `{datetime}` (`YYYYMMDDHHMMSS`, UTC), `{commit}` (short hash)
+    /// and `{next}` (the version the plan would give).
+    #[serde(default = "snapshot_version")]
+    pub snapshot_version: String,
+}
+
+impl Default for ReleaseConfig {
+    fn default() -> Self {
+        Self {
+            commit_message: commit_message(),
+            snapshot_version: snapshot_version(),
+        }
+    }
+}
+
+fn commit_message() -> String {
+    "chore(release): {releases}".to_owned()
+}
+
+fn snapshot_version() -> String {
+    "0.0.0-{tag}-{datetime}".to_owned()
 }
 
 /// When a dependency releases, what happens to its dependents.
@@ -69,9 +137,9 @@ pub struct VersioningConfig {
     /// release-please's `bump-patch-for-minor-pre-major`).
     #[serde(default = "minor")]
     pub feature_pre_major: crate::changes::changeset::Bump,
-    /// What a release does to its dependents; groups may override it.
-    #[serde(default)]
-    pub dependents: DependentsPolicy,
+    /// What a release does to its dependents; groups may override it. Default: changesets'
+    /// `updateInternalDependents` when set, else `out-of-range`.
+    pub dependents: Option<DependentsPolicy>,
 }
 
 impl Default for VersioningConfig {
@@ -79,7 +147,7 @@ impl Default for VersioningConfig {
         Self {
             breaking_pre_major: minor(),
             feature_pre_major: minor(),
-            dependents: DependentsPolicy::default(),
+            dependents: None,
         }
     }
 }
@@ -109,6 +177,9 @@ pub struct GroupConfig {
     pub packages: Vec<String>,
     /// Overrides `[versioning] dependents` for the group's members.
     pub dependents: Option<DependentsPolicy>,
+    /// A fixed group's own changelog (relative to the repository root), with every member's
+    /// changes in one section per release.
+    pub changelog: Option<String>,
 }
 
 /// `[commits]`: reading Conventional Commits.

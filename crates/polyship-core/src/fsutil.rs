@@ -99,9 +99,14 @@ thread_local! {
     static STEP: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Fails the step the test chose; in a normal build it never fails.
-#[cfg_attr(not(test), allow(clippy::unnecessary_wraps))]
-fn failpoint() -> std::io::Result<()> {
+/// Fails the step the test chose, or any step once `stop` is set (an interrupt arrived).
+fn failpoint(halt: &std::sync::atomic::AtomicBool) -> std::io::Result<()> {
+    if halt.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "interrupted",
+        ));
+    }
     #[cfg(test)]
     {
         let step = STEP.with(|s| {
@@ -121,6 +126,15 @@ fn failpoint() -> std::io::Result<()> {
 /// step fails, the files already replaced get their old contents back. Edits that change nothing
 /// are skipped.
 pub fn write_all(edits: &[FileEdit]) -> Result<(), WriteAllError> {
+    write_all_until(edits, &std::sync::atomic::AtomicBool::new(false))
+}
+
+/// [`write_all`] that gives up, restoring every file, as soon as `stop` is set — the caller sets
+/// it from a signal handler, so Ctrl-C in the middle leaves the old files, never half of them.
+pub fn write_all_until(
+    edits: &[FileEdit],
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(), WriteAllError> {
     let edits: Vec<&FileEdit> = edits.iter().filter(|e| e.before != e.after).collect();
     for e in &edits {
         let current = match std::fs::read(&e.path) {
@@ -149,7 +163,7 @@ pub fn write_all(edits: &[FileEdit]) -> Result<(), WriteAllError> {
     for e in &edits {
         match &e.after {
             Some(after) => {
-                let temp = failpoint()
+                let temp = failpoint(stop)
                     .and_then(|()| write_temp(&e.path, after))
                     .map_err(|err| failed(&e.path, err, 0, Vec::new()))?;
                 temps.push(Some(temp));
@@ -160,7 +174,7 @@ pub fn write_all(edits: &[FileEdit]) -> Result<(), WriteAllError> {
     // Phase 2: take the targets' places; on failure, put back what was replaced.
     let mut done: Vec<&FileEdit> = Vec::new();
     for (e, temp) in edits.iter().zip(temps) {
-        let result = failpoint().and_then(|()| match temp {
+        let result = failpoint(stop).and_then(|()| match temp {
             Some(temp) => {
                 std::fs::rename(&temp.0, &e.path)?;
                 std::mem::forget(temp);
@@ -264,6 +278,16 @@ mod tests {
                 "step {step} left the files changed"
             );
         }
+    }
+
+    #[test]
+    fn an_interrupt_writes_nothing() {
+        let (dir, edits) = setup();
+        let stop = std::sync::atomic::AtomicBool::new(true);
+        let err = write_all_until(&edits, &stop).unwrap_err();
+        assert!(matches!(err, WriteAllError::Failed { restored: 0, .. }), "{err}");
+        assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"a1");
+        assert!(dir.path().join("b").exists() && !dir.path().join("c").exists());
     }
 
     #[test]

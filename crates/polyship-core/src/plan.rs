@@ -18,11 +18,11 @@ use crate::changes::conventional::ChangeKind;
 use crate::changes::{Change, Changes, Source};
 use crate::config::{DependentsPolicy, GroupKind, LoadedConfig};
 use crate::diagnostic::{SourceError, Warning};
-use crate::version::bump::{from_pep440, inc, to_pep440};
+use crate::version::bump::{from_pep440, inc, to_pep440, with_prerelease};
 use crate::workspace::{DependencyKind, Ecosystem, VersionSource, Workspace};
 
 /// Why a package releases.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reason {
     /// Its own changes ask for it.
@@ -41,6 +41,8 @@ pub enum Reason {
     },
     /// It builds from the same source as another package and shares its version.
     SameSource { name: String, ecosystem: Ecosystem },
+    /// It is on a prerelease and pre mode ends.
+    Graduates,
 }
 
 /// One package's release.
@@ -72,6 +74,49 @@ pub struct Plan {
 pub enum PlanError {
     #[error("invalid `{}`", .0.path.display())]
     Input(#[source] SourceError),
+    #[error(
+        "releasing `{dependency}` {version} leaves `{dependent}` behind (it requires `{requirement}`), but the filter leaves `{dependent}` out"
+    )]
+    Excluded {
+        dependency: String,
+        version: String,
+        dependent: String,
+        requirement: String,
+    },
+}
+
+impl PlanError {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            PlanError::Input(e) => e.help.clone(),
+            PlanError::Excluded { dependency, .. } => Some(format!(
+                "select its dependents too, with `--filter '...{dependency}'`"
+            )),
+        }
+    }
+}
+
+/// How a plan is made beyond the repository's own configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Packages whose own changes count (`--filter`); `None` selects every package. Groups still
+    /// pull their members in; a dependent left behind by a selected release is an error.
+    pub selected: Option<Vec<bool>>,
+    /// Prerelease mode.
+    pub pre: Option<PreMode>,
+}
+
+/// A prerelease line, as `.changeset/pre.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreMode {
+    /// Enter or continue the line with this label (`1.3.0-beta.0`, `-beta.1` …). Changesets
+    /// already released on the line (`released`) do not count again.
+    Continue {
+        label: String,
+        released: Vec<String>,
+    },
+    /// Leave the line: final versions, and every package on a prerelease releases.
+    Graduate,
 }
 
 /// A group after its member names are resolved.
@@ -80,6 +125,8 @@ struct Group {
     kind: GroupKind,
     members: Vec<usize>,
     dependents: Option<DependentsPolicy>,
+    /// changesets' `linked`: releasing members also share one version, from the highest of theirs.
+    align: bool,
 }
 
 fn groups(
@@ -123,6 +170,7 @@ fn groups(
             kind: g.kind,
             members,
             dependents: g.dependents,
+            align: false,
         });
     }
     // Crates that inherit `[workspace.package] version` share one version field: they can only
@@ -136,10 +184,14 @@ fn groups(
     for (file, members) in shared {
         if members.len() > 1 {
             out.push(Group {
-                name: format!("workspace version in {file}"),
+                name: match crate::workspace::parent_dir(file) {
+                    "." => "cargo workspace".to_owned(),
+                    dir => format!("cargo workspace {dir}"),
+                },
                 kind: GroupKind::Fixed,
                 members,
                 dependents: None,
+                align: false,
             });
         }
     }
@@ -160,6 +212,7 @@ fn groups(
                     kind,
                     members,
                     dependents: None,
+                    align: kind == GroupKind::Linked,
                 });
             }
         }
@@ -218,14 +271,87 @@ fn change_bump(change: &Change, current: &Version, config: &LoadedConfig) -> Bum
 
 /// Plans the release of every package of `ws` with pending `changes`.
 pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<Plan, PlanError> {
+    plan_with(ws, changes, config, &Options::default())
+}
+
+/// The prerelease number after `current`'s: `1.3.0-beta.1` → 2, `1.2.0` → 0 (changesets counts on
+/// across a label switch: `-beta.1` then `--pre rc` gives `-rc.2`).
+fn next_pre_number(current: &Version) -> u64 {
+    current
+        .pre
+        .as_str()
+        .split('.')
+        .nth(1)
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(0, |n| n + 1)
+}
+
+/// Plans with `options`: a selection of packages and a prerelease mode.
+pub fn plan_with(
+    ws: &Workspace,
+    changes: &Changes,
+    config: &LoadedConfig,
+    options: &Options,
+) -> Result<Plan, PlanError> {
     let n = ws.packages.len();
     let mut warnings = Vec::new();
     let versions: Vec<Result<Version, String>> = (0..n).map(|p| current(ws, p)).collect();
+    let selected = |p: usize| options.selected.as_ref().is_none_or(|s| s[p]);
+    let released_before: &[String] = match &options.pre {
+        Some(PreMode::Continue { released, .. }) => released,
+        _ => &[],
+    };
+    // The changes that count: changesets already released on the prerelease line do not.
+    let counted: Vec<Vec<Change>> = (0..n)
+        .map(|p| {
+            if !selected(p) {
+                return Vec::new();
+            }
+            changes.by_package[p]
+                .iter()
+                .filter(|c| !(c.source == Source::Changeset && released_before.contains(&c.id)))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    // A version that is written but does not parse cannot be released from: an error, not a skip.
+    for p in 0..n {
+        let package = &ws.packages[p];
+        if let (Err(message), Some(_)) = (&versions[p], &package.version)
+            && counted[p].iter().any(|c| c.bump > Bump::None)
+        {
+            let location = match &package.version_source {
+                VersionSource::Manifest { location } | VersionSource::Workspace { location } => {
+                    Some(location)
+                }
+                _ => None,
+            };
+            let mut err = SourceError::new(
+                location.map_or(package.manifest.as_str(), |l| l.file.as_str()),
+                message.clone(),
+            )
+            .help(match package.ecosystem {
+                Ecosystem::Python => "write a PEP 440 version such as `1.2.0`",
+                _ => "write a full SemVer version such as `1.2.0`",
+            });
+            if let Some(l) = location {
+                err = err.at_position(Some(crate::diagnostic::Position {
+                    line: l.line,
+                    column: 1,
+                    line_text: String::new(),
+                }));
+            }
+            return Err(PlanError::Input(err));
+        }
+    }
     let mut bump = vec![Bump::None; n];
     let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); n];
     for p in 0..n {
         let Ok(v) = &versions[p] else { continue };
-        let own = changes.by_package[p]
+        if changes.ignored[p] {
+            continue;
+        }
+        let own = counted[p]
             .iter()
             .map(|c| change_bump(c, v, config))
             .max()
@@ -234,14 +360,38 @@ pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<
             bump[p] = own;
             reasons[p].push(Reason::Changes);
         }
+        if options.pre == Some(PreMode::Graduate) && !v.pre.is_empty() && bump[p] == Bump::None {
+            bump[p] = Bump::Patch;
+            reasons[p].push(Reason::Graduates);
+        }
     }
+    let label = match &options.pre {
+        Some(PreMode::Continue { label, .. }) => Some(label.as_str()),
+        _ => None,
+    };
+    // The version a bump gives, on the prerelease line when there is one.
+    let version_for = |p: usize, b: Bump| -> Option<Version> {
+        let v = versions[p].as_ref().ok()?;
+        let next = inc(v, b);
+        match label {
+            Some(label) => with_prerelease(&next, label, next_pre_number(v)).ok(),
+            None => Some(next),
+        }
+    };
     let groups = groups(ws, config, changes)?;
+    let cs = changes.changesets_config.as_ref();
+    let default_policy = config.config.versioning.dependents.unwrap_or_else(|| {
+        match cs.and_then(|c| c.update_internal_dependents.as_deref()) {
+            Some("always") => DependentsPolicy::Patch,
+            _ => DependentsPolicy::OutOfRange,
+        }
+    });
     let policy = |p: usize| {
         groups
             .iter()
             .find(|g| g.members.contains(&p))
             .and_then(|g| g.dependents)
-            .unwrap_or(config.config.versioning.dependents)
+            .unwrap_or(default_policy)
     };
     let same_source: Vec<(usize, usize)> = (0..n)
         .filter_map(|p| match &ws.packages[p].version_source {
@@ -255,7 +405,7 @@ pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<
                  to: Bump,
                  why: Reason|
      -> bool {
-        if to > bump[p] && versions[p].is_ok() {
+        if to > bump[p] && versions[p].is_ok() && !changes.ignored[p] {
             bump[p] = to;
             if !reasons[p].contains(&why) {
                 reasons[p].push(why);
@@ -305,41 +455,56 @@ pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<
             if bump[p] == Bump::None {
                 continue;
             }
-            let Ok(v) = &versions[p] else { continue };
-            let next = inc(v, bump[p]);
+            let Some(next) = version_for(p, bump[p]) else {
+                continue;
+            };
+            let next_text = next.to_string();
             for &(d, kind) in ws.graph.dependents(p) {
                 if kind == DependencyKind::Dev {
                     continue;
                 }
-                let edge = ws.packages[d]
-                    .dependencies
-                    .iter()
-                    .filter(|e| {
-                        e.kind == kind
-                            && e.ecosystem == ws.packages[p].ecosystem
-                            && e.name == ws.packages[p].name
-                    })
-                    .find(|e| match policy(d) {
-                        DependentsPolicy::Patch => true,
-                        DependentsPolicy::None => false,
-                        // A requirement that cannot be read is treated as left behind: releasing the
-                        // dependent is the safe side.
-                        DependentsPolicy::OutOfRange => {
-                            crate::version::satisfies(
-                                e.ecosystem,
-                                e.requirement.as_deref(),
-                                &next.to_string(),
-                            ) != Some(true)
+                for e in ws.packages[d].dependencies.iter().filter(|e| {
+                    e.kind == kind
+                        && e.ecosystem == ws.packages[p].ecosystem
+                        && e.name == ws.packages[p].name
+                }) {
+                    // A requirement that cannot be read is treated as left behind: releasing the
+                    // dependent is the safe side.
+                    let out_of_range = crate::version::satisfies(
+                        e.ecosystem,
+                        e.requirement.as_deref(),
+                        &next_text,
+                    ) != Some(true);
+                    let to = if kind == DependencyKind::Peer {
+                        peer_bump(cs, bump[p], out_of_range)
+                    } else {
+                        match policy(d) {
+                            DependentsPolicy::Patch => Bump::Patch,
+                            DependentsPolicy::OutOfRange if out_of_range => Bump::Patch,
+                            DependentsPolicy::OutOfRange | DependentsPolicy::None => Bump::None,
                         }
-                    });
-                if let Some(e) = edge {
+                    };
+                    if to == Bump::None || to <= bump[d] {
+                        continue;
+                    }
+                    if !selected(d) {
+                        if out_of_range {
+                            return Err(PlanError::Excluded {
+                                dependency: ws.packages[p].name.clone(),
+                                version: next_text,
+                                dependent: ws.packages[d].name.clone(),
+                                requirement: e.requirement.clone().unwrap_or_default(),
+                            });
+                        }
+                        continue;
+                    }
                     let why = Reason::Dependency {
                         name: ws.packages[p].name.clone(),
                         ecosystem: ws.packages[p].ecosystem,
-                        version: next.to_string(),
+                        version: next_text.clone(),
                         requirement: e.requirement.clone(),
                     };
-                    raised |= raise(&mut bump, &mut reasons, d, Bump::Patch, why);
+                    raised |= raise(&mut bump, &mut reasons, d, to, why);
                 }
             }
         }
@@ -348,13 +513,41 @@ pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<
         }
     }
 
-    // Versions: each package on its own line, a fixed group at one shared version.
+    // Versions: each package on its own line, a fixed group at one shared version, a changesets
+    // linked group's releasing members from the highest version among them.
     let mut next: Vec<Option<Version>> = (0..n)
-        .map(|p| match (&versions[p], bump[p]) {
-            (Ok(v), b) if b > Bump::None => Some(inc(v, b)),
-            _ => None,
+        .map(|p| {
+            if bump[p] > Bump::None {
+                version_for(p, bump[p])
+            } else {
+                None
+            }
         })
         .collect();
+    for g in &groups {
+        if g.kind == GroupKind::Linked && g.align {
+            let releasing: Vec<usize> = g
+                .members
+                .iter()
+                .copied()
+                .filter(|&m| next[m].is_some())
+                .collect();
+            let highest = releasing
+                .iter()
+                .filter_map(|&m| versions[m].as_ref().ok())
+                .max()
+                .cloned();
+            if let Some(base) = highest {
+                for &m in &releasing {
+                    let v = inc(&base, bump[m]);
+                    next[m] = match label {
+                        Some(label) => with_prerelease(&v, label, next_pre_number(&base)).ok(),
+                        None => Some(v),
+                    };
+                }
+            }
+        }
+    }
     for g in groups.iter().filter(|g| g.kind == GroupKind::Fixed) {
         if let Some(shared) = g.members.iter().filter_map(|&m| next[m].clone()).max() {
             for &m in &g.members {
@@ -379,7 +572,7 @@ pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<
     }
     for p in 0..n {
         if let Err(message) = &versions[p]
-            && !changes.by_package[p].iter().all(|c| c.bump == Bump::None)
+            && !counted[p].iter().all(|c| c.bump == Bump::None)
         {
             warnings.push(Warning::new(message.clone()));
         }
@@ -395,10 +588,27 @@ pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<
             to: rendered,
             bump: bump[p],
             reasons: std::mem::take(&mut reasons[p]),
-            changes: changes.by_package[p].clone(),
+            changes: counted[p].clone(),
         });
     }
     // Dependencies before dependents, as they will be published.
     releases.sort_by_key(|r| order.get(&r.package).copied().unwrap_or(r.package));
     Ok(Plan { releases, warnings })
+}
+
+/// The bump a release of `dependency_bump` gives a dependent through a peer dependency. Consumers
+/// install peers themselves, so a peer left behind is a breaking change of the dependent: major.
+/// With a `.changeset/config.json`, changesets' rule: any minor or major of a peer is a major of
+/// the dependent unless `onlyUpdatePeerDependentsWhenOutOfRange` is set.
+fn peer_bump(
+    cs: Option<&crate::changes::changesets_config::ChangesetsConfig>,
+    dependency_bump: Bump,
+    out_of_range: bool,
+) -> Bump {
+    let changesets_rule = cs.is_some_and(|c| !c.only_update_peer_dependents_when_out_of_range);
+    if out_of_range || (changesets_rule && dependency_bump >= Bump::Minor) {
+        Bump::Major
+    } else {
+        Bump::None
+    }
 }

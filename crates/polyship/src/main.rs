@@ -39,6 +39,8 @@ enum Command {
     LintCommits(commands::lint_commits::Args),
     /// Show what a release would do: each package's version from and to, and why
     Plan(commands::plan::Args),
+    /// Apply the plan: versions, requirements, lockfiles, changelogs and changesets, then commit
+    Version(commands::version::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&cx, &args),
         Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
         Command::Plan(args) => commands::plan::run(&cx, &args),
+        Command::Version(args) => commands::version::run(&cx, &args),
     });
     match result {
         Ok(code) => code,

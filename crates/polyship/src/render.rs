@@ -103,6 +103,9 @@ pub fn error(err: &anyhow::Error, color: bool) {
         if let Some(ChangesError::History(h)) = cause.downcast_ref::<ChangesError>() {
             help = help.or_else(|| h.help());
         }
+        if let Some(p) = cause.downcast_ref::<polyship_core::plan::PlanError>() {
+            help = help.or_else(|| p.help());
+        }
         if let Some(u) = cause.downcast_ref::<CommandError>() {
             help = help.or_else(|| u.help.clone());
         }
@@ -162,6 +165,9 @@ fn snippet(out: &mut String, color: bool, path: &str, position: Option<&Position
     };
     if p.line_text.is_empty() {
         let _ = writeln!(out, "  {arrow} {path}:{}", p.line);
+        if !message.is_empty() {
+            let _ = writeln!(out, "   {} {message}", paint(color, BLUE_BOLD, "="));
+        }
         return;
     }
     let number = p.line.to_string();

@@ -159,9 +159,9 @@ fn fixed_groups_share_one_version_and_linked_groups_one_bump() {
             "a 1.2.0→1.3.0 minor [changes]",
             "b 1.1.0→1.3.0 minor [group a]",
             "c 3.0.0→3.1.0 minor [changes]",
-            "d 0.5.0→0.6.0 minor [changes, group c]",
+            "d 0.5.0→3.1.0 minor [changes, group c]",
         ],
-        "b releases without changes at the shared version; e, unchanged, stays in a linked group"
+        "b releases without changes at the shared version; changesets' linked group gives its releasing members one version from the highest (d 0.5.0 → 3.1.0); e, unchanged, stays"
     );
 }
 
@@ -240,7 +240,7 @@ fn crates_sharing_the_workspace_version_release_together() {
         releases(&repo),
         [
             "a 0.8.0→0.8.1 patch [changes]",
-            "b 0.8.0→0.8.1 patch [group workspace version in Cargo.toml]"
+            "b 0.8.0→0.8.1 patch [group cargo workspace]"
         ]
     );
 }

@@ -94,6 +94,36 @@ fn value_span(
     }
 }
 
+/// The string at `key`, without its quotes; `NotAString` for anything else (a table, a number, a
+/// string with escapes).
+pub fn get_string(
+    syntax: Syntax,
+    file: &str,
+    text: &str,
+    key: &[String],
+) -> Result<String, EditError> {
+    let span = value_span(syntax, file, text, key)?;
+    let raw = &text[span];
+    let inner = raw
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .or_else(|| {
+            (syntax == Syntax::Toml)
+                .then(|| raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
+                .flatten()
+        });
+    let triple = raw.starts_with("\"\"\"") || raw.starts_with("'''");
+    match inner {
+        Some(inner) if !triple && (raw.starts_with('\'') || !inner.contains('\\')) => {
+            Ok(inner.to_owned())
+        }
+        _ => Err(EditError::NotAString {
+            file: file.to_owned(),
+            key: key.to_vec(),
+        }),
+    }
+}
+
 /// `text` with the string at `key` replaced by `value`. Errors leave nothing half-done: the caller
 /// gets either the whole new text or the reason.
 pub fn set_string(

@@ -1,4 +1,631 @@
-//! Stage 4: applying a plan to the files — format-preserving edits of manifests (and, as they are
-//! built, lockfiles and changelogs), written all or nothing.
+//! Stage 4: applying a plan to the files — format-preserving edits of manifests, lockfiles and
+//! changelogs, computed in memory as one set of [`FileEdit`]s and written all or nothing.
+//!
+//! Nothing here writes: [`edits`] reads the files it needs and returns their new contents, so a dry
+//! run and a real run compute exactly the same thing, and every error (a requirement that cannot be
+//! rewritten, a stale lockfile, a broken template) is raised before any file is touched.
 
+pub mod changelog;
 pub mod edit;
+pub mod lockfile;
+mod lockfile_shim;
+pub mod pre;
+use lockfile_shim as lockfile_api;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+
+use crate::changes::changeset::Bump;
+use crate::config::LoadedConfig;
+use crate::diagnostic::{Position, SourceError};
+use crate::fsutil::FileEdit;
+use crate::plan::{Plan, Release};
+use crate::version::bump::from_pep440;
+use crate::workspace::{
+    Dependency, DependencyKind, Ecosystem, Location, VersionSource, Workspace, child, parent_dir,
+};
+use edit::{EditError, Syntax};
+
+/// Why a plan cannot be applied. Nothing has been written.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot update `{}`; nothing was written", .0.path.display())]
+    Input(#[source] SourceError),
+}
+
+/// What to write besides manifests.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Update lockfiles (`--no-lockfile` turns this off).
+    pub lockfiles: bool,
+    /// Write changelog sections dated `date` (`YYYY-MM-DD`); `None` writes none (snapshots).
+    pub changelog_date: Option<String>,
+    /// Where changelog links point.
+    pub forge: Option<changelog::Forge>,
+    /// Pin dependents to the exact new versions (snapshots), instead of keeping their style.
+    pub exact_requirements: bool,
+}
+
+/// The files of the repository as the edits see them: read once, edited in memory.
+pub struct Files<'r> {
+    root: &'r Path,
+    /// Root-relative path → (contents before, contents after). `None` means absent.
+    files: BTreeMap<String, (Option<String>, Option<String>)>,
+}
+
+impl<'r> Files<'r> {
+    pub fn new(root: &'r Path) -> Self {
+        Self {
+            root,
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn load(&mut self, file: &str) -> Result<&mut (Option<String>, Option<String>), ApplyError> {
+        if !self.files.contains_key(file) {
+            let path = self.root.join(file);
+            let text = match std::fs::read(&path) {
+                Ok(bytes) => Some(String::from_utf8(bytes).map_err(|_| {
+                    ApplyError::Input(SourceError::new(file, "the file is not UTF-8"))
+                })?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => return Err(ApplyError::Read { path, source }),
+            };
+            self.files.insert(file.to_owned(), (text.clone(), text));
+        }
+        Ok(self.files.get_mut(file).expect("inserted above"))
+    }
+
+    /// The current (edited) text of `file`, `None` when it does not exist.
+    pub fn text(&mut self, file: &str) -> Result<Option<String>, ApplyError> {
+        Ok(self.load(file)?.1.clone())
+    }
+
+    /// Replaces the text of `file`.
+    pub fn set(&mut self, file: &str, text: String) -> Result<(), ApplyError> {
+        self.load(file)?.1 = Some(text);
+        Ok(())
+    }
+
+    /// Deletes `file`.
+    pub fn delete(&mut self, file: &str) -> Result<(), ApplyError> {
+        self.load(file)?.1 = None;
+        Ok(())
+    }
+
+    /// Every file whose contents change, in path order.
+    pub fn into_edits(self) -> Vec<FileEdit> {
+        let root = self.root;
+        self.files
+            .into_iter()
+            .filter(|(_, (before, after))| before != after)
+            .map(|(file, (before, after))| FileEdit {
+                path: root.join(file),
+                before: before.map(String::into_bytes),
+                after: after.map(String::into_bytes),
+            })
+            .collect()
+    }
+}
+
+fn edit_error(e: &EditError, file: &str, line: Option<usize>, text: &str) -> ApplyError {
+    let mut err = SourceError::new(file, e.to_string());
+    if let Some(line) = line {
+        err = err.at_position(Some(Position::line_col(text, line, 1)));
+    }
+    ApplyError::Input(err.help("edit the value by hand or make it a plain quoted string"))
+}
+
+/// The SemVer form of a release's new version (Python versions are rendered PEP 440).
+fn semver_of(release: &Release) -> Option<Version> {
+    match release.ecosystem {
+        Ecosystem::Python => from_pep440(&release.to),
+        _ => Version::parse(&release.to).ok(),
+    }
+}
+
+/// Sets the version a package's manifest holds.
+fn set_version(
+    files: &mut Files,
+    ws: &Workspace,
+    release: &Release,
+    written: &mut BTreeMap<(String, Vec<String>), String>,
+) -> Result<(), ApplyError> {
+    let package = &ws.packages[release.package];
+    let location = match &package.version_source {
+        VersionSource::Manifest { location } | VersionSource::Workspace { location } => location,
+        // The other package's manifest holds the version; its own release edits it.
+        VersionSource::Linked { .. } => return Ok(()),
+        VersionSource::Dynamic { .. } | VersionSource::Missing => {
+            return Err(ApplyError::Input(
+                SourceError::new(
+                    &package.manifest,
+                    format!("`{}` has no version to set", package.id()),
+                )
+                .help("give the package a version field, or leave it out of the plan"),
+            ));
+        }
+    };
+    let slot = (location.file.clone(), location.key.clone());
+    if let Some(other) = written.get(&slot) {
+        if *other == release.to {
+            return Ok(());
+        }
+        return Err(ApplyError::Input(
+            SourceError::new(
+                &location.file,
+                format!(
+                    "`{}` is asked to hold both {other} and {}",
+                    location.key.join("."),
+                    release.to
+                ),
+            )
+            .help("packages that share one version field must release together: put them in a fixed group"),
+        ));
+    }
+    write_string(files, location, &[], &release.to)?;
+    written.insert(slot, release.to.clone());
+    Ok(())
+}
+
+/// Writes `value` at `location` (plus `suffix` keys).
+fn write_string(
+    files: &mut Files,
+    location: &Location,
+    suffix: &[&str],
+    value: &str,
+) -> Result<(), ApplyError> {
+    let file = &location.file;
+    let text = files.text(file)?.ok_or_else(|| {
+        ApplyError::Input(SourceError::new(
+            file,
+            "the file disappeared since it was read",
+        ))
+    })?;
+    let syntax = Syntax::of(file).ok_or_else(|| {
+        ApplyError::Input(SourceError::new(
+            file,
+            "polyship cannot edit this kind of file",
+        ))
+    })?;
+    let key: Vec<String> = location
+        .key
+        .iter()
+        .cloned()
+        .chain(suffix.iter().map(|s| (*s).to_owned()))
+        .collect();
+    let new = edit::set_string(syntax, file, &text, &key, value)
+        .map_err(|e| edit_error(&e, file, Some(location.line), &text))?;
+    files.set(file, new)
+}
+
+/// A requirement pinned to exactly `version` (snapshots), keeping npm protocols.
+fn exact(ecosystem: Ecosystem, requirement: &str, version: &str) -> Option<String> {
+    let req = requirement.trim();
+    match ecosystem {
+        Ecosystem::Npm => {
+            if let Some(rest) = req.strip_prefix("workspace:") {
+                return (!matches!(rest, "*" | "^" | "~")).then(|| format!("workspace:{version}"));
+            }
+            if ["file:", "link:", "portal:"]
+                .iter()
+                .any(|p| req.starts_with(p))
+            {
+                return None;
+            }
+            if let Some(alias) = req.strip_prefix("npm:") {
+                let at = alias.get(1..)?.find('@')? + 1;
+                return Some(format!("npm:{}@{version}", &alias[..at]));
+            }
+            Some(version.to_owned())
+        }
+        Ecosystem::Cargo => Some(format!("={version}")),
+        Ecosystem::Python => Some(format!("=={version}")),
+    }
+}
+
+/// A requirement the release rewrote, for lockfiles that copy requirements.
+struct Rewritten {
+    ecosystem: Ecosystem,
+    dependent_path: String,
+    field: String,
+    name: String,
+    from: String,
+    to: String,
+}
+
+/// Rewrites `dep`'s requirement of `dependent` for `release`; returns what changed.
+/// When an in-range requirement is still rewritten (changesets' `updateInternalDependencies` and
+/// `onlyUpdatePeerDependentsWhenOutOfRange`).
+#[derive(Clone, Copy)]
+struct UpdateRule {
+    min_update: Bump,
+    only_peer_out_of_range: bool,
+    exact: bool,
+}
+
+fn rewrite_requirement(
+    files: &mut Files,
+    ws: &Workspace,
+    (dependent, dep): (usize, &Dependency),
+    release: &Release,
+    dependent_releases: bool,
+    rule: UpdateRule,
+) -> Result<Option<Rewritten>, ApplyError> {
+    let Some(requirement) = dep.requirement.as_deref() else {
+        return Ok(None);
+    };
+    let Some(version) = semver_of(release) else {
+        return Ok(None);
+    };
+    let target = match dep.ecosystem {
+        Ecosystem::Python => release.to.clone(),
+        _ => version.to_string(),
+    };
+    let in_range =
+        crate::version::satisfies(dep.ecosystem, Some(requirement), &target) == Some(true);
+    let update = rule.exact
+        || !in_range
+        || (dependent_releases
+            && release.bump >= rule.min_update
+            && !(dep.kind == DependencyKind::Peer && rule.only_peer_out_of_range));
+    if !update {
+        return Ok(None);
+    }
+    let location = &dep.location;
+    let new = if rule.exact {
+        exact(dep.ecosystem, requirement, &target)
+    } else {
+        match crate::version::rewrite::rewrite(dep.ecosystem, requirement, &version) {
+            Ok(new) => new,
+            Err(_) if in_range => None,
+            Err(message) => {
+                let text = files.text(&location.file)?.unwrap_or_default();
+                return Err(ApplyError::Input(
+                    SourceError::new(&location.file, format!(
+                        "`{}` requires `{}` {requirement}, which cannot be rewritten for {}: {message}",
+                        ws.packages[dependent].name, dep.name, release.to
+                    ))
+                    .at_position(Some(Position::line_col(&text, location.line, 1)))
+                    .help(format!("change the requirement to one that allows {} by hand, then run again", release.to)),
+                ));
+            }
+        }
+    };
+    let Some(new) = new else { return Ok(None) };
+    if new == requirement {
+        return Ok(None);
+    }
+    let file = location.file.clone();
+    let text = files.text(&file)?.unwrap_or_default();
+    let syntax = Syntax::of(&file).unwrap_or(Syntax::Toml);
+    match dep.ecosystem {
+        Ecosystem::Npm => write_string(files, location, &[], &new)?,
+        Ecosystem::Cargo | Ecosystem::Python => {
+            // A bare string (`core = "1.2"`, a PEP 508 string, Poetry's `core = "^1.2"`) or a table
+            // with a `version` key.
+            match edit::get_string(syntax, &file, &text, &location.key) {
+                Ok(current) => {
+                    let replaced = if current.trim() == requirement {
+                        new.clone()
+                    } else {
+                        // A PEP 508 string: the specifier inside it.
+                        let name_end = current
+                            .find(|c: char| !(c.is_alphanumeric() || "-_.".contains(c)))
+                            .unwrap_or(current.len());
+                        let at = current[name_end..].find(requirement).map(|i| i + name_end);
+                        let Some(at) = at else {
+                            return Err(ApplyError::Input(
+                                SourceError::new(
+                                    &file,
+                                    format!("cannot find `{requirement}` in `{current}`"),
+                                )
+                                .at_position(Some(Position::line_col(&text, location.line, 1)))
+                                .help("rewrite the requirement by hand"),
+                            ));
+                        };
+                        format!(
+                            "{}{new}{}",
+                            &current[..at],
+                            &current[at + requirement.len()..]
+                        )
+                    };
+                    write_string(files, location, &[], &replaced)?;
+                }
+                Err(EditError::NotAString { .. }) => {
+                    write_string(files, location, &["version"], &new)?;
+                }
+                Err(e) => return Err(edit_error(&e, &file, Some(location.line), &text)),
+            }
+        }
+    }
+    Ok(Some(Rewritten {
+        ecosystem: dep.ecosystem,
+        dependent_path: ws.packages[dependent].path.clone(),
+        field: location.key.first().cloned().unwrap_or_default(),
+        name: dep.name.clone(),
+        from: requirement.to_owned(),
+        to: new,
+    }))
+}
+
+/// The lockfiles of the repository that belong to the workspace: those in the root or in a
+/// directory above a package.
+fn lockfiles(root: &Path, ws: &Workspace) -> Vec<(String, lockfile_api::Kind)> {
+    let mut dirs = BTreeSet::from([".".to_owned()]);
+    for p in &ws.packages {
+        let mut dir = p.path.as_str();
+        while dir != "." && !dir.is_empty() {
+            dirs.insert(dir.to_owned());
+            dir = parent_dir(dir);
+        }
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        for name in [
+            "Cargo.lock",
+            "package-lock.json",
+            "npm-shrinkwrap.json",
+            "pnpm-lock.yaml",
+            "yarn.lock",
+            "uv.lock",
+        ] {
+            let file = child(&dir, name);
+            if root.join(&file).is_file()
+                && let Some(kind) = lockfile_api::Kind::of(name)
+            {
+                out.push((file, kind));
+            }
+        }
+    }
+    out
+}
+
+/// Every edit the plan makes to manifests, dependents' requirements, lockfiles and changelogs.
+pub fn edits(
+    files: &mut Files,
+    ws: &Workspace,
+    plan: &Plan,
+    config: &LoadedConfig,
+    changes: &crate::changes::Changes,
+    options: &Options,
+) -> Result<(), ApplyError> {
+    let by_package: BTreeMap<usize, &Release> =
+        plan.releases.iter().map(|r| (r.package, r)).collect();
+    let mut written = BTreeMap::new();
+    for release in &plan.releases {
+        set_version(files, ws, release, &mut written)?;
+    }
+
+    let cs = changes.changesets_config.as_ref();
+    let min_update = match cs.and_then(|c| c.update_internal_dependencies.as_deref()) {
+        Some("minor") => Bump::Minor,
+        _ => Bump::Patch,
+    };
+    let rule = UpdateRule {
+        min_update,
+        only_peer_out_of_range: cs.is_some_and(|c| c.only_update_peer_dependents_when_out_of_range),
+        exact: options.exact_requirements,
+    };
+    let mut rewritten = Vec::new();
+    // `[workspace.dependencies]` entries are shared: rewrite each once.
+    let mut seen: BTreeSet<(String, Vec<String>)> = BTreeSet::new();
+    for (d, package) in ws.packages.iter().enumerate() {
+        for dep in &package.dependencies {
+            let Some(p) = ws.find(dep.ecosystem, &dep.name) else {
+                continue;
+            };
+            let Some(release) = by_package.get(&p) else {
+                continue;
+            };
+            if !seen.insert((dep.location.file.clone(), dep.location.key.clone())) {
+                continue;
+            }
+            if let Some(r) = rewrite_requirement(
+                files,
+                ws,
+                (d, dep),
+                release,
+                by_package.contains_key(&d),
+                rule,
+            )? {
+                rewritten.push(r);
+            }
+        }
+    }
+
+    if options.lockfiles {
+        let bumped: Vec<lockfile_api::Bumped> = plan
+            .releases
+            .iter()
+            .map(|r| lockfile_api::Bumped {
+                ecosystem: r.ecosystem,
+                name: &r.name,
+                path: &ws.packages[r.package].path,
+                from: &r.from,
+                to: &r.to,
+            })
+            .collect();
+        let requirements: Vec<lockfile_api::Requirement> = rewritten
+            .iter()
+            .map(|r| lockfile_api::Requirement {
+                ecosystem: r.ecosystem,
+                dependent_path: &r.dependent_path,
+                field: &r.field,
+                name: &r.name,
+                from: &r.from,
+                to: &r.to,
+            })
+            .collect();
+        for (file, kind) in lockfiles(files.root, ws) {
+            let Some(text) = files.text(&file)? else {
+                continue;
+            };
+            let updated = lockfile_api::update(kind, &file, &text, &bumped, &requirements)
+                .map_err(|e| {
+                    let help = e.help.clone().map_or_else(
+                        || {
+                            "update the lockfile with its tool first, or pass `--no-lockfile`"
+                                .to_owned()
+                        },
+                        |h| format!("{h}; or pass `--no-lockfile`"),
+                    );
+                    ApplyError::Input(e.help(help))
+                })?;
+            if let Some(updated) = updated {
+                files.set(&file, updated)?;
+            }
+        }
+    }
+
+    if let Some(date) = &options.changelog_date
+        && config.config.changelog.enabled
+    {
+        changelogs(
+            files,
+            ws,
+            plan,
+            config,
+            changes,
+            date,
+            options.forge.as_ref(),
+        )?;
+    }
+    Ok(())
+}
+
+fn changelogs(
+    files: &mut Files,
+    ws: &Workspace,
+    plan: &Plan,
+    config: &LoadedConfig,
+    changes: &crate::changes::Changes,
+    date: &str,
+    forge: Option<&changelog::Forge>,
+) -> Result<(), ApplyError> {
+    let cfg = &config.config.changelog;
+    let template = match &cfg.template {
+        Some(path) => {
+            let file = path.get_ref();
+            files.text(file)?.ok_or_else(|| {
+                ApplyError::Input(
+                    config
+                        .error_at(
+                            path.span().start,
+                            format!("the template `{file}` does not exist"),
+                        )
+                        .help("give a path relative to the repository root"),
+                )
+            })?
+        }
+        None => changelog::DEFAULT_TEMPLATE.to_owned(),
+    };
+    let template_file = cfg.template.as_ref().map_or_else(
+        || crate::config::FILE_NAME.to_owned(),
+        |t| t.get_ref().clone(),
+    );
+    let messages: BTreeMap<&str, &str> = changes
+        .commits
+        .iter()
+        .map(|c| (c.id.as_str(), c.message.as_str()))
+        .collect();
+    // Changesets' commits touch only `.changeset/`, so history may not hold them: ask git.
+    let repo = crate::changes::history::open(files.root).ok();
+    let message_of = |id: &str| {
+        messages.get(id).map(|m| (*m).to_owned()).or_else(|| {
+            let repo = repo.as_ref()?;
+            let oid = gix::ObjectId::from_hex(id.as_bytes()).ok()?;
+            let commit = repo.find_commit(oid).ok()?;
+            Some(String::from_utf8_lossy(commit.message_raw_sloppy()).into_owned())
+        })
+    };
+    // A changeset's whole text goes into the changelog, not only its first line.
+    let bodies: BTreeMap<&str, &str> = changes
+        .changesets
+        .iter()
+        .filter_map(|c| c.body.as_deref().map(|b| (c.id.as_str(), b)))
+        .collect();
+    let with_bodies = |release: &Release| {
+        let mut release = release.clone();
+        for c in &mut release.changes {
+            if c.source == crate::changes::Source::Changeset
+                && let Some(body) = bodies.get(c.id.as_str())
+                && !c.summary.contains('\n')
+            {
+                c.summary = format!("{}\n\n{body}", c.summary);
+            }
+        }
+        release
+    };
+    let render = |cx: &changelog::Context| {
+        changelog::render(&template, cx).map_err(|m| {
+            ApplyError::Input(
+                SourceError::new(&template_file, format!("the changelog template fails: {m}"))
+                    .help("fix the template; docs/version.md lists what it can use"),
+            )
+        })
+    };
+    for release in &plan.releases {
+        let package = &ws.packages[release.package];
+        // A wheel built from a crate shares the crate's changelog when they share a directory.
+        if let VersionSource::Linked { .. } = package.version_source
+            && plan.releases.iter().any(|r| {
+                r.package != release.package && ws.packages[r.package].path == package.path
+            })
+        {
+            continue;
+        }
+        let file = child(&package.path, &cfg.path);
+        let cx = changelog::context(&with_bodies(release), date, forge, &message_of, None);
+        let section = render(&cx)?;
+        let existing = files.text(&file)?;
+        files.set(&file, changelog::insert(existing.as_deref(), &section))?;
+    }
+    // Fixed groups with a changelog of their own: one section with every member's changes.
+    for g in &config.config.groups {
+        let g = g.get_ref();
+        let Some(file) = &g.changelog else { continue };
+        let members: Vec<&Release> = plan
+            .releases
+            .iter()
+            .filter(|r| {
+                g.packages.iter().any(|m| {
+                    *m == r.name
+                        || *m == format!("{}:{}", r.ecosystem, r.name)
+                        || glob::Pattern::new(m).is_ok_and(|p| p.matches(&r.name))
+                })
+            })
+            .collect();
+        let Some(first) = members.first() else {
+            continue;
+        };
+        let mut cx = changelog::context(first, date, forge, &message_of, None);
+        cx.name = g.name.clone().unwrap_or_else(|| first.name.clone());
+        cx.sections.clear();
+        for r in &members {
+            let label = r.name.clone();
+            let part = changelog::context(&with_bodies(r), date, forge, &message_of, Some(&label));
+            for section in part.sections {
+                if section.title == "Dependencies" {
+                    continue;
+                }
+                match cx.sections.iter_mut().find(|s| s.title == section.title) {
+                    Some(s) => s.entries.extend(section.entries),
+                    None => cx.sections.push(section),
+                }
+            }
+        }
+        let section = render(&cx)?;
+        let existing = files.text(file)?;
+        files.set(file, changelog::insert(existing.as_deref(), &section))?;
+    }
+    Ok(())
+}

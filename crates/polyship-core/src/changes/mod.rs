@@ -24,7 +24,7 @@ use conventional::{BumpMap, ChangeKind, Conventional};
 use history::{History, TagTemplate};
 
 /// Where a change comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Changeset,
@@ -32,7 +32,7 @@ pub enum Source {
 }
 
 /// One change that concerns one package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Change {
     pub source: Source,
     /// The changeset id (its file name without `.md`) or the commit hash.

@@ -6,6 +6,7 @@ pub mod lint_commits;
 pub mod list;
 pub mod plan;
 pub mod status;
+pub mod version;
 
 use polyship_core::config::LoadedConfig;
 use polyship_core::workspace::Discovery;

@@ -90,7 +90,9 @@ impl Repo {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
             .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // 2026-11-22T00:00:00Z: changelog dates and snapshot versions are reproducible.
+            .env("SOURCE_DATE_EPOCH", "1795305600");
     }
 
     /// Tags HEAD (lightweight).

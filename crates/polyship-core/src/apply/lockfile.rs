@@ -1,0 +1,1 @@
+//! Lockfile updates for a release (being written).

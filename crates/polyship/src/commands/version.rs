@@ -1,0 +1,365 @@
+//! `polyship version`: apply the plan — versions, requirements, lockfiles, changelogs, changesets —
+//! all or nothing, then one commit.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use anyhow::Context as _;
+use polyship_core::apply::{self, Files, changelog::Forge, pre};
+use polyship_core::fsutil::{FileEdit, write_all_until};
+use polyship_core::plan::Plan;
+
+use super::plan::{PlanArgs, Planned, table};
+use crate::context::Context;
+use crate::render::CommandError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Print the plan and a unified diff of every file; write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Write and stage the changes, but do not commit
+    #[arg(long)]
+    no_commit: bool,
+    /// Leave lockfiles alone
+    #[arg(long)]
+    no_lockfile: bool,
+    /// Throwaway versions (`0.0.0-<tag>-<datetime>` by default) that consume nothing and commit nothing
+    #[arg(long, value_name = "TAG", conflicts_with_all = ["graduate", "pre", "plan_file"])]
+    snapshot: Option<String>,
+    /// Apply this saved plan (`polyship plan --json > plan.json`) instead of planning again
+    #[arg(long = "plan", value_name = "FILE", conflicts_with_all = ["graduate", "pre", "filter"])]
+    plan_file: Option<std::path::PathBuf>,
+}
+
+pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    if !cx.in_git {
+        return Err(CommandError {
+            message: "`polyship version` needs a git repository".into(),
+            help: Some("run it inside the repository, or pass `-C <dir>`".into()),
+            usage: true,
+        }
+        .into());
+    }
+    let planned = super::plan::make(cx, &args.plan)?;
+    let Planned {
+        discovered,
+        changes,
+        mut plan,
+        selected,
+        mode,
+    } = planned;
+    let (config, ws) = (&discovered.config, &discovered.workspace);
+    if let Some(file) = &args.plan_file {
+        plan = super::plan::load(cx, ws, &changes, file)?;
+    }
+    let snapshot = args.snapshot.as_deref();
+    if let Some(tag) = snapshot {
+        snapshot_versions(cx, config, &mut plan, tag)?;
+    }
+
+    let mut files = Files::new(&cx.root);
+    let options = apply::Options {
+        lockfiles: !args.no_lockfile,
+        changelog_date: snapshot.is_none().then(today),
+        forge: forge(cx, config),
+        exact_requirements: snapshot.is_some(),
+    };
+    apply::edits(&mut files, ws, &plan, config, &changes, &options)?;
+    if snapshot.is_none() {
+        for w in pre::consume(&mut files, ws, &changes, selected.as_deref(), &mode)? {
+            cx.warn(&w);
+        }
+    }
+    let edits = files.into_edits();
+
+    if args.dry_run {
+        let mut out = table(&plan);
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        for e in &edits {
+            out.push_str(&diff(&cx.root, e));
+        }
+        std::io::stdout()
+            .lock()
+            .write_all(out.as_bytes())
+            .context("failed to write to stdout")?;
+        cx.note("dry run: nothing was written");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if edits.is_empty() {
+        cx.note("nothing to release");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Ctrl-C or a termination request while writing restores every file instead of killing
+    // the process between two of them.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("failed to install the interrupt handler")?;
+    }
+    write_all_until(&edits, &stop)?;
+    for r in &plan.releases {
+        let shared = plan
+            .releases
+            .iter()
+            .filter(|o| o.name == r.name)
+            .count()
+            > 1;
+        let name = if shared {
+            format!("{}:{}", r.ecosystem, r.name)
+        } else {
+            r.name.clone()
+        };
+        cx.status("Versioned", &format!("{name} {} → {}", r.from, r.to));
+    }
+    if snapshot.is_some() {
+        cx.note("snapshot versions written; nothing was staged or committed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paths: Vec<String> = edits
+        .iter()
+        .map(|e| {
+            e.path
+                .strip_prefix(&cx.root)
+                .unwrap_or(&e.path)
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    git(
+        &cx.root,
+        &[&["add", "-A", "--"], &paths_ref(&paths)[..]].concat(),
+    )?;
+    if args.no_commit {
+        cx.note("changes are staged; commit them when ready");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let message = commit_message(&config.config.release.commit_message, &plan);
+    git(&cx.root, &["commit", "-q", "-m", &message]).map_err(|e| {
+        anyhow::Error::new(CommandError::failed(
+            format!("the release is written and staged, but `git commit` failed: {e}"),
+            "fix what the hook or git says, then run `git commit`; the files are complete",
+        ))
+    })?;
+    cx.status("Committed", message.lines().next().unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn paths_ref(paths: &[String]) -> Vec<&str> {
+    paths.iter().map(String::as_str).collect()
+}
+
+fn git(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .context("failed to run `git`")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "`git {}` failed: {}",
+            args.first().copied().unwrap_or_default(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The commit message: `{releases}` becomes `a@1.3.0, b@2.0.0`; when that makes the subject
+/// longer than 100 characters, the subject counts the packages and the body lists them.
+fn commit_message(template: &str, plan: &Plan) -> String {
+    let mut list: Vec<String> = Vec::new();
+    for r in &plan.releases {
+        // A crate and its wheel share name and version: one entry.
+        let item = format!("{}@{}", r.name, r.to);
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+    if list.is_empty() {
+        return template.replace("{releases}", "changesets that release nothing");
+    }
+    let full = template.replace("{releases}", &list.join(", "));
+    if full.lines().next().unwrap_or_default().chars().count() <= 100 {
+        return full;
+    }
+    let count = if list.len() == 1 {
+        "1 package".to_owned()
+    } else {
+        format!("{} packages", list.len())
+    };
+    let mut message = template.replace("{releases}", &count);
+    message.push_str("\n\n");
+    for item in &list {
+        message.push_str("- ");
+        message.push_str(item);
+        message.push('\n');
+    }
+    message
+}
+
+/// The changelog links' target: configured, else from the `origin` remote.
+fn forge(cx: &Context, config: &polyship_core::config::LoadedConfig) -> Option<Forge> {
+    if let Some(url) = &config.config.changelog.repository {
+        return Some(Forge::from_url(url));
+    }
+    let out = Command::new("git")
+        .args(["remote", "get-url", "origin"])
+        .current_dir(&cx.root)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| Forge::from_remote(&String::from_utf8_lossy(&out.stdout)))
+        .flatten()
+}
+
+/// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
+fn epoch_seconds() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
+}
+
+/// (year, month, day, hour, minute, second) in UTC.
+fn civil(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn today() -> String {
+    let (y, m, d, ..) = civil(epoch_seconds());
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Replaces every release's version with a snapshot version from the configured template.
+fn snapshot_versions(
+    cx: &Context,
+    config: &polyship_core::config::LoadedConfig,
+    plan: &mut Plan,
+    tag: &str,
+) -> anyhow::Result<()> {
+    if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(CommandError {
+            message: format!("`{tag}` cannot be part of a version"),
+            help: Some("use letters, digits and `-` in a snapshot tag".into()),
+            usage: true,
+        }
+        .into());
+    }
+    let (y, mo, d, h, mi, s) = civil(epoch_seconds());
+    let datetime = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}");
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(&cx.root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let template = &config.config.release.snapshot_version;
+    for r in &mut plan.releases {
+        let next = match r.ecosystem {
+            polyship_core::workspace::Ecosystem::Python => {
+                polyship_core::version::bump::from_pep440(&r.to).map(|v| v.to_string())
+            }
+            _ => Some(r.to.clone()),
+        }
+        .unwrap_or_else(|| r.to.clone());
+        let text = template
+            .replace("{tag}", tag)
+            .replace("{datetime}", &datetime)
+            .replace("{commit}", &commit)
+            .replace("{next}", &next);
+        let version = semver::Version::parse(&text).map_err(|e| CommandError {
+            message: format!("the snapshot version `{text}` is not a valid version: {e}"),
+            help: Some("fix `[release] snapshot-version` in polyship.toml".into()),
+            usage: true,
+        })?;
+        r.to = match r.ecosystem {
+            // PEP 440 has no free-form labels: a development release of the same base.
+            polyship_core::workspace::Ecosystem::Python => format!(
+                "{}.{}.{}.dev{datetime}",
+                version.major, version.minor, version.patch
+            ),
+            _ => version.to_string(),
+        };
+    }
+    Ok(())
+}
+
+/// A unified diff of one edit, with `a/` and `b/` paths relative to the root.
+fn diff(root: &Path, edit: &FileEdit) -> String {
+    let rel = edit
+        .path
+        .strip_prefix(root)
+        .unwrap_or(&edit.path)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let before = edit
+        .before
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let after = edit
+        .after
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let old = if edit.before.is_some() {
+        format!("a/{rel}")
+    } else {
+        "/dev/null".to_owned()
+    };
+    let new = if edit.after.is_some() {
+        format!("b/{rel}")
+    } else {
+        "/dev/null".to_owned()
+    };
+    let text = similar::TextDiff::from_lines(before.as_ref(), after.as_ref());
+    let mut out = format!("diff --polyship {old} {new}\n");
+    out.push_str(
+        &text
+            .unified_diff()
+            .context_radius(3)
+            .header(&old, &new)
+            .to_string(),
+    );
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(civil(1_795_392_000), (2026, 11, 23, 0, 0, 0));
+        assert_eq!(civil(951_782_400 + 3_661), (2000, 2, 29, 1, 1, 1));
+    }
+}

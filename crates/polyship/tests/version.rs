@@ -1,0 +1,579 @@
+//! `polyship version`: a plan applied to real files in real git repositories — manifests,
+//! requirements, changelogs, changesets, pre mode, snapshots, filters, saved plans, the commit.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test helper is a failed test
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use support::Repo;
+
+/// Every file under the repository (outside `.git`) with its bytes.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            if e.file_name() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// An npm workspace: core 1.2.0, app depending on it by `^1.2.0`, pinned by exact `1.2.0`, a
+/// dev-only dependent, and a crate workspace beside it.
+fn mixed() -> Repo {
+    Repo::new()
+        .file(
+            "package.json",
+            "{\n  \"private\": true,\n  \"workspaces\": [\"packages/*\"]\n}\n",
+        )
+        .file(
+            "packages/core/package.json",
+            "{\r\n\t\"name\": \"core\",\r\n\t\"version\": \"1.2.0\",\r\n\t\"description\": \"tabs and CRLF stay\"\r\n}",
+        )
+        .file(
+            "packages/app/package.json",
+            "{\n  \"name\": \"app\",\n  \"version\": \"2.0.0\",\n  \"dependencies\": {\n    \"core\": \"^1.2.0\"\n  }\n}\n",
+        )
+        .file(
+            "packages/pinned/package.json",
+            "{\n  \"name\": \"pinned\",\n  \"version\": \"0.3.0\",\n  \"dependencies\": { \"core\": \"1.2.0\" }\n}\n",
+        )
+        .file(
+            "packages/tests/package.json",
+            "{\n  \"name\": \"tests\",\n  \"version\": \"1.0.0\",\n  \"private\": true,\n  \"devDependencies\": { \"core\": \"~1.2.0\" }\n}\n",
+        )
+        .file(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*\"]\n\n[workspace.dependencies]\nengine = { path = \"crates/engine\", version = \"0.4.1\" } # shared\n",
+        )
+        .file(
+            "crates/engine/Cargo.toml",
+            "[package]\nname = \"engine\"\nversion = \"0.4.1\" # keep this comment\nedition = \"2021\"\n",
+        )
+        .file(
+            "crates/cli/Cargo.toml",
+            "[package]\nname = \"engine-cli\"\nversion = \"0.4.1\"\nedition = \"2021\"\n\n[dependencies]\nengine.workspace = true\n",
+        )
+        .file(
+            "packages/core/CHANGELOG.md",
+            "# core\n\nAll notable changes.\n\n## 1.2.0 (2026-01-01)\n\n- Older entry\n",
+        )
+        .commit("chore: initial")
+}
+
+#[test]
+fn applies_versions_requirements_changelogs_and_commits() {
+    let repo = mixed()
+        .file(
+            ".changeset/quick-fox.md",
+            "---\n\"core\": minor\n\"engine\": minor\n---\n\nFaster parsing\n\nWith a longer explanation.\n",
+        )
+        .commit("feat: parsing (#17)");
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // Only the version bytes changed: CRLF, tabs and the missing final newline stay.
+    assert_eq!(
+        repo.read("packages/core/package.json"),
+        "{\r\n\t\"name\": \"core\",\r\n\t\"version\": \"1.3.0\",\r\n\t\"description\": \"tabs and CRLF stay\"\r\n}"
+    );
+    // `^1.2.0` still allows 1.3.0: app does not release and keeps its requirement.
+    assert!(
+        repo.read("packages/app/package.json")
+            .contains("\"core\": \"^1.2.0\"")
+    );
+    assert!(
+        repo.read("packages/app/package.json")
+            .contains("\"version\": \"2.0.0\"")
+    );
+    // The exact pin is left behind: pinned releases a patch with the requirement rewritten.
+    let pinned = repo.read("packages/pinned/package.json");
+    assert!(
+        pinned.contains("\"version\": \"0.3.1\"") && pinned.contains("{ \"core\": \"1.3.0\" }"),
+        "{pinned}"
+    );
+    // A dev-dependency is rewritten when left behind, but never releases its dependent.
+    let tests = repo.read("packages/tests/package.json");
+    assert!(
+        tests.contains("\"core\": \"~1.3.0\"") && tests.contains("\"version\": \"1.0.0\""),
+        "{tests}"
+    );
+    // 0.x: `0.4.1` (a caret) does not allow 0.5.0; the shared entry is rewritten once, comments stay.
+    assert_eq!(
+        repo.read("crates/engine/Cargo.toml"),
+        "[package]\nname = \"engine\"\nversion = \"0.5.0\" # keep this comment\nedition = \"2021\"\n"
+    );
+    assert!(
+        repo.read("Cargo.toml")
+            .contains("engine = { path = \"crates/engine\", version = \"0.5.0\" } # shared\n")
+    );
+    assert!(
+        repo.read("crates/cli/Cargo.toml")
+            .contains("version = \"0.4.2\"")
+    );
+
+    // Changelog: a new section below the title and intro; the old content byte for byte.
+    assert_eq!(
+        repo.read("packages/core/CHANGELOG.md"),
+        "# core\n\nAll notable changes.\n\n## 1.3.0 (2026-11-22)\n\n### Features\n\n- Faster parsing\n\n  With a longer explanation.\n\n## 1.2.0 (2026-01-01)\n\n- Older entry\n"
+    );
+    assert_eq!(
+        repo.read("packages/pinned/CHANGELOG.md"),
+        "# Changelog\n\n## 0.3.1 (2026-11-22)\n\n### Dependencies\n\n- Updated dependency `core` to 1.3.0\n"
+    );
+    assert!(
+        !repo.exists(".changeset/quick-fox.md"),
+        "the changeset is consumed"
+    );
+
+    // One commit with everything, and a clean tree.
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s"]).trim(),
+        "chore(release): engine@0.5.0, engine-cli@0.4.2, core@1.3.0, pinned@0.3.1"
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    // Nothing left to release.
+    let again = repo.run(&["version"]);
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stderr.contains("nothing to release"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn dry_run_prints_diffs_and_writes_nothing() {
+    let repo = mixed()
+        .file(".changeset/a.md", "---\n\"core\": major\n---\n\nNew API\n")
+        .commit("chore: changeset");
+    let before = tree(repo.path());
+    let out = repo.run(&["version", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(tree(repo.path()), before, "the tree is byte-identical");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert!(
+        out.stdout.contains("core    1.2.0 → 2.0.0"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("--- a/packages/app/package.json\n+++ b/packages/app/package.json\n")
+    );
+    assert!(
+        out.stdout
+            .contains("-    \"core\": \"^1.2.0\"\n+    \"core\": \"^2.0.0\"\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("--- a/.changeset/a.md\n+++ /dev/null\n")
+    );
+    assert!(out.stdout.contains("+## 2.0.0 (2026-11-22)\n"));
+}
+
+#[test]
+fn no_commit_leaves_the_release_staged() {
+    let repo = mixed()
+        .file(".changeset/a.md", "---\n\"app\": patch\n---\n\nFix\n")
+        .commit("chore: changeset");
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let out = repo.run(&["version", "--no-commit"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    let staged = repo.git(&["diff", "--cached", "--name-status"]);
+    assert_eq!(
+        staged,
+        "D\t.changeset/a.md\nA\tpackages/app/CHANGELOG.md\nM\tpackages/app/package.json\n"
+    );
+    assert_eq!(repo.git(&["diff", "--name-only"]), "", "nothing unstaged");
+}
+
+#[test]
+fn commit_message_is_configurable_and_hooks_run() {
+    let repo = mixed()
+        .file(
+            "polyship.toml",
+            "[release]\ncommit-message = \"release: {releases} [skip ci]\"\n",
+        )
+        .file(".changeset/a.md", "---\n\"app\": patch\n---\n\nFix\n")
+        .commit("chore: changeset");
+    // A commit-msg hook that rejects the release: the files are written and staged, the error says so.
+    let hook = repo.join(".git/hooks/commit-msg");
+    std::fs::write(&hook, "#!/bin/sh\necho 'hook says no' >&2\nexit 1\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("hook says no") && out.stderr.contains("run `git commit`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        repo.git(&["diff", "--cached", "--name-only"])
+            .contains("packages/app/package.json")
+    );
+    std::fs::remove_file(&hook).unwrap();
+    repo.git(&["commit", "-q", "--no-edit", "-m", "x"]);
+    let repo2 = mixed()
+        .file(
+            "polyship.toml",
+            "[release]\ncommit-message = \"release: {releases} [skip ci]\"\n",
+        )
+        .file(".changeset/a.md", "---\n\"app\": patch\n---\n\nFix\n")
+        .commit("chore: changeset");
+    assert_eq!(repo2.run(&["version"]).code, 0);
+    assert_eq!(
+        repo2.git(&["log", "-1", "--format=%s"]).trim(),
+        "release: app@2.0.1 [skip ci]"
+    );
+}
+
+#[test]
+fn prereleases_enter_continue_switch_and_graduate() {
+    let repo = mixed()
+        .file(".changeset/one.md", "---\n\"core\": minor\n---\n\nOne\n")
+        .commit("chore: one");
+    let out = repo.run(&["version", "--pre", "beta"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains("\"1.3.0-beta.0\"")
+    );
+    // A prerelease leaves `^1.2.0`: app releases on the line too.
+    assert!(
+        repo.read("packages/app/package.json")
+            .contains("\"version\": \"2.0.1-beta.0\"")
+    );
+    assert!(
+        repo.read("packages/app/package.json")
+            .contains("\"core\": \"^1.3.0-beta.0\"")
+    );
+    assert!(repo.exists(".changeset/one.md"), "kept until the line ends");
+    let state: serde_json::Value = serde_json::from_str(&repo.read(".changeset/pre.json")).unwrap();
+    assert_eq!(state["mode"], "pre");
+    assert_eq!(state["tag"], "beta");
+    assert_eq!(state["initialVersions"]["core"], "1.2.0");
+    assert_eq!(state["changesets"], serde_json::json!(["one"]));
+
+    // The state lives in the repository: the next run continues the line without `--pre`.
+    let repo = repo
+        .file(".changeset/two.md", "---\n\"core\": patch\n---\n\nTwo\n")
+        .commit("chore: two");
+    assert_eq!(repo.run(&["version"]).code, 0);
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains("\"1.3.0-beta.1\"")
+    );
+    let changelog = repo.read("packages/core/CHANGELOG.md");
+    assert!(
+        changelog.contains("## 1.3.0-beta.1 (2026-11-22)\n\n### Fixes\n\n- Two\n"),
+        "{changelog}"
+    );
+
+    // `--pre rc` switches the label; the number counts on, as changesets does.
+    let repo = repo
+        .file(
+            ".changeset/three.md",
+            "---\n\"core\": patch\n---\n\nThree\n",
+        )
+        .commit("chore: three");
+    assert_eq!(repo.run(&["version", "--pre", "rc"]).code, 0);
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains("\"1.3.0-rc.2\"")
+    );
+
+    let out = repo.run(&["version", "--graduate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains("\"version\": \"1.3.0\"")
+    );
+    assert!(
+        repo.read("packages/app/package.json")
+            .contains("\"version\": \"2.0.1\"")
+    );
+    assert!(!repo.exists(".changeset/pre.json"));
+    assert!(!repo.exists(".changeset/one.md") && !repo.exists(".changeset/three.md"));
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn python_prereleases_render_in_pep_440() {
+    let repo = Repo::new()
+        .file("a/pyproject.toml", "[project]\nname = \"acme-a\"\nversion = \"1.2.0\"\n")
+        .file(
+            "b/pyproject.toml",
+            "[project]\nname = \"acme-b\"\nversion = \"0.1.0\"\ndependencies = [\n  \"acme-a[fast]==1.2.0; python_version >= '3.9'\",\n]\n",
+        )
+        .file(".changeset/x.md", "---\n\"acme-a\": minor\n---\n\nX\n")
+        .commit("chore: init");
+    let out = repo.run(&["version", "--pre", "beta"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("a/pyproject.toml")
+            .contains("version = \"1.3.0b0\"")
+    );
+    assert!(
+        repo.read("b/pyproject.toml")
+            .contains("\"acme-a[fast]==1.3.0b0; python_version >= '3.9'\","),
+        "{}",
+        repo.read("b/pyproject.toml")
+    );
+    assert!(
+        repo.read("b/pyproject.toml")
+            .contains("version = \"0.1.1b0\"")
+    );
+}
+
+#[test]
+fn snapshots_consume_nothing_and_commit_nothing() {
+    let repo = mixed()
+        .file(".changeset/a.md", "---\n\"core\": patch\n---\n\nFix\n")
+        .commit("chore: changeset");
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let out = repo.run(&["version", "--snapshot", "canary"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains("\"0.0.0-canary-20261122000000\"")
+    );
+    // Dependents are pinned to the exact snapshot.
+    assert!(
+        repo.read("packages/app/package.json")
+            .contains("\"core\": \"0.0.0-canary-20261122000000\"")
+    );
+    assert!(repo.exists(".changeset/a.md"));
+    assert!(
+        !repo.exists("packages/core/CHANGELOG.md")
+            || !repo.read("packages/core/CHANGELOG.md").contains("canary")
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        repo.git(&["diff", "--cached", "--name-only"]),
+        "",
+        "nothing staged"
+    );
+
+    let repo = mixed()
+        .file(
+            "polyship.toml",
+            "[release]\nsnapshot-version = \"{next}-{tag}.{commit}\"\n",
+        )
+        .file(".changeset/a.md", "---\n\"core\": minor\n---\n\nFix\n")
+        .commit("chore: changeset");
+    let short = repo.git(&["rev-parse", "--short", "HEAD"]);
+    assert_eq!(repo.run(&["version", "--snapshot", "pr-12"]).code, 0);
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains(&format!("\"1.3.0-pr-12.{}\"", short.trim())),
+        "{}",
+        repo.read("packages/core/package.json")
+    );
+}
+
+#[test]
+fn filters_select_packages_and_leave_other_changesets_pending() {
+    let repo = mixed()
+        .file(
+            "packages/other/package.json",
+            "{\n  \"name\": \"other\",\n  \"version\": \"1.0.0\"\n}\n",
+        )
+        .file(
+            ".changeset/a.md",
+            "---\n\"app\": minor\n\"other\": patch\n---\n\nBoth\n",
+        )
+        .file(
+            ".changeset/b.md",
+            "---\n\"other\": patch\n---\n\nOther only\n",
+        )
+        .commit("chore: changesets");
+    let out = repo.run(&["version", "--filter", "app"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(repo.read("packages/app/package.json").contains("\"2.1.0\""));
+    assert!(
+        repo.read("packages/other/package.json")
+            .contains("\"1.0.0\"")
+    );
+    assert_eq!(
+        repo.read(".changeset/a.md"),
+        "---\n\"other\": patch\n---\n\nBoth\n",
+        "the released entry goes, the rest stays"
+    );
+    assert_eq!(
+        repo.read(".changeset/b.md"),
+        "---\n\"other\": patch\n---\n\nOther only\n"
+    );
+    assert!(
+        out.stderr
+            .contains("`.changeset/b.md` names only packages the filter leaves out"),
+        "{}",
+        out.stderr
+    );
+
+    // A selected release that leaves an excluded dependent behind is an error, before any write.
+    let repo = mixed()
+        .file(".changeset/a.md", "---\n\"core\": major\n---\n\nBreak\n")
+        .commit("chore: changeset");
+    let out = repo.run(&["plan", "--filter", "core"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("leaves `app` behind") && out.stderr.contains("--filter '...core'"),
+        "{}",
+        out.stderr
+    );
+    let out = repo.run(&["plan", "--filter", "...core", "--filter", "!tests"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("app") && out.stdout.contains("pinned"));
+    let out = repo.run(&["plan", "--filter", "nosuch"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("`nosuch` matches no package"));
+    let out = repo.run(&["plan", "--filter", "./packages/app"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout, "", "app has no changes of its own");
+}
+
+#[test]
+fn saved_plans_apply_exactly_and_refuse_a_moved_repository() {
+    let repo = mixed()
+        .file(".changeset/a.md", "---\n\"core\": minor\n---\n\nFeature\n")
+        .commit("chore: changeset");
+    let doc = repo.run(&["plan", "--json"]);
+    assert_eq!(doc.code, 0, "{}", doc.stderr);
+    let plan_file = repo.join("../plan.json");
+    // Applied exactly as saved, even when edited by hand.
+    let edited = doc.stdout.replace("\"to\": \"1.3.0\"", "\"to\": \"1.4.0\"");
+    std::fs::write(&plan_file, &edited).unwrap();
+    let out = repo.run(&["version", "--plan", plan_file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains("\"1.4.0\"")
+    );
+
+    // The repository moved since: re-plan.
+    let out = repo.run(&["version", "--plan", plan_file.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("was planned at commit") && out.stderr.contains("re-plan"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(&plan_file).unwrap();
+}
+
+#[test]
+fn unsafe_requirements_are_errors_before_anything_is_written() {
+    let repo = Repo::new()
+        .file("package.json", "{ \"private\": true, \"workspaces\": [\"p/*\"] }\n")
+        .file("p/core/package.json", "{ \"name\": \"core\", \"version\": \"1.9.0\" }\n")
+        .file(
+            "p/app/package.json",
+            "{ \"name\": \"app\", \"version\": \"1.0.0\",\n  \"dependencies\": { \"core\": \">=1.0.0 <2.0.0\" } }\n",
+        )
+        .file(".changeset/a.md", "---\n\"core\": major\n---\n\nBreak\n")
+        .commit("chore: init");
+    let before = tree(repo.path());
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("p/app/package.json:2"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("rewrite it by hand"), "{}", out.stderr);
+    assert_eq!(tree(repo.path()), before);
+}
+
+#[test]
+fn a_version_that_does_not_parse_names_its_file() {
+    let repo = Repo::new()
+        .file("Cargo.toml", "[package]\nname = \"x\"\nversion = \"1.2\"\n")
+        .file(".changeset/a.md", "---\n\"x\": patch\n---\n\nFix\n")
+        .commit("chore: init");
+    let before = tree(repo.path());
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the version `1.2` of `cargo:x`")
+            && out.stderr.contains("--> Cargo.toml:3"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: write a full SemVer version"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tree(repo.path()), before);
+}
+
+#[test]
+fn changelog_links_come_from_origin_and_templates_can_be_replaced() {
+    let repo = mixed()
+        .file(
+            ".changeset/a.md",
+            "---\n\"app\": patch\n---\n\nFix the thing\n",
+        )
+        .commit("fix: the thing (#42)");
+    repo.git(&["remote", "add", "origin", "git@github.com:acme/mono.git"]);
+    let sha = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(repo.run(&["version"]).code, 0);
+    assert_eq!(
+        repo.read("packages/app/CHANGELOG.md"),
+        format!(
+            "# Changelog\n\n## 2.0.1 (2026-11-22)\n\n### Fixes\n\n- Fix the thing ([#42](https://github.com/acme/mono/pull/42)) ([{}](https://github.com/acme/mono/commit/{sha}))\n",
+            &sha[..7]
+        )
+    );
+
+    let repo = mixed()
+        .file("polyship.toml", "[changelog]\ntemplate = \"release/changelog.j2\"\npath = \"HISTORY.md\"\n")
+        .file("release/changelog.j2", "## v{{ version }}\n{% for s in sections %}{% for e in s.entries %}* {{ e.summary }}\n{% endfor %}{% endfor %}")
+        .file(".changeset/a.md", "---\n\"app\": patch\n---\n\nFix\n")
+        .commit("chore: changeset");
+    assert_eq!(repo.run(&["version"]).code, 0);
+    assert_eq!(
+        repo.read("packages/app/HISTORY.md"),
+        "# Changelog\n\n## v2.0.1\n* Fix\n"
+    );
+
+    let repo = mixed()
+        .file("polyship.toml", "[changelog]\ntemplate = \"t.j2\"\n")
+        .file("t.j2", "ok\n{{ version | nosuch }}\n")
+        .file(".changeset/a.md", "---\n\"app\": patch\n---\n\nFix\n")
+        .commit("chore: changeset");
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("t.j2") && out.stderr.contains("line 2"),
+        "{}",
+        out.stderr
+    );
+}
