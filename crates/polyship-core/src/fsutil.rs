@@ -285,7 +285,10 @@ mod tests {
         let (dir, edits) = setup();
         let stop = std::sync::atomic::AtomicBool::new(true);
         let err = write_all_until(&edits, &stop).unwrap_err();
-        assert!(matches!(err, WriteAllError::Failed { restored: 0, .. }), "{err}");
+        assert!(
+            matches!(err, WriteAllError::Failed { restored: 0, .. }),
+            "{err}"
+        );
         assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"a1");
         assert!(dir.path().join("b").exists() && !dir.path().join("c").exists());
     }

@@ -286,6 +286,59 @@ fn next_pre_number(current: &Version) -> u64 {
         .map_or(0, |n| n + 1)
 }
 
+/// Packages that never release: changesets' `ignore`, and private packages under
+/// `privatePackages.version: false`. Their changesets stay pending.
+pub fn frozen(ws: &Workspace, changes: &Changes) -> Vec<bool> {
+    let unversioned_private = changes
+        .changesets_config
+        .as_ref()
+        .is_some_and(|c| !c.private_version);
+    (0..ws.packages.len())
+        .map(|p| changes.ignored[p] || (unversioned_private && ws.packages[p].private))
+        .collect()
+}
+
+/// The dependents policy outside groups: `[versioning] dependents`, else changesets'
+/// `updateInternalDependents`, else out-of-range.
+pub fn default_policy(config: &LoadedConfig, changes: &Changes) -> DependentsPolicy {
+    config.config.versioning.dependents.unwrap_or_else(|| {
+        match changes
+            .changesets_config
+            .as_ref()
+            .and_then(|c| c.update_internal_dependents.as_deref())
+        {
+            Some("always") => DependentsPolicy::Patch,
+            _ => DependentsPolicy::OutOfRange,
+        }
+    })
+}
+
+/// A requirement as it reads once published: pnpm and yarn replace `workspace:*` with the exact
+/// current version, `workspace:^`/`workspace:~` with `^`/`~` and it. `None`: leave it out
+/// (changesets' `bumpVersionsWithWorkspaceProtocolOnly` ignores plain npm requirements).
+pub fn published_requirement(
+    dep: &crate::workspace::Dependency,
+    current: Option<&str>,
+    workspace_protocol_only: bool,
+) -> Option<Option<String>> {
+    let req = dep.requirement.as_deref();
+    if dep.ecosystem != Ecosystem::Npm {
+        return Some(req.map(str::to_owned));
+    }
+    match req.map(str::trim) {
+        Some(r) if r.starts_with("workspace:") => {
+            let rest = &r["workspace:".len()..];
+            Some(Some(match (rest, current) {
+                ("*", Some(v)) => v.to_owned(),
+                ("^" | "~", Some(v)) => format!("{rest}{v}"),
+                _ => r.to_owned(),
+            }))
+        }
+        _ if workspace_protocol_only => None,
+        other => Some(other.map(str::to_owned)),
+    }
+}
+
 /// Plans with `options`: a selection of packages and a prerelease mode.
 pub fn plan_with(
     ws: &Workspace,
@@ -344,11 +397,12 @@ pub fn plan_with(
             return Err(PlanError::Input(err));
         }
     }
+    let frozen = frozen(ws, changes);
     let mut bump = vec![Bump::None; n];
     let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); n];
     for p in 0..n {
         let Ok(v) = &versions[p] else { continue };
-        if changes.ignored[p] {
+        if frozen[p] {
             continue;
         }
         let own = counted[p]
@@ -380,12 +434,8 @@ pub fn plan_with(
     };
     let groups = groups(ws, config, changes)?;
     let cs = changes.changesets_config.as_ref();
-    let default_policy = config.config.versioning.dependents.unwrap_or_else(|| {
-        match cs.and_then(|c| c.update_internal_dependents.as_deref()) {
-            Some("always") => DependentsPolicy::Patch,
-            _ => DependentsPolicy::OutOfRange,
-        }
-    });
+    let workspace_protocol_only = cs.is_some_and(|c| c.workspace_protocol_only);
+    let default_policy = default_policy(config, changes);
     let policy = |p: usize| {
         groups
             .iter()
@@ -405,7 +455,7 @@ pub fn plan_with(
                  to: Bump,
                  why: Reason|
      -> bool {
-        if to > bump[p] && versions[p].is_ok() && !changes.ignored[p] {
+        if to > bump[p] && versions[p].is_ok() && !frozen[p] {
             bump[p] = to;
             if !reasons[p].contains(&why) {
                 reasons[p].push(why);
@@ -468,13 +518,18 @@ pub fn plan_with(
                         && e.ecosystem == ws.packages[p].ecosystem
                         && e.name == ws.packages[p].name
                 }) {
+                    let Some(requirement) = published_requirement(
+                        e,
+                        ws.packages[p].version.as_deref(),
+                        workspace_protocol_only,
+                    ) else {
+                        continue;
+                    };
                     // A requirement that cannot be read is treated as left behind: releasing the
                     // dependent is the safe side.
-                    let out_of_range = crate::version::satisfies(
-                        e.ecosystem,
-                        e.requirement.as_deref(),
-                        &next_text,
-                    ) != Some(true);
+                    let out_of_range =
+                        crate::version::satisfies(e.ecosystem, requirement.as_deref(), &next_text)
+                            != Some(true);
                     let to = if kind == DependencyKind::Peer {
                         peer_bump(cs, bump[p], out_of_range)
                     } else {
@@ -532,7 +587,9 @@ pub fn plan_with(
                 .copied()
                 .filter(|&m| next[m].is_some())
                 .collect();
-            let highest = releasing
+            // changesets: the highest version of every member, releasing or not.
+            let highest = g
+                .members
                 .iter()
                 .filter_map(|&m| versions[m].as_ref().ok())
                 .max()

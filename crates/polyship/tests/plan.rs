@@ -115,13 +115,15 @@ fn dependents_release_when_the_new_version_leaves_their_range() {
     .file("p/core/x.js", "x")
     .commit("feat(core): more");
     // core 1.5.0 leaves `~1.4.0` (pinned releases), pinned 1.0.1 leaves `1.0.0` (exact releases,
-    // transitively); `^1.0.0` and `workspace:*` still hold; a dev-dependency never forces a release.
+    // transitively); `workspace:*` is published as the exact `1.4.0`, which 1.5.0 leaves (ws
+    // releases); `^1.0.0` still holds; a dev-dependency never forces a release.
     assert_eq!(
         releases(&repo),
         [
             "core 1.4.0→1.5.0 minor [changes]",
             "pinned 1.0.0→1.0.1 patch [dep core]",
-            "exact 2.0.0→2.0.1 patch [dep pinned]"
+            "exact 2.0.0→2.0.1 patch [dep pinned]",
+            "ws 1.0.0→1.0.1 patch [dep core]"
         ]
     );
     let always = repo.file("polyship.toml", "[versioning]\ndependents = \"patch\"\n");

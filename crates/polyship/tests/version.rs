@@ -431,7 +431,7 @@ fn filters_select_packages_and_leave_other_changesets_pending() {
     );
     assert!(
         out.stderr
-            .contains("`.changeset/b.md` names only packages the filter leaves out"),
+            .contains("`.changeset/b.md` names only packages this release leaves out"),
         "{}",
         out.stderr
     );

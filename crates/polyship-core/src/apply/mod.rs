@@ -250,6 +250,11 @@ struct UpdateRule {
     min_update: Bump,
     only_peer_out_of_range: bool,
     exact: bool,
+    /// changesets' `bumpVersionsWithWorkspaceProtocolOnly`.
+    workspace_protocol_only: bool,
+    /// Dependents policy `patch` (`updateInternalDependents: "always"`): changesets then puts even
+    /// dev-dependents in the release (without a bump), so their requirements follow too.
+    always: bool,
 }
 
 fn rewrite_requirement(
@@ -263,6 +268,12 @@ fn rewrite_requirement(
     let Some(requirement) = dep.requirement.as_deref() else {
         return Ok(None);
     };
+    if rule.workspace_protocol_only
+        && dep.ecosystem == Ecosystem::Npm
+        && !requirement.trim().starts_with("workspace:")
+    {
+        return Ok(None);
+    }
     let Some(version) = semver_of(release) else {
         return Ok(None);
     };
@@ -274,7 +285,7 @@ fn rewrite_requirement(
         crate::version::satisfies(dep.ecosystem, Some(requirement), &target) == Some(true);
     let update = rule.exact
         || !in_range
-        || (dependent_releases
+        || ((dependent_releases || (rule.always && dep.kind == DependencyKind::Dev))
             && release.bump >= rule.min_update
             && !(dep.kind == DependencyKind::Peer && rule.only_peer_out_of_range));
     if !update {
@@ -414,6 +425,9 @@ pub fn edits(
         min_update,
         only_peer_out_of_range: cs.is_some_and(|c| c.only_update_peer_dependents_when_out_of_range),
         exact: options.exact_requirements,
+        workspace_protocol_only: cs.is_some_and(|c| c.workspace_protocol_only),
+        always: crate::plan::default_policy(config, changes)
+            == crate::config::DependentsPolicy::Patch,
     };
     let mut rewritten = Vec::new();
     // `[workspace.dependencies]` entries are shared: rewrite each once.

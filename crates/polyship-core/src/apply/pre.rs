@@ -48,17 +48,21 @@ pub fn consume(
     mode: &Mode,
 ) -> Result<Vec<Warning>, ApplyError> {
     let mut warnings = Vec::new();
-    let is_selected = |p: usize| selected.is_none_or(|s| s[p]);
+    // Packages that never release keep their changesets pending, as changesets does.
+    let frozen = crate::plan::frozen(ws, changes);
+    let is_selected = |p: usize| selected.is_none_or(|s| s[p]) && !frozen[p];
     let mut released = Vec::new();
     for cs in &changes.changesets {
-        let left_out: Vec<_> = cs
+        let left_out = cs
             .releases
             .iter()
             .filter(|e| !is_selected(e.package))
-            .collect();
-        if left_out.len() == cs.releases.len() && !cs.releases.is_empty() {
+            .count()
+            + cs.skipped.len();
+        let total = cs.releases.len() + cs.skipped.len();
+        if left_out == total && total > 0 {
             warnings.push(Warning::new(format!(
-                "`{}` names only packages the filter leaves out; it stays pending",
+                "`{}` names only packages this release leaves out; it stays pending",
                 cs.file
             )));
             continue;
@@ -67,7 +71,7 @@ pub fn consume(
             released.push(cs.id.clone());
             continue;
         }
-        if left_out.is_empty() {
+        if left_out == 0 {
             files.delete(&cs.file)?;
             continue;
         }
@@ -88,7 +92,7 @@ pub fn consume(
             .map(|(_, l)| l)
             .collect();
         warnings.push(Warning::new(format!(
-            "`{}` also names packages the filter leaves out; their entries stay pending",
+            "`{}` also names packages this release leaves out; their entries stay pending",
             cs.file
         )));
         files.set(&cs.file, kept)?;

@@ -79,6 +79,9 @@ pub struct Changeset {
     /// Root-relative path.
     pub file: String,
     pub releases: Vec<Entry>,
+    /// Entries naming packages `.changeset/config.json` ignores: they keep the changeset pending.
+    #[serde(skip)]
+    pub skipped: Vec<Entry>,
     /// The first line of the text; empty for an empty changeset.
     pub summary: String,
     /// The rest of the text, when there is any.
@@ -279,6 +282,7 @@ pub fn read_all(
             .map_err(|e| SourceError::new(&file, format!("cannot read the changeset: {e}")))?;
         let raw = parse(&file, &text)?;
         let mut releases = Vec::new();
+        let mut skipped = Vec::new();
         for (written, bump, line) in raw.entries {
             let package = resolve_name(ws, &written).map_err(|message| {
                 SourceError::new(&file, message)
@@ -295,6 +299,12 @@ pub fn read_all(
                     .in_file(&file, Some(Position::line_col(&text, line, 1)))
                     .help("remove the line, or take the package out of `ignore`"),
                 );
+                skipped.push(Entry {
+                    package,
+                    written,
+                    bump,
+                    line,
+                });
                 continue;
             }
             releases.push(Entry {
@@ -308,6 +318,7 @@ pub fn read_all(
             id: name.trim_end_matches(".md").to_owned(),
             file,
             releases,
+            skipped,
             summary: raw.summary,
             body: raw.body,
         });

@@ -32,6 +32,8 @@ pub struct ChangesetsConfig {
     pub private_version: bool,
     pub private_tag: bool,
     pub access: Option<String>,
+    /// `bumpVersionsWithWorkspaceProtocolOnly`: only `workspace:` requirements follow releases.
+    pub workspace_protocol_only: bool,
 }
 
 /// Keys changesets defines that polyship accepts without using.
@@ -116,6 +118,10 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
         private_version: true,
         ..ChangesetsConfig::default()
     };
+    config.workspace_protocol_only = map
+        .get("bumpVersionsWithWorkspaceProtocolOnly")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if let Some(p) = map.get("privatePackages") {
         config.private_version = p.get("version").and_then(Value::as_bool).unwrap_or(true);
         config.private_tag = p.get("tag").and_then(Value::as_bool).unwrap_or(false);

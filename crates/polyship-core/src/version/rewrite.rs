@@ -109,7 +109,8 @@ fn single(
         .unwrap_or(old)
         .split('.')
         .count();
-    let value = if new.pre.is_empty() && new.build.is_empty() {
+    // npm requirements get the full version, as changesets and `npm version` write them.
+    let value = if new.pre.is_empty() && new.build.is_empty() && ecosystem != Ecosystem::Npm {
         truncate(&new.to_string(), parts)
     } else {
         new.to_string()

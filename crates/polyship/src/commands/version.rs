@@ -104,12 +104,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     }
     write_all_until(&edits, &stop)?;
     for r in &plan.releases {
-        let shared = plan
-            .releases
-            .iter()
-            .filter(|o| o.name == r.name)
-            .count()
-            > 1;
+        let shared = plan.releases.iter().filter(|o| o.name == r.name).count() > 1;
         let name = if shared {
             format!("{}:{}", r.ecosystem, r.name)
         } else {
