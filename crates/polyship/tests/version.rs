@@ -577,3 +577,22 @@ fn changelog_links_come_from_origin_and_templates_can_be_replaced() {
         out.stderr
     );
 }
+
+#[test]
+fn a_fixed_group_can_keep_one_changelog_for_all_its_members() {
+    let repo = mixed()
+        .file(
+            "polyship.toml",
+            "[[group]]\nname = \"js\"\nkind = \"fixed\"\npackages = [\"core\", \"app\"]\nchangelog = \"CHANGELOG.md\"\n",
+        )
+        .file(".changeset/a.md", "---\n\"app\": patch\n---\n\nFix the app\n")
+        .file(".changeset/b.md", "---\n\"core\": minor\n---\n\nA core feature\n")
+        .commit("chore: changesets");
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        repo.read("CHANGELOG.md"),
+        "# Changelog\n\n## 2.1.0 (2026-11-22)\n\n### Features\n\n- **core:** A core feature\n\n### Fixes\n\n- **app:** Fix the app\n"
+    );
+    assert!(repo.read("packages/core/package.json").contains("\"2.1.0\""));
+}

@@ -637,6 +637,14 @@ fn changelogs(
                 }
             }
         }
+        let order = [
+            "Breaking changes",
+            "Features",
+            "Fixes",
+            "Other changes",
+        ];
+        cx.sections
+            .sort_by_key(|s| order.iter().position(|t| *t == s.title).unwrap_or(order.len()));
         let section = render(&cx)?;
         let existing = files.text(file)?;
         files.set(file, changelog::insert(existing.as_deref(), &section))?;
