@@ -72,6 +72,8 @@ fn mixed() -> Repo {
             "crates/cli/Cargo.toml",
             "[package]\nname = \"engine-cli\"\nversion = \"0.4.1\"\nedition = \"2021\"\n\n[dependencies]\nengine.workspace = true\n",
         )
+        .file("crates/engine/src/lib.rs", "")
+        .file("crates/cli/src/lib.rs", "")
         .file(
             "packages/core/CHANGELOG.md",
             "# core\n\nAll notable changes.\n\n## 1.2.0 (2026-01-01)\n\n- Older entry\n",
@@ -594,5 +596,114 @@ fn a_fixed_group_can_keep_one_changelog_for_all_its_members() {
         repo.read("CHANGELOG.md"),
         "# Changelog\n\n## 2.1.0 (2026-11-22)\n\n### Features\n\n- **core:** A core feature\n\n### Fixes\n\n- **app:** Fix the app\n"
     );
-    assert!(repo.read("packages/core/package.json").contains("\"2.1.0\""));
+    assert!(
+        repo.read("packages/core/package.json")
+            .contains("\"2.1.0\"")
+    );
+}
+
+/// Runs a tool in the repository and returns its stdout; the test fails with its stderr.
+fn tool(repo: &Repo, program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(repo.path())
+        .env("HOME", repo.join(".."))
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn lockfiles_follow_and_their_tools_accept_them_unchanged() {
+    let repo = mixed();
+    // Real lockfiles, written by the real tools (no registry needed: only workspace packages).
+    tool(&repo, "cargo", &["generate-lockfile", "--offline"]);
+    tool(
+        &repo,
+        "npm",
+        &[
+            "install",
+            "--package-lock-only",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+        ],
+    );
+    let repo = repo
+        .file(
+            ".changeset/a.md",
+            "---\n\"core\": major\n\"engine\": minor\n---\n\nBreak\n",
+        )
+        .commit("chore: lockfiles and a changeset");
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let cargo_lock = repo.read("Cargo.lock");
+    assert!(
+        cargo_lock.contains("name = \"engine\"\nversion = \"0.5.0\""),
+        "{cargo_lock}"
+    );
+    assert!(
+        cargo_lock.contains("name = \"engine-cli\"\nversion = \"0.4.2\""),
+        "{cargo_lock}"
+    );
+    let npm_lock = repo.read("package-lock.json");
+    assert!(npm_lock.contains("\"version\": \"2.0.0\""), "{npm_lock}");
+    // The tools agree the lockfiles are current: cargo refuses a stale one under `--locked`, and
+    // npm rewriting its lockfile changes nothing.
+    tool(
+        &repo,
+        "cargo",
+        &["metadata", "--locked", "--offline", "--format-version", "1"],
+    );
+    tool(
+        &repo,
+        "npm",
+        &[
+            "install",
+            "--package-lock-only",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+        ],
+    );
+    assert_eq!(
+        repo.read("package-lock.json"),
+        npm_lock,
+        "npm rewrote the lockfile"
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_stale_lockfile_is_an_error_before_anything_is_written_unless_skipped() {
+    let repo = mixed();
+    tool(&repo, "cargo", &["generate-lockfile", "--offline"]);
+    let lock = repo.read("Cargo.lock").replace(
+        "name = \"engine\"\nversion = \"0.4.1\"",
+        "name = \"engine\"\nversion = \"0.3.9\"",
+    );
+    let repo = repo
+        .file("Cargo.lock", &lock)
+        .file(".changeset/a.md", "---\n\"engine\": patch\n---\n\nFix\n")
+        .commit("chore: stale lockfile");
+    let before = tree(repo.path());
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--> Cargo.lock:")
+            && out.stderr.contains("`engine` is at 0.3.9 here")
+            && out.stderr.contains("cargo update --workspace")
+            && out.stderr.contains("--no-lockfile"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tree(repo.path()), before);
+    let out = repo.run(&["version", "--no-lockfile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(repo.read("Cargo.lock"), lock);
 }

@@ -1,1 +1,882 @@
-//! Lockfile updates for a release (being written).
+//! Lockfiles follow a release by direct, format-preserving edits of their workspace entries: no
+//! tool runs and nothing is fetched, and only the bytes of the values that change are replaced.
+//!
+//! - `Cargo.lock` (v3, v4): `[[package]]` entries without `source` are the workspace's crates; their
+//!   `version` moves, and so do `"name version"` references, which Cargo writes when a name is
+//!   ambiguous.
+//! - `package-lock.json` / `npm-shrinkwrap.json` (lockfileVersion 2, 3): `packages["<path>"]` holds
+//!   each workspace member's `version` and a copy of its dependency requirements.
+//! - `pnpm-lock.yaml` (5.x `specifiers:`, 6.0 and 9.0 `specifier:`): `importers` copy the
+//!   requirements; workspace members' versions are `link:` paths and never change.
+//! - `yarn.lock`: classic (v1) records no workspace package. Berry writes `0.0.0-use.local` for
+//!   workspaces, and copies requirements into the member's `dependencies` (`"npm:^1.2.0"`) and the
+//!   resolved entry's descriptor list (`"name@npm:^1.2.0, name@workspace:path"`).
+//! - `uv.lock`: members (`source = { editable | virtual | directory }`) carry `version`, and their
+//!   `[package.metadata] requires-dist` copies the specifiers.
+//!
+//! A workspace entry at an unexpected version means the lockfile is stale: an error before anything
+//! is written, naming the line and the command that refreshes it.
+//!
+//! Checked against the real tools: `cargo metadata --locked` and npm 11 `install
+//! --package-lock-only` accept the result unchanged (end-to-end tests), and so does yarn 4.5
+//! `install --immutable`, whose output the Berry sample below reproduces. The pnpm and uv samples
+//! follow those tools' documented formats.
+
+use std::ops::Range;
+
+use crate::diagnostic::SourceError;
+use crate::workspace::{Ecosystem, parent_dir};
+
+/// A lockfile polyship knows how to update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    CargoLock,
+    /// `package-lock.json` and `npm-shrinkwrap.json`.
+    PackageLock,
+    PnpmLock,
+    YarnLock,
+    UvLock,
+}
+
+impl Kind {
+    /// By file name.
+    pub fn of(file_name: &str) -> Option<Kind> {
+        match file_name {
+            "Cargo.lock" => Some(Kind::CargoLock),
+            "package-lock.json" | "npm-shrinkwrap.json" => Some(Kind::PackageLock),
+            "pnpm-lock.yaml" => Some(Kind::PnpmLock),
+            "yarn.lock" => Some(Kind::YarnLock),
+            "uv.lock" => Some(Kind::UvLock),
+            _ => None,
+        }
+    }
+
+    pub fn ecosystem(self) -> Ecosystem {
+        match self {
+            Kind::CargoLock => Ecosystem::Cargo,
+            Kind::PackageLock | Kind::PnpmLock | Kind::YarnLock => Ecosystem::Npm,
+            Kind::UvLock => Ecosystem::Python,
+        }
+    }
+
+    /// The command that brings the lockfile up to date.
+    fn refresh(self) -> &'static str {
+        match self {
+            Kind::CargoLock => "cargo update --workspace",
+            Kind::PackageLock => "npm install --package-lock-only",
+            Kind::PnpmLock => "pnpm install --lockfile-only",
+            Kind::YarnLock => "yarn install --mode=update-lockfile",
+            Kind::UvLock => "uv lock",
+        }
+    }
+}
+
+/// A workspace package whose version changes. Paths are repository-root-relative, `/`-separated,
+/// `.` for the root.
+pub struct Bumped<'a> {
+    pub ecosystem: Ecosystem,
+    pub name: &'a str,
+    pub path: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+}
+
+/// An internal requirement rewritten in a workspace package's manifest. `field` is the manifest
+/// section (`dependencies`, `devDependencies`, …).
+pub struct Requirement<'a> {
+    pub ecosystem: Ecosystem,
+    pub dependent_path: &'a str,
+    pub field: &'a str,
+    pub name: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+}
+
+/// `path` relative to the lockfile's directory, `""` for the directory itself; `None` outside it.
+fn relative(lock_dir: &str, path: &str) -> Option<String> {
+    if lock_dir == "." {
+        return Some(if path == "." {
+            String::new()
+        } else {
+            path.to_owned()
+        });
+    }
+    if path == lock_dir {
+        return Some(String::new());
+    }
+    path.strip_prefix(lock_dir)?
+        .strip_prefix('/')
+        .map(str::to_owned)
+}
+
+/// Byte-range replacements, applied from the end so earlier offsets stay valid.
+struct Splices(Vec<(Range<usize>, String)>);
+
+impl Splices {
+    fn apply(mut self, text: &str) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+        self.0.dedup_by_key(|(r, _)| r.start);
+        let mut out = text.to_owned();
+        for (range, value) in self.0 {
+            out.replace_range(range, &value);
+        }
+        (out != text).then_some(out)
+    }
+}
+
+fn stale(kind: Kind, file: &str, text: &str, offset: usize, message: String) -> SourceError {
+    SourceError::new(file, message)
+        .at(text, offset)
+        .help(format!(
+            "the lockfile is out of date: run `{}` and commit it",
+            kind.refresh()
+        ))
+}
+
+/// `text` (the lockfile at root-relative `file`) updated for the release; `Ok(None)` when nothing
+/// in it changes.
+pub fn update(
+    kind: Kind,
+    file: &str,
+    text: &str,
+    bumped: &[Bumped],
+    requirements: &[Requirement],
+) -> Result<Option<String>, SourceError> {
+    let lock_dir = parent_dir(file);
+    let bumped: Vec<(&Bumped, String)> = bumped
+        .iter()
+        .filter(|b| b.ecosystem == kind.ecosystem())
+        .filter_map(|b| relative(lock_dir, b.path).map(|r| (b, r)))
+        .collect();
+    let requirements: Vec<(&Requirement, String)> = requirements
+        .iter()
+        .filter(|r| r.ecosystem == kind.ecosystem())
+        .filter_map(|r| relative(lock_dir, r.dependent_path).map(|p| (r, p)))
+        .collect();
+    if bumped.is_empty() && requirements.is_empty() {
+        return Ok(None);
+    }
+    let splices = match kind {
+        Kind::CargoLock => cargo(file, text, &bumped)?,
+        Kind::PackageLock => npm(file, text, &bumped, &requirements)?,
+        Kind::PnpmLock => pnpm(file, text, &requirements)?,
+        Kind::YarnLock => yarn(text, &requirements),
+        Kind::UvLock => uv(file, text, &bumped, &requirements)?,
+    };
+    Ok(splices.apply(text))
+}
+
+fn parse_toml(
+    kind: Kind,
+    file: &str,
+    text: &str,
+) -> Result<toml_edit::Document<String>, SourceError> {
+    toml_edit::Document::parse(text.to_owned()).map_err(|e| {
+        SourceError::new(file, e.message().trim_end().to_owned())
+            .at(text, e.span().map_or(0, |s| s.start))
+            .help(format!("repair the lockfile with `{}`", kind.refresh()))
+    })
+}
+
+/// A TOML string value's inner span (between the quotes).
+fn inner(span: Range<usize>) -> Range<usize> {
+    span.start + 1..span.end - 1
+}
+
+fn cargo(file: &str, text: &str, bumped: &[(&Bumped, String)]) -> Result<Splices, SourceError> {
+    let kind = Kind::CargoLock;
+    let doc = parse_toml(kind, file, text)?;
+    let mut out = Vec::new();
+    let Some(packages) = doc
+        .get("package")
+        .and_then(toml_edit::Item::as_array_of_tables)
+    else {
+        return Ok(Splices(out));
+    };
+    for (b, _) in bumped {
+        for table in packages {
+            if table.get("name").and_then(toml_edit::Item::as_str) != Some(b.name)
+                || table.contains_key("source")
+            {
+                continue;
+            }
+            let Some(version) = table.get("version") else {
+                continue;
+            };
+            let span = version.span().unwrap_or(0..0);
+            match version.as_str() {
+                Some(v) if v == b.from => out.push((inner(span), b.to.to_owned())),
+                Some(v) if v == b.to => {}
+                Some(v) => {
+                    return Err(stale(
+                        kind,
+                        file,
+                        text,
+                        span.start,
+                        format!(
+                            "`{}` is at {v} here, but its manifest says {}",
+                            b.name, b.from
+                        ),
+                    ));
+                }
+                None => {}
+            }
+        }
+        // `"name version"` references, written when a name is ambiguous.
+        let reference = format!("{} {}", b.name, b.from);
+        for table in packages {
+            let Some(deps) = table
+                .get("dependencies")
+                .and_then(toml_edit::Item::as_array)
+            else {
+                continue;
+            };
+            for dep in deps {
+                if dep.as_str() == Some(reference.as_str())
+                    && let Some(span) = dep.span()
+                {
+                    out.push((inner(span), format!("{} {}", b.name, b.to)));
+                }
+            }
+        }
+    }
+    Ok(Splices(out))
+}
+
+fn npm(
+    file: &str,
+    text: &str,
+    bumped: &[(&Bumped, String)],
+    requirements: &[(&Requirement, String)],
+) -> Result<Splices, SourceError> {
+    let kind = Kind::PackageLock;
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let doc: serde_json::Value = serde_json::from_str(body).map_err(|e| {
+        SourceError::new(file, format!("the lockfile does not parse: {e}"))
+            .help(format!("repair it with `{}`", kind.refresh()))
+    })?;
+    let version = doc
+        .get("lockfileVersion")
+        .and_then(serde_json::Value::as_u64);
+    if !matches!(version, Some(2 | 3)) {
+        let at = crate::json::nearest_span(text, &["lockfileVersion"]).start;
+        return Err(SourceError::new(
+            file,
+            format!(
+                "lockfileVersion {} has no workspace entries polyship can update",
+                version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+            ),
+        )
+        .at(text, at)
+        .help("upgrade it with npm 7 or newer (`npm install --package-lock-only`), or pass `--no-lockfile`"));
+    }
+    let packages = doc.get("packages");
+    let mut out = Vec::new();
+    for (b, rel) in bumped {
+        let Some(entry) = packages.and_then(|p| p.get(rel.as_str())) else {
+            return Err(stale(
+                kind,
+                file,
+                text,
+                crate::json::nearest_span(text, &["packages"]).start,
+                format!("`{}` ({}) has no entry in `packages`", b.name, b.path),
+            ));
+        };
+        match entry.get("version").and_then(serde_json::Value::as_str) {
+            None => {}
+            Some(v) if v == b.to => {}
+            Some(v) if v == b.from => {
+                if let Some(span) = crate::json::value_span(text, &["packages", rel, "version"]) {
+                    out.push((inner(span), b.to.to_owned()));
+                }
+            }
+            Some(v) => {
+                let at = crate::json::nearest_span(text, &["packages", rel, "version"]).start;
+                return Err(stale(
+                    kind,
+                    file,
+                    text,
+                    at,
+                    format!(
+                        "`{}` is at {v} here, but its manifest says {}",
+                        b.name, b.from
+                    ),
+                ));
+            }
+        }
+    }
+    for (r, rel) in requirements {
+        let path = ["packages", rel.as_str(), r.field, r.name];
+        let current = packages
+            .and_then(|p| p.get(rel.as_str()))
+            .and_then(|e| e.get(r.field))
+            .and_then(|d| d.get(r.name))
+            .and_then(serde_json::Value::as_str);
+        match current {
+            Some(v) if v == r.from => {
+                if let Some(span) = crate::json::value_span(text, &path) {
+                    out.push((inner(span), r.to.to_owned()));
+                }
+            }
+            // npm leaves requirements out of some entries (the root of older lockfiles).
+            None => {}
+            Some(v) if v == r.to => {}
+            Some(v) => {
+                return Err(stale(
+                    kind,
+                    file,
+                    text,
+                    crate::json::nearest_span(text, &path).start,
+                    format!(
+                        "`{}` requires `{}` {v} here, but its manifest says {}",
+                        r.dependent_path, r.name, r.from
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Splices(out))
+}
+
+/// One line of a YAML block mapping: its indentation, key (unquoted), and the byte span of its
+/// scalar value (quotes excluded) when it has one on the same line.
+struct YamlLine {
+    indent: usize,
+    key: String,
+    value: Option<Range<usize>>,
+}
+
+fn yaml_line(line: &str, offset: usize) -> Option<YamlLine> {
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    let indent = trimmed.len() - trimmed.trim_start().len();
+    let rest = &trimmed[indent..];
+    if rest.is_empty() || rest.starts_with('#') || rest.starts_with('-') {
+        return None;
+    }
+    let (key, after) = if let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
+        let end = rest[1..].find(q)? + 1;
+        let after = rest[end + 1..].strip_prefix(':')?;
+        (rest[1..end].to_owned(), (after, indent + end + 2))
+    } else {
+        let colon = rest
+            .find(": ")
+            .or_else(|| rest.strip_suffix(':').map(str::len))?;
+        (
+            rest[..colon].to_owned(),
+            (&rest[colon + 1..], indent + colon + 1),
+        )
+    };
+    let (after, at) = after;
+    let value_text = after.trim_start();
+    let start = offset + at + (after.len() - value_text.len());
+    let value = if value_text.is_empty() {
+        None
+    } else if let Some(q) = value_text
+        .chars()
+        .next()
+        .filter(|c| *c == '\'' || *c == '"')
+    {
+        let end = value_text[1..].find(q)? + 1;
+        Some(start + 1..start + end)
+    } else {
+        let end = value_text.find(" #").unwrap_or(value_text.len());
+        Some(start..start + value_text[..end].trim_end().len())
+    };
+    Some(YamlLine { indent, key, value })
+}
+
+/// Every `(key path, value span)` of a block-style YAML document.
+fn yaml_values(text: &str) -> Vec<(Vec<String>, Range<usize>)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(l) = yaml_line(line, offset) {
+            while stack.last().is_some_and(|(i, _)| *i >= l.indent) {
+                stack.pop();
+            }
+            stack.push((l.indent, l.key));
+            if let Some(v) = l.value {
+                out.push((stack.iter().map(|(_, k)| k.clone()).collect(), v));
+            }
+        }
+        offset += line.len();
+    }
+    out
+}
+
+fn pnpm(
+    file: &str,
+    text: &str,
+    requirements: &[(&Requirement, String)],
+) -> Result<Splices, SourceError> {
+    let values = yaml_values(text);
+    let version = values
+        .iter()
+        .find(|(k, _)| k.len() == 1 && k[0] == "lockfileVersion")
+        .map(|(_, v)| text[v.clone()].to_owned());
+    let v5 = version.as_deref().is_some_and(|v| v.starts_with('5'));
+    if !version
+        .as_deref()
+        .is_some_and(|v| ["5", "6", "7", "9"].iter().any(|p| v.starts_with(p)))
+    {
+        return Err(SourceError::new(
+            file,
+            format!(
+                "lockfileVersion {} is not one polyship can update",
+                version.unwrap_or_default()
+            ),
+        )
+        .help("update it with `pnpm install --lockfile-only`, or pass `--no-lockfile`"));
+    }
+    let has_importers = values
+        .iter()
+        .any(|(k, _)| k.first().is_some_and(|k| k == "importers"));
+    let mut out = Vec::new();
+    for (r, rel) in requirements {
+        let importer = if rel.is_empty() {
+            ".".to_owned()
+        } else {
+            rel.clone()
+        };
+        let mut path: Vec<String> = Vec::new();
+        if has_importers {
+            path.extend(["importers".to_owned(), importer]);
+        } else if !rel.is_empty() {
+            continue;
+        }
+        if v5 {
+            path.extend(["specifiers".to_owned(), r.name.to_owned()]);
+        } else {
+            path.extend([
+                r.field.to_owned(),
+                r.name.to_owned(),
+                "specifier".to_owned(),
+            ]);
+        }
+        let Some((_, span)) = values.iter().find(|(k, _)| *k == path) else {
+            continue;
+        };
+        let current = &text[span.clone()];
+        if current == r.from {
+            out.push((span.clone(), r.to.to_owned()));
+        } else if current != r.to {
+            return Err(stale(
+                Kind::PnpmLock,
+                file,
+                text,
+                span.start,
+                format!(
+                    "`{}` requires `{}` {current} here, but its manifest says {}",
+                    r.dependent_path, r.name, r.from
+                ),
+            ));
+        }
+    }
+    Ok(Splices(out))
+}
+
+fn yarn(text: &str, requirements: &[(&Requirement, String)]) -> Splices {
+    if !text.contains("\n__metadata:") && !text.starts_with("__metadata:") {
+        // Classic yarn links workspaces without recording them.
+        return Splices(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (r, rel) in requirements {
+        let member_path = if rel.is_empty() { "." } else { rel.as_str() };
+        // Descriptors: `name@npm:^1.2.0` wherever a key lists it.
+        for (old, new) in [
+            (
+                format!("{}@npm:{}", r.name, r.from),
+                format!("{}@npm:{}", r.name, r.to),
+            ),
+            (
+                format!("{}@{}", r.name, r.from),
+                format!("{}@{}", r.name, r.to),
+            ),
+        ] {
+            let mut offset = 0;
+            for line in text.split_inclusive('\n') {
+                if !line.starts_with(' ') {
+                    for part in line.trim_end().trim_end_matches(':').split(", ") {
+                        let part_clean = part.trim_matches('"');
+                        if part_clean == old {
+                            let at = offset + line.find(&old).unwrap_or(0);
+                            out.push((at..at + old.len(), new.clone()));
+                        }
+                    }
+                }
+                offset += line.len();
+            }
+        }
+        // The dependent member's `dependencies:` entry, and nobody else's.
+        let mut offset = 0;
+        let mut in_member = false;
+        for line in text.split_inclusive('\n') {
+            if !line.starts_with(' ') && !line.trim().is_empty() {
+                in_member = line.contains(&format!("@workspace:{member_path}\""))
+                    || line.contains(&format!("@workspace:{member_path}:"));
+            }
+            let trimmed = line.trim_start();
+            for quoted_name in [format!("\"{}\": ", r.name), format!("{}: ", r.name)] {
+                if let Some(value) = trimmed.strip_prefix(&quoted_name) {
+                    let value = value.trim_end().trim_matches('"');
+                    let bare = value.strip_prefix("npm:").unwrap_or(value);
+                    if in_member && bare == r.from && line.starts_with("    ") {
+                        let at = offset + line.rfind(r.from).unwrap_or(0);
+                        out.push((at..at + r.from.len(), r.to.to_owned()));
+                    }
+                }
+            }
+            offset += line.len();
+        }
+    }
+    Splices(out)
+}
+
+fn uv(
+    file: &str,
+    text: &str,
+    bumped: &[(&Bumped, String)],
+    requirements: &[(&Requirement, String)],
+) -> Result<Splices, SourceError> {
+    let kind = Kind::UvLock;
+    let doc = parse_toml(kind, file, text)?;
+    let mut out = Vec::new();
+    let Some(packages) = doc
+        .get("package")
+        .and_then(toml_edit::Item::as_array_of_tables)
+    else {
+        return Ok(Splices(out));
+    };
+    let member = |t: &toml_edit::Table| {
+        t.get("source")
+            .and_then(toml_edit::Item::as_table_like)
+            .is_some_and(|s| {
+                s.contains_key("editable")
+                    || s.contains_key("virtual")
+                    || s.contains_key("directory")
+            })
+    };
+    let normal = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    for (b, _) in bumped {
+        for table in packages.iter().filter(|t| member(t)) {
+            if table
+                .get("name")
+                .and_then(toml_edit::Item::as_str)
+                .map(normal)
+                != Some(normal(b.name))
+            {
+                continue;
+            }
+            let Some(version) = table.get("version") else {
+                continue;
+            };
+            let span = version.span().unwrap_or(0..0);
+            match version.as_str() {
+                Some(v) if v == b.from => out.push((inner(span), b.to.to_owned())),
+                Some(v) if v == b.to => {}
+                Some(v) => {
+                    return Err(stale(
+                        kind,
+                        file,
+                        text,
+                        span.start,
+                        format!(
+                            "`{}` is at {v} here, but its manifest says {}",
+                            b.name, b.from
+                        ),
+                    ));
+                }
+                None => {}
+            }
+        }
+    }
+    for (r, _) in requirements {
+        for table in packages.iter().filter(|t| member(t)) {
+            let Some(dist) = table
+                .get("metadata")
+                .and_then(toml_edit::Item::as_table_like)
+                .and_then(|m| m.get("requires-dist"))
+                .and_then(toml_edit::Item::as_array)
+            else {
+                continue;
+            };
+            for entry in dist.iter().filter_map(toml_edit::Value::as_inline_table) {
+                if entry
+                    .get("name")
+                    .and_then(toml_edit::Value::as_str)
+                    .map(normal)
+                    != Some(normal(r.name))
+                {
+                    continue;
+                }
+                if let Some(spec) = entry.get("specifier")
+                    && spec.as_str() == Some(r.from)
+                    && let Some(span) = spec.span()
+                {
+                    out.push((inner(span), r.to.to_owned()));
+                }
+            }
+        }
+    }
+    Ok(Splices(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bump<'a>(
+        eco: Ecosystem,
+        name: &'a str,
+        path: &'a str,
+        from: &'a str,
+        to: &'a str,
+    ) -> Bumped<'a> {
+        Bumped {
+            ecosystem: eco,
+            name,
+            path,
+            from,
+            to,
+        }
+    }
+
+    #[test]
+    fn cargo_lock_moves_workspace_crates_only() {
+        let text = "# This file is automatically @generated by Cargo.\nversion = 4\n\n[[package]]\nname = \"acme-cli\"\nversion = \"1.2.0\"\ndependencies = [\n \"acme-core 1.2.0\",\n \"serde\",\n]\n\n[[package]]\nname = \"acme-core\"\nversion = \"1.2.0\"\n\n[[package]]\nname = \"acme-core\"\nversion = \"1.2.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ab\"\n";
+        let out = update(
+            Kind::CargoLock,
+            "Cargo.lock",
+            text,
+            &[bump(
+                Ecosystem::Cargo,
+                "acme-core",
+                "crates/core",
+                "1.2.0",
+                "1.3.0",
+            )],
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            out,
+            text.replacen("\"acme-core 1.2.0\"", "\"acme-core 1.3.0\"", 1)
+                .replacen(
+                    "name = \"acme-core\"\nversion = \"1.2.0\"\n\n",
+                    "name = \"acme-core\"\nversion = \"1.3.0\"\n\n",
+                    1
+                )
+        );
+        assert!(
+            out.contains("version = \"1.2.0\"\nsource"),
+            "the registry crate stays"
+        );
+        let err = update(
+            Kind::CargoLock,
+            "Cargo.lock",
+            text,
+            &[bump(
+                Ecosystem::Cargo,
+                "acme-core",
+                "crates/core",
+                "1.1.0",
+                "1.3.0",
+            )],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.position.unwrap().line, 14);
+        assert!(err.help.unwrap().contains("cargo update --workspace"));
+    }
+
+    #[test]
+    fn package_lock_moves_versions_and_requirements() {
+        let text = "{\n  \"name\": \"root\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n    \"\": {\n      \"name\": \"root\",\n      \"workspaces\": [\"packages/*\"]\n    },\n    \"node_modules/@acme/utils\": {\n      \"resolved\": \"packages/utils\",\n      \"link\": true\n    },\n    \"packages/utils\": {\n      \"name\": \"@acme/utils\",\n      \"version\": \"1.2.0\"\n    },\n    \"packages/web\": {\n      \"name\": \"@acme/web\",\n      \"version\": \"0.3.0\",\n      \"dependencies\": {\n        \"@acme/utils\": \"1.2.0\"\n      }\n    }\n  }\n}\n";
+        let out = update(
+            Kind::PackageLock,
+            "package-lock.json",
+            text,
+            &[
+                bump(
+                    Ecosystem::Npm,
+                    "@acme/utils",
+                    "packages/utils",
+                    "1.2.0",
+                    "1.3.0",
+                ),
+                bump(
+                    Ecosystem::Npm,
+                    "@acme/web",
+                    "packages/web",
+                    "0.3.0",
+                    "0.3.1",
+                ),
+            ],
+            &[Requirement {
+                ecosystem: Ecosystem::Npm,
+                dependent_path: "packages/web",
+                field: "dependencies",
+                name: "@acme/utils",
+                from: "1.2.0",
+                to: "1.3.0",
+            }],
+        )
+        .unwrap()
+        .unwrap();
+        let expected = text
+            .replace("\"version\": \"1.2.0\"", "\"version\": \"1.3.0\"")
+            .replace("\"version\": \"0.3.0\"", "\"version\": \"0.3.1\"")
+            .replace("\"@acme/utils\": \"1.2.0\"", "\"@acme/utils\": \"1.3.0\"");
+        assert_eq!(out, expected);
+        let v1 = "{\n  \"lockfileVersion\": 1\n}\n";
+        let err = update(
+            Kind::PackageLock,
+            "package-lock.json",
+            v1,
+            &[bump(
+                Ecosystem::Npm,
+                "@acme/utils",
+                "packages/utils",
+                "1.2.0",
+                "1.3.0",
+            )],
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.message.contains("lockfileVersion 1"), "{}", err.message);
+        let stale = text.replace("\"version\": \"1.2.0\"", "\"version\": \"1.1.0\"");
+        assert!(
+            update(
+                Kind::PackageLock,
+                "package-lock.json",
+                &stale,
+                &[bump(
+                    Ecosystem::Npm,
+                    "@acme/utils",
+                    "packages/utils",
+                    "1.2.0",
+                    "1.3.0"
+                )],
+                &[],
+            )
+            .unwrap_err()
+            .message
+            .contains("is at 1.1.0 here")
+        );
+    }
+
+    #[test]
+    fn pnpm_lock_moves_importer_specifiers() {
+        let text = "lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: true\n\nimporters:\n\n  .: {}\n\n  packages/utils: {}\n\n  packages/web:\n    dependencies:\n      '@acme/utils':\n        specifier: ^1.2.0\n        version: link:../utils\n    devDependencies:\n      '@acme/x':\n        specifier: workspace:*\n        version: link:../x\n";
+        let req = Requirement {
+            ecosystem: Ecosystem::Npm,
+            dependent_path: "packages/web",
+            field: "dependencies",
+            name: "@acme/utils",
+            from: "^1.2.0",
+            to: "^2.0.0",
+        };
+        let out = update(Kind::PnpmLock, "pnpm-lock.yaml", text, &[], &[req])
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, text.replace("specifier: ^1.2.0", "specifier: ^2.0.0"));
+        let v5 = "lockfileVersion: 5.4\n\nimporters:\n\n  packages/web:\n    specifiers:\n      '@acme/utils': ^1.2.0\n    dependencies:\n      '@acme/utils': link:../utils\n";
+        let req = Requirement {
+            ecosystem: Ecosystem::Npm,
+            dependent_path: "packages/web",
+            field: "dependencies",
+            name: "@acme/utils",
+            from: "^1.2.0",
+            to: "^2.0.0",
+        };
+        let out = update(Kind::PnpmLock, "pnpm-lock.yaml", v5, &[], &[req])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out,
+            v5.replace("'@acme/utils': ^1.2.0", "'@acme/utils': ^2.0.0")
+        );
+    }
+
+    #[test]
+    fn uv_lock_moves_members_and_requires_dist() {
+        let text = "version = 1\nrequires-python = \">=3.11\"\n\n[[package]]\nname = \"acme-core\"\nversion = \"1.2.0\"\nsource = { editable = \"core\" }\n\n[[package]]\nname = \"acme-tools\"\nversion = \"0.1.0\"\nsource = { editable = \"tools\" }\ndependencies = [\n    { name = \"acme-core\" },\n]\n\n[package.metadata]\nrequires-dist = [{ name = \"acme-core\", editable = \"core\", specifier = \"==1.2.0\" }]\n";
+        let out = update(
+            Kind::UvLock,
+            "uv.lock",
+            text,
+            &[bump(
+                Ecosystem::Python,
+                "acme_core",
+                "core",
+                "1.2.0",
+                "1.3.0b0",
+            )],
+            &[Requirement {
+                ecosystem: Ecosystem::Python,
+                dependent_path: "tools",
+                field: "project",
+                name: "acme-core",
+                from: "==1.2.0",
+                to: "==1.3.0b0",
+            }],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            out,
+            text.replace("version = \"1.2.0\"", "version = \"1.3.0b0\"")
+                .replace("specifier = \"==1.2.0\"", "specifier = \"==1.3.0b0\"")
+        );
+    }
+
+    #[test]
+    fn yarn_classic_is_left_alone_and_berry_descriptors_move() {
+        let classic = "# THIS IS AN AUTOGENERATED FILE. DO NOT EDIT THIS FILE DIRECTLY.\n# yarn lockfile v1\n\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n";
+        let req = || Requirement {
+            ecosystem: Ecosystem::Npm,
+            dependent_path: "packages/web",
+            field: "dependencies",
+            name: "@acme/utils",
+            from: "^1.2.0",
+            to: "^2.0.0",
+        };
+        assert_eq!(
+            update(Kind::YarnLock, "yarn.lock", classic, &[], &[req()]).unwrap(),
+            None
+        );
+        let berry = "__metadata:\n  version: 8\n  cacheKey: 10c0\n\n\"@acme/utils@npm:^1.2.0, @acme/utils@workspace:packages/utils\":\n  version: 0.0.0-use.local\n  resolution: \"@acme/utils@workspace:packages/utils\"\n  languageName: unknown\n  linkType: soft\n\n\"@acme/web@workspace:packages/web\":\n  version: 0.0.0-use.local\n  resolution: \"@acme/web@workspace:packages/web\"\n  dependencies:\n    \"@acme/utils\": \"npm:^1.2.0\"\n  languageName: unknown\n  linkType: soft\n";
+        let out = update(Kind::YarnLock, "yarn.lock", berry, &[], &[req()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, berry.replace("^1.2.0", "^2.0.0"));
+    }
+
+    #[test]
+    fn other_ecosystems_and_outside_paths_change_nothing() {
+        assert_eq!(
+            relative("js", "js/packages/web").as_deref(),
+            Some("packages/web")
+        );
+        assert_eq!(relative("js", "jsx/a"), None);
+        assert_eq!(relative(".", ".").as_deref(), Some(""));
+        let text = "version = 4\n";
+        assert_eq!(
+            update(
+                Kind::CargoLock,
+                "Cargo.lock",
+                text,
+                &[bump(Ecosystem::Npm, "x", "x", "1.0.0", "1.1.0")],
+                &[]
+            )
+            .unwrap(),
+            None
+        );
+    }
+}

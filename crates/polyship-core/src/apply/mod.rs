@@ -8,9 +8,7 @@
 pub mod changelog;
 pub mod edit;
 pub mod lockfile;
-mod lockfile_shim;
 pub mod pre;
-use lockfile_shim as lockfile_api;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -370,7 +368,7 @@ fn rewrite_requirement(
 
 /// The lockfiles of the repository that belong to the workspace: those in the root or in a
 /// directory above a package.
-fn lockfiles(root: &Path, ws: &Workspace) -> Vec<(String, lockfile_api::Kind)> {
+fn lockfiles(root: &Path, ws: &Workspace) -> Vec<(String, lockfile::Kind)> {
     let mut dirs = BTreeSet::from([".".to_owned()]);
     for p in &ws.packages {
         let mut dir = p.path.as_str();
@@ -391,7 +389,7 @@ fn lockfiles(root: &Path, ws: &Workspace) -> Vec<(String, lockfile_api::Kind)> {
         ] {
             let file = child(&dir, name);
             if root.join(&file).is_file()
-                && let Some(kind) = lockfile_api::Kind::of(name)
+                && let Some(kind) = lockfile::Kind::of(name)
             {
                 out.push((file, kind));
             }
@@ -457,10 +455,10 @@ pub fn edits(
     }
 
     if options.lockfiles {
-        let bumped: Vec<lockfile_api::Bumped> = plan
+        let bumped: Vec<lockfile::Bumped> = plan
             .releases
             .iter()
-            .map(|r| lockfile_api::Bumped {
+            .map(|r| lockfile::Bumped {
                 ecosystem: r.ecosystem,
                 name: &r.name,
                 path: &ws.packages[r.package].path,
@@ -468,9 +466,9 @@ pub fn edits(
                 to: &r.to,
             })
             .collect();
-        let requirements: Vec<lockfile_api::Requirement> = rewritten
+        let requirements: Vec<lockfile::Requirement> = rewritten
             .iter()
-            .map(|r| lockfile_api::Requirement {
+            .map(|r| lockfile::Requirement {
                 ecosystem: r.ecosystem,
                 dependent_path: &r.dependent_path,
                 field: &r.field,
@@ -483,8 +481,8 @@ pub fn edits(
             let Some(text) = files.text(&file)? else {
                 continue;
             };
-            let updated = lockfile_api::update(kind, &file, &text, &bumped, &requirements)
-                .map_err(|e| {
+            let updated =
+                lockfile::update(kind, &file, &text, &bumped, &requirements).map_err(|e| {
                     let help = e.help.clone().map_or_else(
                         || {
                             "update the lockfile with its tool first, or pass `--no-lockfile`"
@@ -637,14 +635,13 @@ fn changelogs(
                 }
             }
         }
-        let order = [
-            "Breaking changes",
-            "Features",
-            "Fixes",
-            "Other changes",
-        ];
-        cx.sections
-            .sort_by_key(|s| order.iter().position(|t| *t == s.title).unwrap_or(order.len()));
+        let order = ["Breaking changes", "Features", "Fixes", "Other changes"];
+        cx.sections.sort_by_key(|s| {
+            order
+                .iter()
+                .position(|t| *t == s.title)
+                .unwrap_or(order.len())
+        });
         let section = render(&cx)?;
         let existing = files.text(file)?;
         files.set(file, changelog::insert(existing.as_deref(), &section))?;
