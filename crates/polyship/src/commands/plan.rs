@@ -245,7 +245,6 @@ fn fingerprint(root: &Path, ws: &polyship_core::workspace::Workspace) -> String 
 pub fn load(
     cx: &Context,
     ws: &polyship_core::workspace::Workspace,
-    changes: &Changes,
     file: &Path,
 ) -> anyhow::Result<Plan> {
     let text = fs_err::read_to_string(file)?;
@@ -346,7 +345,6 @@ pub fn load(
             changes: r.changes,
         });
     }
-    let _ = changes;
     Ok(Plan {
         releases,
         warnings: Vec::new(),

@@ -54,7 +54,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     } = planned;
     let (config, ws) = (&discovered.config, &discovered.workspace);
     if let Some(file) = &args.plan_file {
-        plan = super::plan::load(cx, ws, &changes, file)?;
+        plan = super::plan::load(cx, ws, file)?;
     }
     let snapshot = args.snapshot.as_deref();
     if let Some(tag) = snapshot {
