@@ -707,3 +707,33 @@ fn a_stale_lockfile_is_an_error_before_anything_is_written_unless_skipped() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(repo.read("Cargo.lock"), lock);
 }
+
+#[test]
+fn a_shared_workspace_requirement_moves_when_any_inheriting_crate_releases() {
+    // `a-quiet` (listed first) does not release; `z-loud` does, so the shared entry follows core
+    // even though 1.2.1 is still in range.
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*\"]\n\n[workspace.dependencies]\ncore = { path = \"crates/core\", version = \"1.2.0\" }\n",
+        )
+        .file("crates/core/Cargo.toml", "[package]\nname = \"core\"\nversion = \"1.2.0\"\n")
+        .file(
+            "crates/a-quiet/Cargo.toml",
+            "[package]\nname = \"a-quiet\"\nversion = \"1.0.0\"\n\n[dependencies]\ncore.workspace = true\n",
+        )
+        .file(
+            "crates/z-loud/Cargo.toml",
+            "[package]\nname = \"z-loud\"\nversion = \"1.0.0\"\n\n[dependencies]\ncore.workspace = true\n",
+        )
+        .file(".changeset/a.md", "---\n\"core\": patch\n\"z-loud\": patch\n---\n\nFix\n")
+        .commit("chore: init");
+    let out = repo.run(&["version", "--no-lockfile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("Cargo.toml")
+            .contains("core = { path = \"crates/core\", version = \"1.2.1\" }"),
+        "{}",
+        repo.read("Cargo.toml")
+    );
+}

@@ -428,7 +428,16 @@ pub fn edits(
             == crate::config::DependentsPolicy::Patch,
     };
     let mut rewritten = Vec::new();
-    // `[workspace.dependencies]` entries are shared: rewrite each once.
+    // `[workspace.dependencies]` entries are shared: rewrite each once, as for a releasing
+    // dependent when any of the crates that inherit it releases.
+    let mut releasing_at: BTreeSet<(String, Vec<String>)> = BTreeSet::new();
+    for (d, package) in ws.packages.iter().enumerate() {
+        if by_package.contains_key(&d) {
+            for dep in &package.dependencies {
+                releasing_at.insert((dep.location.file.clone(), dep.location.key.clone()));
+            }
+        }
+    }
     let mut seen: BTreeSet<(String, Vec<String>)> = BTreeSet::new();
     for (d, package) in ws.packages.iter().enumerate() {
         for dep in &package.dependencies {
@@ -438,17 +447,14 @@ pub fn edits(
             let Some(release) = by_package.get(&p) else {
                 continue;
             };
-            if !seen.insert((dep.location.file.clone(), dep.location.key.clone())) {
+            let slot = (dep.location.file.clone(), dep.location.key.clone());
+            let dependent_releases = releasing_at.contains(&slot);
+            if !seen.insert(slot) {
                 continue;
             }
-            if let Some(r) = rewrite_requirement(
-                files,
-                ws,
-                (d, dep),
-                release,
-                by_package.contains_key(&d),
-                rule,
-            )? {
+            if let Some(r) =
+                rewrite_requirement(files, ws, (d, dep), release, dependent_releases, rule)?
+            {
                 rewritten.push(r);
             }
         }
