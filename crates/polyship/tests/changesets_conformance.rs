@@ -29,85 +29,10 @@ use support::Repo;
 // ---------------------------------------------------------------------------------------------
 // The changesets CLI
 
-/// Where `@changesets/cli` is installed: `$POLYSHIP_TEST_TOOLS`, else `target/test-tools` of this
-/// workspace, so that `cargo clean` removes it and every later run reuses it.
-fn tools_dir() -> PathBuf {
-    std::env::var_os("POLYSHIP_TEST_TOOLS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools"),
-        PathBuf::from,
-    )
-}
-
-/// The `changeset` executable, installed on first use by this test binary.
+/// The `changeset` executable, installed on first use (see [`support::npm_tool`]).
 fn changeset_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| install_changesets(&tools_dir()))
-}
-
-/// Installs `@changesets/cli@2` under `dir` unless `dir/node_modules/.bin/changeset` exists.
-///
-/// Several test binaries may race here, so npm installs into a private staging directory and the
-/// finished `node_modules` is moved into place with one `rename`: another process sees either no
-/// `node_modules` or a complete one. The loser of a race drops its copy and uses the winner's.
-fn install_changesets(dir: &Path) -> PathBuf {
-    let bin = dir.join("node_modules/.bin/changeset");
-    if bin.is_file() {
-        return bin;
-    }
-    std::fs::create_dir_all(dir)
-        .unwrap_or_else(|e| panic!("cannot create `{}`: {e}", dir.display()));
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let staging = dir.join(format!("staging-{}-{nonce}", std::process::id()));
-    let output = Command::new("npm")
-        .arg("install")
-        .arg("--prefix")
-        .arg(&staging)
-        .args([
-            "--no-audit",
-            "--no-fund",
-            "--no-progress",
-            "@changesets/cli@2",
-        ])
-        .env("npm_config_update_notifier", "false")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `npm` ({e})\nhelp: the changesets conformance tests need node and npm \
-                 on PATH to install `@changesets/cli@2`"
-            )
-        });
-    if !output.status.success() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    assert!(
-        output.status.success(),
-        "`npm install --prefix {} @changesets/cli@2` failed ({})\n--- stdout\n{}--- stderr\n{}\n\
-         help: these tests install changesets once from the npm registry (network needed); or \
-         point POLYSHIP_TEST_TOOLS at a directory holding `node_modules/.bin/changeset`",
-        staging.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    let target = dir.join("node_modules");
-    if std::fs::rename(staging.join("node_modules"), &target).is_err() && !bin.is_file() {
-        // Not a lost race but a broken `node_modules` left by an interrupted run: replace it.
-        let stale = dir.join(format!("stale-{}-{nonce}", std::process::id()));
-        std::fs::rename(&target, &stale)
-            .unwrap_or_else(|e| panic!("cannot move `{}` aside: {e}", target.display()));
-        let _ = std::fs::remove_dir_all(&stale);
-        std::fs::rename(staging.join("node_modules"), &target)
-            .unwrap_or_else(|e| panic!("cannot move changesets into `{}`: {e}", target.display()));
-    }
-    let _ = std::fs::remove_dir_all(&staging);
-    assert!(
-        bin.is_file(),
-        "npm installed `@changesets/cli@2` but `{}` is missing",
-        bin.display()
-    );
-    bin
+    BIN.get_or_init(|| support::npm_tool("@changesets/cli@2", "changeset"))
 }
 
 // ---------------------------------------------------------------------------------------------

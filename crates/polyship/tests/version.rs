@@ -737,3 +737,145 @@ fn a_shared_workspace_requirement_moves_when_any_inheriting_crate_releases() {
         repo.read("Cargo.toml")
     );
 }
+
+/// Runs a tool with an isolated home, failing the test with its output.
+fn run_tool(repo: &Repo, program: &Path, args: &[&str], env: &[(&str, &str)]) {
+    let home = repo.join("../tool-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(repo.path())
+        .env("HOME", &home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An npm workspace (utils 1.2.0; web requires `^1.2.0`; x through `workspace:*`) with a
+/// changeset for a major of utils, and the lockfile `generate` writes.
+fn js_workspace(extra: &[(&str, &str)]) -> Repo {
+    let mut repo = Repo::new()
+        .file(".gitignore", "node_modules\n.yarn\n.pnp.*\n")
+        .file("packages/utils/package.json", "{ \"name\": \"@acme/utils\", \"version\": \"1.2.0\" }\n")
+        .file("packages/x/package.json", "{ \"name\": \"@acme/x\", \"version\": \"2.0.0\" }\n")
+        .file(
+            "packages/web/package.json",
+            "{ \"name\": \"@acme/web\", \"version\": \"0.3.0\", \"dependencies\": { \"@acme/utils\": \"^1.2.0\" }, \"devDependencies\": { \"@acme/x\": \"workspace:*\" } }\n",
+        );
+    for (path, text) in extra {
+        repo = repo.file(path, text);
+    }
+    repo
+}
+
+fn changeset_and_version(repo: Repo) -> Repo {
+    let repo = repo
+        .file(
+            ".changeset/a.md",
+            "---\n\"@acme/utils\": major\n---\n\nBreak\n",
+        )
+        .commit("chore: workspace, lockfile, changeset");
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("packages/web/package.json")
+            .contains("\"^2.0.0\"")
+    );
+    repo
+}
+
+#[test]
+fn pnpm_accepts_its_updated_lockfile_frozen() {
+    let pnpm = support::npm_tool("pnpm@9", "pnpm");
+    let repo = js_workspace(&[
+        (
+            "package.json",
+            "{ \"name\": \"root\", \"private\": true }\n",
+        ),
+        ("pnpm-workspace.yaml", "packages:\n  - \"packages/*\"\n"),
+        (".npmrc", "link-workspace-packages=true\n"),
+    ]);
+    run_tool(
+        &repo,
+        &pnpm,
+        &["install", "--lockfile-only", "--offline"],
+        &[],
+    );
+    let repo = changeset_and_version(repo);
+    assert!(repo.read("pnpm-lock.yaml").contains("specifier: ^2.0.0"));
+    run_tool(
+        &repo,
+        &pnpm,
+        &["install", "--frozen-lockfile", "--offline"],
+        &[],
+    );
+}
+
+#[test]
+fn yarn_berry_accepts_its_updated_lockfile_immutable() {
+    let yarn = support::npm_tool("@yarnpkg/cli-dist@4", "yarn");
+    let repo = js_workspace(&[(
+        "package.json",
+        "{ \"name\": \"root\", \"private\": true, \"workspaces\": [\"packages/*\"] }\n",
+    )]);
+    let env = [
+        ("YARN_ENABLE_TELEMETRY", "0"),
+        ("YARN_ENABLE_GLOBAL_CACHE", "0"),
+    ];
+    run_tool(&repo, &yarn, &["install", "--mode=update-lockfile"], &env);
+    let repo = changeset_and_version(repo);
+    assert!(
+        repo.read("yarn.lock")
+            .contains("\"@acme/utils@npm:^2.0.0, @acme/utils@workspace:packages/utils\"")
+    );
+    run_tool(
+        &repo,
+        &yarn,
+        &["install", "--immutable", "--mode=skip-build"],
+        &env,
+    );
+}
+
+#[test]
+fn uv_accepts_its_updated_lockfile() {
+    let uv = support::pip_tool("uv", "uv");
+    let member = |name: &str, version: &str, deps: &str| {
+        format!(
+            "[project]\nname = \"{name}\"\nversion = \"{version}\"\nrequires-python = \">=3.8\"\ndependencies = [{deps}]\n\n[tool.uv.sources]\nacme-core = {{ workspace = true }}\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n"
+        )
+    };
+    let repo = Repo::new()
+        .file(
+            "pyproject.toml",
+            "[tool.uv.workspace]\nmembers = [\"core\", \"tools\"]\n",
+        )
+        .file("core/pyproject.toml", &member("acme-core", "1.2.0", ""))
+        .file(
+            "tools/pyproject.toml",
+            &member("acme-tools", "0.1.0", "\"acme-core==1.2.0\""),
+        );
+    run_tool(&repo, &uv, &["lock", "--offline"], &[]);
+    let repo = repo
+        .file(
+            ".changeset/a.md",
+            "---\n\"acme-core\": minor\n---\n\nFeature\n",
+        )
+        .commit("chore: workspace, lockfile, changeset");
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        repo.read("uv.lock")
+            .contains("name = \"acme-core\"\nversion = \"1.3.0\""),
+        "{}",
+        repo.read("uv.lock")
+    );
+    run_tool(&repo, &uv, &["lock", "--check", "--offline"], &[]);
+}

@@ -17,10 +17,10 @@
 //! A workspace entry at an unexpected version means the lockfile is stale: an error before anything
 //! is written, naming the line and the command that refreshes it.
 //!
-//! Checked against the real tools: `cargo metadata --locked` and npm 11 `install
-//! --package-lock-only` accept the result unchanged (end-to-end tests), and so does yarn 4.5
-//! `install --immutable`, whose output the Berry sample below reproduces. The pnpm and uv samples
-//! follow those tools' documented formats.
+//! Checked against the real tools in the end-to-end tests: `cargo metadata --locked`, npm
+//! `install --package-lock-only` (unchanged output), pnpm 9 `install --frozen-lockfile`, yarn 4
+//! `install --immutable` and uv `lock --check` all accept the edited lockfiles; the samples in the
+//! unit tests are what those tools write.
 
 use std::ops::Range;
 

@@ -213,3 +213,106 @@ pub fn edges(doc: &serde_json::Value) -> Vec<String> {
     }
     out
 }
+
+/// Where tools the tests need are installed: `$POLYSHIP_TEST_TOOLS`, else `target/test-tools` of
+/// this workspace, so that `cargo clean` removes them and every later run reuses them.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("POLYSHIP_TEST_TOOLS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools"),
+        PathBuf::from,
+    )
+}
+
+/// Installs a tool once into `tools_dir()/<name>` and returns `<that>/<bin>`.
+///
+/// Several test binaries may race here, so `install` fills a private staging directory that is
+/// then renamed into place in one step: another process sees no directory or a complete one. The
+/// loser of a race drops its copy. A failed install fails the test with the installer's output —
+/// tests never skip because a tool is missing.
+fn install_once(name: &str, bin: &str, install: &dyn Fn(&Path) -> std::process::Output) -> PathBuf {
+    let root = tools_dir();
+    let dir = root.join(name);
+    let exe = dir.join(bin);
+    if exe.is_file() {
+        return exe;
+    }
+    std::fs::create_dir_all(&root)
+        .unwrap_or_else(|e| panic!("cannot create `{}`: {e}", root.display()));
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let staging = root.join(format!("staging-{name}-{}-{nonce}", std::process::id()));
+    let output = install(&staging);
+    if !output.status.success() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    assert!(
+        output.status.success(),
+        "installing `{name}` for the tests failed ({})\n--- stdout\n{}--- stderr\n{}\n\
+         help: the tests install their tools once from the npm registry or PyPI (network needed); \
+         or point POLYSHIP_TEST_TOOLS at a directory that has them",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    if std::fs::rename(&staging, &dir).is_err() && !exe.is_file() {
+        // Not a lost race but a broken copy left by an interrupted run: replace it.
+        let stale = root.join(format!("stale-{name}-{}-{nonce}", std::process::id()));
+        std::fs::rename(&dir, &stale)
+            .unwrap_or_else(|e| panic!("cannot move `{}` aside: {e}", dir.display()));
+        let _ = std::fs::remove_dir_all(&stale);
+        std::fs::rename(&staging, &dir)
+            .unwrap_or_else(|e| panic!("cannot move `{name}` into `{}`: {e}", dir.display()));
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    assert!(
+        exe.is_file(),
+        "`{name}` was installed but `{}` is missing",
+        exe.display()
+    );
+    exe
+}
+
+/// An npm package's executable (`npm_tool("pnpm@9", "pnpm")`), installed on first use.
+pub fn npm_tool(spec: &str, bin: &str) -> PathBuf {
+    let name: String = spec
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    install_once(&name, &format!("node_modules/.bin/{bin}"), &|staging| {
+        Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(staging)
+            .args(["--no-audit", "--no-fund", "--no-progress", spec])
+            .env("npm_config_update_notifier", "false")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `npm` ({e}); the tests need node and npm"))
+    })
+}
+
+/// A PyPI package's executable (`pip_tool("uv", "uv")`), installed on first use with
+/// `pip install --target`.
+pub fn pip_tool(spec: &str, bin: &str) -> PathBuf {
+    let name: String = spec
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    install_once(&format!("pip-{name}"), &format!("bin/{bin}"), &|staging| {
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(staging)
+            .arg(spec)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run `python3 -m pip` ({e}); the tests need Python 3 with pip")
+            })
+    })
+}
