@@ -12,6 +12,7 @@ pub mod ecosystem;
 pub mod fsutil;
 pub mod json;
 pub mod plan;
+pub mod release;
 pub mod select;
 pub mod version;
 pub mod workspace;

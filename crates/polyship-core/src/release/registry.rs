@@ -1,0 +1,291 @@
+//! Asking a registry whether a version is published, over its read API: the Cargo sparse index,
+//! the npm packument, the Python simple repository API (PEP 503 HTML or PEP 691 JSON).
+//!
+//! The answer is never a guess: a 200 that lists the version means published (with the registry's
+//! checksum, to compare content); a 404, or a 200 without the version, means absent; anything else
+//! is an error that says what the registry answered.
+
+use std::time::Duration;
+
+use crate::workspace::Ecosystem;
+
+/// What a registry holds of one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    Absent,
+    /// Published; `checksum` is what the registry records (Cargo `cksum`, npm `integrity` or
+    /// `shasum`, the `sha256` of the first Python file), when it gives one.
+    Published {
+        checksum: Option<String>,
+    },
+}
+
+/// Where each ecosystem's registry answers reads. Bases end with `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registries {
+    /// A sparse index (`https://index.crates.io/`).
+    pub cargo: String,
+    /// An npm registry (`https://registry.npmjs.org/`).
+    pub npm: String,
+    /// A Python package index root; its simple API is `<base>simple/` (`https://pypi.org/`).
+    pub python: String,
+}
+
+impl Default for Registries {
+    fn default() -> Self {
+        Self {
+            cargo: "https://index.crates.io/".to_owned(),
+            npm: "https://registry.npmjs.org/".to_owned(),
+            python: "https://pypi.org/".to_owned(),
+        }
+    }
+}
+
+/// Why a registry could not say.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("`{url}` answered {status}; polyship does not guess what that means")]
+    Status { url: String, status: u16 },
+    #[error("`{url}` could not be reached: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("`{url}` answered something polyship cannot read: {message}")]
+    Unreadable { url: String, message: String },
+}
+
+/// A blocking HTTP agent for registry reads: statuses are answers, not errors; 30 s per request.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .user_agent(concat!("polyship/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// The path of a crate's file in a Cargo index: `1/a`, `2/ab`, `3/a/abc`, `se/rd/serde`.
+pub fn cargo_index_path(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    match lower.len() {
+        0 => String::new(),
+        1 => format!("1/{lower}"),
+        2 => format!("2/{lower}"),
+        3 => format!("3/{}/{lower}", &lower[..1]),
+        _ => format!("{}/{}/{lower}", &lower[..2], &lower[2..4]),
+    }
+}
+
+/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
+pub fn pep503(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// GETs `url` with `accept`: `Ok(None)` for 404 and 410, the body for 200, an error otherwise.
+fn get(agent: &ureq::Agent, url: &str, accept: &str) -> Result<Option<String>, RegistryError> {
+    let mut response = agent
+        .get(url)
+        .header("Accept", accept)
+        .call()
+        .map_err(|e| RegistryError::Unreachable {
+            url: url.to_owned(),
+            message: e.to_string(),
+        })?;
+    match response.status().as_u16() {
+        200 => response
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_string()
+            .map(Some)
+            .map_err(|e| RegistryError::Unreadable {
+                url: url.to_owned(),
+                message: e.to_string(),
+            }),
+        404 | 410 => Ok(None),
+        status => Err(RegistryError::Status {
+            url: url.to_owned(),
+            status,
+        }),
+    }
+}
+
+/// Whether `name` `version` is on the registry of `ecosystem`.
+pub fn presence(
+    agent: &ureq::Agent,
+    registries: &Registries,
+    ecosystem: Ecosystem,
+    name: &str,
+    version: &str,
+) -> Result<Presence, RegistryError> {
+    match ecosystem {
+        Ecosystem::Cargo => {
+            let url = format!("{}{}", registries.cargo, cargo_index_path(name));
+            let Some(body) = get(agent, &url, "*/*")? else {
+                return Ok(Presence::Absent);
+            };
+            cargo_presence(&body, version)
+                .map_err(|message| RegistryError::Unreadable { url, message })
+        }
+        Ecosystem::Npm => {
+            // Scoped names keep their `@` and encode the `/`.
+            let url = format!("{}{}", registries.npm, name.replace('/', "%2f"));
+            let Some(body) = get(agent, &url, "application/json")? else {
+                return Ok(Presence::Absent);
+            };
+            npm_presence(&body, version)
+                .map_err(|message| RegistryError::Unreadable { url, message })
+        }
+        Ecosystem::Python => {
+            let url = format!("{}simple/{}/", registries.python, pep503(name));
+            let Some(body) = get(
+                agent,
+                &url,
+                "application/vnd.pypi.simple.v1+json, text/html;q=0.5",
+            )?
+            else {
+                return Ok(Presence::Absent);
+            };
+            Ok(python_presence(&body, name, version))
+        }
+    }
+}
+
+fn cargo_presence(body: &str, version: &str) -> Result<Presence, String> {
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("an index line is not JSON: {e}"))?;
+        if entry.get("vers").and_then(serde_json::Value::as_str) == Some(version) {
+            return Ok(Presence::Published {
+                checksum: entry
+                    .get("cksum")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            });
+        }
+    }
+    Ok(Presence::Absent)
+}
+
+fn npm_presence(body: &str, version: &str) -> Result<Presence, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("the packument is not JSON: {e}"))?;
+    let Some(entry) = doc.get("versions").and_then(|v| v.get(version)) else {
+        return Ok(Presence::Absent);
+    };
+    let dist = entry.get("dist");
+    let checksum = dist
+        .and_then(|d| d.get("integrity").or_else(|| d.get("shasum")))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    Ok(Presence::Published { checksum })
+}
+
+/// The files of `name` `version` in a simple-API page: file names start with the name (any of
+/// `-`, `_`, `.` spellings, case-insensitive) followed by `-<version>` and then `-`, `.tar`, `.zip`.
+fn python_presence(body: &str, name: &str, version: &str) -> Presence {
+    let wanted = pep503(name);
+    let matches = |file: &str| {
+        let file = file.rsplit('/').next().unwrap_or(file);
+        let file = file.split(['#', '?']).next().unwrap_or(file);
+        let Some((stem, rest)) = file.split_once(&format!("-{version}")) else {
+            return false;
+        };
+        pep503(stem) == wanted
+            && (rest.starts_with('-') || rest.starts_with(".tar") || rest.starts_with(".zip"))
+    };
+    // PEP 691 JSON.
+    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(body)
+        && let Some(files) = doc.get("files").and_then(serde_json::Value::as_array)
+    {
+        for f in files {
+            if f.get("filename")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(matches)
+            {
+                let checksum = f
+                    .get("hashes")
+                    .and_then(|h| h.get("sha256"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned);
+                return Presence::Published { checksum };
+            }
+        }
+        return Presence::Absent;
+    }
+    // PEP 503 HTML: `<a href="…/name-1.0.0.tar.gz#sha256=…">`.
+    for part in body.split("href=\"").skip(1) {
+        let href = part.split('"').next().unwrap_or_default();
+        if matches(href) {
+            let checksum = href
+                .split_once("#sha256=")
+                .map(|(_, h)| h.split('&').next().unwrap_or(h).to_owned());
+            return Presence::Published { checksum };
+        }
+    }
+    Presence::Absent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_paths_and_names() {
+        assert_eq!(cargo_index_path("a"), "1/a");
+        assert_eq!(cargo_index_path("ab"), "2/ab");
+        assert_eq!(cargo_index_path("abc"), "3/a/abc");
+        assert_eq!(cargo_index_path("Serde_Json"), "se/rd/serde_json");
+        assert_eq!(pep503("Acme__Tools.x"), "acme-tools-x");
+    }
+
+    #[test]
+    fn reads_each_answer() {
+        let index = "{\"name\":\"a\",\"vers\":\"1.0.0\",\"cksum\":\"aa\"}\n{\"name\":\"a\",\"vers\":\"1.1.0\",\"cksum\":\"bb\"}\n";
+        assert_eq!(
+            cargo_presence(index, "1.1.0").unwrap(),
+            Presence::Published {
+                checksum: Some("bb".into())
+            }
+        );
+        assert_eq!(cargo_presence(index, "2.0.0").unwrap(), Presence::Absent);
+        assert!(cargo_presence("<html>", "1.0.0").is_err());
+        let packument = r#"{"name":"@a/b","versions":{"1.0.0":{"dist":{"integrity":"sha512-x","shasum":"y"}}}}"#;
+        assert_eq!(
+            npm_presence(packument, "1.0.0").unwrap(),
+            Presence::Published {
+                checksum: Some("sha512-x".into())
+            }
+        );
+        assert_eq!(npm_presence(packument, "1.0.1").unwrap(), Presence::Absent);
+        let html = "<a href=\"/packages/acme_tools-1.0.0.tar.gz#sha256=abc\">acme_tools-1.0.0.tar.gz</a>\n<a href=\"/packages/acme_tools-1.0.0rc1-py3-none-any.whl#sha256=def\">x</a>";
+        assert_eq!(
+            python_presence(html, "Acme.Tools", "1.0.0"),
+            Presence::Published {
+                checksum: Some("abc".into())
+            }
+        );
+        assert_eq!(
+            python_presence(html, "acme-tools", "1.0.0rc1"),
+            Presence::Published {
+                checksum: Some("def".into())
+            }
+        );
+        assert_eq!(python_presence(html, "acme-tools", "1.0"), Presence::Absent);
+        let json = r#"{"files":[{"filename":"acme_tools-2.0.0-py3-none-any.whl","hashes":{"sha256":"j"}}]}"#;
+        assert_eq!(
+            python_presence(json, "acme-tools", "2.0.0"),
+            Presence::Published {
+                checksum: Some("j".into())
+            }
+        );
+    }
+}
