@@ -181,6 +181,37 @@ fn parse_toml(
     })
 }
 
+/// Moves a workspace entry's `version` from `b.from` to `b.to`; any other version means the
+/// lockfile is stale.
+fn move_version(
+    kind: Kind,
+    file: &str,
+    text: &str,
+    b: &Bumped,
+    version: &toml_edit::Item,
+    out: &mut Vec<(Range<usize>, String)>,
+) -> Result<(), SourceError> {
+    let span = version.span().unwrap_or(0..0);
+    match version.as_str() {
+        Some(v) if v == b.from => out.push((inner(span), b.to.to_owned())),
+        Some(v) if v == b.to => {}
+        Some(v) => {
+            return Err(stale(
+                kind,
+                file,
+                text,
+                span.start,
+                format!(
+                    "`{}` is at {v} here, but its manifest says {}",
+                    b.name, b.from
+                ),
+            ));
+        }
+        None => {}
+    }
+    Ok(())
+}
+
 /// A TOML string value's inner span (between the quotes).
 fn inner(span: Range<usize>) -> Range<usize> {
     span.start + 1..span.end - 1
@@ -203,26 +234,8 @@ fn cargo(file: &str, text: &str, bumped: &[(&Bumped, String)]) -> Result<Splices
             {
                 continue;
             }
-            let Some(version) = table.get("version") else {
-                continue;
-            };
-            let span = version.span().unwrap_or(0..0);
-            match version.as_str() {
-                Some(v) if v == b.from => out.push((inner(span), b.to.to_owned())),
-                Some(v) if v == b.to => {}
-                Some(v) => {
-                    return Err(stale(
-                        kind,
-                        file,
-                        text,
-                        span.start,
-                        format!(
-                            "`{}` is at {v} here, but its manifest says {}",
-                            b.name, b.from
-                        ),
-                    ));
-                }
-                None => {}
+            if let Some(version) = table.get("version") {
+                move_version(kind, file, text, b, version, &mut out)?;
             }
         }
         // `"name version"` references, written when a name is ambiguous.
@@ -561,7 +574,7 @@ fn uv(
                     || s.contains_key("directory")
             })
     };
-    let normal = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    let normal = crate::ecosystem::python::normalize_name;
     for (b, _) in bumped {
         for table in packages.iter().filter(|t| member(t)) {
             if table
@@ -572,26 +585,8 @@ fn uv(
             {
                 continue;
             }
-            let Some(version) = table.get("version") else {
-                continue;
-            };
-            let span = version.span().unwrap_or(0..0);
-            match version.as_str() {
-                Some(v) if v == b.from => out.push((inner(span), b.to.to_owned())),
-                Some(v) if v == b.to => {}
-                Some(v) => {
-                    return Err(stale(
-                        kind,
-                        file,
-                        text,
-                        span.start,
-                        format!(
-                            "`{}` is at {v} here, but its manifest says {}",
-                            b.name, b.from
-                        ),
-                    ));
-                }
-                None => {}
+            if let Some(version) = table.get("version") {
+                move_version(kind, file, text, b, version, &mut out)?;
             }
         }
     }

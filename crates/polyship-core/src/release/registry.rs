@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::ecosystem::python::normalize_name as pep503;
 use crate::workspace::Ecosystem;
 
 /// What a registry holds of one version.
@@ -72,21 +73,6 @@ pub fn cargo_index_path(name: &str) -> String {
         3 => format!("3/{}/{lower}", &lower[..1]),
         _ => format!("{}/{}/{lower}", &lower[..2], &lower[2..4]),
     }
-}
-
-/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
-pub fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// GETs `url` with `accept`: `Ok(None)` for 404 and 410, the body for 200, an error otherwise.
@@ -244,7 +230,6 @@ mod tests {
         assert_eq!(cargo_index_path("ab"), "2/ab");
         assert_eq!(cargo_index_path("abc"), "3/a/abc");
         assert_eq!(cargo_index_path("Serde_Json"), "se/rd/serde_json");
-        assert_eq!(pep503("Acme__Tools.x"), "acme-tools-x");
     }
 
     #[test]
