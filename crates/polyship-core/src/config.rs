@@ -48,6 +48,77 @@ pub struct Config {
     /// The release commit and snapshot versions.
     #[serde(default)]
     pub release: ReleaseConfig,
+    /// How `polyship publish` publishes, tags, pushes and makes forge releases.
+    #[serde(default)]
+    pub publish: PublishConfig,
+}
+
+/// `[publish]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PublishConfig {
+    /// The branch releases are made from. Default: `base-branch`.
+    pub branch: Option<String>,
+    /// The remote that receives the release commit and tags. Default `origin`.
+    pub remote: Option<String>,
+    /// How many packages publish at once. Default 4.
+    pub jobs: Option<usize>,
+    /// Seconds to wait for a dependency to show on its registry before its dependents publish.
+    /// Default 300.
+    pub timeout: Option<u64>,
+    #[serde(default)]
+    pub cargo: CargoPublishConfig,
+    #[serde(default)]
+    pub npm: NpmPublishConfig,
+    #[serde(default)]
+    pub python: PythonPublishConfig,
+    #[serde(default)]
+    pub forge: ForgeConfig,
+}
+
+/// `[publish.cargo]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CargoPublishConfig {
+    /// The sparse index to read (`https://index.crates.io/`). For a named registry, default: its
+    /// `sparse+` index from `CARGO_REGISTRIES_<NAME>_INDEX`.
+    pub index: Option<String>,
+    /// Whether `cargo publish` builds the packaged crate first (its `--no-verify` when false).
+    pub verify: Option<bool>,
+}
+
+/// `[publish.npm]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NpmPublishConfig {
+    /// The registry to publish to and read (a package's `publishConfig.registry` wins).
+    pub registry: Option<String>,
+    /// `public` or `restricted` (`npm publish --access`). Default: changesets' `access`.
+    pub access: Option<String>,
+}
+
+/// `[publish.python]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PythonPublishConfig {
+    /// The Python that runs `build` and `twine`. Default `python3`.
+    pub command: Option<String>,
+    /// The index root to read (its simple API is `<index>simple/`). Default `https://pypi.org/`.
+    pub index: Option<String>,
+    /// The upload URL. Default `https://upload.pypi.org/legacy/`.
+    pub upload: Option<String>,
+}
+
+/// `[publish.forge]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ForgeConfig {
+    /// `github`, `gitea` or `none`. Default: `github` when the remote is on github.com, else none.
+    pub kind: Option<crate::release::forge::ForgeKind>,
+    /// The API base. Default `https://api.github.com/`, or `https://<host>/api/v1/` for Gitea.
+    pub api: Option<String>,
+    /// `owner/repo`. Default: from the remote's URL.
+    pub repository: Option<String>,
 }
 
 /// `[changelog]`.

@@ -102,7 +102,7 @@ fn cargo_sparse_index() {
     assert_eq!(
         presence(&a, &r, Ecosystem::Cargo, &name, "1.2.0").unwrap(),
         Presence::Published {
-            checksum: Some(sha256_hex(&crate_file))
+            checksums: vec![sha256_hex(&crate_file)]
         }
     );
     assert_eq!(
@@ -140,12 +140,13 @@ fn npm_packument_with_a_scoped_name() {
         &[("NPM_TOKEN", token.as_str())],
     );
     let a = agent();
-    let Presence::Published {
-        checksum: Some(integrity),
-    } = presence(&a, &r, Ecosystem::Npm, &name, "2.0.0").unwrap()
+    let Presence::Published { checksums } =
+        presence(&a, &r, Ecosystem::Npm, &name, "2.0.0").unwrap()
     else {
         panic!("not published")
     };
+    assert_eq!(checksums.len(), 1);
+    let integrity = &checksums[0];
     assert!(integrity.starts_with("sha512-"), "{integrity}");
     assert_eq!(
         presence(&a, &r, Ecosystem::Npm, &name, "2.0.1").unwrap(),
@@ -211,7 +212,7 @@ fn python_simple_api() {
     assert_eq!(
         presence(&a, &r, Ecosystem::Python, &name, "1.3.0rc1").unwrap(),
         Presence::Published {
-            checksum: Some(sha256_hex(&sdist))
+            checksums: vec![sha256_hex(&sdist)]
         }
     );
     assert_eq!(

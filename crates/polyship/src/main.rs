@@ -41,6 +41,8 @@ enum Command {
     Plan(commands::plan::Args),
     /// Apply the plan: versions, requirements, lockfiles, changelogs and changesets, then commit
     Version(commands::version::Args),
+    /// Publish every unreleased package in dependency order, tag, push and make forge releases
+    Publish(commands::publish::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
         Command::Plan(args) => commands::plan::run(&cx, &args),
         Command::Version(args) => commands::version::run(&cx, &args),
+        Command::Publish(args) => commands::publish::run(&cx, &args),
     });
     match result {
         Ok(code) => code,

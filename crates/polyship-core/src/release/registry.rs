@@ -14,10 +14,10 @@ use crate::workspace::Ecosystem;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Presence {
     Absent,
-    /// Published; `checksum` is what the registry records (Cargo `cksum`, npm `integrity` or
-    /// `shasum`, the `sha256` of the first Python file), when it gives one.
+    /// Published; `checksums` are what the registry records of its files (Cargo `cksum`, npm
+    /// `integrity` or `shasum`, the `sha256` of every Python file of the version), when it gives them.
     Published {
-        checksum: Option<String>,
+        checksums: Vec<String>,
     },
 }
 
@@ -75,32 +75,67 @@ pub fn cargo_index_path(name: &str) -> String {
     }
 }
 
+/// How long a `Retry-After` header asks to wait (seconds form), capped at two minutes.
+pub fn retry_after(headers: &ureq::http::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(120)))
+}
+
+/// How many times a read is tried before its failure is the answer.
+const ATTEMPTS: u32 = 5;
+
 /// GETs `url` with `accept`: `Ok(None)` for 404 and 410, the body for 200, an error otherwise.
+/// 429 and 5xx answers and failed connections are retried with backoff (honouring `Retry-After`).
 fn get(agent: &ureq::Agent, url: &str, accept: &str) -> Result<Option<String>, RegistryError> {
-    let mut response = agent
-        .get(url)
-        .header("Accept", accept)
-        .call()
-        .map_err(|e| RegistryError::Unreachable {
-            url: url.to_owned(),
-            message: e.to_string(),
-        })?;
-    match response.status().as_u16() {
-        200 => response
-            .body_mut()
-            .with_config()
-            .limit(256 * 1024 * 1024)
-            .read_to_string()
-            .map(Some)
-            .map_err(|e| RegistryError::Unreadable {
-                url: url.to_owned(),
-                message: e.to_string(),
-            }),
-        404 | 410 => Ok(None),
-        status => Err(RegistryError::Status {
-            url: url.to_owned(),
-            status,
-        }),
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let backoff = Duration::from_millis(250 << attempt.min(6));
+        let mut response = match agent.get(url).header("Accept", accept).call() {
+            Ok(r) => r,
+            Err(e) if attempt < ATTEMPTS => {
+                let _ = e;
+                std::thread::sleep(backoff);
+                continue;
+            }
+            Err(e) => {
+                return Err(RegistryError::Unreachable {
+                    url: url.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        match response.status().as_u16() {
+            200 => {
+                return response
+                    .body_mut()
+                    .with_config()
+                    .limit(256 * 1024 * 1024)
+                    .read_to_string()
+                    .map(Some)
+                    .map_err(|e| RegistryError::Unreadable {
+                        url: url.to_owned(),
+                        message: e.to_string(),
+                    });
+            }
+            404 | 410 => return Ok(None),
+            status @ (429 | 500..=599) if attempt < ATTEMPTS => {
+                let _ = status;
+                std::thread::sleep(retry_after(response.headers()).unwrap_or(backoff));
+            }
+            status => {
+                return Err(RegistryError::Status {
+                    url: url.to_owned(),
+                    status,
+                });
+            }
+        }
     }
 }
 
@@ -151,10 +186,12 @@ fn cargo_presence(body: &str, version: &str) -> Result<Presence, String> {
             serde_json::from_str(line).map_err(|e| format!("an index line is not JSON: {e}"))?;
         if entry.get("vers").and_then(serde_json::Value::as_str) == Some(version) {
             return Ok(Presence::Published {
-                checksum: entry
+                checksums: entry
                     .get("cksum")
                     .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned),
+                    .map(str::to_owned)
+                    .into_iter()
+                    .collect(),
             });
         }
     }
@@ -168,11 +205,13 @@ fn npm_presence(body: &str, version: &str) -> Result<Presence, String> {
         return Ok(Presence::Absent);
     };
     let dist = entry.get("dist");
-    let checksum = dist
+    let checksums = dist
         .and_then(|d| d.get("integrity").or_else(|| d.get("shasum")))
         .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
-    Ok(Presence::Published { checksum })
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    Ok(Presence::Published { checksums })
 }
 
 /// The files of `name` `version` in a simple-API page: file names start with the name (any of
@@ -188,6 +227,8 @@ fn python_presence(body: &str, name: &str, version: &str) -> Presence {
         pep503(stem) == wanted
             && (rest.starts_with('-') || rest.starts_with(".tar") || rest.starts_with(".zip"))
     };
+    let mut found = false;
+    let mut checksums = Vec::new();
     // PEP 691 JSON.
     if let Ok(doc) = serde_json::from_str::<serde_json::Value>(body)
         && let Some(files) = doc.get("files").and_then(serde_json::Value::as_array)
@@ -197,27 +238,33 @@ fn python_presence(body: &str, name: &str, version: &str) -> Presence {
                 .and_then(serde_json::Value::as_str)
                 .is_some_and(matches)
             {
-                let checksum = f
-                    .get("hashes")
-                    .and_then(|h| h.get("sha256"))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned);
-                return Presence::Published { checksum };
+                found = true;
+                checksums.extend(
+                    f.get("hashes")
+                        .and_then(|h| h.get("sha256"))
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned),
+                );
             }
         }
-        return Presence::Absent;
-    }
-    // PEP 503 HTML: `<a href="…/name-1.0.0.tar.gz#sha256=…">`.
-    for part in body.split("href=\"").skip(1) {
-        let href = part.split('"').next().unwrap_or_default();
-        if matches(href) {
-            let checksum = href
-                .split_once("#sha256=")
-                .map(|(_, h)| h.split('&').next().unwrap_or(h).to_owned());
-            return Presence::Published { checksum };
+    } else {
+        // PEP 503 HTML: `<a href="…/name-1.0.0.tar.gz#sha256=…">`.
+        for part in body.split("href=\"").skip(1) {
+            let href = part.split('"').next().unwrap_or_default();
+            if matches(href) {
+                found = true;
+                checksums.extend(
+                    href.split_once("#sha256=")
+                        .map(|(_, h)| h.split('&').next().unwrap_or(h).to_owned()),
+                );
+            }
         }
     }
-    Presence::Absent
+    if found {
+        Presence::Published { checksums }
+    } else {
+        Presence::Absent
+    }
 }
 
 #[cfg(test)]
@@ -238,7 +285,7 @@ mod tests {
         assert_eq!(
             cargo_presence(index, "1.1.0").unwrap(),
             Presence::Published {
-                checksum: Some("bb".into())
+                checksums: vec!["bb".into()]
             }
         );
         assert_eq!(cargo_presence(index, "2.0.0").unwrap(), Presence::Absent);
@@ -247,7 +294,7 @@ mod tests {
         assert_eq!(
             npm_presence(packument, "1.0.0").unwrap(),
             Presence::Published {
-                checksum: Some("sha512-x".into())
+                checksums: vec!["sha512-x".into()]
             }
         );
         assert_eq!(npm_presence(packument, "1.0.1").unwrap(), Presence::Absent);
@@ -255,13 +302,13 @@ mod tests {
         assert_eq!(
             python_presence(html, "Acme.Tools", "1.0.0"),
             Presence::Published {
-                checksum: Some("abc".into())
+                checksums: vec!["abc".into()]
             }
         );
         assert_eq!(
             python_presence(html, "acme-tools", "1.0.0rc1"),
             Presence::Published {
-                checksum: Some("def".into())
+                checksums: vec!["def".into()]
             }
         );
         assert_eq!(python_presence(html, "acme-tools", "1.0"), Presence::Absent);
@@ -269,7 +316,7 @@ mod tests {
         assert_eq!(
             python_presence(json, "acme-tools", "2.0.0"),
             Presence::Published {
-                checksum: Some("j".into())
+                checksums: vec!["j".into()]
             }
         );
     }

@@ -5,6 +5,7 @@ pub mod init;
 pub mod lint_commits;
 pub mod list;
 pub mod plan;
+pub mod publish;
 pub mod status;
 pub mod version;
 

@@ -141,18 +141,27 @@ impl Repo {
 
     /// Runs `polyship <args>` in `dir`.
     pub fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_polyship"));
-        self.env(&mut cmd);
-        let out = cmd
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run polyship");
+        self.run_env(dir, args, &[])
+    }
+
+    /// Runs `polyship <args>` in `dir` with extra environment variables.
+    pub fn run_env(&self, dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+        let out = self.command(dir, args, env).output().expect("run polyship");
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: self.redact(&String::from_utf8_lossy(&out.stdout)),
             stderr: self.redact(&String::from_utf8_lossy(&out.stderr)),
         }
+    }
+
+    /// The `polyship <args>` command, ready to run or spawn, with the isolated environment.
+    pub fn command(&self, dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_polyship"));
+        self.env(&mut cmd);
+        cmd.args(args)
+            .current_dir(dir)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 
     /// Replaces the temporary directory with `[ROOT]`.

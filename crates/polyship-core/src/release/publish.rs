@@ -1,0 +1,1487 @@
+//! `polyship publish`: from a versioned commit to published packages, tags, pushed refs and forge
+//! releases — idempotent and resumable.
+//!
+//! 1. Find what is unreleased: every package whose version has no tag at HEAD or is not on its
+//!    registry (every registry is asked, in parallel).
+//! 2. Preflight, before any side effect, collecting every problem: work tree, branch, remote,
+//!    tags elsewhere, credentials, tools, content already on a registry.
+//! 3. Publish in dependency order with the native tools, independent packages in parallel; a
+//!    dependent waits until its dependencies show on their registries. After a failed upload the
+//!    registry is asked again and decides. A failure blocks only its dependents.
+//! 4. Tag each package once it is published (a private one at once), push the commit and each tag
+//!    on its own, make forge releases.
+//!
+//! Each step is written to the journal as it happens; a rerun checks reality and does the rest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::forge::{self, Forge, ForgeKind};
+use super::git;
+use super::journal::{self, Journal};
+use super::redact::Redactor;
+use super::registry::{self, Presence, Registries};
+use super::tools::{self, Artifact, NpmClient, Setup};
+use crate::config::LoadedConfig;
+use crate::workspace::{Ecosystem, Package, Workspace};
+
+/// What the caller asks for.
+pub struct Options<'a> {
+    pub dry_run: bool,
+    pub no_push: bool,
+    /// Packages taken, by index (`--filter`); `None` for all.
+    pub selected: Option<&'a [bool]>,
+    pub jobs: Option<usize>,
+    /// Set by a signal handler: start nothing new, record where the release stands, stop.
+    pub interrupted: &'a AtomicBool,
+}
+
+/// Where one package's release ends up.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "reason")]
+pub enum State {
+    /// Not reached (dry run: would be published).
+    Pending,
+    /// The registry already had this version, with this content.
+    Existing,
+    Published,
+    /// Not publishable (private): only tagged.
+    Private,
+    Failed(String),
+    /// A dependency failed or was not published.
+    Blocked(String),
+    Interrupted,
+}
+
+impl State {
+    fn done(&self) -> bool {
+        matches!(self, State::Existing | State::Published | State::Private)
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Existing => "existing",
+            State::Published => "published",
+            State::Private => "private",
+            State::Failed(_) => "failed",
+            State::Blocked(_) => "blocked",
+            State::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One package of the release.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Target {
+    #[serde(skip)]
+    pub package: usize,
+    pub name: String,
+    pub ecosystem: Ecosystem,
+    pub version: String,
+    pub tag: String,
+    /// Whether the tag already names HEAD.
+    pub tagged: bool,
+    pub pushed: bool,
+    pub release: Option<String>,
+    #[serde(flatten)]
+    pub state: State,
+    /// Why a step after publishing (tag, push, forge release) failed.
+    pub error: Option<String>,
+}
+
+/// A problem found before anything was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+fn problem(message: impl Into<String>, help: impl Into<String>) -> Problem {
+    let help = help.into();
+    Problem {
+        message: message.into(),
+        help: (!help.is_empty()).then_some(help),
+    }
+}
+
+/// Why a release did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("preflight found {} problem{}; nothing was published", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    Preflight(Vec<Problem>),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// What happened, for the summary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub commit: String,
+    pub dry_run: bool,
+    pub targets: Vec<Target>,
+    /// Whether the release commit is on the remote branch (`None` with `--no-push`).
+    pub commit_pushed: Option<bool>,
+    pub interrupted: bool,
+    /// Notes for the user (skipped steps, packages without versions).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// Whether anything failed (exit 1).
+    pub fn failed(&self) -> bool {
+        self.interrupted
+            || self.commit_pushed == Some(false)
+            || self.targets.iter().any(|t| {
+                matches!(t.state, State::Failed(_) | State::Blocked(_)) || t.error.is_some()
+            })
+    }
+}
+
+/// A progress event: a verb (`Publishing`, `Published`, `Tagged`, …) and what it is about.
+pub type Reporter<'a> = &'a (dyn Fn(&str, &str) + Sync);
+
+/// Settings resolved from `polyship.toml`, the environment and the repository.
+struct Settings {
+    branch: String,
+    remote: String,
+    jobs: usize,
+    timeout: Duration,
+    registries: Registries,
+    forge: Option<Forge>,
+    python: String,
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn slash(url: &str) -> String {
+    let url = url.trim().trim_start_matches("sparse+");
+    if url.ends_with('/') {
+        url.to_owned()
+    } else {
+        format!("{url}/")
+    }
+}
+
+/// The environment variable cargo reads a registry's token from.
+fn cargo_token_var(registry: Option<&str>) -> String {
+    registry.map_or_else(
+        || "CARGO_REGISTRY_TOKEN".to_owned(),
+        |r| {
+            format!(
+                "CARGO_REGISTRIES_{}_TOKEN",
+                r.to_ascii_uppercase().replace('-', "_")
+            )
+        },
+    )
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+/// Whether cargo's own credential store has a token for the registry.
+fn cargo_credentials_file_has(registry: Option<&str>) -> bool {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".cargo")));
+    let Some(cargo_home) = cargo_home else {
+        return false;
+    };
+    for name in ["credentials.toml", "credentials"] {
+        let Ok(text) = std::fs::read_to_string(cargo_home.join(name)) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let table = match registry {
+            None => doc.get("registry"),
+            Some(r) => doc.get("registries").and_then(|t| t.get(r)),
+        };
+        if table
+            .and_then(|t| t.get("token"))
+            .and_then(toml::Value::as_str)
+            .is_some_and(|t| !t.trim().is_empty())
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// `//host:port/path/` of a registry URL, the key `.npmrc` files give tokens under.
+fn npmrc_key(registry: &str) -> String {
+    let rest = registry
+        .split_once("://")
+        .map_or(registry, |(_, r)| r)
+        .trim_end_matches('/');
+    format!("//{rest}/")
+}
+
+/// The `.npmrc` files npm reads, most specific first.
+fn npmrc_files(root: &Path, package_dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![package_dir.join(".npmrc"), root.join(".npmrc")];
+    if let Some(user) = std::env::var_os("NPM_CONFIG_USERCONFIG")
+        .or_else(|| std::env::var_os("npm_config_userconfig"))
+    {
+        files.push(PathBuf::from(user));
+    } else if let Some(h) = home() {
+        files.push(h.join(".npmrc"));
+    }
+    files
+}
+
+/// How an `.npmrc` authenticates to `registry`: `Some(Ok(()))` with a usable token, `Some(Err)`
+/// with one that is empty or names an unset variable, `None` when no line is for this registry.
+fn npmrc_auth(files: &[PathBuf], registry: &str) -> Option<Result<(), String>> {
+    let key = npmrc_key(registry);
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let k = k.trim();
+            let is_auth =
+                k.ends_with(":_authToken") || k.ends_with(":_auth") || k.ends_with(":_password");
+            if !is_auth || !key.starts_with(k.rsplit_once(':').map_or(k, |(p, _)| p)) {
+                continue;
+            }
+            let v = v.trim();
+            let value = match v.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+                Some(var) => match env_nonempty(var) {
+                    Some(_) => return Some(Ok(())),
+                    None => {
+                        return Some(Err(format!(
+                            "{}:{}: the npm token comes from `{var}`, which is unset or empty",
+                            file.display(),
+                            n + 1
+                        )));
+                    }
+                },
+                None => v,
+            };
+            return Some(if value.is_empty() {
+                Err(format!(
+                    "{}:{}: the npm token is empty",
+                    file.display(),
+                    n + 1
+                ))
+            } else {
+                Ok(())
+            });
+        }
+    }
+    None
+}
+
+/// Whether a program runs (`program args` exits 0).
+fn tool_runs(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn resolve_forge(
+    config: &LoadedConfig,
+    remote_url: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Option<Forge> {
+    let cfg = &config.config.publish.forge;
+    let parsed = remote_url.and_then(crate::apply::changelog::Forge::from_remote);
+    let (host, repo_path) = parsed
+        .as_ref()
+        .and_then(|f| f.url.strip_prefix("https://"))
+        .and_then(|r| r.split_once('/'))
+        .map_or((None, None), |(h, p)| {
+            (Some(h.to_owned()), Some(p.to_owned()))
+        });
+    let kind = cfg
+        .kind
+        .unwrap_or(if host.as_deref() == Some("github.com") {
+            ForgeKind::Github
+        } else {
+            ForgeKind::None
+        });
+    if kind == ForgeKind::None {
+        return None;
+    }
+    let Some(repository) = cfg.repository.clone().or(repo_path) else {
+        problems.push(problem(
+            "forge releases need the repository's `owner/repo`, and the remote does not say it",
+            "set `[publish.forge] repository = \"owner/repo\"`, or `kind = \"none\"`",
+        ));
+        return None;
+    };
+    let api = match (&cfg.api, kind) {
+        (Some(api), _) => slash(api),
+        (None, ForgeKind::Github) => "https://api.github.com/".to_owned(),
+        (None, _) => format!("https://{}/api/v1/", host.unwrap_or_default()),
+    };
+    let vars: &[&str] = if kind == ForgeKind::Gitea {
+        &["GITEA_TOKEN"]
+    } else {
+        &["GITHUB_TOKEN", "GH_TOKEN"]
+    };
+    let token = vars.iter().find_map(|v| env_nonempty(v));
+    let Some(token) = token else {
+        let empty = vars.iter().any(|v| std::env::var_os(v).is_some());
+        problems.push(problem(
+            format!(
+                "forge releases need a token: `{}` is {}",
+                vars.join("` or `"),
+                if empty { "empty" } else { "not set" }
+            ),
+            "set it, or turn forge releases off with `[publish.forge] kind = \"none\"`",
+        ));
+        return None;
+    };
+    Some(Forge {
+        kind,
+        api,
+        repository,
+        token,
+    })
+}
+
+/// A package's artifact directory for this commit: `.git/polyship/artifacts/<eco>-<name>-<version>`.
+fn work_dir(git_dir: &Path, p: &Package) -> PathBuf {
+    journal::dir(git_dir).join("artifacts").join(format!(
+        "{}-{}-{}",
+        p.ecosystem,
+        p.name.replace(['/', '@'], "_"),
+        p.version.as_deref().unwrap_or_default()
+    ))
+}
+
+/// Builds (or reuses, when the journal recorded these same files) what will be uploaded.
+fn artifacts(
+    setup: &Setup,
+    git_dir: &Path,
+    p: &Package,
+    recorded: &[(String, String)],
+) -> Result<Vec<Artifact>, tools::ToolError> {
+    let work = work_dir(git_dir, p);
+    if !recorded.is_empty() {
+        let reused: Vec<Artifact> = recorded
+            .iter()
+            .map(|(file, checksum)| Artifact {
+                path: work.join(file),
+                checksum: checksum.clone(),
+            })
+            .collect();
+        let intact = reused.iter().all(|a| {
+            let now = if p.ecosystem == Ecosystem::Npm {
+                tools::integrity_file(&a.path)
+            } else {
+                tools::sha256_file(&a.path)
+            };
+            now.is_ok_and(|c| c == a.checksum)
+        });
+        if intact {
+            return Ok(reused);
+        }
+    }
+    setup.pack(p, &work)
+}
+
+fn recorded_artifacts(work: &Path, artifacts: &[Artifact]) -> Vec<(String, String)> {
+    artifacts
+        .iter()
+        .map(|a| {
+            (
+                a.path
+                    .strip_prefix(work)
+                    .unwrap_or(&a.path)
+                    .to_string_lossy()
+                    .into_owned(),
+                a.checksum.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `f` over `items` on up to `jobs` threads, keeping the order of results.
+fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().expect("queue");
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    results.lock().expect("results")[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("results")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// Everything a running release shares between its threads.
+struct Run<'a> {
+    ws: &'a Workspace,
+    root: &'a Path,
+    git_dir: &'a Path,
+    head: &'a str,
+    setup: &'a Setup,
+    settings: &'a Settings,
+    agent: &'a ureq::Agent,
+    redactor: &'a Redactor,
+    journal: Mutex<Journal>,
+    report: Reporter<'a>,
+    interrupted: &'a AtomicBool,
+}
+
+impl Run<'_> {
+    fn record(&self, t: &Target, f: impl FnOnce(&mut journal::Entry)) {
+        let mut j = self.journal.lock().expect("journal");
+        f(j.entry(Some(t.ecosystem), &t.name, &t.version, &t.tag));
+        if let Err(e) = journal::save(self.git_dir, &mut j) {
+            (self.report)(
+                "warning",
+                &format!("failed to write the release journal: {e}"),
+            );
+        }
+    }
+
+    fn presence(&self, p: &Package) -> Result<Presence, registry::RegistryError> {
+        let mut registries = self.settings.registries.clone();
+        if p.ecosystem == Ecosystem::Npm
+            && let Some(r) = &p.registry
+        {
+            registries.npm = slash(r);
+        }
+        registry::presence(
+            self.agent,
+            &registries,
+            p.ecosystem,
+            &p.name,
+            p.version.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// Waits until `dep` shows on its registry, polling with backoff up to the timeout.
+    fn wait_visible(&self, dep: &Package) -> Result<(), String> {
+        let start = Instant::now();
+        let mut wait = Duration::from_millis(250);
+        let mut said = false;
+        loop {
+            match self.presence(dep) {
+                Ok(Presence::Published { .. }) => return Ok(()),
+                Ok(Presence::Absent) | Err(_) if start.elapsed() < self.settings.timeout => {}
+                Ok(Presence::Absent) => {
+                    return Err(format!(
+                        "its dependency {} {} did not show on its registry within {} s",
+                        dep.name,
+                        dep.version.as_deref().unwrap_or_default(),
+                        self.settings.timeout.as_secs()
+                    ));
+                }
+                Err(e) => return Err(format!("could not see its dependency {}: {e}", dep.name)),
+            }
+            if self.interrupted.load(Ordering::SeqCst) {
+                return Err("interrupted".into());
+            }
+            if !said {
+                (self.report)(
+                    "Waiting",
+                    &format!(
+                        "for {} {} to show on its registry",
+                        dep.name,
+                        dep.version.as_deref().unwrap_or_default()
+                    ),
+                );
+                said = true;
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Publishes one package; returns its state.
+    fn publish_one(&self, t: &Target, deps: &[usize]) -> State {
+        let p = &self.ws.packages[t.package];
+        for &d in deps {
+            if let Err(e) = self.wait_visible(&self.ws.packages[d]) {
+                return if e == "interrupted" {
+                    State::Interrupted
+                } else {
+                    State::Failed(e)
+                };
+            }
+        }
+        let recorded = {
+            let j = self.journal.lock().expect("journal");
+            j.find(Some(t.ecosystem), &t.name)
+                .filter(|e| e.version == t.version)
+                .map(|e| e.artifacts.clone())
+                .unwrap_or_default()
+        };
+        (self.report)("Packing", &format!("{} {}", t.name, t.version));
+        let built = match artifacts(self.setup, self.git_dir, p, &recorded) {
+            Ok(a) => a,
+            Err(e) => return State::Failed(e.message),
+        };
+        let work = work_dir(self.git_dir, p);
+        self.record(t, |e| {
+            e.artifacts = recorded_artifacts(&work, &built);
+            e.publish = "uploading".into();
+        });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            (self.report)(
+                "Publishing",
+                &format!("{} {} ({})", t.name, t.version, t.ecosystem),
+            );
+            let Err(err) = self.setup.upload(p, &built) else {
+                return State::Published;
+            };
+            // The tool failed; the registry decides what happened.
+            match self.presence(p) {
+                Ok(Presence::Published { checksums }) => {
+                    return match tools::same_content(&checksums, &built) {
+                        Some(false) => State::Failed(format!(
+                            "{} {} is on the registry with other content than this commit builds; the version is taken: bump it and release again",
+                            t.name, t.version
+                        )),
+                        _ => State::Published,
+                    };
+                }
+                Ok(Presence::Absent) if err.transient && attempt < 4 => {
+                    let wait = Duration::from_secs(1 << attempt);
+                    (self.report)(
+                        "Retrying",
+                        &format!(
+                            "{} {} in {} s: {}",
+                            t.name,
+                            t.version,
+                            wait.as_secs(),
+                            first_line(&err.message)
+                        ),
+                    );
+                    std::thread::sleep(wait);
+                    if self.interrupted.load(Ordering::SeqCst) {
+                        return State::Interrupted;
+                    }
+                }
+                Ok(Presence::Absent) => return State::Failed(err.message),
+                Err(e) => {
+                    return State::Failed(format!(
+                        "{}\nand the registry could not say whether it arrived: {e}",
+                        err.message
+                    ));
+                }
+            }
+        }
+    }
+
+    fn tag(&self, t: &mut Target) {
+        if t.tagged {
+            return;
+        }
+        match git::create_tag(self.root, &t.tag, self.head, self.redactor) {
+            Ok(()) => {
+                t.tagged = true;
+                (self.report)("Tagged", &t.tag);
+                self.record(t, |e| e.tagged = true);
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.record(t, |e| e.error = Some(msg.clone()));
+                t.error = Some(msg);
+            }
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+}
+
+/// Runs a release. `Err` only when nothing was done (preflight, setup); a release that ran, even
+/// with failures, is a [`Report`].
+pub fn run(
+    ws: &Workspace,
+    config: &LoadedConfig,
+    root: &Path,
+    options: &Options<'_>,
+    report: Reporter<'_>,
+) -> Result<Report, PublishError> {
+    let redactor = Redactor::from_env();
+    let setup_err = |e: git::GitError| PublishError::Setup(e.to_string());
+    let head = git::head(root, &redactor).map_err(setup_err)?;
+    let git_dir = git::common_dir(root, &redactor).map_err(setup_err)?;
+    let cfg = &config.config.publish;
+    let changesets = crate::changes::changesets_config::read(root, &mut Vec::new())
+        .map_err(|e| PublishError::Setup(e.to_string()))?;
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+
+    // Settings.
+    let remote = cfg.remote.clone().unwrap_or_else(|| "origin".to_owned());
+    let branch = cfg
+        .branch
+        .clone()
+        .unwrap_or_else(|| crate::changes::base_branch(config, changesets.as_ref()));
+    let npm_registry = cfg
+        .npm
+        .registry
+        .as_deref()
+        .map_or_else(|| "https://registry.npmjs.org/".to_owned(), slash);
+    let cargo_registry_name = ws
+        .packages
+        .iter()
+        .find(|p| p.ecosystem == Ecosystem::Cargo && !p.private)
+        .and_then(|p| p.registry.clone());
+    let cargo_index = match (&cfg.cargo.index, &cargo_registry_name) {
+        (Some(i), _) => slash(i),
+        (None, None) => "https://index.crates.io/".to_owned(),
+        (None, Some(name)) => {
+            let var = format!(
+                "CARGO_REGISTRIES_{}_INDEX",
+                name.to_ascii_uppercase().replace('-', "_")
+            );
+            if let Some(i) = env_nonempty(&var).filter(|i| i.starts_with("sparse+")) {
+                slash(&i)
+            } else {
+                problems.push(problem(
+                    format!("polyship reads registry `{name}` over the sparse protocol and does not know its URL"),
+                    format!("set `[publish.cargo] index = \"https://…/\"`, or `{var}` to a `sparse+` URL"),
+                ));
+                String::new()
+            }
+        }
+    };
+    let remote_url = git::remote_url(root, &remote, &redactor);
+    let forge = if options.no_push {
+        None
+    } else {
+        resolve_forge(config, remote_url.as_deref(), &mut problems)
+    };
+    let settings = Settings {
+        branch,
+        remote,
+        jobs: options.jobs.or(cfg.jobs).unwrap_or(4).max(1),
+        timeout: Duration::from_secs(cfg.timeout.unwrap_or(300)),
+        registries: Registries {
+            cargo: cargo_index,
+            npm: npm_registry.clone(),
+            python: cfg
+                .python
+                .index
+                .as_deref()
+                .map_or_else(|| "https://pypi.org/".to_owned(), slash),
+        },
+        forge,
+        python: cfg
+            .python
+            .command
+            .clone()
+            .unwrap_or_else(|| "python3".to_owned()),
+    };
+
+    // 1. The packages of this release and their tags.
+    let templates = crate::changes::tag_templates(ws, config)
+        .map_err(|e| PublishError::Setup(e.to_string()))?;
+    let repo =
+        crate::changes::history::open(root).map_err(|e| PublishError::Setup(e.to_string()))?;
+    let local_tags: BTreeMap<String, String> = crate::changes::history::tags(&repo)
+        .map_err(|e| PublishError::Setup(e.to_string()))?
+        .into_iter()
+        .map(|(n, id)| (n, id.to_string()))
+        .collect();
+    let mut targets = Vec::new();
+    for (i, p) in ws.packages.iter().enumerate() {
+        if options.selected.is_some_and(|s| !s[i]) {
+            continue;
+        }
+        let Some(version) = p.version.clone() else {
+            if !p.private {
+                notes.push(format!(
+                    "{} ({}) has no version polyship can read; it is not published",
+                    p.name, p.ecosystem
+                ));
+            }
+            continue;
+        };
+        if !p.private
+            && matches!(
+                p.version_source,
+                crate::workspace::VersionSource::Dynamic { .. }
+            )
+        {
+            notes.push(format!(
+                "{}: its version is computed at build time; it is not published",
+                p.name
+            ));
+            continue;
+        }
+        if p.private && changesets.as_ref().is_some_and(|c| !c.private_tag) {
+            continue;
+        }
+        let Some(template) = templates[i].first() else {
+            continue;
+        };
+        let tag = template.render(&version);
+        let tagged = match local_tags.get(&tag) {
+            Some(commit) if *commit == head => true,
+            Some(_) if p.private => continue,
+            _ => false,
+        };
+        targets.push(Target {
+            package: i,
+            name: p.name.clone(),
+            ecosystem: p.ecosystem,
+            version,
+            tag,
+            tagged,
+            pushed: false,
+            release: None,
+            state: if p.private {
+                State::Private
+            } else {
+                State::Pending
+            },
+            error: None,
+        });
+    }
+
+    // 2. Ask every registry.
+    let agent = registry::agent();
+    let reads = parallel(&targets, 8, |t: &Target| {
+        if t.state == State::Private {
+            return Ok(Presence::Absent);
+        }
+        let p = &ws.packages[t.package];
+        let mut registries = settings.registries.clone();
+        if p.ecosystem == Ecosystem::Npm
+            && let Some(r) = &p.registry
+        {
+            registries.npm = slash(r);
+        }
+        registry::presence(&agent, &registries, p.ecosystem, &p.name, &t.version)
+    });
+    let mut existing: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut keep = Vec::new();
+    for (mut t, read) in targets.into_iter().zip(reads) {
+        let elsewhere = local_tags.get(&t.tag).filter(|c| **c != head).cloned();
+        match read {
+            Err(e) => {
+                problems.push(problem(
+                    format!("{} {}: {e}", t.name, t.version),
+                    "check the registry URL in `[publish]` and that the registry is up",
+                ));
+                keep.push(t);
+            }
+            Ok(Presence::Published { .. }) if elsewhere.is_some() => {
+                // An earlier release, already tagged: nothing to do.
+            }
+            Ok(Presence::Absent) if elsewhere.is_some() && t.state != State::Private => {
+                let commit = elsewhere.unwrap_or_default();
+                problems.push(problem(
+                    format!(
+                        "tag `{}` exists on commit {}, not HEAD, but {} {} is not on its registry",
+                        t.tag,
+                        &commit[..commit.len().min(12)],
+                        t.name,
+                        t.version
+                    ),
+                    "polyship never moves a tag: bump the version with `polyship version`, or publish that commit",
+                ));
+                keep.push(t);
+            }
+            Ok(Presence::Published { checksums }) => {
+                t.state = State::Existing;
+                existing.push((keep.len(), checksums));
+                keep.push(t);
+            }
+            Ok(Presence::Absent) => keep.push(t),
+        }
+    }
+    let mut targets = keep;
+
+    // 3. Preflight.
+    let dirty = git::dirty_files(root, &redactor).map_err(setup_err)?;
+    if !dirty.is_empty() {
+        let shown: Vec<&str> = dirty.iter().take(20).map(String::as_str).collect();
+        problems.push(problem(
+            format!(
+                "the work tree is not clean: {}{}",
+                shown.join(", "),
+                if dirty.len() > shown.len() {
+                    format!(" and {} more", dirty.len() - shown.len())
+                } else {
+                    String::new()
+                }
+            ),
+            "commit or stash these files: a release publishes what is committed",
+        ));
+    }
+    match git::current_branch(root, &redactor).map_err(setup_err)? {
+        Some(b) if b == settings.branch => {}
+        Some(b) => problems.push(problem(
+            format!(
+                "the release branch is `{}`, and `{b}` is checked out",
+                settings.branch
+            ),
+            format!("check out `{}`, or set `[publish] branch`", settings.branch),
+        )),
+        None => problems.push(problem(
+            "HEAD is detached",
+            format!("check out the release branch `{}`", settings.branch),
+        )),
+    }
+    let mut remote_refs = None;
+    if !options.no_push && !targets.is_empty() {
+        if remote_url.is_none() {
+            problems.push(problem(
+                format!(
+                    "there is no remote `{}` to push the release to",
+                    settings.remote
+                ),
+                "add it, set `[publish] remote`, or publish with `--no-push`",
+            ));
+        } else {
+            match git::remote_refs(root, &settings.remote, &redactor) {
+                Ok(refs) => {
+                    if let Some(tip) = refs.branches.get(&settings.branch)
+                        && !git::is_ancestor(root, tip, &head, &redactor)
+                    {
+                        problems.push(problem(
+                            format!(
+                                "HEAD is behind `{}/{}` (or has diverged from it)",
+                                settings.remote, settings.branch
+                            ),
+                            "pull and release from the branch's newest commit",
+                        ));
+                    }
+                    for t in &targets {
+                        if let Some(commit) = refs.tags.get(&t.tag)
+                            && *commit != head
+                        {
+                            problems.push(problem(
+                                format!(
+                                    "tag `{}` already exists on `{}` at commit {}, not HEAD",
+                                    t.tag,
+                                    settings.remote,
+                                    &commit[..commit.len().min(12)]
+                                ),
+                                "polyship never moves a tag: bump the version, or delete the remote tag if it was a mistake",
+                            ));
+                        }
+                    }
+                    remote_refs = Some(refs);
+                }
+                Err(e) => problems.push(problem(
+                    format!("could not read the refs of `{}`: {e}", settings.remote),
+                    "check the remote's URL and credentials, or publish with `--no-push`",
+                )),
+            }
+        }
+    }
+
+    // Credentials and tools, for each ecosystem with something to upload.
+    let uploads: Vec<&Target> = targets
+        .iter()
+        .filter(|t| t.state == State::Pending)
+        .collect();
+    let ecosystems: std::collections::BTreeSet<Ecosystem> =
+        uploads.iter().map(|t| t.ecosystem).collect();
+    let npm_client = NpmClient::detect(root);
+    let mut npm_env = Vec::new();
+    for eco in &ecosystems {
+        match eco {
+            Ecosystem::Cargo => {
+                if !tool_runs("cargo", &["--version"]) {
+                    problems.push(problem("`cargo` does not run", "install Rust with rustup"));
+                }
+                let var = cargo_token_var(cargo_registry_name.as_deref());
+                match std::env::var(&var) {
+                    Ok(v) if v.trim().is_empty() => problems.push(problem(
+                        format!("`{var}` is set but empty"),
+                        format!("set `{var}` to the registry's API token"),
+                    )),
+                    Ok(_) => {}
+                    Err(_) if cargo_credentials_file_has(cargo_registry_name.as_deref()) => {}
+                    Err(_) => problems.push(problem(
+                        format!(
+                            "no token to publish crates to {}: `{var}` is not set",
+                            cargo_registry_name.as_deref().unwrap_or("crates.io")
+                        ),
+                        format!("set `{var}`, or run `cargo login` on this machine"),
+                    )),
+                }
+            }
+            Ecosystem::Npm => {
+                if !tool_runs("npm", &["--version"]) {
+                    problems.push(problem("`npm` does not run", "install Node.js with npm"));
+                }
+                if npm_client != NpmClient::Npm && !tool_runs(npm_client.program(), &["--version"])
+                {
+                    problems.push(problem(
+                        format!(
+                            "`{}` does not run, and this workspace packs with it",
+                            npm_client.program()
+                        ),
+                        format!(
+                            "install {}: it rewrites `workspace:` requirements when packing",
+                            npm_client.program()
+                        ),
+                    ));
+                }
+                let mut registries: Vec<String> = uploads
+                    .iter()
+                    .filter(|t| t.ecosystem == Ecosystem::Npm)
+                    .map(|t| {
+                        ws.packages[t.package]
+                            .registry
+                            .as_deref()
+                            .map_or_else(|| npm_registry.clone(), slash)
+                    })
+                    .collect();
+                registries.dedup();
+                let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+                    .iter()
+                    .find(|v| env_nonempty(v).is_some());
+                let mut generated = Vec::new();
+                for reg in &registries {
+                    match npmrc_auth(&npmrc_files(root, root), reg) {
+                        Some(Ok(())) => {}
+                        Some(Err(e)) => problems.push(problem(
+                            e,
+                            "set the variable, or put the token in the environment as `NPM_TOKEN`",
+                        )),
+                        None => {
+                            if let Some(var) = env_token {
+                                generated.push(format!("{}:_authToken=${{{var}}}", npmrc_key(reg)));
+                            } else {
+                                let empty = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+                                    .iter()
+                                    .find(|v| std::env::var_os(v).is_some());
+                                problems.push(problem(
+                                    match empty {
+                                        Some(v) => format!("`{v}` is set but empty"),
+                                        None => format!("no npm token for {reg}: `NPM_TOKEN` is not set and no `.npmrc` has an auth line for it"),
+                                    },
+                                    format!("set `NPM_TOKEN`, or add `{}:_authToken=${{NPM_TOKEN}}` to `.npmrc`", npmrc_key(reg)),
+                                ));
+                            }
+                        }
+                    }
+                }
+                if !generated.is_empty() && !options.dry_run {
+                    // A user config that keeps the user's own and names the token by variable:
+                    // the value never lands in a file or on a command line.
+                    let user = npmrc_files(root, root).pop();
+                    let mut text = user
+                        .and_then(|u| std::fs::read_to_string(u).ok())
+                        .unwrap_or_default();
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    for line in &generated {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                    let path = journal::dir(&git_dir).join("npmrc");
+                    if let Err(e) = fs_err::create_dir_all(journal::dir(&git_dir))
+                        .and_then(|()| crate::fsutil::write_atomic(&path, text.as_bytes()))
+                    {
+                        return Err(PublishError::Setup(format!(
+                            "failed to write {}: {e}",
+                            path.display()
+                        )));
+                    }
+                    npm_env.push((
+                        "NPM_CONFIG_USERCONFIG".to_owned(),
+                        path.to_string_lossy().into_owned(),
+                    ));
+                }
+            }
+            Ecosystem::Python => {
+                let py = &settings.python;
+                if !tool_runs(py, &["-m", "build", "--version"]) {
+                    problems.push(problem(
+                        format!("`{py} -m build` does not run"),
+                        format!("install it with `{py} -m pip install build`, or set `[publish.python] command`"),
+                    ));
+                }
+                if !tool_runs(py, &["-m", "twine", "--version"]) {
+                    problems.push(problem(
+                        format!("`{py} -m twine` does not run"),
+                        format!("install it with `{py} -m pip install twine`"),
+                    ));
+                }
+                let vars = [
+                    "TWINE_PASSWORD",
+                    "MATURIN_PYPI_TOKEN",
+                    "UV_PUBLISH_TOKEN",
+                    "PYPI_TOKEN",
+                ];
+                if !vars.iter().any(|v| env_nonempty(v).is_some()) {
+                    let pypirc =
+                        home().and_then(|h| std::fs::read_to_string(h.join(".pypirc")).ok());
+                    let has_pypirc = pypirc
+                        .is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with("password")));
+                    if !has_pypirc {
+                        let empty = vars.iter().find(|v| std::env::var_os(v).is_some());
+                        problems.push(problem(
+                            match empty {
+                                Some(v) => format!("`{v}` is set but empty"),
+                                None => "no token to upload Python distributions: none of `TWINE_PASSWORD`, `MATURIN_PYPI_TOKEN`, `UV_PUBLISH_TOKEN` is set".to_owned(),
+                            },
+                            "set `TWINE_PASSWORD` to a PyPI API token (username `__token__`)",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let source_date_epoch = git::commit_time(root, &head, &redactor).unwrap_or(0);
+    let setup = Setup {
+        root: root.to_owned(),
+        cargo_registry: cargo_registry_name.clone(),
+        cargo_verify: cfg.cargo.verify.unwrap_or(true),
+        npm_client,
+        npm_registry: npm_registry.clone(),
+        npm_access: cfg
+            .npm
+            .access
+            .clone()
+            .or_else(|| changesets.as_ref().and_then(|c| c.access.clone())),
+        npm_env,
+        python: settings.python.clone(),
+        python_upload: cfg
+            .python
+            .upload
+            .clone()
+            .unwrap_or_else(|| "https://upload.pypi.org/legacy/".to_owned()),
+        source_date_epoch,
+        redactor: redactor.clone(),
+    };
+
+    let mut lock = None;
+    let old = journal::load(&git_dir).map_err(PublishError::Setup)?;
+    if !options.dry_run && problems.is_empty() {
+        match journal::lock(&git_dir) {
+            Ok(l) => lock = Some(l),
+            Err(e) => problems.push(problem(e, "")),
+        }
+    }
+
+    // A version the registry already has: the same content is done, other content is taken.
+    if problems.is_empty() {
+        for (i, checksums) in &existing {
+            let t = &targets[*i];
+            if t.tagged {
+                continue;
+            }
+            let p = &ws.packages[t.package];
+            let recorded = old
+                .as_ref()
+                .filter(|j| j.commit == head)
+                .and_then(|j| j.find(Some(t.ecosystem), &t.name))
+                .filter(|e| e.version == t.version)
+                .map(|e| e.artifacts.clone())
+                .unwrap_or_default();
+            if options.dry_run && recorded.is_empty() {
+                notes.push(format!(
+                    "{} {} is already on its registry; a real run compares its content with this commit's",
+                    t.name, t.version
+                ));
+                continue;
+            }
+            report(
+                "Comparing",
+                &format!("{} {} with the registry's copy", t.name, t.version),
+            );
+            match artifacts(&setup, &git_dir, p, &recorded) {
+                Ok(built) => {
+                    if tools::same_content(checksums, &built) == Some(false) {
+                        problems.push(problem(
+                            format!(
+                                "{} {} is already on its registry with other content than this commit builds: the version is taken",
+                                t.name, t.version
+                            ),
+                            "bump the version (`polyship version`) and release again; if that version was released from an earlier commit, tag that commit",
+                        ));
+                    }
+                }
+                Err(e) => problems.push(problem(
+                    format!(
+                        "{} {} is on its registry, and building it to compare failed: {}",
+                        t.name, t.version, e.message
+                    ),
+                    "",
+                )),
+            }
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(PublishError::Preflight(problems));
+    }
+    if options.dry_run {
+        return Ok(Report {
+            commit: head,
+            dry_run: true,
+            targets,
+            commit_pushed: None,
+            interrupted: false,
+            notes,
+        });
+    }
+    let _lock = lock;
+
+    // 4. Publish, tag, push, release.
+    let mut journal = match old {
+        Some(j) if j.commit == head => j,
+        _ => Journal::new(&head),
+    };
+    journal.runs += 1;
+    journal.state = "running".into();
+    for t in &targets {
+        let e = journal.entry(Some(t.ecosystem), &t.name, &t.version, &t.tag);
+        e.private = t.state == State::Private;
+        e.error = None;
+    }
+    journal::save(&git_dir, &mut journal)
+        .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
+    let run = Run {
+        ws,
+        root,
+        git_dir: &git_dir,
+        head: &head,
+        setup: &setup,
+        settings: &settings,
+        agent: &agent,
+        redactor: &redactor,
+        journal: Mutex::new(journal),
+        report,
+        interrupted: options.interrupted,
+    };
+
+    // Already there: tag now.
+    for t in &mut targets {
+        if t.state.done() {
+            let state = if t.state == State::Existing {
+                "existing"
+            } else {
+                "private"
+            };
+            run.record(t, |e| e.publish = state.into());
+            run.tag(t);
+        }
+    }
+    schedule(&run, &mut targets);
+
+    let interrupted = options.interrupted.load(Ordering::SeqCst);
+    let mut commit_pushed = None;
+    if !options.no_push && !interrupted {
+        let refs = remote_refs.unwrap_or_default();
+        let on_remote = refs
+            .branches
+            .get(&settings.branch)
+            .is_some_and(|c| *c == head);
+        let mut ok = on_remote;
+        if !on_remote && targets.iter().any(|t| t.tagged) {
+            report(
+                "Pushing",
+                &format!(
+                    "{} to {}/{}",
+                    &head[..12.min(head.len())],
+                    settings.remote,
+                    settings.branch
+                ),
+            );
+            match git::push(
+                root,
+                &settings.remote,
+                &format!("{head}:refs/heads/{}", settings.branch),
+                &redactor,
+            ) {
+                Ok(()) => ok = true,
+                Err(e) => notes.push(format!("pushing the release commit failed: {e}")),
+            }
+        }
+        commit_pushed = Some(ok || !targets.iter().any(|t| t.tagged));
+        {
+            let mut j = run.journal.lock().expect("journal");
+            j.commit_pushed = commit_pushed == Some(true);
+        }
+        for t in targets.iter_mut().filter(|t| t.tagged) {
+            if refs.tags.get(&t.tag) == Some(&head) {
+                t.pushed = true;
+            } else {
+                match git::push(
+                    root,
+                    &settings.remote,
+                    &format!("refs/tags/{}", t.tag),
+                    &redactor,
+                ) {
+                    Ok(()) => {
+                        t.pushed = true;
+                        report("Pushed", &t.tag);
+                    }
+                    Err(e) => t.error = Some(format!("pushing the tag failed: {e}")),
+                }
+            }
+            let (pushed, error) = (t.pushed, t.error.clone());
+            run.record(t, |e| {
+                e.pushed = pushed;
+                e.error.clone_from(&error);
+            });
+        }
+        if let Some(forge) = &settings.forge {
+            for t in targets.iter_mut().filter(|t| t.pushed) {
+                let p = &ws.packages[t.package];
+                let changelog = root.join(&p.path).join(&config.config.changelog.path);
+                let notes_text = std::fs::read_to_string(&changelog)
+                    .ok()
+                    .and_then(|c| forge::changelog_section(&c, &t.version))
+                    .unwrap_or_default();
+                let request = forge::ReleaseRequest {
+                    tag: &t.tag,
+                    name: &t.tag,
+                    body: &notes_text,
+                    prerelease: t.version.contains('-')
+                        || t.version.contains(|c: char| c.is_ascii_alphabetic()),
+                    commit: &head,
+                };
+                match forge.release(&agent, &request) {
+                    Ok(outcome) => {
+                        let verb = match outcome {
+                            forge::Outcome::Created(_) => Some("Released"),
+                            forge::Outcome::Updated(_) => Some("Updated"),
+                            forge::Outcome::Unchanged(_) => None,
+                        };
+                        if let Some(verb) = verb {
+                            report(verb, &format!("{} {}", t.tag, outcome.url()));
+                        }
+                        t.release = Some(outcome.url().to_owned());
+                        let url = t.release.clone();
+                        run.record(t, |e| e.release = url);
+                    }
+                    Err(e) => {
+                        let e = redactor.redact(&e);
+                        t.error = Some(format!("the forge release failed: {e}"));
+                        let msg = t.error.clone();
+                        run.record(t, |e| e.error = msg);
+                    }
+                }
+            }
+        }
+    } else if options.no_push {
+        notes.push("--no-push: the release commit and tags stay local; no forge releases".into());
+    }
+
+    let mut journal = run.journal.into_inner().expect("journal");
+    let result = Report {
+        commit: head,
+        dry_run: false,
+        targets,
+        commit_pushed,
+        interrupted,
+        notes,
+    };
+    journal.state = if interrupted {
+        "interrupted"
+    } else if result.failed() {
+        "failed"
+    } else {
+        "complete"
+    }
+    .into();
+    journal::save(&git_dir, &mut journal)
+        .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
+    Ok(result)
+}
+
+/// The scheduler's state: each target's state, whether it was picked, how many run.
+struct Shared {
+    states: Vec<State>,
+    started: Vec<bool>,
+    running: usize,
+}
+
+/// Publishes every pending target in dependency order on up to `jobs` threads.
+fn schedule(run: &Run<'_>, targets: &mut [Target]) {
+    let index: BTreeMap<usize, usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.package, i))
+        .collect();
+    // Per target: the targets it waits for, and every internal dependency (to wait until visible).
+    let deps: Vec<(Vec<usize>, Vec<usize>)> = targets
+        .iter()
+        .map(|t| {
+            let p = &run.ws.packages[t.package];
+            let mut within = Vec::new();
+            let mut packages = Vec::new();
+            for d in p.dependencies.iter().filter(|d| d.kind.orders_release()) {
+                if let Some(j) = run.ws.find(d.ecosystem, &d.name) {
+                    if run.ws.packages[j].private {
+                        continue;
+                    }
+                    if let Some(&k) = index.get(&j) {
+                        within.push(k);
+                    }
+                    packages.push(j);
+                }
+            }
+            (within, packages)
+        })
+        .collect();
+    let shared = Mutex::new(Shared {
+        states: targets.iter().map(|t| t.state.clone()).collect(),
+        started: targets.iter().map(|t| t.state != State::Pending).collect(),
+        running: 0,
+    });
+    let wake = Condvar::new();
+    let snapshot: Vec<Target> = targets.to_vec();
+    let tags: Mutex<Vec<Target>> = Mutex::new(snapshot.clone());
+    std::thread::scope(|s| {
+        for _ in 0..run.settings.jobs.min(targets.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let picked = {
+                        let mut sh = shared.lock().expect("schedule");
+                        loop {
+                            // Block the dependents of anything that did not make it.
+                            let mut changed = true;
+                            while changed {
+                                changed = false;
+                                for (i, (within, _)) in deps.iter().enumerate() {
+                                    if sh.states[i] != State::Pending || sh.started[i] {
+                                        continue;
+                                    }
+                                    if let Some(&bad) = within.iter().find(|&&d| {
+                                        matches!(
+                                            sh.states[d],
+                                            State::Failed(_)
+                                                | State::Blocked(_)
+                                                | State::Interrupted
+                                        )
+                                    }) {
+                                        sh.states[i] = State::Blocked(format!(
+                                            "its dependency {} was not published",
+                                            snapshot[bad].name
+                                        ));
+                                        sh.started[i] = true;
+                                        changed = true;
+                                    }
+                                }
+                            }
+                            if run.interrupted.load(Ordering::SeqCst) {
+                                for i in 0..sh.states.len() {
+                                    if !sh.started[i] {
+                                        sh.started[i] = true;
+                                        sh.states[i] = State::Interrupted;
+                                    }
+                                }
+                            }
+                            let ready = (0..sh.states.len()).find(|&i| {
+                                !sh.started[i] && deps[i].0.iter().all(|&d| sh.states[d].done())
+                            });
+                            if let Some(i) = ready {
+                                sh.started[i] = true;
+                                sh.running += 1;
+                                break Some(i);
+                            }
+                            if sh.running == 0 {
+                                break None;
+                            }
+                            sh = wake
+                                .wait_timeout(sh, Duration::from_millis(200))
+                                .expect("schedule")
+                                .0;
+                        }
+                    };
+                    let Some(i) = picked else {
+                        wake.notify_all();
+                        break;
+                    };
+                    let t = &snapshot[i];
+                    let state = run.publish_one(t, &deps[i].1);
+                    let mut done = t.clone();
+                    done.state = state.clone();
+                    let label = match &state {
+                        State::Published => "published",
+                        State::Failed(_) => "failed",
+                        State::Interrupted => "interrupted",
+                        _ => "",
+                    };
+                    let error = match &state {
+                        State::Failed(e) => Some(e.clone()),
+                        _ => None,
+                    };
+                    run.record(t, |e| {
+                        e.publish = label.into();
+                        e.error.clone_from(&error);
+                    });
+                    match &state {
+                        State::Published => {
+                            (run.report)("Published", &format!("{} {}", t.name, t.version));
+                            run.tag(&mut done);
+                        }
+                        State::Failed(e) => (run.report)(
+                            "Failed",
+                            &format!("{} {}: {}", t.name, t.version, first_line(e)),
+                        ),
+                        _ => {}
+                    }
+                    tags.lock().expect("targets")[i] = done;
+                    let mut sh = shared.lock().expect("schedule");
+                    sh.states[i] = state;
+                    sh.running -= 1;
+                    drop(sh);
+                    wake.notify_all();
+                }
+            });
+        }
+    });
+    let finished = tags.into_inner().expect("targets");
+    let sh = shared.into_inner().expect("schedule");
+    for (i, t) in targets.iter_mut().enumerate() {
+        if snapshot[i].state == State::Pending {
+            *t = finished[i].clone();
+            t.state = sh.states[i].clone();
+            if let State::Blocked(reason) = &t.state {
+                let reason = reason.clone();
+                run.record(t, |e| {
+                    e.publish = "blocked".into();
+                    e.error = Some(reason);
+                });
+            }
+        }
+    }
+}

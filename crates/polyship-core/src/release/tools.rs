@@ -1,0 +1,484 @@
+//! Building and uploading with each ecosystem's own tools: `cargo package`/`cargo publish`,
+//! `npm`/`pnpm`/`yarn pack` then `npm publish <tarball>`, `python -m build` then `twine upload`.
+//!
+//! Secrets reach the tools through the environment (or the tool's own credential store), never
+//! through arguments; everything the tools print is redacted before polyship keeps it.
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::Digest as _;
+
+use super::redact::Redactor;
+use crate::workspace::{Ecosystem, Package};
+
+/// A file built for upload, with the checksum its registry records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub path: PathBuf,
+    /// sha256 hex (Cargo, Python) or an npm `sha512-…` integrity.
+    pub checksum: String,
+}
+
+/// A tool that failed; `output` is redacted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ToolError {
+    pub message: String,
+    /// Whether the failure looks passing (rate limits, 5xx, dropped connections): worth a retry.
+    pub transient: bool,
+}
+
+/// Which npm client packs: the one whose workspace protocol the repository uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NpmClient {
+    Npm,
+    Pnpm,
+    Yarn,
+}
+
+impl NpmClient {
+    /// pnpm for a pnpm workspace, Yarn for a Yarn Berry one, else npm.
+    pub fn detect(root: &Path) -> Self {
+        if root.join("pnpm-workspace.yaml").exists() || root.join("pnpm-lock.yaml").exists() {
+            NpmClient::Pnpm
+        } else if root.join(".yarnrc.yml").exists() {
+            NpmClient::Yarn
+        } else {
+            NpmClient::Npm
+        }
+    }
+
+    pub fn program(self) -> &'static str {
+        match self {
+            NpmClient::Npm => "npm",
+            NpmClient::Pnpm => "pnpm",
+            NpmClient::Yarn => "yarn",
+        }
+    }
+}
+
+/// Everything a package's build and upload need to know.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub root: PathBuf,
+    /// `cargo publish --registry`, when not crates.io.
+    pub cargo_registry: Option<String>,
+    pub cargo_verify: bool,
+    pub npm_client: NpmClient,
+    /// The npm registry URL publishing goes to.
+    pub npm_registry: String,
+    pub npm_access: Option<String>,
+    /// Extra environment for npm (a generated user config carrying `${NPM_TOKEN}`).
+    pub npm_env: Vec<(String, String)>,
+    pub python: String,
+    pub python_upload: String,
+    /// `SOURCE_DATE_EPOCH` for reproducible builds: the release commit's time.
+    pub source_date_epoch: i64,
+    pub redactor: Redactor,
+}
+
+/// Words in a tool's output that mark a failure as passing.
+const TRANSIENT: &[&str] = &[
+    " 429",
+    "429 ",
+    "Too Many Requests",
+    " 500",
+    " 502",
+    " 503",
+    " 504",
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Time",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "EPIPE",
+    "socket hang up",
+    "Connection reset",
+    "connection reset",
+    "Connection aborted",
+    "RemoteDisconnected",
+    "timed out",
+    "connection closed",
+    "Connection closed",
+];
+
+impl Setup {
+    fn run(&self, mut command: Command, what: &str) -> Result<String, ToolError> {
+        command.env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string());
+        let program = command.get_program().to_string_lossy().into_owned();
+        let out = command.output().map_err(|e| ToolError {
+            message: format!("{what}: could not run `{program}`: {e}"),
+            transient: false,
+        })?;
+        let stdout = self.redactor.redact_bytes(&out.stdout);
+        let stderr = self.redactor.redact_bytes(&out.stderr);
+        if out.status.success() {
+            return Ok(stdout);
+        }
+        let text = format!("{stdout}\n{stderr}");
+        let transient = TRANSIENT.iter().any(|w| text.contains(w));
+        // The end of the output says why; keep the last lines.
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n  ");
+        Err(ToolError {
+            message: format!("{what} failed ({}):\n  {tail}", out.status),
+            transient,
+        })
+    }
+
+    /// Builds what will be uploaded into `work` (emptied first).
+    pub fn pack(&self, package: &Package, work: &Path) -> Result<Vec<Artifact>, ToolError> {
+        let io = |e: std::io::Error| ToolError {
+            message: format!("failed to prepare {}: {e}", work.display()),
+            transient: false,
+        };
+        if work.exists() {
+            fs_err::remove_dir_all(work).map_err(io)?;
+        }
+        fs_err::create_dir_all(work).map_err(io)?;
+        let dir = self.root.join(&package.path);
+        match package.ecosystem {
+            Ecosystem::Cargo => {
+                let mut c = Command::new("cargo");
+                c.current_dir(&self.root)
+                    .args(["package", "--quiet", "--no-verify", "--manifest-path"])
+                    .arg(self.root.join(&package.manifest))
+                    .arg("--target-dir")
+                    .arg(work.join("target"));
+                if let Some(r) = &self.cargo_registry {
+                    c.args(["--registry", r]);
+                }
+                self.run(c, "cargo package")?;
+                let version = package.version.as_deref().unwrap_or_default();
+                let file = work
+                    .join("target/package")
+                    .join(format!("{}-{version}.crate", package.name));
+                Ok(vec![Artifact {
+                    checksum: sha256_file(&file).map_err(io)?,
+                    path: file,
+                }])
+            }
+            Ecosystem::Npm => {
+                let mut c = Command::new(self.npm_client.program());
+                c.current_dir(&dir).envs(self.npm_env.iter().cloned());
+                match self.npm_client {
+                    NpmClient::Npm | NpmClient::Pnpm => {
+                        c.args(["pack", "--pack-destination"]).arg(work)
+                    }
+                    NpmClient::Yarn => c.args(["pack", "--out"]).arg(work.join("package.tgz")),
+                };
+                self.run(c, &format!("{} pack", self.npm_client.program()))?;
+                let file = only_file(work, ".tgz").map_err(io)?;
+                check_packed_manifest(&file, package)?;
+                Ok(vec![Artifact {
+                    checksum: integrity_file(&file).map_err(io)?,
+                    path: file,
+                }])
+            }
+            Ecosystem::Python => {
+                let mut c = Command::new(&self.python);
+                c.current_dir(&dir)
+                    .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
+                    .arg(work)
+                    .arg(&dir);
+                // setuptools writes `build/` and `*.egg-info` into the source directory; what
+                // the build adds is removed again so the work tree stays as it was.
+                let before = untracked(&self.root, &package.path);
+                let built = self.run(c, "python -m build");
+                if before.as_ref().is_some_and(Vec::is_empty)
+                    && let Some(after) = untracked(&self.root, &package.path)
+                    && !after.is_empty()
+                {
+                    let mut clean = Command::new("git");
+                    clean
+                        .current_dir(&self.root)
+                        .args(["clean", "-fdq", "--"])
+                        .args(&after);
+                    let _ = clean.output();
+                }
+                built?;
+                let mut files: Vec<PathBuf> = fs_err::read_dir(work)
+                    .map_err(io)?
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let n = p.to_string_lossy();
+                        n.ends_with(".whl") || n.ends_with(".tar.gz")
+                    })
+                    .collect();
+                files.sort();
+                files
+                    .into_iter()
+                    .map(|path| {
+                        Ok(Artifact {
+                            checksum: sha256_file(&path).map_err(io)?,
+                            path,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Uploads what [`Setup::pack`] built.
+    pub fn upload(&self, package: &Package, artifacts: &[Artifact]) -> Result<(), ToolError> {
+        match package.ecosystem {
+            Ecosystem::Cargo => {
+                let mut c = Command::new("cargo");
+                c.current_dir(&self.root)
+                    .args(["publish", "--quiet", "--manifest-path"])
+                    .arg(self.root.join(&package.manifest));
+                if let Some(r) = &self.cargo_registry {
+                    c.args(["--registry", r]);
+                }
+                if !self.cargo_verify {
+                    c.arg("--no-verify");
+                }
+                self.run(c, "cargo publish").map(drop)
+            }
+            Ecosystem::Npm => {
+                let registry = package.registry.as_deref().unwrap_or(&self.npm_registry);
+                let mut c = Command::new("npm");
+                c.current_dir(self.root.join(&package.path))
+                    .envs(self.npm_env.iter().cloned())
+                    .arg("publish");
+                c.args(artifacts.iter().map(|a| &a.path));
+                c.args(["--registry", registry]);
+                if let Some(access) = &self.npm_access {
+                    c.args(["--access", access]);
+                }
+                let version = package.version.as_deref().unwrap_or_default();
+                if let Ok(v) = semver::Version::parse(version)
+                    && let Some(first) = v.pre.as_str().split('.').next()
+                    && !first.is_empty()
+                {
+                    // A prerelease goes to its own dist-tag, never `latest`.
+                    let tag = if first.chars().all(|c| c.is_ascii_digit()) {
+                        "next"
+                    } else {
+                        first
+                    };
+                    c.args(["--tag", tag]);
+                }
+                self.run(c, "npm publish").map(drop)
+            }
+            Ecosystem::Python => {
+                let mut c = Command::new(&self.python);
+                c.current_dir(&self.root)
+                    .args([
+                        "-m",
+                        "twine",
+                        "upload",
+                        "--non-interactive",
+                        "--disable-progress-bar",
+                        "--repository-url",
+                        &self.python_upload,
+                    ])
+                    .args(artifacts.iter().map(|a| &a.path));
+                // Each tool's token names, mapped to twine's variables.
+                if std::env::var_os("TWINE_PASSWORD").is_none() {
+                    let token = ["MATURIN_PYPI_TOKEN", "UV_PUBLISH_TOKEN", "PYPI_TOKEN"]
+                        .iter()
+                        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
+                    if let Some(token) = token {
+                        c.env("TWINE_PASSWORD", token);
+                        if std::env::var_os("TWINE_USERNAME").is_none() {
+                            c.env("TWINE_USERNAME", "__token__");
+                        }
+                    }
+                } else if std::env::var_os("TWINE_USERNAME").is_none() {
+                    c.env("TWINE_USERNAME", "__token__");
+                }
+                self.run(c, "twine upload").map(drop)
+            }
+        }
+    }
+}
+
+/// Untracked (not ignored) paths under `dir`, as git names them; `None` when git cannot say.
+fn untracked(root: &Path, dir: &str) -> Option<Vec<String>> {
+    let out = Command::new("git")
+        .current_dir(root)
+        .args([
+            "ls-files",
+            "--others",
+            "--exclude-standard",
+            "--directory",
+            "--",
+            dir,
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn only_file(dir: &Path, suffix: &str) -> std::io::Result<PathBuf> {
+    let mut found: Vec<PathBuf> = fs_err::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    if found.len() == 1 {
+        Ok(found.remove(0))
+    } else {
+        Err(std::io::Error::other(format!(
+            "expected one `*{suffix}` file in {}, found {}",
+            dir.display(),
+            found.len()
+        )))
+    }
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let bytes = fs_err::read(path)?;
+    Ok(sha2::Sha256::digest(&bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
+}
+
+/// An npm `integrity`: `sha512-` and the base64 of the sha512 of the tarball.
+pub fn integrity_file(path: &Path) -> std::io::Result<String> {
+    use base64::Engine as _;
+    let bytes = fs_err::read(path)?;
+    Ok(format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&bytes))
+    ))
+}
+
+/// Whether a registry's record of a version is the content of these artifacts: some checksum the
+/// registry gives is one of ours. `None` when the registry gave no checksum polyship can compare.
+pub fn same_content(registry: &[String], artifacts: &[Artifact]) -> Option<bool> {
+    let comparable: Vec<&String> = registry
+        .iter()
+        .filter(|c| c.starts_with("sha512-") || c.len() == 64)
+        .collect();
+    if comparable.is_empty() {
+        return None;
+    }
+    Some(
+        comparable
+            .iter()
+            .any(|c| artifacts.iter().any(|a| a.checksum.eq_ignore_ascii_case(c))),
+    )
+}
+
+/// Refuses a packed npm manifest that still has `workspace:` (or `catalog:`) requirements: the
+/// registry would publish a package nobody can install.
+fn check_packed_manifest(tarball: &Path, package: &Package) -> Result<(), ToolError> {
+    let fail = |message: String| ToolError {
+        message,
+        transient: false,
+    };
+    let text = read_tar_gz_member(tarball, "package/package.json").map_err(|e| {
+        fail(format!(
+            "could not read package/package.json from {}: {e}",
+            tarball.display()
+        ))
+    })?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| fail(format!("the packed package.json does not parse: {e}")))?;
+    let mut left = Vec::new();
+    for field in [
+        "dependencies",
+        "devDependencies",
+        "peerDependencies",
+        "optionalDependencies",
+    ] {
+        if let Some(deps) = manifest.get(field).and_then(serde_json::Value::as_object) {
+            for (name, req) in deps {
+                if let Some(req) = req.as_str()
+                    && (req.starts_with("workspace:") || req.starts_with("catalog:"))
+                {
+                    left.push(format!("{field}.{name} = \"{req}\""));
+                }
+            }
+        }
+    }
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "the packed manifest of {} still has {}; npm does not rewrite the `workspace:` protocol. Publish from a pnpm or Yarn workspace (polyship packs with the client the repository uses), or write version ranges in {}",
+            package.name,
+            left.join(", "),
+            package.manifest
+        )))
+    }
+}
+
+/// One member of a `.tar.gz`, as text.
+fn read_tar_gz_member(path: &Path, member: &str) -> std::io::Result<String> {
+    let file = fs_err::File::open(path)?;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(file).read_to_end(&mut bytes)?;
+    let mut at = 0;
+    while at + 512 <= bytes.len() {
+        let header = &bytes[at..at + 512];
+        if header.iter().all(|b| *b == 0) {
+            break;
+        }
+        let field = |range: std::ops::Range<usize>| {
+            let raw = &header[range];
+            let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+            String::from_utf8_lossy(&raw[..end]).into_owned()
+        };
+        let name = field(0..100);
+        let prefix = field(345..500);
+        let full = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let size = usize::from_str_radix(field(124..136).trim(), 8)
+            .map_err(|_| std::io::Error::other("a tar header has no size"))?;
+        let start = at + 512;
+        let end = start + size;
+        if end > bytes.len() {
+            return Err(std::io::Error::other("the tarball is truncated"));
+        }
+        // npm tarballs name members `package/…`; some packers use another first directory.
+        if full == member
+            || full.split_once('/').map(|(_, r)| r) == member.split_once('/').map(|(_, r)| r)
+        {
+            return Ok(String::from_utf8_lossy(&bytes[start..end]).into_owned());
+        }
+        at = start + size.div_ceil(512) * 512;
+    }
+    Err(std::io::Error::other(format!(
+        "{member} is not in the tarball"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_checksums() {
+        let ours = [Artifact {
+            path: PathBuf::from("a.tgz"),
+            checksum: "sha512-abc".into(),
+        }];
+        assert_eq!(same_content(&["sha512-abc".into()], &ours), Some(true));
+        assert_eq!(same_content(&["sha512-xyz".into()], &ours), Some(false));
+        assert_eq!(same_content(&["d41d8cd9".into()], &ours), None);
+        assert_eq!(same_content(&[], &ours), None);
+    }
+}

@@ -1,0 +1,326 @@
+//! `polyship publish`: publish what is unreleased, tag, push and make forge releases; `--status`
+//! shows where the last release stands.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context as _;
+use polyship_core::release::journal;
+use polyship_core::release::publish::{self, Options, PublishError, Report, State};
+
+use crate::context::Context;
+use crate::render::{self, CommandError};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Run preflight and every registry read, then list what would be published, tagged and
+    /// released: no uploads, no tags, no pushes, no files written
+    #[arg(long)]
+    dry_run: bool,
+    /// Publish and tag, but push neither the release commit nor the tags (and make no forge releases)
+    #[arg(long)]
+    no_push: bool,
+    /// Only these packages (the `plan --filter` syntax; repeatable)
+    #[arg(long, value_name = "FILTER")]
+    filter: Vec<String>,
+    /// How many packages publish at once [default: `[publish] jobs`, else 4]
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Print where the last release stands, from its journal, and do nothing else
+    #[arg(long, conflicts_with_all = ["dry_run", "no_push", "filter", "jobs"])]
+    status: bool,
+    /// Print the result as a JSON document (`"schema": 1`) on stdout instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    if !cx.in_git {
+        return Err(CommandError::failed(
+            "`polyship publish` needs a git repository",
+            "run it in the repository you release from",
+        )
+        .into());
+    }
+    if args.status {
+        return status(cx, args);
+    }
+    let discovered = super::discover(cx)?;
+    let ws = &discovered.workspace;
+    ws.topological_order()?;
+    let mask = if args.filter.is_empty() {
+        None
+    } else {
+        let repo = polyship_core::changes::history::open(&cx.root).ok();
+        Some(
+            polyship_core::select::select(
+                repo.as_ref(),
+                ws,
+                &args.filter,
+                discovered.config.config.commits.shared_paths,
+            )
+            .map_err(|e| CommandError {
+                message: e.to_string(),
+                help: Some("filters name packages as `polyship list` shows them".into()),
+                usage: true,
+            })?,
+        )
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    if !args.dry_run {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&stop))
+                .context("failed to install the interrupt handler")?;
+        }
+    }
+    let options = Options {
+        dry_run: args.dry_run,
+        no_push: args.no_push,
+        selected: mask.as_deref(),
+        jobs: args.jobs,
+        interrupted: &stop,
+    };
+    let reporter = |verb: &str, message: &str| {
+        if verb == "warning" {
+            cx.warn(&polyship_core::Warning::new(message));
+        } else {
+            cx.status(verb, message);
+        }
+    };
+    let report = match publish::run(ws, &discovered.config, &cx.root, &options, &reporter) {
+        Ok(r) => r,
+        Err(PublishError::Preflight(problems)) => {
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "{}: preflight found {} problem{}; nothing was published",
+                render::paint(cx.color, render::RED_BOLD, "error"),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
+            for p in &problems {
+                let _ = writeln!(out, "  - {}", p.message);
+                if let Some(h) = &p.help {
+                    let _ = writeln!(
+                        out,
+                        "    {}: {h}",
+                        render::paint(cx.color, render::CYAN_BOLD, "help")
+                    );
+                }
+            }
+            let _ = std::io::stderr().write_all(out.as_bytes());
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(PublishError::Setup(message)) => {
+            return Err(CommandError::failed(message, "nothing was published").into());
+        }
+    };
+    for note in &report.notes {
+        cx.note(note);
+    }
+    print_report(args, &report)?;
+    if report.interrupted {
+        cx.note("interrupted: run `polyship publish` again to finish the release");
+        return Ok(ExitCode::from(130));
+    }
+    if report.failed() {
+        if !cx.quiet {
+            for t in &report.targets {
+                match &t.state {
+                    State::Failed(reason) | State::Blocked(reason) => {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "{}: {} {}: {reason}",
+                            render::paint(cx.color, render::RED_BOLD, "error"),
+                            t.name,
+                            t.version
+                        );
+                    }
+                    _ => {}
+                }
+                if let Some(e) = &t.error {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "{}: {}: {e}",
+                        render::paint(cx.color, render::RED_BOLD, "error"),
+                        t.tag
+                    );
+                }
+            }
+        }
+        cx.note("run `polyship publish` again to finish: it does only what is missing");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(args: &Args, report: &Report) -> anyhow::Result<()> {
+    let mut out = String::new();
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            schema: u32,
+            #[serde(flatten)]
+            report: &'a Report,
+        }
+        out = serde_json::to_string_pretty(&Doc { schema: 1, report })?;
+        out.push('\n');
+    } else if report.targets.is_empty() {
+        out.push_str(
+            "Nothing to publish: every package's version is tagged and on its registry.\n",
+        );
+    } else {
+        let rows: Vec<[String; 6]> = report
+            .targets
+            .iter()
+            .map(|t| {
+                let result = if report.dry_run {
+                    match t.state {
+                        State::Pending => "would publish".to_owned(),
+                        State::Existing => "already published".to_owned(),
+                        _ => t.state.label().to_owned(),
+                    }
+                } else {
+                    t.state.label().to_owned()
+                };
+                let tag = if t.tagged {
+                    t.tag.clone()
+                } else if report.dry_run {
+                    format!("{} (new)", t.tag)
+                } else {
+                    "-".to_owned()
+                };
+                let pushed = if report.dry_run || report.commit_pushed.is_none() {
+                    "-"
+                } else if t.pushed {
+                    "yes"
+                } else {
+                    "no"
+                };
+                [
+                    t.name.clone(),
+                    t.ecosystem.to_string(),
+                    t.version.clone(),
+                    result,
+                    tag,
+                    format!(
+                        "{pushed}{}",
+                        t.release
+                            .as_ref()
+                            .map_or(String::new(), |r| format!("  {r}"))
+                    ),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &[
+                "PACKAGE",
+                "ECOSYSTEM",
+                "VERSION",
+                "RESULT",
+                "TAG",
+                "PUSHED / RELEASE",
+            ],
+            &rows,
+        );
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(())
+}
+
+fn table<const N: usize>(out: &mut String, header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                let _ = write!(l, "{cell:<width$}  ", width = widths[i]);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header);
+    for row in rows {
+        line(&row.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+}
+
+fn status(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--git-common-dir"])
+        .current_dir(&cx.root)
+        .output()
+        .context("failed to run git")?;
+    let git_dir = cx.root.join(String::from_utf8_lossy(&out.stdout).trim());
+    let Some(journal) = journal::load(&git_dir).map_err(|m| CommandError::failed(m, ""))? else {
+        println!("No release recorded in this repository.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut text = String::new();
+    if args.json {
+        text = serde_json::to_string_pretty(&journal)?;
+        text.push('\n');
+    } else {
+        let _ = writeln!(
+            text,
+            "Release of commit {} — {} after {} run{}",
+            &journal.commit[..journal.commit.len().min(12)],
+            journal.state,
+            journal.runs,
+            if journal.runs == 1 { "" } else { "s" }
+        );
+        let rows: Vec<[String; 7]> = journal
+            .packages
+            .iter()
+            .map(|e| {
+                [
+                    e.name.clone(),
+                    e.ecosystem.map_or_else(String::new, |x| x.to_string()),
+                    e.version.clone(),
+                    if e.publish.is_empty() {
+                        "-".into()
+                    } else {
+                        e.publish.clone()
+                    },
+                    if e.tagged { e.tag.clone() } else { "-".into() },
+                    if e.pushed { "yes".into() } else { "no".into() },
+                    e.release
+                        .clone()
+                        .or_else(|| {
+                            e.error
+                                .as_ref()
+                                .map(|x| x.lines().next().unwrap_or_default().to_owned())
+                        })
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &mut text,
+            &[
+                "PACKAGE",
+                "ECOSYSTEM",
+                "VERSION",
+                "PUBLISH",
+                "TAG",
+                "PUSHED",
+                "RELEASE / ERROR",
+            ],
+            &rows,
+        );
+    }
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,716 @@
+//! `polyship publish` end to end: the real binary, real git repositories with a bare `origin`, and
+//! the real local registries `scripts/registries` starts (Verdaccio, pypiserver,
+//! cargo-http-registry), published to with the real `cargo`, `npm` and `twine`. Faults come from a
+//! fault-injecting proxy in front of the registries; the forge is a local fake server.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{Output, Repo};
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: these tests need the local registries; run `scripts/test`, or \
+             `source scripts/registries` before `cargo test`"
+        )
+    })
+}
+
+/// A name no other test or earlier run used (the registries outlive one test).
+fn uid() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "u{}x{nanos}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The environment a release runs with: tokens, the Cargo registry's index, and what the real
+/// tools need from this machine (toolchains, certificates, pip settings).
+fn release_env() -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "CARGO_REGISTRIES_LOCAL_INDEX".into(),
+            var("POLYSHIP_TEST_CARGO_INDEX"),
+        ),
+        (
+            "CARGO_REGISTRIES_LOCAL_TOKEN".into(),
+            "cargo-canary-7f3a9c".into(),
+        ),
+        ("NPM_TOKEN".into(), var("POLYSHIP_TEST_NPM_TOKEN")),
+        ("TWINE_USERNAME".into(), var("POLYSHIP_TEST_PYPI_USER")),
+        ("TWINE_PASSWORD".into(), var("POLYSHIP_TEST_PYPI_PASSWORD")),
+    ];
+    let home = std::env::var("HOME").unwrap_or_default();
+    for (name, default) in [
+        ("RUSTUP_HOME", format!("{home}/.rustup")),
+        ("CARGO_HOME", format!("{home}/.cargo")),
+    ] {
+        env.push((name.into(), std::env::var(name).unwrap_or(default)));
+    }
+    for (name, value) in std::env::vars() {
+        if name.starts_with("PIP_")
+            || name.starts_with("SSL_")
+            || [
+                "REQUESTS_CA_BUNDLE",
+                "NODE_EXTRA_CA_CERTS",
+                "CURL_CA_BUNDLE",
+            ]
+            .contains(&name.as_str())
+        {
+            env.push((name, value));
+        }
+    }
+    env
+}
+
+fn without(env: &[(String, String)], name: &str) -> Vec<(String, String)> {
+    env.iter().filter(|(k, _)| k != name).cloned().collect()
+}
+
+fn with(env: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    let mut env = without(env, name);
+    env.push((name.into(), value.into()));
+    env
+}
+
+/// A polyglot repository: a Rust crate and a Python distribution in a fixed group, and two npm
+/// packages where `app` depends on `lib`; with changelogs, a bare `origin`, pushed.
+struct Fixture {
+    repo: Repo,
+    origin: tempfile::TempDir,
+    id: String,
+    env: Vec<(String, String)>,
+}
+
+impl Fixture {
+    fn new(npm_registry: &str, extra_config: &str) -> Self {
+        let id = uid();
+        let crate_name = format!("core_{id}");
+        let lib = format!("lib-{id}");
+        let app = format!("app-{id}");
+        let py = format!("pkg-{id}");
+        let config = format!(
+            r#"[[group]]
+kind = "fixed"
+packages = ["{crate_name}", "{py}"]
+
+[publish]
+timeout = 60
+
+[publish.cargo]
+index = "{sparse}"
+verify = false
+
+[publish.npm]
+registry = "{npm_registry}"
+
+[publish.python]
+command = "{python}"
+index = "{pypi}"
+upload = "{pypi}"
+{extra_config}"#,
+            sparse = var("POLYSHIP_TEST_CARGO_SPARSE"),
+            python = var("POLYSHIP_TEST_PYTHON"),
+            pypi = var("POLYSHIP_TEST_PYPI_URL"),
+        );
+        let repo = Repo::new()
+            .file(".gitignore", "target\n")
+            .file("polyship.toml", &config)
+            .file(
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"crates/core\"]\nresolver = \"2\"\n",
+            )
+            .file(
+                "crates/core/Cargo.toml",
+                &format!(
+                    "[package]\nname = \"{crate_name}\"\nversion = \"1.0.0\"\nedition = \"2021\"\ndescription = \"core\"\nlicense = \"MIT\"\npublish = [\"local\"]\n"
+                ),
+            )
+            .file("crates/core/src/lib.rs", "pub fn core() {}\n")
+            .file(
+                "crates/core/CHANGELOG.md",
+                "# Changelog\n\n## 1.0.0 (2026-11-22)\n\n### Features\n\n- the core\n",
+            )
+            .file(
+                "package.json",
+                "{ \"name\": \"root\", \"private\": true, \"workspaces\": [\"js/*\"] }\n",
+            )
+            .file(
+                "js/lib/package.json",
+                &format!("{{ \"name\": \"{lib}\", \"version\": \"1.0.0\", \"main\": \"index.js\" }}\n"),
+            )
+            .file("js/lib/index.js", "module.exports = 1;\n")
+            .file(
+                "js/lib/CHANGELOG.md",
+                "# lib\n\n## 1.0.0\n\n- the library\n",
+            )
+            .file(
+                "js/app/package.json",
+                &format!(
+                    "{{ \"name\": \"{app}\", \"version\": \"1.0.0\", \"main\": \"index.js\", \"dependencies\": {{ \"{lib}\": \"^1.0.0\" }} }}\n"
+                ),
+            )
+            .file("js/app/index.js", "module.exports = 2;\n")
+            .file(
+                "py/pkg/pyproject.toml",
+                &format!(
+                    "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{py}\"\nversion = \"1.0.0\"\n"
+                ),
+            )
+            .file(
+                &format!("py/pkg/src/pkg_{id}/__init__.py"),
+                "VALUE = 1\n",
+            )
+            .commit("feat: first release");
+        let origin = tempfile::tempdir().unwrap();
+        let status = Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(origin.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        repo.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
+        repo.git(&["push", "-q", "origin", "main"]);
+        Self {
+            repo,
+            origin,
+            id,
+            env: release_env(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &self.env)
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(String, String)]) -> Output {
+        self.repo.run_env(self.repo.path(), args, env)
+    }
+
+    fn name(&self, what: &str) -> String {
+        match what {
+            "core" => format!("core_{}", self.id),
+            other => format!("{other}-{}", self.id),
+        }
+    }
+
+    /// Tags on `origin`, by name, with the commit each names.
+    fn remote_tags(&self) -> Vec<(String, String)> {
+        let out = self
+            .repo
+            .git(&["ls-remote", "--tags", &self.origin.path().to_string_lossy()]);
+        let mut tags: Vec<(String, String)> = out
+            .lines()
+            .filter_map(|l| {
+                let (id, name) = l.split_once('\t')?;
+                Some((name.strip_prefix("refs/tags/")?.to_owned(), id.to_owned()))
+            })
+            .collect();
+        tags.sort();
+        tags
+    }
+
+    fn head(&self) -> String {
+        self.repo.git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    fn journal(&self) -> serde_json::Value {
+        serde_json::from_str(&self.repo.read(".git/polyship/journal.json")).unwrap()
+    }
+}
+
+fn npm_published(registry: &str, name: &str, version: &str) -> bool {
+    let out = Command::new("curl")
+        .args(["-s", &format!("{registry}{name}")])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    doc["versions"].get(version).is_some()
+}
+
+/// Downloads `name@version` with the real client of each registry into a temporary directory and
+/// returns the downloaded files.
+fn download(ecosystem: &str, name: &str, version: &str, npm_registry: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (program, args): (String, Vec<String>) = match ecosystem {
+        "npm" => (
+            "npm".into(),
+            vec![
+                "pack".into(),
+                format!("{name}@{version}"),
+                "--registry".into(),
+                npm_registry.into(),
+                "--pack-destination".into(),
+                dir.path().to_string_lossy().into_owned(),
+            ],
+        ),
+        "python" => (
+            var("POLYSHIP_TEST_PYTHON"),
+            vec![
+                "-m".into(),
+                "pip".into(),
+                "download".into(),
+                "--quiet".into(),
+                "--no-deps".into(),
+                "--only-binary".into(),
+                ":all:".into(),
+                "--index-url".into(),
+                format!("{}simple/", var("POLYSHIP_TEST_PYPI_URL")),
+                "-d".into(),
+                dir.path().to_string_lossy().into_owned(),
+                format!("{name}=={version}"),
+            ],
+        ),
+        _ => {
+            // A crate that depends on it, and `cargo fetch`.
+            let consumer = dir.path().join("consumer");
+            std::fs::create_dir_all(consumer.join("src")).unwrap();
+            std::fs::write(consumer.join("src/lib.rs"), "").unwrap();
+            std::fs::write(
+                consumer.join("Cargo.toml"),
+                format!(
+                    "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n{name} = {{ version = \"={version}\", registry = \"local\" }}\n"
+                ),
+            )
+            .unwrap();
+            let out = Command::new("cargo")
+                .args(["fetch", "--quiet"])
+                .current_dir(&consumer)
+                .env(
+                    "CARGO_REGISTRIES_LOCAL_INDEX",
+                    var("POLYSHIP_TEST_CARGO_INDEX"),
+                )
+                .env("CARGO_HOME", home.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "cargo fetch {name} {version}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut found = Vec::new();
+            for entry in walk(home.path()) {
+                if entry.ends_with(&format!("{name}-{version}.crate")) {
+                    found.push(entry);
+                }
+            }
+            return found;
+        }
+    };
+    let out = Command::new(&program)
+        .args(&args)
+        .current_dir(dir.path())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} download of {name} {version} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    walk(dir.path())
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+/// Every file under the repository (outside `.git`) and every ref, for "nothing changed" checks.
+fn tree_state(repo: &Repo) -> (Vec<(String, Vec<u8>)>, String) {
+    let mut files: Vec<(String, Vec<u8>)> = walk(repo.path())
+        .into_iter()
+        .filter(|p| !p.contains("/.git/"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    let refs = repo.git(&["show-ref"]);
+    (files, refs)
+}
+
+#[test]
+fn publishes_a_polyglot_release_in_dependency_order_then_reruns_as_a_no_op() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let (core, lib, app, py) = (f.name("core"), f.name("lib"), f.name("app"), f.name("pkg"));
+
+    // Every package is really downloadable from its registry with its own client.
+    assert_eq!(download("cargo", &core, "1.0.0", &npm).len(), 1);
+    assert_eq!(download("npm", &lib, "1.0.0", &npm).len(), 1);
+    assert_eq!(download("npm", &app, "1.0.0", &npm).len(), 1);
+    let py_files = download("python", &py, "1.0.0", &npm);
+    assert!(
+        py_files.iter().any(|f| f.ends_with("-py3-none-any.whl")),
+        "{py_files:?}"
+    );
+
+    // `app` is published only after `lib`, its dependency.
+    let lib_done = out.stderr.find(&format!("Published {lib} 1.0.0")).unwrap();
+    let app_start = out.stderr.find(&format!("Publishing {app} 1.0.0")).unwrap();
+    assert!(lib_done < app_start, "{}", out.stderr);
+
+    // Tags exist on the remote, on the release commit, each after its package.
+    let head = f.head();
+    let tags = f.remote_tags();
+    let expected: Vec<(String, String)> = {
+        let mut t = vec![
+            (format!("{app}@1.0.0"), head.clone()),
+            (format!("{core}-v1.0.0"), head.clone()),
+            (format!("{lib}@1.0.0"), head.clone()),
+            (format!("{py}-v1.0.0"), head.clone()),
+        ];
+        t.sort();
+        t
+    };
+    assert_eq!(tags, expected);
+    for name in [&core, &lib, &app, &py] {
+        assert!(out.stdout.contains(name), "{}", out.stdout);
+    }
+    assert!(out.stdout.contains("published"), "{}", out.stdout);
+
+    // The journal says complete; the work tree is as it was.
+    let journal = f.journal();
+    assert_eq!(journal["state"], "complete");
+    assert_eq!(journal["commit"], head.as_str());
+    assert_eq!(journal["runs"], 1);
+    assert!(
+        journal["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["publish"] == "published" && p["tagged"] == true && p["pushed"] == true),
+        "{journal:#}"
+    );
+    assert_eq!(f.repo.git(&["status", "--porcelain"]), "");
+    let status = f.run(&["publish", "--status"]);
+    assert_eq!(status.code, 0);
+    assert!(
+        status.stdout.contains("complete after 1 run"),
+        "{}",
+        status.stdout
+    );
+
+    // Again: nothing is uploaded, tagged or pushed twice.
+    let again = f.run(&["publish"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert!(!again.stderr.contains("Publishing"), "{}", again.stderr);
+    assert!(!again.stderr.contains("Pushed"), "{}", again.stderr);
+    assert!(!again.stderr.contains("Tagged"), "{}", again.stderr);
+    assert_eq!(
+        again.stdout.matches("existing").count(),
+        4,
+        "{}",
+        again.stdout
+    );
+    assert_eq!(f.remote_tags(), expected);
+}
+
+#[test]
+fn dry_run_reads_registries_and_writes_nothing() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let before = tree_state(&f.repo);
+    let remote_before = f.remote_tags();
+    let out = f.run(&["publish", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(
+        out.stdout.matches("would publish").count(),
+        4,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("{}@1.0.0 (new)", f.name("lib"))),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(tree_state(&f.repo), before);
+    assert!(!f.repo.exists(".git/polyship"));
+    assert_eq!(f.remote_tags(), remote_before);
+    assert!(!npm_published(&npm, &f.name("lib"), "1.0.0"));
+}
+
+#[test]
+fn preflight_reports_every_problem_at_once_and_does_nothing() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    // A tag this release would create already exists on the remote, on another commit.
+    let lib_tag = format!("{}@1.0.0", f.name("lib"));
+    f.repo.git(&["tag", &lib_tag]);
+    f.repo.git(&["push", "-q", "origin", &lib_tag]);
+    f.repo.git(&["tag", "-d", &lib_tag]);
+    f.repo.write("js/lib/index.js", "module.exports = 3;\n");
+    f.repo.git(&["commit", "-qam", "fix: three"]);
+    f.repo.git(&["push", "-q", "origin", "main"]);
+    // A dirty tree, missing and empty credentials.
+    f.repo.write("notes.txt", "draft\n");
+    let env = with(
+        &without(&f.env, "CARGO_REGISTRIES_LOCAL_TOKEN"),
+        "NPM_TOKEN",
+        "",
+    );
+    let out = f.run_with(&["publish"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let e = &out.stderr;
+    assert!(e.contains("preflight found 4 problems"), "{e}");
+    assert!(e.contains("the work tree is not clean: notes.txt"), "{e}");
+    assert!(
+        e.contains(&format!("tag `{lib_tag}` already exists on `origin`")),
+        "{e}"
+    );
+    assert!(
+        e.contains("`CARGO_REGISTRIES_LOCAL_TOKEN` is not set"),
+        "{e}"
+    );
+    assert!(e.contains("`NPM_TOKEN` is set but empty"), "{e}");
+    assert!(!npm_published(&npm, &f.name("app"), "1.0.0"));
+    assert_eq!(f.repo.git(&["tag"]), "");
+    assert!(!f.repo.exists(".git/polyship/journal.json"));
+
+    // On another branch, and behind the remote.
+    let f = Fixture::new(&npm, "");
+    f.repo.git(&["checkout", "-q", "-b", "topic"]);
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("the release branch is `main`, and `topic` is checked out"),
+        "{}",
+        out.stderr
+    );
+    f.repo.git(&["checkout", "-q", "main"]);
+    f.repo.write("x.txt", "x\n");
+    f.repo.git(&["add", "x.txt"]);
+    f.repo.git(&["commit", "-qm", "chore: x"]);
+    f.repo.git(&["push", "-q", "origin", "main"]);
+    f.repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("HEAD is behind `origin/main`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_version_already_published_with_other_content_is_taken() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    // Someone published lib 1.0.0 from other sources.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("package.json"),
+        format!(
+            "{{ \"name\": \"{}\", \"version\": \"1.0.0\", \"description\": \"other\" }}\n",
+            f.name("lib")
+        ),
+    )
+    .unwrap();
+    let host = npm.trim_start_matches("http:");
+    std::fs::write(
+        other.path().join(".npmrc"),
+        format!("{host}:_authToken=${{NPM_TOKEN}}\n"),
+    )
+    .unwrap();
+    let out = Command::new("npm")
+        .args(["publish", "--registry", &npm])
+        .current_dir(other.path())
+        .env("NPM_TOKEN", var("POLYSHIP_TEST_NPM_TOKEN"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "{} 1.0.0 is already on its registry with other content than this commit builds: the version is taken",
+            f.name("lib")
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("bump the version"), "{}", out.stderr);
+    assert_eq!(f.repo.git(&["tag"]), "");
+    assert!(!npm_published(&npm, &f.name("app"), "1.0.0"));
+}
+
+#[test]
+fn a_registry_that_is_down_stops_the_release_before_anything_happens() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let f = Fixture::new(&format!("http://127.0.0.1:{closed}/"), "");
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("could not be reached"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("{} 1.0.0", f.name("lib"))),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(f.repo.git(&["tag"]), "");
+    // The crate was not published either: preflight comes first.
+    assert!(download_fails_for_crate(&f.name("core")));
+}
+
+fn download_fails_for_crate(name: &str) -> bool {
+    let url = format!(
+        "{}{}",
+        var("POLYSHIP_TEST_CARGO_SPARSE"),
+        polyship_core_index_path(name)
+    );
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout) == "404"
+}
+
+fn polyship_core_index_path(name: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    format!("{}/{}/{n}", &n[..2], &n[2..4])
+}
+
+#[test]
+fn a_second_run_waits_for_no_one_holding_the_lock() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    // A live process holds the lock: this test's own.
+    std::fs::create_dir_all(f.repo.join(".git/polyship")).unwrap();
+    std::fs::write(
+        f.repo.join(".git/polyship/lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("another `polyship publish`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!npm_published(&npm, &f.name("lib"), "1.0.0"));
+}
+
+#[test]
+fn workspace_protocol_left_in_a_packed_manifest_fails_that_package_only() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    // npm (unlike pnpm and Yarn) does not rewrite `workspace:` when packing.
+    let app = f.read_app();
+    f.repo.write(
+        "js/app/package.json",
+        &app.replace("\"^1.0.0\"", "\"workspace:*\""),
+    );
+    f.repo.git(&["commit", "-qam", "chore: workspace protocol"]);
+    f.repo.git(&["push", "-q", "origin", "main"]);
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "still has dependencies.{} = \"workspace:*\"",
+            f.name("lib")
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(npm_published(&npm, &f.name("lib"), "1.0.0"));
+    assert!(!npm_published(&npm, &f.name("app"), "1.0.0"));
+    let tags = f.repo.git(&["tag"]);
+    assert!(tags.contains(&format!("{}@1.0.0", f.name("lib"))), "{tags}");
+    assert!(!tags.contains(&f.name("app")), "{tags}");
+    assert!(out.stdout.contains("failed"), "{}", out.stdout);
+}
+
+impl Fixture {
+    fn read_app(&self) -> String {
+        self.repo.read("js/app/package.json")
+    }
+}
+
+#[test]
+fn secrets_never_reach_output_or_the_journal() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    // A pack script that prints the token and a URL with a password, then fails.
+    let app = f.read_app();
+    f.repo.write(
+        "js/app/package.json",
+        &app.replace(
+            "\"main\"",
+            "\"scripts\": { \"prepack\": \"echo token=$NPM_TOKEN cargo=$CARGO_REGISTRIES_LOCAL_TOKEN url=https://bob:hunter2pass@example.com/x && exit 3\" }, \"main\"",
+        ),
+    );
+    f.repo.git(&["commit", "-qam", "chore: noisy script"]);
+    f.repo.git(&["push", "-q", "origin", "main"]);
+    let out = f.run(&["publish", "-v"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    // The relayed output is there, masked.
+    assert!(out.stderr.contains("token=***"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("https://bob:***@example.com/x"),
+        "{}",
+        out.stderr
+    );
+    let journal = f.repo.read(".git/polyship/journal.json");
+    let npmrc = f.repo.read(".git/polyship/npmrc");
+    for secret in [
+        var("POLYSHIP_TEST_NPM_TOKEN"),
+        "cargo-canary-7f3a9c".to_owned(),
+        "hunter2pass".to_owned(),
+        var("POLYSHIP_TEST_PYPI_PASSWORD"),
+    ] {
+        for (what, text) in [
+            ("stdout", &out.stdout),
+            ("stderr", &out.stderr),
+            ("journal", &journal),
+            ("npmrc", &npmrc),
+        ] {
+            assert!(!text.contains(&secret), "{what} shows a secret:\n{text}");
+        }
+    }
+    // The crate was published with the canary token all the same.
+    assert_eq!(download("cargo", &f.name("core"), "1.0.0", &npm).len(), 1);
+}
