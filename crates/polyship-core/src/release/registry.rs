@@ -53,14 +53,49 @@ pub enum RegistryError {
     Unreadable { url: String, message: String },
 }
 
-/// A blocking HTTP agent for registry reads: statuses are answers, not errors; 30 s per request.
+/// A blocking HTTP agent for registry and forge requests: statuses are answers, not errors; 30 s
+/// per request; the system's certificate authorities (`SSL_CERT_FILE`, else the usual bundle
+/// paths), so that a company's TLS-inspecting proxy works as it does for cargo, npm and pip.
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
-        .user_agent(concat!("polyship/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+        .user_agent(concat!("polyship/", env!("CARGO_PKG_VERSION")));
+    if let Some(roots) = system_roots() {
+        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+    }
+    config.build().into()
+}
+
+/// The system's root certificates, `None` when no bundle is found (then Mozilla's built-in ones).
+fn system_roots() -> Option<ureq::tls::RootCerts> {
+    let mut paths: Vec<std::path::PathBuf> = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .collect();
+    paths.extend(
+        [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/cert.pem",
+        ]
+        .map(std::path::PathBuf::from),
+    );
+    for path in paths {
+        let Ok(pem) = std::fs::read(&path) else {
+            continue;
+        };
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if !certs.is_empty() {
+            return Some(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+    }
+    None
 }
 
 /// The path of a crate's file in a Cargo index: `1/a`, `2/ab`, `3/a/abc`, `se/rd/serde`.

@@ -71,7 +71,11 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     if !args.dry_run {
+        // The first Ctrl-C lets running uploads finish and records where the release stands;
+        // a second one exits at once.
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+                .context("failed to install the interrupt handler")?;
             signal_hook::flag::register(signal, Arc::clone(&stop))
                 .context("failed to install the interrupt handler")?;
         }
