@@ -93,9 +93,14 @@ impl Context {
     /// A status line on stderr, cargo-style: a right-aligned verb, then the object.
     pub fn status(&self, verb: &str, message: &str) {
         if !self.quiet {
-            let verb = render::paint(self.color, render::GREEN_BOLD, &format!("{verb:>12}"));
-            let _ = writeln!(std::io::stderr(), "{verb} {message}");
+            let _ = writeln!(std::io::stderr(), "{}", self.status_line(verb, message));
         }
+    }
+
+    /// The text of a status line, without a newline.
+    pub fn status_line(&self, verb: &str, message: &str) -> String {
+        let verb = render::paint(self.color, render::GREEN_BOLD, &format!("{verb:>12}"));
+        format!("{verb} {message}")
     }
 
     /// A warning on stderr (hidden by `-q`).

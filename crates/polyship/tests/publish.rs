@@ -714,3 +714,81 @@ fn secrets_never_reach_output_or_the_journal() {
     // The crate was published with the canary token all the same.
     assert_eq!(download("cargo", &f.name("core"), "1.0.0", &npm).len(), 1);
 }
+
+#[test]
+fn filter_publishes_only_the_selected_packages_and_refuses_a_missing_dependency() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let (lib, app) = (f.name("lib"), f.name("app"));
+    // `app` alone: its dependency `lib` is neither released nor on the registry.
+    let out = f.run(&["publish", "--filter", &app]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "{app} depends on {lib} 1.0.0, which is not on its registry and not part of this release"
+        )),
+        "{}",
+        out.stderr
+    );
+    // `lib` alone, then `app` alone.
+    let out = f.run(&["publish", "--filter", &lib]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(npm_published(&npm, &lib, "1.0.0"));
+    assert!(!npm_published(&npm, &app, "1.0.0"));
+    assert_eq!(f.remote_tags().len(), 1);
+    let out = f.run(&["publish", "--filter", &app]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(npm_published(&npm, &app, "1.0.0"));
+    assert_eq!(f.remote_tags().len(), 2);
+}
+
+#[test]
+fn private_packages_are_tagged_not_uploaded_and_no_push_keeps_everything_local() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let app = f.read_app();
+    f.repo.write(
+        "js/app/package.json",
+        &app.replace("\"main\"", "\"private\": true, \"main\""),
+    );
+    f.repo.git(&["commit", "-qam", "chore: app is private"]);
+    let out = f.run(&["publish", "--no-push", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    let states: Vec<(String, String)> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&(f.name("app"), "private".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(f.name("lib"), "published".into())),
+        "{states:?}"
+    );
+    assert!(!npm_published(&npm, &f.name("app"), "1.0.0"));
+    let tags = f.repo.git(&["tag"]);
+    assert!(tags.contains(&format!("{}@1.0.0", f.name("app"))), "{tags}");
+    assert_eq!(tags.lines().count(), 4, "{tags}");
+    // Nothing reached the remote.
+    assert!(f.remote_tags().is_empty());
+    assert_ne!(
+        f.repo.git(&["rev-parse", "origin/main"]).trim(),
+        f.head(),
+        "the release commit was pushed"
+    );
+    assert!(out.stderr.contains("--no-push"), "{}", out.stderr);
+    // A later run pushes what is missing.
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(f.remote_tags().len(), 4);
+    assert!(!out.stderr.contains("Publishing"), "{}", out.stderr);
+}

@@ -488,7 +488,7 @@ impl Run<'_> {
     }
 
     /// Waits until `dep` shows on its registry, polling with backoff up to the timeout.
-    fn wait_visible(&self, dep: &Package) -> Result<(), String> {
+    fn wait_visible(&self, dependent: &str, dep: &Package) -> Result<(), String> {
         let start = Instant::now();
         let mut wait = Duration::from_millis(250);
         let mut said = false;
@@ -513,7 +513,7 @@ impl Run<'_> {
                 (self.report)(
                     "Waiting",
                     &format!(
-                        "for {} {} to show on its registry",
+                        "{dependent}: for {} {} to show on its registry",
                         dep.name,
                         dep.version.as_deref().unwrap_or_default()
                     ),
@@ -529,7 +529,7 @@ impl Run<'_> {
     fn publish_one(&self, t: &Target, deps: &[usize]) -> State {
         let p = &self.ws.packages[t.package];
         for &d in deps {
-            if let Err(e) = self.wait_visible(&self.ws.packages[d]) {
+            if let Err(e) = self.wait_visible(&t.name, &self.ws.packages[d]) {
                 return if e == "interrupted" {
                     State::Interrupted
                 } else {
@@ -904,6 +904,42 @@ pub fn run(
                     format!("could not read the refs of `{}`: {e}", settings.remote),
                     "check the remote's URL and credentials, or publish with `--no-push`",
                 )),
+            }
+        }
+    }
+
+    // A dependency left out of this release (by `--filter`) must already be on its registry.
+    let in_release: std::collections::BTreeSet<usize> = targets.iter().map(|t| t.package).collect();
+    for t in targets.iter().filter(|t| t.state == State::Pending) {
+        for d in ws.packages[t.package]
+            .dependencies
+            .iter()
+            .filter(|d| d.kind.orders_release())
+        {
+            let Some(j) = ws.find(d.ecosystem, &d.name) else {
+                continue;
+            };
+            let dep = &ws.packages[j];
+            if in_release.contains(&j) || dep.private || dep.version.is_none() {
+                continue;
+            }
+            let mut registries = settings.registries.clone();
+            if dep.ecosystem == Ecosystem::Npm
+                && let Some(r) = &dep.registry
+            {
+                registries.npm = slash(r);
+            }
+            let version = dep.version.as_deref().unwrap_or_default();
+            if let Ok(Presence::Absent) =
+                registry::presence(&agent, &registries, dep.ecosystem, &dep.name, version)
+            {
+                problems.push(problem(
+                    format!(
+                        "{} depends on {} {version}, which is not on its registry and not part of this release",
+                        t.name, dep.name
+                    ),
+                    format!("add `{}` to `--filter`, or publish it first", dep.name),
+                ));
             }
         }
     }

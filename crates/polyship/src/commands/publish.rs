@@ -1,13 +1,16 @@
 //! `polyship publish`: publish what is unreleased, tag, push and make forge releases; `--status`
 //! shows where the last release stands.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use polyship_core::release::journal;
 use polyship_core::release::publish::{self, Options, PublishError, Report, State};
 
@@ -87,16 +90,12 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         jobs: args.jobs,
         interrupted: &stop,
     };
-    let reporter = |verb: &str, message: &str| {
-        if verb == "warning" {
-            cx.warn(&polyship_core::Warning::new(message));
-        } else {
-            cx.status(verb, message);
-        }
-    };
+    let progress = Progress::new(cx);
+    let reporter = |verb: &str, message: &str| progress.event(verb, message);
     let report = match publish::run(ws, &discovered.config, &cx.root, &options, &reporter) {
         Ok(r) => r,
         Err(PublishError::Preflight(problems)) => {
+            progress.clear();
             let mut out = String::new();
             let _ = writeln!(
                 out,
@@ -122,6 +121,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             return Err(CommandError::failed(message, "nothing was published").into());
         }
     };
+    progress.clear();
     for note in &report.notes {
         cx.note(note);
     }
@@ -159,6 +159,68 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Progress on stderr: on a terminal, a spinner line per package while it is packed, waited for
+/// and uploaded, with finished steps printed above; elsewhere (CI logs, pipes) plain lines.
+struct Progress<'a> {
+    cx: &'a Context,
+    multi: Option<MultiProgress>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(cx: &'a Context) -> Self {
+        let live = !cx.quiet && std::io::stderr().is_terminal();
+        Self {
+            cx,
+            multi: live.then(MultiProgress::new),
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn event(&self, verb: &str, message: &str) {
+        if verb == "warning" {
+            self.cx.warn(&polyship_core::Warning::new(message));
+            return;
+        }
+        let Some(multi) = &self.multi else {
+            self.cx.status(verb, message);
+            return;
+        };
+        let key = message
+            .split([' ', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut bars = self.bars.lock().expect("progress");
+        match verb {
+            "Comparing" | "Packing" | "Publishing" | "Waiting" | "Retrying" => {
+                let bar = bars.entry(key).or_insert_with(|| {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+                        bar.set_style(style);
+                    }
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                    bar
+                });
+                bar.set_message(format!("{verb} {message}"));
+            }
+            _ => {
+                if let Some(bar) = bars.remove(&key) {
+                    bar.finish_and_clear();
+                }
+                let _ = multi.println(self.cx.status_line(verb, message));
+            }
+        }
+    }
+
+    fn clear(&self) {
+        let mut bars = self.bars.lock().expect("progress");
+        for (_, bar) in bars.drain() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn print_report(args: &Args, report: &Report) -> anyhow::Result<()> {
