@@ -792,3 +792,453 @@ fn private_packages_are_tagged_not_uploaded_and_no_push_keeps_everything_local()
     assert_eq!(f.remote_tags().len(), 4);
     assert!(!out.stderr.contains("Publishing"), "{}", out.stderr);
 }
+
+use std::time::Duration;
+use support::fake_forge::{FakeForge, Kind, Release};
+use support::faults::{Action, Proxy, Rule};
+
+/// What a finished release leaves behind, to compare a resumed release with a clean one.
+fn final_state(f: &Fixture, npm: &str) -> Vec<String> {
+    let head = f.head();
+    let mut state: Vec<String> = f
+        .remote_tags()
+        .into_iter()
+        .map(|(tag, commit)| {
+            format!(
+                "tag {tag} on {}",
+                if commit == head { "HEAD" } else { "other" }
+            )
+        })
+        .collect();
+    for what in ["lib", "app"] {
+        state.push(format!(
+            "npm {what} published: {}",
+            npm_published(npm, &f.name(what), "1.0.0")
+        ));
+    }
+    state.push(format!(
+        "crate published: {}",
+        !download_fails_for_crate(&f.name("core"))
+    ));
+    state.push(format!("journal: {}", f.journal()["state"]));
+    state.iter().map(|s| s.replace(&f.id, "ID")).collect()
+}
+
+fn clean_final_state() -> Vec<String> {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    final_state(&f, &npm)
+}
+
+#[test]
+fn a_refused_upload_blocks_only_its_dependents_and_a_rerun_finishes_the_release() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let (lib, app) = (f.name("lib"), f.name("app"));
+    proxy.fault(Rule::new(Some("PUT"), &lib, 1, Action::Status(403, vec![])));
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let row = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(row(&lib).contains("failed"), "{}", out.stdout);
+    assert!(row(&app).contains("blocked"), "{}", out.stdout);
+    assert!(row(&f.name("core")).contains("published"), "{}", out.stdout);
+    assert!(row(&f.name("pkg")).contains("published"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!(
+            "{app} 1.0.0: its dependency {lib} was not published"
+        )),
+        "{}",
+        out.stderr
+    );
+    // 403 is not worth a retry: one upload only.
+    let puts = proxy
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "PUT" && p.contains(&lib))
+        .count();
+    assert_eq!(puts, 1, "{:?}", proxy.requests());
+    assert_eq!(f.remote_tags().len(), 2);
+    assert_eq!(f.journal()["state"], "failed");
+    let status = f.run(&["publish", "--status"]);
+    assert!(status.stdout.contains("blocked"), "{}", status.stdout);
+
+    let again = f.run(&["publish"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert!(
+        !again
+            .stderr
+            .contains(&format!("Publishing {}", f.name("core"))),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(f.journal()["runs"], 2);
+    assert_eq!(final_state(&f, &npm), clean_final_state());
+}
+
+#[test]
+fn a_conflict_fails_without_retrying() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let lib = f.name("lib");
+    proxy.fault(Rule::new(
+        Some("PUT"),
+        &lib,
+        10,
+        Action::Status(409, vec![]),
+    ));
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("409"), "{}", out.stderr);
+    let puts = proxy
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "PUT" && p.contains(&lib))
+        .count();
+    assert_eq!(puts, 1, "{:?}", proxy.requests());
+    assert!(!npm_published(&npm, &lib, "1.0.0"));
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_retried() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let pypi = Proxy::start(&var("POLYSHIP_TEST_PYPI_URL"));
+    let f = Fixture::new(&proxy.url(), "");
+    // Route Python uploads through their own proxy.
+    let config = f.repo.read("polyship.toml").replace(
+        &format!("upload = \"{}\"", var("POLYSHIP_TEST_PYPI_URL")),
+        &format!("upload = \"{}\"", pypi.url()),
+    );
+    f.repo.write("polyship.toml", &config);
+    f.repo
+        .git(&["commit", "-qam", "chore: upload through a proxy"]);
+    f.repo.git(&["push", "-q", "origin", "main"]);
+    let lib = f.name("lib");
+    proxy.fault(Rule::new(
+        Some("PUT"),
+        &lib,
+        1,
+        Action::Status(429, vec![("Retry-After".into(), "1".into())]),
+    ));
+    // Registry reads get a 503 once as well.
+    proxy.fault(Rule::new(
+        Some("GET"),
+        &f.name("app"),
+        1,
+        Action::Status(503, vec![]),
+    ));
+    pypi.fault(Rule::new(Some("POST"), "", 1, Action::Status(500, vec![])));
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let seen = proxy.requests();
+    let lib_puts: Vec<u16> = seen
+        .iter()
+        .filter(|(m, p, _)| m == "PUT" && p.contains(&lib))
+        .map(|(_, _, s)| *s)
+        .collect();
+    assert_eq!(lib_puts.first(), Some(&429), "{seen:?}");
+    assert!(
+        lib_puts.last().is_some_and(|s| (200..300).contains(s)),
+        "{seen:?}"
+    );
+    let posts: Vec<u16> = pypi
+        .requests()
+        .iter()
+        .filter(|(m, ..)| m == "POST")
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(posts.first(), Some(&500), "{posts:?}");
+    assert!(npm_published(&npm, &lib, "1.0.0"));
+    assert_eq!(download("python", &f.name("pkg"), "1.0.0", &npm).len(), 1);
+}
+
+#[test]
+fn a_connection_dropped_after_the_upload_is_settled_by_asking_the_registry() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let lib = f.name("lib");
+    proxy.fault(Rule::new(Some("PUT"), &lib, 1, Action::DropAfterForward));
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|(m, p, s)| m == "PUT" && p.contains(&lib) && *s == 0),
+        "{:?}",
+        proxy.requests()
+    );
+    assert!(npm_published(&npm, &lib, "1.0.0"));
+    assert!(npm_published(&npm, &f.name("app"), "1.0.0"));
+    assert_eq!(f.remote_tags().len(), 4);
+}
+
+#[test]
+fn a_dependent_waits_until_its_dependency_shows_on_the_registry() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let lib = f.name("lib");
+    // The first read (before publishing) and three more say "not there".
+    proxy.fault(Rule::new(Some("GET"), &format!("/{lib}"), 4, Action::Stale));
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "Waiting {}: for {lib} 1.0.0 to show on its registry",
+            f.name("app")
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(npm_published(&npm, &f.name("app"), "1.0.0"));
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until `lib` was uploaded and then read twice more: `app` is polling for it.
+fn wait_until_app_waits(proxy: &Proxy, lib: &str) {
+    assert!(proxy.wait_for("PUT", lib, 1, Duration::from_mins(1)));
+    let reads = |p: &Proxy| {
+        p.requests()
+            .iter()
+            .filter(|(m, path, _)| m == "GET" && path.contains(&format!("/{lib}")))
+            .count()
+    };
+    let before = reads(proxy);
+    assert!(proxy.wait_for(
+        "GET",
+        &format!("/{lib}"),
+        before + 2,
+        Duration::from_mins(1)
+    ));
+}
+
+#[test]
+fn ctrl_c_between_two_packages_stops_cleanly_and_a_rerun_completes() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let (lib, app) = (f.name("lib"), f.name("app"));
+    // `lib` never seems to arrive, so `app` waits — between the two, Ctrl-C.
+    proxy.fault(Rule::new(
+        Some("GET"),
+        &format!("/{lib}"),
+        10_000,
+        Action::Stale,
+    ));
+    let child = f
+        .repo
+        .command(f.repo.path(), &["publish"], &f.env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_app_waits(&proxy, &lib);
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run `polyship publish` again"), "{stderr}");
+    let journal = f.journal();
+    assert_eq!(journal["state"], "interrupted");
+    let entry = |name: &str| {
+        journal["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(entry(&lib)["publish"], "published");
+    assert_eq!(entry(&lib)["tagged"], true);
+    assert_eq!(entry(&app)["publish"], "interrupted");
+    assert!(!npm_published(&npm, &app, "1.0.0"));
+    assert!(!f.repo.exists(".git/polyship/lock"));
+
+    proxy.clear();
+    let again = f.run(&["publish"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert!(
+        !again.stderr.contains(&format!("Publishing {lib}")),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(final_state(&f, &npm), clean_final_state());
+}
+
+#[test]
+fn a_killed_run_leaves_a_journal_and_a_stale_lock_that_the_rerun_takes_over() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let lib = f.name("lib");
+    proxy.fault(Rule::new(
+        Some("GET"),
+        &format!("/{lib}"),
+        10_000,
+        Action::Stale,
+    ));
+    let mut child = f
+        .repo
+        .command(f.repo.path(), &["publish"], &f.env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_app_waits(&proxy, &lib);
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    assert!(f.repo.exists(".git/polyship/lock"));
+    assert_eq!(f.journal()["state"], "running");
+    // The tag of the published `lib` may or may not have been made; the rerun sorts it out.
+    proxy.clear();
+    let again = f.run(&["publish"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert!(
+        !again.stderr.contains(&format!("Publishing {lib}")),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(final_state(&f, &npm), clean_final_state());
+}
+
+fn forge_config(forge: &FakeForge, kind: &str) -> String {
+    format!(
+        "\n[publish.forge]\nkind = \"{kind}\"\napi = \"{}\"\nrepository = \"acme/mono\"\n",
+        forge.api_url()
+    )
+}
+
+#[test]
+fn forge_releases_carry_the_changelog_and_are_never_duplicated() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let forge = FakeForge::start(Kind::GitHub, "gh-canary-token-4411");
+    let f = Fixture::new(&npm, &forge_config(&forge, "github"));
+    let (core, lib) = (f.name("core"), f.name("lib"));
+    // A draft for lib's tag exists already: GitHub's get-by-tag does not show it.
+    forge.seed(
+        "acme/mono",
+        Release {
+            id: 0,
+            tag: format!("{lib}@1.0.0"),
+            name: "draft".into(),
+            body: "draft notes".into(),
+            draft: true,
+            prerelease: false,
+        },
+    );
+    // Without the token, preflight stops everything.
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("`GITHUB_TOKEN` or `GH_TOKEN` is not set"),
+        "{}",
+        out.stderr
+    );
+    assert!(!npm_published(&npm, &lib, "1.0.0"));
+
+    let env = with(&f.env, "GITHUB_TOKEN", "gh-canary-token-4411");
+    // The forge fails for a while: the packages are out, the releases are not.
+    forge.fail_next(502, 40);
+    let out = f.run_with(&["publish"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("the forge release failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("gh-canary-token-4411"),
+        "{}",
+        out.stderr
+    );
+    assert!(npm_published(&npm, &lib, "1.0.0"));
+    forge.fail_next(502, 0);
+
+    let out = f.run_with(&["publish"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let releases = forge.releases();
+    assert_eq!(releases.len(), 4, "{releases:#?}");
+    let by_tag = |tag: &str| {
+        releases
+            .iter()
+            .find(|(_, r)| r.tag == tag)
+            .map(|(_, r)| r.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        by_tag(&format!("{core}-v1.0.0")).body,
+        "### Features\n\n- the core"
+    );
+    let lib_release = by_tag(&format!("{lib}@1.0.0"));
+    assert_eq!(lib_release.body, "- the library");
+    assert_eq!(
+        lib_release.name, "draft",
+        "the existing draft was updated, not replaced"
+    );
+    assert!(
+        out.stdout.contains("/acme/mono/releases/tag/"),
+        "{}",
+        out.stdout
+    );
+
+    // Once more: only reads.
+    let before = forge.requests().len();
+    let out = f.run_with(&["publish"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let writes: Vec<(String, String)> = forge.requests()[before..]
+        .iter()
+        .filter(|(m, _)| m != "GET")
+        .cloned()
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(forge.releases().len(), 4);
+    assert!(
+        !f.repo
+            .read(".git/polyship/journal.json")
+            .contains("gh-canary-token-4411")
+    );
+}
+
+#[test]
+fn gitea_releases() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let forge = FakeForge::start(Kind::Gitea, "gitea-token-9");
+    let f = Fixture::new(&npm, &forge_config(&forge, "gitea"));
+    let env = with(&f.env, "GITEA_TOKEN", "gitea-token-9");
+    let out = f.run_with(&["publish"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let releases = forge.releases();
+    assert_eq!(releases.len(), 4, "{releases:#?}");
+    assert!(
+        releases
+            .iter()
+            .all(|(repo, r)| repo == "acme/mono" && !r.draft)
+    );
+    assert!(
+        forge
+            .requests()
+            .iter()
+            .all(|(_, p)| p.starts_with("/api/v1/repos/acme/mono/releases"))
+    );
+}

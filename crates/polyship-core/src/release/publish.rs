@@ -1511,12 +1511,16 @@ fn schedule(run: &Run<'_>, targets: &mut [Target]) {
         if snapshot[i].state == State::Pending {
             *t = finished[i].clone();
             t.state = sh.states[i].clone();
-            if let State::Blocked(reason) = &t.state {
-                let reason = reason.clone();
-                run.record(t, |e| {
-                    e.publish = "blocked".into();
-                    e.error = Some(reason);
-                });
+            match &t.state {
+                State::Blocked(reason) => {
+                    let reason = reason.clone();
+                    run.record(t, |e| {
+                        e.publish = "blocked".into();
+                        e.error = Some(reason);
+                    });
+                }
+                State::Interrupted => run.record(t, |e| e.publish = "interrupted".into()),
+                _ => {}
             }
         }
     }

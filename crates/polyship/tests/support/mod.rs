@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod fake_forge;
+pub mod faults;
+
 pub struct Repo {
     dir: tempfile::TempDir,
     home: tempfile::TempDir,
