@@ -1242,3 +1242,98 @@ fn gitea_releases() {
             .all(|(_, p)| p.starts_with("/api/v1/repos/acme/mono/releases"))
     );
 }
+
+#[test]
+fn a_fresh_shallow_clone_in_ci_sees_the_release_through_the_remote_tags() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // A later commit that releases nothing, then a CI job on a depth-1 clone without tags.
+    f.repo.write("README.md", "docs\n");
+    f.repo.git(&["add", "README.md"]);
+    f.repo.git(&["commit", "-qm", "docs: readme"]);
+    f.repo.git(&["push", "-q", "origin", "main"]);
+    let ci = Repo::bare_dir();
+    let origin = format!("file://{}", f.origin.path().display());
+    ci.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--no-tags",
+        "-b",
+        "main",
+        &origin,
+        &ci.path().to_string_lossy(),
+    ]);
+    assert_eq!(ci.git(&["tag"]), "");
+    let out = ci.run_env(ci.path(), &["publish"], &f.env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(out.stdout.contains("Nothing to publish"), "{}", out.stdout);
+    assert!(!out.stderr.contains("Publishing"), "{}", out.stderr);
+}
+
+#[test]
+fn a_refused_tag_push_is_finished_by_the_rerun() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let lib_tag = format!("{}@1.0.0", f.name("lib"));
+    // The remote refuses lib's tag once.
+    let hook = f.origin.path().join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = \"refs/tags/{lib_tag}\" ]; then echo \"denied by policy\" >&2; exit 1; fi\ndone\n"
+        ),
+    )
+    .unwrap();
+    let status = Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
+    assert!(status.success());
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("pushing the tag failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("denied by policy"), "{}", out.stderr);
+    // The other tags went out all the same.
+    assert_eq!(f.remote_tags().len(), 3);
+    std::fs::remove_file(&hook).unwrap();
+    let again = f.run(&["publish"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert!(
+        again.stderr.contains(&format!("Pushed {lib_tag}")),
+        "{}",
+        again.stderr
+    );
+    assert!(!again.stderr.contains("Publishing"), "{}", again.stderr);
+    assert_eq!(final_state(&f, &npm), clean_final_state());
+}
+
+#[test]
+fn a_package_published_but_not_tagged_is_compared_then_tagged() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let out = f.run(&["publish", "--no-push"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // As if the run had stopped between uploading lib and tagging it.
+    let lib_tag = format!("{}@1.0.0", f.name("lib"));
+    f.repo.git(&["tag", "-d", &lib_tag]);
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains(&format!("Comparing {} 1.0.0", f.name("lib"))),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("Tagged {lib_tag}")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Publishing"), "{}", out.stderr);
+    assert_eq!(final_state(&f, &npm), clean_final_state());
+}

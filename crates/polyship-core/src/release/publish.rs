@@ -681,6 +681,24 @@ pub fn run(
         }
     };
     let remote_url = git::remote_url(root, &remote, &redactor);
+    // The remote's tags count as much as local ones: a CI clone often has none of its own.
+    let mut remote_refs = None;
+    if !options.no_push {
+        if remote_url.is_none() {
+            problems.push(problem(
+                format!("there is no remote `{remote}` to push the release to"),
+                "add it, set `[publish] remote`, or publish with `--no-push`",
+            ));
+        } else {
+            match git::remote_refs(root, &remote, &redactor) {
+                Ok(refs) => remote_refs = Some(refs),
+                Err(e) => problems.push(problem(
+                    format!("could not read the refs of `{remote}`: {e}"),
+                    "check the remote's URL and credentials, or publish with `--no-push`",
+                )),
+            }
+        }
+    }
     let forge = if options.no_push {
         None
     } else {
@@ -751,11 +769,15 @@ pub fn run(
             continue;
         };
         let tag = template.render(&version);
-        let tagged = match local_tags.get(&tag) {
-            Some(commit) if *commit == head => true,
-            Some(_) if p.private => continue,
-            _ => false,
-        };
+        let remote_tag = remote_refs.as_ref().and_then(|r| r.tags.get(&tag));
+        let tagged = local_tags.get(&tag).is_some_and(|c| *c == head);
+        let elsewhere = local_tags
+            .get(&tag)
+            .or(remote_tag)
+            .is_some_and(|c| *c != head);
+        if p.private && elsewhere {
+            continue;
+        }
         targets.push(Target {
             package: i,
             name: p.name.clone(),
@@ -792,7 +814,14 @@ pub fn run(
     let mut existing: Vec<(usize, Vec<String>)> = Vec::new();
     let mut keep = Vec::new();
     for (mut t, read) in targets.into_iter().zip(reads) {
-        let elsewhere = local_tags.get(&t.tag).filter(|c| **c != head).cloned();
+        let local = local_tags.get(&t.tag).filter(|c| **c != head);
+        let remote_tag = remote_refs
+            .as_ref()
+            .and_then(|r| r.tags.get(&t.tag))
+            .filter(|c| **c != head);
+        let elsewhere = local
+            .map(|c| (c.clone(), String::new()))
+            .or_else(|| remote_tag.map(|c| (c.clone(), format!(" on `{}`", settings.remote))));
         match read {
             Err(e) => {
                 problems.push(problem(
@@ -805,16 +834,16 @@ pub fn run(
                 // An earlier release, already tagged: nothing to do.
             }
             Ok(Presence::Absent) if elsewhere.is_some() && t.state != State::Private => {
-                let commit = elsewhere.unwrap_or_default();
+                let (commit, place) = elsewhere.unwrap_or_default();
                 problems.push(problem(
                     format!(
-                        "tag `{}` exists on commit {}, not HEAD, but {} {} is not on its registry",
+                        "tag `{}` already exists{place} at commit {}, not HEAD, but {} {} is not on its registry",
                         t.tag,
                         &commit[..commit.len().min(12)],
                         t.name,
                         t.version
                     ),
-                    "polyship never moves a tag: bump the version with `polyship version`, or publish that commit",
+                    "polyship never moves a tag: bump the version with `polyship version`, or delete the tag if it was a mistake",
                 ));
                 keep.push(t);
             }
@@ -859,53 +888,17 @@ pub fn run(
             format!("check out the release branch `{}`", settings.branch),
         )),
     }
-    let mut remote_refs = None;
-    if !options.no_push && !targets.is_empty() {
-        if remote_url.is_none() {
-            problems.push(problem(
-                format!(
-                    "there is no remote `{}` to push the release to",
-                    settings.remote
-                ),
-                "add it, set `[publish] remote`, or publish with `--no-push`",
-            ));
-        } else {
-            match git::remote_refs(root, &settings.remote, &redactor) {
-                Ok(refs) => {
-                    if let Some(tip) = refs.branches.get(&settings.branch)
-                        && !git::is_ancestor(root, tip, &head, &redactor)
-                    {
-                        problems.push(problem(
-                            format!(
-                                "HEAD is behind `{}/{}` (or has diverged from it)",
-                                settings.remote, settings.branch
-                            ),
-                            "pull and release from the branch's newest commit",
-                        ));
-                    }
-                    for t in &targets {
-                        if let Some(commit) = refs.tags.get(&t.tag)
-                            && *commit != head
-                        {
-                            problems.push(problem(
-                                format!(
-                                    "tag `{}` already exists on `{}` at commit {}, not HEAD",
-                                    t.tag,
-                                    settings.remote,
-                                    &commit[..commit.len().min(12)]
-                                ),
-                                "polyship never moves a tag: bump the version, or delete the remote tag if it was a mistake",
-                            ));
-                        }
-                    }
-                    remote_refs = Some(refs);
-                }
-                Err(e) => problems.push(problem(
-                    format!("could not read the refs of `{}`: {e}", settings.remote),
-                    "check the remote's URL and credentials, or publish with `--no-push`",
-                )),
-            }
-        }
+    if let Some(refs) = &remote_refs
+        && let Some(tip) = refs.branches.get(&settings.branch)
+        && !git::is_ancestor(root, tip, &head, &redactor)
+    {
+        problems.push(problem(
+            format!(
+                "HEAD is behind `{}/{}` (or has diverged from it)",
+                settings.remote, settings.branch
+            ),
+            "pull and release from the branch's newest commit",
+        ));
     }
 
     // A dependency left out of this release (by `--filter`) must already be on its registry.
@@ -1359,6 +1352,10 @@ pub fn run(
     .into();
     journal::save(&git_dir, &mut journal)
         .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
+    if journal.state == "complete" {
+        // Every package is out and tagged: no rerun needs the built files again.
+        let _ = fs_err::remove_dir_all(journal::dir(&git_dir).join("artifacts"));
+    }
     Ok(result)
 }
 
