@@ -1337,3 +1337,105 @@ fn a_package_published_but_not_tagged_is_compared_then_tagged() {
     assert!(!out.stderr.contains("Publishing"), "{}", out.stderr);
     assert_eq!(final_state(&f, &npm), clean_final_state());
 }
+
+impl Fixture {
+    /// Commits `files` and pushes.
+    fn change(&self, files: &[(&str, &str)], message: &str) {
+        for (path, contents) in files {
+            self.repo.write(path, contents);
+        }
+        self.repo.git(&["add", "-A"]);
+        self.repo.git(&["commit", "-qm", message]);
+        self.repo.git(&["push", "-q", "origin", "main"]);
+    }
+}
+
+#[test]
+fn a_pnpm_workspace_packs_with_pnpm_so_workspace_requirements_become_versions() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let pnpm = support::npm_tool("pnpm@9", "pnpm");
+    let f = Fixture::new(&npm, "");
+    let (lib, app) = (f.name("lib"), f.name("app"));
+    let manifest = f.read_app().replace("\"^1.0.0\"", "\"workspace:^\"");
+    f.change(
+        &[
+            ("pnpm-workspace.yaml", "packages:\n  - 'js/*'\n"),
+            ("js/app/package.json", &manifest),
+        ],
+        "build: pnpm workspace",
+    );
+    let path = format!(
+        "{}:{}",
+        pnpm.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = with(&f.env, "PATH", &path);
+    // pnpm packs only an installed workspace; preflight says so.
+    let out = f.run_with(&["publish"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("run `pnpm install`"), "{}", out.stderr);
+    let install = Command::new(&pnpm)
+        .args(["install", "--offline"])
+        .current_dir(f.repo.path())
+        .env("HOME", f.repo.path().join(".git/pnpm-home"))
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    f.change(
+        &[(".gitignore", "target\nnode_modules\n")],
+        "build: pnpm lockfile",
+    );
+    let out = f.run_with(&["publish"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // The registry has app with a real range for lib.
+    let doc: serde_json::Value = serde_json::from_slice(
+        &Command::new("curl")
+            .args(["-s", &format!("{npm}{app}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        doc["versions"]["1.0.0"]["dependencies"][&lib], "^1.0.0",
+        "{doc:#}"
+    );
+    assert_eq!(download("npm", &app, "1.0.0", &npm).len(), 1);
+}
+
+#[test]
+fn crates_publish_after_the_crates_they_depend_on() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let (core, tool) = (f.name("core"), format!("tool_{}", f.id));
+    f.change(
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"crates/core\", \"crates/tool\"]\nresolver = \"2\"\n",
+            ),
+            (
+                "crates/tool/Cargo.toml",
+                &format!(
+                    "[package]\nname = \"{tool}\"\nversion = \"0.3.0\"\nedition = \"2021\"\ndescription = \"tool\"\nlicense = \"MIT\"\npublish = [\"local\"]\n\n[dependencies]\n{core} = {{ path = \"../core\", version = \"1.0.0\", registry = \"local\" }}\n"
+                ),
+            ),
+            ("crates/tool/src/lib.rs", "pub fn tool() {}\n"),
+        ],
+        "feat: a tool crate",
+    );
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let core_done = out.stderr.find(&format!("Published {core} 1.0.0")).unwrap();
+    let tool_start = out
+        .stderr
+        .find(&format!("Publishing {tool} 0.3.0"))
+        .unwrap();
+    assert!(core_done < tool_start, "{}", out.stderr);
+    assert_eq!(download("cargo", &tool, "0.3.0", &npm).len(), 1);
+    assert_eq!(download("cargo", &core, "1.0.0", &npm).len(), 1);
+}

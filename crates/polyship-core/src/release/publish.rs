@@ -973,6 +973,12 @@ pub fn run(
                 if !tool_runs("npm", &["--version"]) {
                     problems.push(problem("`npm` does not run", "install Node.js with npm"));
                 }
+                if npm_client == NpmClient::Pnpm && !root.join("node_modules").is_dir() {
+                    problems.push(problem(
+                        "pnpm packs only an installed workspace, and this one has no `node_modules`",
+                        "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
+                    ));
+                }
                 if npm_client != NpmClient::Npm && !tool_runs(npm_client.program(), &["--version"])
                 {
                     problems.push(problem(
