@@ -1405,6 +1405,11 @@ fn a_pnpm_workspace_packs_with_pnpm_so_workspace_requirements_become_versions() 
         "{doc:#}"
     );
     assert_eq!(download("npm", &app, "1.0.0", &npm).len(), 1);
+    assert_eq!(
+        f.repo.git(&["status", "--porcelain"]),
+        "",
+        "packing left files behind"
+    );
 }
 
 #[test]
@@ -1438,4 +1443,47 @@ fn crates_publish_after_the_crates_they_depend_on() {
     assert!(core_done < tool_start, "{}", out.stderr);
     assert_eq!(download("cargo", &tool, "0.3.0", &npm).len(), 1);
     assert_eq!(download("cargo", &core, "1.0.0", &npm).len(), 1);
+}
+
+#[test]
+fn a_yarn_berry_workspace_packs_with_yarn() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let yarn = support::npm_tool("@yarnpkg/cli-dist@4", "yarn");
+    let f = Fixture::new(&npm, "");
+    let (lib, app) = (f.name("lib"), f.name("app"));
+    let manifest = f.read_app().replace("\"^1.0.0\"", "\"workspace:*\"");
+    f.change(
+        &[
+            (
+                ".yarnrc.yml",
+                "nodeLinker: node-modules\nenableTelemetry: false\n",
+            ),
+            ("js/app/package.json", &manifest),
+        ],
+        "build: yarn workspace",
+    );
+    let path = format!(
+        "{}:{}",
+        yarn.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = f.run_with(&["publish"], &with(&f.env, "PATH", &path));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc: serde_json::Value = serde_json::from_slice(
+        &Command::new("curl")
+            .args(["-s", &format!("{npm}{app}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        doc["versions"]["1.0.0"]["dependencies"][&lib], "1.0.0",
+        "{doc:#}"
+    );
+    assert_eq!(
+        f.repo.git(&["status", "--porcelain"]),
+        "",
+        "packing left files behind"
+    );
 }
