@@ -1005,12 +1005,26 @@ fn a_dependent_waits_until_its_dependency_shows_on_the_registry() {
     assert!(npm_published(&npm, &f.name("app"), "1.0.0"));
 }
 
-fn signal(pid: u32, sig: &str) {
+/// Signals a whole process group, as a terminal's Ctrl-C or a CI runner's cancel does: polyship
+/// and the tools it runs.
+fn signal_group(pgid: u32, sig: &str) {
     let status = Command::new("kill")
-        .args([sig, &pid.to_string()])
+        .args([sig, "--", &format!("-{pgid}")])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// `polyship publish` started in its own process group.
+fn spawn_publish(f: &Fixture) -> std::process::Child {
+    use std::os::unix::process::CommandExt as _;
+    f.repo
+        .command(f.repo.path(), &["publish"], &f.env)
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Waits until `lib` was uploaded and then read twice more: `app` is polling for it.
@@ -1044,15 +1058,9 @@ fn ctrl_c_between_two_packages_stops_cleanly_and_a_rerun_completes() {
         10_000,
         Action::Stale,
     ));
-    let child = f
-        .repo
-        .command(f.repo.path(), &["publish"], &f.env)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_publish(&f);
     wait_until_app_waits(&proxy, &lib);
-    signal(child.id(), "-INT");
+    signal_group(child.id(), "-INT");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
@@ -1097,16 +1105,10 @@ fn a_killed_run_leaves_a_journal_and_a_stale_lock_that_the_rerun_takes_over() {
         10_000,
         Action::Stale,
     ));
-    let mut child = f
-        .repo
-        .command(f.repo.path(), &["publish"], &f.env)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_publish(&f);
     wait_until_app_waits(&proxy, &lib);
-    signal(child.id(), "-KILL");
-    let _ = child.wait();
+    signal_group(child.id(), "-KILL");
+    let _ = child.wait_with_output();
     assert!(f.repo.exists(".git/polyship/lock"));
     assert_eq!(f.journal()["state"], "running");
     // The tag of the published `lib` may or may not have been made; the rerun sorts it out.

@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::forge::{self, Forge, ForgeKind};
+use super::forge::{self, Forge};
 use super::git;
 use super::journal::{self, Journal};
+use super::preflight::{self, env_nonempty, resolve_forge};
 use super::redact::Redactor;
 use super::registry::{self, Presence, Registries};
 use super::tools::{self, Artifact, NpmClient, Setup};
@@ -100,7 +101,7 @@ pub struct Problem {
     pub help: Option<String>,
 }
 
-fn problem(message: impl Into<String>, help: impl Into<String>) -> Problem {
+pub(super) fn problem(message: impl Into<String>, help: impl Into<String>) -> Problem {
     let help = help.into();
     Problem {
         message: message.into(),
@@ -155,205 +156,13 @@ struct Settings {
     python: String,
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn slash(url: &str) -> String {
+pub(super) fn slash(url: &str) -> String {
     let url = url.trim().trim_start_matches("sparse+");
     if url.ends_with('/') {
         url.to_owned()
     } else {
         format!("{url}/")
     }
-}
-
-/// The environment variable cargo reads a registry's token from.
-fn cargo_token_var(registry: Option<&str>) -> String {
-    registry.map_or_else(
-        || "CARGO_REGISTRY_TOKEN".to_owned(),
-        |r| {
-            format!(
-                "CARGO_REGISTRIES_{}_TOKEN",
-                r.to_ascii_uppercase().replace('-', "_")
-            )
-        },
-    )
-}
-
-fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from)
-}
-
-/// Whether cargo's own credential store has a token for the registry.
-fn cargo_credentials_file_has(registry: Option<&str>) -> bool {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(".cargo")));
-    let Some(cargo_home) = cargo_home else {
-        return false;
-    };
-    for name in ["credentials.toml", "credentials"] {
-        let Ok(text) = std::fs::read_to_string(cargo_home.join(name)) else {
-            continue;
-        };
-        let Ok(doc) = text.parse::<toml::Table>() else {
-            continue;
-        };
-        let table = match registry {
-            None => doc.get("registry"),
-            Some(r) => doc.get("registries").and_then(|t| t.get(r)),
-        };
-        if table
-            .and_then(|t| t.get("token"))
-            .and_then(toml::Value::as_str)
-            .is_some_and(|t| !t.trim().is_empty())
-        {
-            return true;
-        }
-    }
-    false
-}
-
-/// `//host:port/path/` of a registry URL, the key `.npmrc` files give tokens under.
-fn npmrc_key(registry: &str) -> String {
-    let rest = registry
-        .split_once("://")
-        .map_or(registry, |(_, r)| r)
-        .trim_end_matches('/');
-    format!("//{rest}/")
-}
-
-/// The `.npmrc` files npm reads, most specific first.
-fn npmrc_files(root: &Path, package_dir: &Path) -> Vec<PathBuf> {
-    let mut files = vec![package_dir.join(".npmrc"), root.join(".npmrc")];
-    if let Some(user) = std::env::var_os("NPM_CONFIG_USERCONFIG")
-        .or_else(|| std::env::var_os("npm_config_userconfig"))
-    {
-        files.push(PathBuf::from(user));
-    } else if let Some(h) = home() {
-        files.push(h.join(".npmrc"));
-    }
-    files
-}
-
-/// How an `.npmrc` authenticates to `registry`: `Some(Ok(()))` with a usable token, `Some(Err)`
-/// with one that is empty or names an unset variable, `None` when no line is for this registry.
-fn npmrc_auth(files: &[PathBuf], registry: &str) -> Option<Result<(), String>> {
-    let key = npmrc_key(registry);
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            let Some((k, v)) = line.split_once('=') else {
-                continue;
-            };
-            let k = k.trim();
-            let is_auth =
-                k.ends_with(":_authToken") || k.ends_with(":_auth") || k.ends_with(":_password");
-            if !is_auth || !key.starts_with(k.rsplit_once(':').map_or(k, |(p, _)| p)) {
-                continue;
-            }
-            let v = v.trim();
-            let value = match v.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
-                Some(var) => match env_nonempty(var) {
-                    Some(_) => return Some(Ok(())),
-                    None => {
-                        return Some(Err(format!(
-                            "{}:{}: the npm token comes from `{var}`, which is unset or empty",
-                            file.display(),
-                            n + 1
-                        )));
-                    }
-                },
-                None => v,
-            };
-            return Some(if value.is_empty() {
-                Err(format!(
-                    "{}:{}: the npm token is empty",
-                    file.display(),
-                    n + 1
-                ))
-            } else {
-                Ok(())
-            });
-        }
-    }
-    None
-}
-
-/// Whether a program runs (`program args` exits 0).
-fn tool_runs(program: &str, args: &[&str]) -> bool {
-    std::process::Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn resolve_forge(
-    config: &LoadedConfig,
-    remote_url: Option<&str>,
-    problems: &mut Vec<Problem>,
-) -> Option<Forge> {
-    let cfg = &config.config.publish.forge;
-    let parsed = remote_url.and_then(crate::apply::changelog::Forge::from_remote);
-    let (host, repo_path) = parsed
-        .as_ref()
-        .and_then(|f| f.url.strip_prefix("https://"))
-        .and_then(|r| r.split_once('/'))
-        .map_or((None, None), |(h, p)| {
-            (Some(h.to_owned()), Some(p.to_owned()))
-        });
-    let kind = cfg
-        .kind
-        .unwrap_or(if host.as_deref() == Some("github.com") {
-            ForgeKind::Github
-        } else {
-            ForgeKind::None
-        });
-    if kind == ForgeKind::None {
-        return None;
-    }
-    let Some(repository) = cfg.repository.clone().or(repo_path) else {
-        problems.push(problem(
-            "forge releases need the repository's `owner/repo`, and the remote does not say it",
-            "set `[publish.forge] repository = \"owner/repo\"`, or `kind = \"none\"`",
-        ));
-        return None;
-    };
-    let api = match (&cfg.api, kind) {
-        (Some(api), _) => slash(api),
-        (None, ForgeKind::Github) => "https://api.github.com/".to_owned(),
-        (None, _) => format!("https://{}/api/v1/", host.unwrap_or_default()),
-    };
-    let vars: &[&str] = if kind == ForgeKind::Gitea {
-        &["GITEA_TOKEN"]
-    } else {
-        &["GITHUB_TOKEN", "GH_TOKEN"]
-    };
-    let token = vars.iter().find_map(|v| env_nonempty(v));
-    let Some(token) = token else {
-        let empty = vars.iter().any(|v| std::env::var_os(v).is_some());
-        problems.push(problem(
-            format!(
-                "forge releases need a token: `{}` is {}",
-                vars.join("` or `"),
-                if empty { "empty" } else { "not set" }
-            ),
-            "set it, or turn forge releases off with `[publish.forge] kind = \"none\"`",
-        ));
-        return None;
-    };
-    Some(Forge {
-        kind,
-        api,
-        repository,
-        token,
-    })
 }
 
 /// A package's artifact directory for this commit: `.git/polyship/artifacts/<eco>-<name>-<version>`.
@@ -454,6 +263,8 @@ struct Run<'a> {
     settings: &'a Settings,
     agent: &'a ureq::Agent,
     redactor: &'a Redactor,
+    /// Each package's changelog, relative to its directory.
+    changelog_path: &'a str,
     journal: Mutex<Journal>,
     report: Reporter<'a>,
     interrupted: &'a AtomicBool,
@@ -547,6 +358,8 @@ impl Run<'_> {
         (self.report)("Packing", &format!("{} {}", t.name, t.version));
         let built = match artifacts(self.setup, self.git_dir, p, &recorded) {
             Ok(a) => a,
+            // Ctrl-C reaches the tools too: a build cut short is not a failure of the package.
+            Err(_) if self.interrupted.load(Ordering::SeqCst) => return State::Interrupted,
             Err(e) => return State::Failed(e.message),
         };
         let work = work_dir(self.git_dir, p);
@@ -592,12 +405,117 @@ impl Run<'_> {
                         return State::Interrupted;
                     }
                 }
+                Ok(Presence::Absent) if self.interrupted.load(Ordering::SeqCst) => {
+                    return State::Interrupted;
+                }
                 Ok(Presence::Absent) => return State::Failed(err.message),
                 Err(e) => {
                     return State::Failed(format!(
                         "{}\nand the registry could not say whether it arrived: {e}",
                         err.message
                     ));
+                }
+            }
+        }
+    }
+
+    /// Pushes the release commit, then each tag on its own. Returns whether the commit is on the
+    /// remote branch.
+    fn push(
+        &self,
+        targets: &mut [Target],
+        refs: &git::RemoteRefs,
+        notes: &mut Vec<String>,
+    ) -> bool {
+        let on_remote = refs
+            .branches
+            .get(&self.settings.branch)
+            .is_some_and(|c| *c == self.head);
+        let mut ok = on_remote;
+        if !on_remote && targets.iter().any(|t| t.tagged) {
+            (self.report)(
+                "Pushing",
+                &format!(
+                    "{} to {}/{}",
+                    &self.head[..12.min(self.head.len())],
+                    self.settings.remote,
+                    self.settings.branch
+                ),
+            );
+            match git::push(
+                self.root,
+                &self.settings.remote,
+                &format!("{}:refs/heads/{}", self.head, self.settings.branch),
+                self.redactor,
+            ) {
+                Ok(()) => ok = true,
+                Err(e) => notes.push(format!("pushing the release commit failed: {e}")),
+            }
+        }
+        let commit_pushed = ok || !targets.iter().any(|t| t.tagged);
+        self.journal.lock().expect("journal").commit_pushed = commit_pushed;
+        for t in targets.iter_mut().filter(|t| t.tagged) {
+            if refs.tags.get(&t.tag).is_some_and(|c| c == self.head) {
+                t.pushed = true;
+            } else {
+                match git::push(
+                    self.root,
+                    &self.settings.remote,
+                    &format!("refs/tags/{}", t.tag),
+                    self.redactor,
+                ) {
+                    Ok(()) => {
+                        t.pushed = true;
+                        (self.report)("Pushed", &t.tag);
+                    }
+                    Err(e) => t.error = Some(format!("pushing the tag failed: {e}")),
+                }
+            }
+            let (pushed, error) = (t.pushed, t.error.clone());
+            self.record(t, |e| {
+                e.pushed = pushed;
+                e.error.clone_from(&error);
+            });
+        }
+        commit_pushed
+    }
+
+    /// Makes (or finds, or updates) the forge release of every pushed tag.
+    fn release(&self, forge: &Forge, targets: &mut [Target]) {
+        for t in targets.iter_mut().filter(|t| t.pushed) {
+            let p = &self.ws.packages[t.package];
+            let changelog = self.root.join(&p.path).join(self.changelog_path);
+            let notes_text = std::fs::read_to_string(&changelog)
+                .ok()
+                .and_then(|c| forge::changelog_section(&c, &t.version))
+                .unwrap_or_default();
+            let request = forge::ReleaseRequest {
+                tag: &t.tag,
+                name: &t.tag,
+                body: &notes_text,
+                prerelease: t.version.contains('-')
+                    || t.version.contains(|c: char| c.is_ascii_alphabetic()),
+                commit: self.head,
+            };
+            match forge.release(self.agent, &request) {
+                Ok(outcome) => {
+                    let verb = match outcome {
+                        forge::Outcome::Created(_) => Some("Released"),
+                        forge::Outcome::Updated(_) => Some("Updated"),
+                        forge::Outcome::Unchanged(_) => None,
+                    };
+                    if let Some(verb) = verb {
+                        (self.report)(verb, &format!("{} {}", t.tag, outcome.url()));
+                    }
+                    t.release = Some(outcome.url().to_owned());
+                    let url = t.release.clone();
+                    self.record(t, |e| e.release = url);
+                }
+                Err(e) => {
+                    let e = self.redactor.redact(&e);
+                    t.error = Some(format!("the forge release failed: {e}"));
+                    let msg = t.error.clone();
+                    self.record(t, |e| e.error = msg);
                 }
             }
         }
@@ -942,164 +860,33 @@ pub fn run(
         .iter()
         .filter(|t| t.state == State::Pending)
         .collect();
-    let ecosystems: std::collections::BTreeSet<Ecosystem> =
-        uploads.iter().map(|t| t.ecosystem).collect();
+    let mut npm_registries: Vec<String> = uploads
+        .iter()
+        .filter(|t| t.ecosystem == Ecosystem::Npm)
+        .map(|t| {
+            ws.packages[t.package]
+                .registry
+                .as_deref()
+                .map_or_else(|| npm_registry.clone(), slash)
+        })
+        .collect();
+    npm_registries.sort();
+    npm_registries.dedup();
     let npm_client = NpmClient::detect(root);
-    let mut npm_env = Vec::new();
-    for eco in &ecosystems {
-        match eco {
-            Ecosystem::Cargo => {
-                if !tool_runs("cargo", &["--version"]) {
-                    problems.push(problem("`cargo` does not run", "install Rust with rustup"));
-                }
-                let var = cargo_token_var(cargo_registry_name.as_deref());
-                match std::env::var(&var) {
-                    Ok(v) if v.trim().is_empty() => problems.push(problem(
-                        format!("`{var}` is set but empty"),
-                        format!("set `{var}` to the registry's API token"),
-                    )),
-                    Ok(_) => {}
-                    Err(_) if cargo_credentials_file_has(cargo_registry_name.as_deref()) => {}
-                    Err(_) => problems.push(problem(
-                        format!(
-                            "no token to publish crates to {}: `{var}` is not set",
-                            cargo_registry_name.as_deref().unwrap_or("crates.io")
-                        ),
-                        format!("set `{var}`, or run `cargo login` on this machine"),
-                    )),
-                }
-            }
-            Ecosystem::Npm => {
-                if !tool_runs("npm", &["--version"]) {
-                    problems.push(problem("`npm` does not run", "install Node.js with npm"));
-                }
-                if npm_client == NpmClient::Pnpm && !root.join("node_modules").is_dir() {
-                    problems.push(problem(
-                        "pnpm packs only an installed workspace, and this one has no `node_modules`",
-                        "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
-                    ));
-                }
-                if npm_client != NpmClient::Npm && !tool_runs(npm_client.program(), &["--version"])
-                {
-                    problems.push(problem(
-                        format!(
-                            "`{}` does not run, and this workspace packs with it",
-                            npm_client.program()
-                        ),
-                        format!(
-                            "install {}: it rewrites `workspace:` requirements when packing",
-                            npm_client.program()
-                        ),
-                    ));
-                }
-                let mut registries: Vec<String> = uploads
-                    .iter()
-                    .filter(|t| t.ecosystem == Ecosystem::Npm)
-                    .map(|t| {
-                        ws.packages[t.package]
-                            .registry
-                            .as_deref()
-                            .map_or_else(|| npm_registry.clone(), slash)
-                    })
-                    .collect();
-                registries.dedup();
-                let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
-                    .iter()
-                    .find(|v| env_nonempty(v).is_some());
-                let mut generated = Vec::new();
-                for reg in &registries {
-                    match npmrc_auth(&npmrc_files(root, root), reg) {
-                        Some(Ok(())) => {}
-                        Some(Err(e)) => problems.push(problem(
-                            e,
-                            "set the variable, or put the token in the environment as `NPM_TOKEN`",
-                        )),
-                        None => {
-                            if let Some(var) = env_token {
-                                generated.push(format!("{}:_authToken=${{{var}}}", npmrc_key(reg)));
-                            } else {
-                                let empty = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
-                                    .iter()
-                                    .find(|v| std::env::var_os(v).is_some());
-                                problems.push(problem(
-                                    match empty {
-                                        Some(v) => format!("`{v}` is set but empty"),
-                                        None => format!("no npm token for {reg}: `NPM_TOKEN` is not set and no `.npmrc` has an auth line for it"),
-                                    },
-                                    format!("set `NPM_TOKEN`, or add `{}:_authToken=${{NPM_TOKEN}}` to `.npmrc`", npmrc_key(reg)),
-                                ));
-                            }
-                        }
-                    }
-                }
-                if !generated.is_empty() && !options.dry_run {
-                    // A user config that keeps the user's own and names the token by variable:
-                    // the value never lands in a file or on a command line.
-                    let user = npmrc_files(root, root).pop();
-                    let mut text = user
-                        .and_then(|u| std::fs::read_to_string(u).ok())
-                        .unwrap_or_default();
-                    if !text.is_empty() && !text.ends_with('\n') {
-                        text.push('\n');
-                    }
-                    for line in &generated {
-                        text.push_str(line);
-                        text.push('\n');
-                    }
-                    let path = journal::dir(&git_dir).join("npmrc");
-                    if let Err(e) = fs_err::create_dir_all(journal::dir(&git_dir))
-                        .and_then(|()| crate::fsutil::write_atomic(&path, text.as_bytes()))
-                    {
-                        return Err(PublishError::Setup(format!(
-                            "failed to write {}: {e}",
-                            path.display()
-                        )));
-                    }
-                    npm_env.push((
-                        "NPM_CONFIG_USERCONFIG".to_owned(),
-                        path.to_string_lossy().into_owned(),
-                    ));
-                }
-            }
-            Ecosystem::Python => {
-                let py = &settings.python;
-                if !tool_runs(py, &["-m", "build", "--version"]) {
-                    problems.push(problem(
-                        format!("`{py} -m build` does not run"),
-                        format!("install it with `{py} -m pip install build`, or set `[publish.python] command`"),
-                    ));
-                }
-                if !tool_runs(py, &["-m", "twine", "--version"]) {
-                    problems.push(problem(
-                        format!("`{py} -m twine` does not run"),
-                        format!("install it with `{py} -m pip install twine`"),
-                    ));
-                }
-                let vars = [
-                    "TWINE_PASSWORD",
-                    "MATURIN_PYPI_TOKEN",
-                    "UV_PUBLISH_TOKEN",
-                    "PYPI_TOKEN",
-                ];
-                if !vars.iter().any(|v| env_nonempty(v).is_some()) {
-                    let pypirc =
-                        home().and_then(|h| std::fs::read_to_string(h.join(".pypirc")).ok());
-                    let has_pypirc = pypirc
-                        .is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with("password")));
-                    if !has_pypirc {
-                        let empty = vars.iter().find(|v| std::env::var_os(v).is_some());
-                        problems.push(problem(
-                            match empty {
-                                Some(v) => format!("`{v}` is set but empty"),
-                                None => "no token to upload Python distributions: none of `TWINE_PASSWORD`, `MATURIN_PYPI_TOKEN`, `UV_PUBLISH_TOKEN` is set".to_owned(),
-                            },
-                            "set `TWINE_PASSWORD` to a PyPI API token (username `__token__`)",
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    let npm_env = preflight::credentials_and_tools(
+        &preflight::Needs {
+            root,
+            git_dir: &git_dir,
+            ecosystems: uploads.iter().map(|t| t.ecosystem).collect(),
+            cargo_registry: cargo_registry_name.as_deref(),
+            npm_client,
+            npm_registries: &npm_registries,
+            python: &settings.python,
+            dry_run: options.dry_run,
+        },
+        &mut problems,
+    )
+    .map_err(PublishError::Setup)?;
 
     let source_date_epoch = git::commit_time(root, &head, &redactor).unwrap_or(0);
     let setup = Setup {
@@ -1220,6 +1007,7 @@ pub fn run(
         settings: &settings,
         agent: &agent,
         redactor: &redactor,
+        changelog_path: &config.config.changelog.path,
         journal: Mutex::new(journal),
         report,
         interrupted: options.interrupted,
@@ -1241,102 +1029,13 @@ pub fn run(
 
     let interrupted = options.interrupted.load(Ordering::SeqCst);
     let mut commit_pushed = None;
-    if !options.no_push && !interrupted {
-        let refs = remote_refs.unwrap_or_default();
-        let on_remote = refs
-            .branches
-            .get(&settings.branch)
-            .is_some_and(|c| *c == head);
-        let mut ok = on_remote;
-        if !on_remote && targets.iter().any(|t| t.tagged) {
-            report(
-                "Pushing",
-                &format!(
-                    "{} to {}/{}",
-                    &head[..12.min(head.len())],
-                    settings.remote,
-                    settings.branch
-                ),
-            );
-            match git::push(
-                root,
-                &settings.remote,
-                &format!("{head}:refs/heads/{}", settings.branch),
-                &redactor,
-            ) {
-                Ok(()) => ok = true,
-                Err(e) => notes.push(format!("pushing the release commit failed: {e}")),
-            }
-        }
-        commit_pushed = Some(ok || !targets.iter().any(|t| t.tagged));
-        {
-            let mut j = run.journal.lock().expect("journal");
-            j.commit_pushed = commit_pushed == Some(true);
-        }
-        for t in targets.iter_mut().filter(|t| t.tagged) {
-            if refs.tags.get(&t.tag) == Some(&head) {
-                t.pushed = true;
-            } else {
-                match git::push(
-                    root,
-                    &settings.remote,
-                    &format!("refs/tags/{}", t.tag),
-                    &redactor,
-                ) {
-                    Ok(()) => {
-                        t.pushed = true;
-                        report("Pushed", &t.tag);
-                    }
-                    Err(e) => t.error = Some(format!("pushing the tag failed: {e}")),
-                }
-            }
-            let (pushed, error) = (t.pushed, t.error.clone());
-            run.record(t, |e| {
-                e.pushed = pushed;
-                e.error.clone_from(&error);
-            });
-        }
-        if let Some(forge) = &settings.forge {
-            for t in targets.iter_mut().filter(|t| t.pushed) {
-                let p = &ws.packages[t.package];
-                let changelog = root.join(&p.path).join(&config.config.changelog.path);
-                let notes_text = std::fs::read_to_string(&changelog)
-                    .ok()
-                    .and_then(|c| forge::changelog_section(&c, &t.version))
-                    .unwrap_or_default();
-                let request = forge::ReleaseRequest {
-                    tag: &t.tag,
-                    name: &t.tag,
-                    body: &notes_text,
-                    prerelease: t.version.contains('-')
-                        || t.version.contains(|c: char| c.is_ascii_alphabetic()),
-                    commit: &head,
-                };
-                match forge.release(&agent, &request) {
-                    Ok(outcome) => {
-                        let verb = match outcome {
-                            forge::Outcome::Created(_) => Some("Released"),
-                            forge::Outcome::Updated(_) => Some("Updated"),
-                            forge::Outcome::Unchanged(_) => None,
-                        };
-                        if let Some(verb) = verb {
-                            report(verb, &format!("{} {}", t.tag, outcome.url()));
-                        }
-                        t.release = Some(outcome.url().to_owned());
-                        let url = t.release.clone();
-                        run.record(t, |e| e.release = url);
-                    }
-                    Err(e) => {
-                        let e = redactor.redact(&e);
-                        t.error = Some(format!("the forge release failed: {e}"));
-                        let msg = t.error.clone();
-                        run.record(t, |e| e.error = msg);
-                    }
-                }
-            }
-        }
-    } else if options.no_push {
+    if options.no_push {
         notes.push("--no-push: the release commit and tags stay local; no forge releases".into());
+    } else if !interrupted {
+        commit_pushed = Some(run.push(&mut targets, &remote_refs.unwrap_or_default(), &mut notes));
+        if let Some(forge) = &settings.forge {
+            run.release(forge, &mut targets);
+        }
     }
 
     let mut journal = run.journal.into_inner().expect("journal");

@@ -1,0 +1,371 @@
+//! Preflight checks that need more than git: the credentials each ecosystem's upload needs, the
+//! tools that do it, and the forge to make releases on. Every problem is collected, none stops
+//! the others from being found.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::forge::{Forge, ForgeKind};
+use super::journal;
+use super::publish::{Problem, problem, slash};
+use super::tools::NpmClient;
+use crate::config::LoadedConfig;
+use crate::workspace::Ecosystem;
+
+/// What this release uploads, and where.
+pub(super) struct Needs<'a> {
+    pub root: &'a Path,
+    pub git_dir: &'a Path,
+    pub ecosystems: BTreeSet<Ecosystem>,
+    /// The named Cargo registry (`publish = ["name"]`), `None` for crates.io.
+    pub cargo_registry: Option<&'a str>,
+    pub npm_client: NpmClient,
+    /// Every npm registry packages go to.
+    pub npm_registries: &'a [String],
+    pub python: &'a str,
+    pub dry_run: bool,
+}
+
+/// Checks credentials and tools for every ecosystem with something to upload. Returns the
+/// environment npm needs (a user config naming the token variable), written unless a dry run.
+pub(super) fn credentials_and_tools(
+    needs: &Needs<'_>,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut npm_env = Vec::new();
+    for eco in &needs.ecosystems {
+        match eco {
+            Ecosystem::Cargo => {
+                if !tool_runs("cargo", &["--version"]) {
+                    problems.push(problem("`cargo` does not run", "install Rust with rustup"));
+                }
+                let var = cargo_token_var(needs.cargo_registry);
+                match std::env::var(&var) {
+                    Ok(v) if v.trim().is_empty() => problems.push(problem(
+                        format!("`{var}` is set but empty"),
+                        format!("set `{var}` to the registry's API token"),
+                    )),
+                    Ok(_) => {}
+                    Err(_) if cargo_credentials_file_has(needs.cargo_registry) => {}
+                    Err(_) => problems.push(problem(
+                        format!(
+                            "no token to publish crates to {}: `{var}` is not set",
+                            needs.cargo_registry.unwrap_or("crates.io")
+                        ),
+                        format!("set `{var}`, or run `cargo login` on this machine"),
+                    )),
+                }
+            }
+            Ecosystem::Npm => {
+                if !tool_runs("npm", &["--version"]) {
+                    problems.push(problem("`npm` does not run", "install Node.js with npm"));
+                }
+                if needs.npm_client == NpmClient::Pnpm && !needs.root.join("node_modules").is_dir()
+                {
+                    problems.push(problem(
+                        "pnpm packs only an installed workspace, and this one has no `node_modules`",
+                        "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
+                    ));
+                }
+                if needs.npm_client != NpmClient::Npm
+                    && !tool_runs(needs.npm_client.program(), &["--version"])
+                {
+                    problems.push(problem(
+                        format!(
+                            "`{}` does not run, and this workspace packs with it",
+                            needs.npm_client.program()
+                        ),
+                        format!(
+                            "install {}: it rewrites `workspace:` requirements when packing",
+                            needs.npm_client.program()
+                        ),
+                    ));
+                }
+                let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+                    .iter()
+                    .find(|v| env_nonempty(v).is_some());
+                let mut generated = Vec::new();
+                for reg in needs.npm_registries {
+                    match npmrc_auth(&npmrc_files(needs.root, needs.root), reg) {
+                        Some(Ok(())) => {}
+                        Some(Err(e)) => problems.push(problem(
+                            e,
+                            "set the variable, or put the token in the environment as `NPM_TOKEN`",
+                        )),
+                        None => {
+                            if let Some(var) = env_token {
+                                generated.push(format!("{}:_authToken=${{{var}}}", npmrc_key(reg)));
+                            } else {
+                                let empty = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+                                    .iter()
+                                    .find(|v| std::env::var_os(v).is_some());
+                                problems.push(problem(
+                                    match empty {
+                                        Some(v) => format!("`{v}` is set but empty"),
+                                        None => format!("no npm token for {reg}: `NPM_TOKEN` is not set and no `.npmrc` has an auth line for it"),
+                                    },
+                                    format!("set `NPM_TOKEN`, or add `{}:_authToken=${{NPM_TOKEN}}` to `.npmrc`", npmrc_key(reg)),
+                                ));
+                            }
+                        }
+                    }
+                }
+                if !generated.is_empty() && !needs.dry_run {
+                    // A user config that keeps the user's own and names the token by variable:
+                    // the value never lands in a file or on a command line.
+                    let user = npmrc_files(needs.root, needs.root).pop();
+                    let mut text = user
+                        .and_then(|u| std::fs::read_to_string(u).ok())
+                        .unwrap_or_default();
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    for line in &generated {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                    let path = journal::dir(needs.git_dir).join("npmrc");
+                    if let Err(e) = fs_err::create_dir_all(journal::dir(needs.git_dir))
+                        .and_then(|()| crate::fsutil::write_atomic(&path, text.as_bytes()))
+                    {
+                        return Err(format!("failed to write {}: {e}", path.display()));
+                    }
+                    npm_env.push((
+                        "NPM_CONFIG_USERCONFIG".to_owned(),
+                        path.to_string_lossy().into_owned(),
+                    ));
+                }
+            }
+            Ecosystem::Python => {
+                let py = needs.python;
+                if !tool_runs(py, &["-m", "build", "--version"]) {
+                    problems.push(problem(
+                        format!("`{py} -m build` does not run"),
+                        format!("install it with `{py} -m pip install build`, or set `[publish.python] command`"),
+                    ));
+                }
+                if !tool_runs(py, &["-m", "twine", "--version"]) {
+                    problems.push(problem(
+                        format!("`{py} -m twine` does not run"),
+                        format!("install it with `{py} -m pip install twine`"),
+                    ));
+                }
+                let vars = [
+                    "TWINE_PASSWORD",
+                    "MATURIN_PYPI_TOKEN",
+                    "UV_PUBLISH_TOKEN",
+                    "PYPI_TOKEN",
+                ];
+                if !vars.iter().any(|v| env_nonempty(v).is_some()) {
+                    let pypirc =
+                        home().and_then(|h| std::fs::read_to_string(h.join(".pypirc")).ok());
+                    let has_pypirc = pypirc
+                        .is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with("password")));
+                    if !has_pypirc {
+                        let empty = vars.iter().find(|v| std::env::var_os(v).is_some());
+                        problems.push(problem(
+                            match empty {
+                                Some(v) => format!("`{v}` is set but empty"),
+                                None => "no token to upload Python distributions: none of `TWINE_PASSWORD`, `MATURIN_PYPI_TOKEN`, `UV_PUBLISH_TOKEN` is set".to_owned(),
+                            },
+                            "set `TWINE_PASSWORD` to a PyPI API token (username `__token__`)",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(npm_env)
+}
+
+pub(super) fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The environment variable cargo reads a registry's token from.
+fn cargo_token_var(registry: Option<&str>) -> String {
+    registry.map_or_else(
+        || "CARGO_REGISTRY_TOKEN".to_owned(),
+        |r| {
+            format!(
+                "CARGO_REGISTRIES_{}_TOKEN",
+                r.to_ascii_uppercase().replace('-', "_")
+            )
+        },
+    )
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+/// Whether cargo's own credential store has a token for the registry.
+fn cargo_credentials_file_has(registry: Option<&str>) -> bool {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".cargo")));
+    let Some(cargo_home) = cargo_home else {
+        return false;
+    };
+    for name in ["credentials.toml", "credentials"] {
+        let Ok(text) = std::fs::read_to_string(cargo_home.join(name)) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let table = match registry {
+            None => doc.get("registry"),
+            Some(r) => doc.get("registries").and_then(|t| t.get(r)),
+        };
+        if table
+            .and_then(|t| t.get("token"))
+            .and_then(toml::Value::as_str)
+            .is_some_and(|t| !t.trim().is_empty())
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// `//host:port/path/` of a registry URL, the key `.npmrc` files give tokens under.
+fn npmrc_key(registry: &str) -> String {
+    let rest = registry
+        .split_once("://")
+        .map_or(registry, |(_, r)| r)
+        .trim_end_matches('/');
+    format!("//{rest}/")
+}
+
+/// The `.npmrc` files npm reads, most specific first.
+fn npmrc_files(root: &Path, package_dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![package_dir.join(".npmrc"), root.join(".npmrc")];
+    if let Some(user) = std::env::var_os("NPM_CONFIG_USERCONFIG")
+        .or_else(|| std::env::var_os("npm_config_userconfig"))
+    {
+        files.push(PathBuf::from(user));
+    } else if let Some(h) = home() {
+        files.push(h.join(".npmrc"));
+    }
+    files
+}
+
+/// How an `.npmrc` authenticates to `registry`: `Some(Ok(()))` with a usable token, `Some(Err)`
+/// with one that is empty or names an unset variable, `None` when no line is for this registry.
+fn npmrc_auth(files: &[PathBuf], registry: &str) -> Option<Result<(), String>> {
+    let key = npmrc_key(registry);
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let k = k.trim();
+            let is_auth =
+                k.ends_with(":_authToken") || k.ends_with(":_auth") || k.ends_with(":_password");
+            if !is_auth || !key.starts_with(k.rsplit_once(':').map_or(k, |(p, _)| p)) {
+                continue;
+            }
+            let v = v.trim();
+            let value = match v.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+                Some(var) => match env_nonempty(var) {
+                    Some(_) => return Some(Ok(())),
+                    None => {
+                        return Some(Err(format!(
+                            "{}:{}: the npm token comes from `{var}`, which is unset or empty",
+                            file.display(),
+                            n + 1
+                        )));
+                    }
+                },
+                None => v,
+            };
+            return Some(if value.is_empty() {
+                Err(format!(
+                    "{}:{}: the npm token is empty",
+                    file.display(),
+                    n + 1
+                ))
+            } else {
+                Ok(())
+            });
+        }
+    }
+    None
+}
+
+/// Whether a program runs (`program args` exits 0).
+fn tool_runs(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub(super) fn resolve_forge(
+    config: &LoadedConfig,
+    remote_url: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Option<Forge> {
+    let cfg = &config.config.publish.forge;
+    let parsed = remote_url.and_then(crate::apply::changelog::Forge::from_remote);
+    let (host, repo_path) = parsed
+        .as_ref()
+        .and_then(|f| f.url.strip_prefix("https://"))
+        .and_then(|r| r.split_once('/'))
+        .map_or((None, None), |(h, p)| {
+            (Some(h.to_owned()), Some(p.to_owned()))
+        });
+    let kind = cfg
+        .kind
+        .unwrap_or(if host.as_deref() == Some("github.com") {
+            ForgeKind::Github
+        } else {
+            ForgeKind::None
+        });
+    if kind == ForgeKind::None {
+        return None;
+    }
+    let Some(repository) = cfg.repository.clone().or(repo_path) else {
+        problems.push(problem(
+            "forge releases need the repository's `owner/repo`, and the remote does not say it",
+            "set `[publish.forge] repository = \"owner/repo\"`, or `kind = \"none\"`",
+        ));
+        return None;
+    };
+    let api = match (&cfg.api, kind) {
+        (Some(api), _) => slash(api),
+        (None, ForgeKind::Github) => "https://api.github.com/".to_owned(),
+        (None, _) => format!("https://{}/api/v1/", host.unwrap_or_default()),
+    };
+    let vars: &[&str] = if kind == ForgeKind::Gitea {
+        &["GITEA_TOKEN"]
+    } else {
+        &["GITHUB_TOKEN", "GH_TOKEN"]
+    };
+    let token = vars.iter().find_map(|v| env_nonempty(v));
+    let Some(token) = token else {
+        let empty = vars.iter().any(|v| std::env::var_os(v).is_some());
+        problems.push(problem(
+            format!(
+                "forge releases need a token: `{}` is {}",
+                vars.join("` or `"),
+                if empty { "empty" } else { "not set" }
+            ),
+            "set it, or turn forge releases off with `[publish.forge] kind = \"none\"`",
+        ));
+        return None;
+    };
+    Some(Forge {
+        kind,
+        api,
+        repository,
+        token,
+    })
+}
