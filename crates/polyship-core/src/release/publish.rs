@@ -909,6 +909,9 @@ pub fn run(
             .unwrap_or_else(|| "https://upload.pypi.org/legacy/".to_owned()),
         source_date_epoch,
         redactor: redactor.clone(),
+        commit: head.clone(),
+        export_dir: journal::dir(&git_dir).join("tree"),
+        exported: std::sync::OnceLock::new(),
     };
 
     let mut lock = None;
@@ -1060,6 +1063,7 @@ pub fn run(
     if journal.state == "complete" {
         // Every package is out and tagged: no rerun needs the built files again.
         let _ = fs_err::remove_dir_all(journal::dir(&git_dir).join("artifacts"));
+        let _ = fs_err::remove_dir_all(journal::dir(&git_dir).join("tree"));
     }
     Ok(result)
 }

@@ -78,6 +78,10 @@ pub struct Setup {
     /// `SOURCE_DATE_EPOCH` for reproducible builds: the release commit's time.
     pub source_date_epoch: i64,
     pub redactor: Redactor,
+    /// The release commit, and where it is exported (once, on first need) for builds.
+    pub commit: String,
+    pub export_dir: PathBuf,
+    pub exported: std::sync::OnceLock<Result<PathBuf, String>>,
 }
 
 /// Words in a tool's output that mark a failure as passing.
@@ -130,6 +134,54 @@ impl Setup {
         })
     }
 
+    /// The release commit's files (`git archive`), exported once into `export_dir`. A marker
+    /// written last names the commit, so an export cut short by a kill is made again.
+    fn exported_tree(&self) -> Result<&Path, ToolError> {
+        let result = self.exported.get_or_init(|| {
+            let dir = &self.export_dir;
+            let marker = dir.join(".polyship-export");
+            if std::fs::read_to_string(&marker).is_ok_and(|c| c.trim() == self.commit) {
+                return Ok(dir.clone());
+            }
+            let fail =
+                |e: String| format!("exporting {} to {} failed: {e}", self.commit, dir.display());
+            if dir.exists() {
+                fs_err::remove_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+            }
+            fs_err::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+            let mut archive = Command::new("git")
+                .args(["archive", "--format=tar", &self.commit])
+                .current_dir(&self.root)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| fail(e.to_string()))?;
+            let stdout = archive
+                .stdout
+                .take()
+                .ok_or_else(|| fail("no pipe".into()))?;
+            let extracted = Command::new("tar")
+                .arg("-x")
+                .arg("-C")
+                .arg(dir)
+                .stdin(stdout)
+                .status()
+                .map_err(|e| fail(e.to_string()))?;
+            let archived = archive.wait().map_err(|e| fail(e.to_string()))?;
+            if !archived.success() || !extracted.success() {
+                return Err(fail(format!("git archive {archived}, tar {extracted}")));
+            }
+            fs_err::write(&marker, &self.commit).map_err(|e| fail(e.to_string()))?;
+            Ok(dir.clone())
+        });
+        match result {
+            Ok(dir) => Ok(dir),
+            Err(message) => Err(ToolError {
+                message: message.clone(),
+                transient: false,
+            }),
+        }
+    }
+
     /// Builds what will be uploaded into `work` (emptied first).
     pub fn pack(&self, package: &Package, work: &Path) -> Result<Vec<Artifact>, ToolError> {
         let io = |e: std::io::Error| ToolError {
@@ -180,27 +232,16 @@ impl Setup {
                 }])
             }
             Ecosystem::Python => {
+                // Build backends write into their sources (setuptools' `build/` and
+                // `*.egg-info`), and a build should see only what is committed: build from an
+                // export of the release commit, never in the work tree.
+                let src = self.exported_tree()?.join(&package.path);
                 let mut c = Command::new(&self.python);
-                c.current_dir(&dir)
+                c.current_dir(&src)
                     .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
                     .arg(work)
-                    .arg(&dir);
-                // setuptools writes `build/` and `*.egg-info` into the source directory; what
-                // the build adds is removed again so the work tree stays as it was.
-                let before = untracked(&self.root, &package.path);
-                let built = self.run(c, "python -m build");
-                if before.as_ref().is_some_and(Vec::is_empty)
-                    && let Some(after) = untracked(&self.root, &package.path)
-                    && !after.is_empty()
-                {
-                    let mut clean = Command::new("git");
-                    clean
-                        .current_dir(&self.root)
-                        .args(["clean", "-fdq", "--"])
-                        .args(&after);
-                    let _ = clean.output();
-                }
-                built?;
+                    .arg(&src);
+                self.run(c, "python -m build")?;
                 let mut files: Vec<PathBuf> = fs_err::read_dir(work)
                     .map_err(io)?
                     .filter_map(Result::ok)
@@ -297,30 +338,6 @@ impl Setup {
             }
         }
     }
-}
-
-/// Untracked (not ignored) paths under `dir`, as git names them; `None` when git cannot say.
-fn untracked(root: &Path, dir: &str) -> Option<Vec<String>> {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args([
-            "ls-files",
-            "--others",
-            "--exclude-standard",
-            "--directory",
-            "--",
-            dir,
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    )
 }
 
 /// The one file in `dir` whose name ends with `suffix`.
