@@ -25,6 +25,7 @@ fn registries() -> Registries {
         cargo: var("POLYSHIP_TEST_CARGO_SPARSE"),
         npm: var("POLYSHIP_TEST_NPM_REGISTRY"),
         python: var("POLYSHIP_TEST_PYPI_URL"),
+        ..Registries::default()
     }
 }
 
@@ -250,6 +251,7 @@ fn other_answers_are_errors_never_guesses() {
         cargo: base.clone(),
         npm: base.clone(),
         python: base,
+        ..Registries::default()
     };
     for eco in Ecosystem::ALL {
         let err = presence(&a, &r, eco, "acme", "1.0.0").unwrap_err();
@@ -266,6 +268,7 @@ fn other_answers_are_errors_never_guesses() {
         cargo: base.clone(),
         npm: base.clone(),
         python: base,
+        ..Registries::default()
     };
     let err = presence(&a, &down, Ecosystem::Npm, "acme", "1.0.0").unwrap_err();
     assert!(matches!(err, RegistryError::Unreachable { .. }), "{err}");

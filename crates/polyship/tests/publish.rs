@@ -1489,3 +1489,25 @@ fn a_yarn_berry_workspace_packs_with_yarn() {
         "packing left files behind"
     );
 }
+
+#[test]
+fn a_private_registry_gets_authenticated_reads() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let token = var("POLYSHIP_TEST_NPM_TOKEN");
+    proxy.fault(Rule::new(
+        None,
+        "",
+        100_000,
+        Action::RequireAuth(format!("Bearer {token}")),
+    ));
+    let f = Fixture::new(&proxy.url(), "");
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        proxy.requests().iter().all(|(_, _, status)| *status != 401),
+        "{:?}",
+        proxy.requests()
+    );
+    assert!(npm_published(&npm, &f.name("app"), "1.0.0"));
+}

@@ -165,6 +165,38 @@ pub(super) fn slash(url: &str) -> String {
     }
 }
 
+/// Credentials for registry reads, for private registries that want them: a named Cargo
+/// registry's token, the npm token, and twine's user and password for a Python index other than
+/// PyPI. Sent only to the registry they belong to.
+fn read_auth(cargo_registry: Option<&str>, python_index: Option<&str>) -> registry::Auth {
+    use base64::Engine as _;
+    let cargo = cargo_registry.and_then(|r| {
+        env_nonempty(&format!(
+            "CARGO_REGISTRIES_{}_TOKEN",
+            r.to_ascii_uppercase().replace('-', "_")
+        ))
+    });
+    let npm = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+        .iter()
+        .find_map(|v| env_nonempty(v))
+        .map(|t| format!("Bearer {t}"));
+    let python = python_index
+        .filter(|i| !i.contains("pypi.org"))
+        .and_then(|_| {
+            Some((
+                env_nonempty("TWINE_USERNAME")?,
+                env_nonempty("TWINE_PASSWORD")?,
+            ))
+        })
+        .map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+    registry::Auth { cargo, npm, python }
+}
+
 /// A package's artifact directory for this commit: `.git/polyship/artifacts/<eco>-<name>-<version>`.
 fn work_dir(git_dir: &Path, p: &Package) -> PathBuf {
     journal::dir(git_dir).join("artifacts").join(format!(
@@ -635,6 +667,7 @@ pub fn run(
                 .index
                 .as_deref()
                 .map_or_else(|| "https://pypi.org/".to_owned(), slash),
+            auth: read_auth(cargo_registry_name.as_deref(), cfg.python.index.as_deref()),
         },
         forge,
         python: cfg

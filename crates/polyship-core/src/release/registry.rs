@@ -30,6 +30,17 @@ pub struct Registries {
     pub npm: String,
     /// A Python package index root; its simple API is `<base>simple/` (`https://pypi.org/`).
     pub python: String,
+    /// `Authorization` header values for registries that want reads authenticated (private
+    /// registries), per ecosystem.
+    pub auth: Auth,
+}
+
+/// `Authorization` header values, per ecosystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Auth {
+    pub cargo: Option<String>,
+    pub npm: Option<String>,
+    pub python: Option<String>,
 }
 
 impl Default for Registries {
@@ -38,6 +49,7 @@ impl Default for Registries {
             cargo: "https://index.crates.io/".to_owned(),
             npm: "https://registry.npmjs.org/".to_owned(),
             python: "https://pypi.org/".to_owned(),
+            auth: Auth::default(),
         }
     }
 }
@@ -127,12 +139,21 @@ const ATTEMPTS: u32 = 5;
 
 /// GETs `url` with `accept`: `Ok(None)` for 404 and 410, the body for 200, an error otherwise.
 /// 429 and 5xx answers and failed connections are retried with backoff (honouring `Retry-After`).
-fn get(agent: &ureq::Agent, url: &str, accept: &str) -> Result<Option<String>, RegistryError> {
+fn get(
+    agent: &ureq::Agent,
+    url: &str,
+    accept: &str,
+    auth: Option<&str>,
+) -> Result<Option<String>, RegistryError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let backoff = Duration::from_millis(250 << attempt.min(6));
-        let mut response = match agent.get(url).header("Accept", accept).call() {
+        let mut request = agent.get(url).header("Accept", accept);
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        let mut response = match request.call() {
             Ok(r) => r,
             Err(e) if attempt < ATTEMPTS => {
                 let _ = e;
@@ -185,7 +206,7 @@ pub fn presence(
     match ecosystem {
         Ecosystem::Cargo => {
             let url = format!("{}{}", registries.cargo, cargo_index_path(name));
-            let Some(body) = get(agent, &url, "*/*")? else {
+            let Some(body) = get(agent, &url, "*/*", registries.auth.cargo.as_deref())? else {
                 return Ok(Presence::Absent);
             };
             cargo_presence(&body, version)
@@ -194,7 +215,13 @@ pub fn presence(
         Ecosystem::Npm => {
             // Scoped names keep their `@` and encode the `/`.
             let url = format!("{}{}", registries.npm, name.replace('/', "%2f"));
-            let Some(body) = get(agent, &url, "application/json")? else {
+            let Some(body) = get(
+                agent,
+                &url,
+                "application/json",
+                registries.auth.npm.as_deref(),
+            )?
+            else {
                 return Ok(Presence::Absent);
             };
             npm_presence(&body, version)
@@ -206,6 +233,7 @@ pub fn presence(
                 agent,
                 &url,
                 "application/vnd.pypi.simple.v1+json, text/html;q=0.5",
+                registries.auth.python.as_deref(),
             )?
             else {
                 return Ok(Presence::Absent);

@@ -22,6 +22,9 @@ pub enum Action {
     Stale,
     /// Wait, then forward.
     Delay(Duration),
+    /// Forward only requests whose `Authorization` header is this; answer 401 to others (a
+    /// private registry).
+    RequireAuth(String),
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +159,7 @@ impl Drop for Proxy {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
@@ -280,6 +284,17 @@ fn handle(
             return Ok(());
         }
         Some(Action::Delay(d)) => std::thread::sleep(d),
+        Some(Action::RequireAuth(ref wanted)) => {
+            let given = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map(|(_, v)| v.as_str());
+            if given != Some(wanted.as_str()) {
+                answer(&mut client, 401, &[])?;
+                record(401);
+                return Ok(());
+            }
+        }
         Some(Action::DropAfterForward) | None => {}
     }
     // Forward.
