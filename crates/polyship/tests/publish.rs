@@ -231,13 +231,41 @@ upload = "{pypi}"
     }
 }
 
-fn npm_published(registry: &str, name: &str, version: &str) -> bool {
-    let out = Command::new("curl")
-        .args(["-s", &format!("{registry}{name}")])
+/// GETs `url` with Python's urllib (Python is a test prerequisite; curl is not): the status and
+/// the body.
+fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let script = "import sys, urllib.request, urllib.error
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    body = opener.open(sys.argv[1], timeout=30).read()
+    sys.stdout.buffer.write(b'200\\n' + body)
+except urllib.error.HTTPError as e:
+    sys.stdout.buffer.write(str(e.code).encode() + b'\\n')
+";
+    let out = Command::new("python3")
+        .args(["-c", script, url])
         .output()
         .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    doc["versions"].get(version).is_some()
+    assert!(
+        out.status.success(),
+        "GET {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let split = out.stdout.iter().position(|b| *b == b'\n').unwrap();
+    let status = String::from_utf8_lossy(&out.stdout[..split])
+        .parse()
+        .unwrap();
+    (status, out.stdout[split + 1..].to_vec())
+}
+
+/// The packument of an npm package, `null` when there is none.
+fn packument(registry: &str, name: &str) -> serde_json::Value {
+    let (_, body) = http_get(&format!("{registry}{name}"));
+    serde_json::from_slice(&body).unwrap_or_default()
+}
+
+fn npm_published(registry: &str, name: &str, version: &str) -> bool {
+    packument(registry, name)["versions"].get(version).is_some()
 }
 
 /// Downloads `name@version` with the real client of each registry into a temporary directory and
@@ -601,11 +629,7 @@ fn download_fails_for_crate(name: &str) -> bool {
         var("POLYSHIP_TEST_CARGO_SPARSE"),
         polyship_core_index_path(name)
     );
-    let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout) == "404"
+    http_get(&url).0 == 404
 }
 
 fn polyship_core_index_path(name: &str) -> String {
@@ -1008,8 +1032,14 @@ fn a_dependent_waits_until_its_dependency_shows_on_the_registry() {
 /// Signals a whole process group, as a terminal's Ctrl-C or a CI runner's cancel does: polyship
 /// and the tools it runs.
 fn signal_group(pgid: u32, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, "--", &format!("-{pgid}")])
+    // Python is a test prerequisite; `kill` from procps may not be installed.
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import os, signal, sys; os.killpg(int(sys.argv[1]), getattr(signal, sys.argv[2]))",
+            &pgid.to_string(),
+            sig,
+        ])
         .status()
         .unwrap();
     assert!(status.success());
@@ -1060,7 +1090,7 @@ fn ctrl_c_between_two_packages_stops_cleanly_and_a_rerun_completes() {
     ));
     let child = spawn_publish(&f);
     wait_until_app_waits(&proxy, &lib);
-    signal_group(child.id(), "-INT");
+    signal_group(child.id(), "SIGINT");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
@@ -1107,7 +1137,7 @@ fn a_killed_run_leaves_a_journal_and_a_stale_lock_that_the_rerun_takes_over() {
     ));
     let child = spawn_publish(&f);
     wait_until_app_waits(&proxy, &lib);
-    signal_group(child.id(), "-KILL");
+    signal_group(child.id(), "SIGKILL");
     let _ = child.wait_with_output();
     assert!(f.repo.exists(".git/polyship/lock"));
     assert_eq!(f.journal()["state"], "running");
@@ -1290,8 +1320,10 @@ fn a_refused_tag_push_is_finished_by_the_rerun() {
         ),
     )
     .unwrap();
-    let status = Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
-    assert!(status.success());
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let out = f.run(&["publish"]);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(
@@ -1394,14 +1426,7 @@ fn a_pnpm_workspace_packs_with_pnpm_so_workspace_requirements_become_versions() 
     let out = f.run_with(&["publish"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     // The registry has app with a real range for lib.
-    let doc: serde_json::Value = serde_json::from_slice(
-        &Command::new("curl")
-            .args(["-s", &format!("{npm}{app}")])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let doc = packument(&npm, &app);
     assert_eq!(
         doc["versions"]["1.0.0"]["dependencies"][&lib], "^1.0.0",
         "{doc:#}"
@@ -1471,14 +1496,7 @@ fn a_yarn_berry_workspace_packs_with_yarn() {
     );
     let out = f.run_with(&["publish"], &with(&f.env, "PATH", &path));
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    let doc: serde_json::Value = serde_json::from_slice(
-        &Command::new("curl")
-            .args(["-s", &format!("{npm}{app}")])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let doc = packument(&npm, &app);
     assert_eq!(
         doc["versions"]["1.0.0"]["dependencies"][&lib], "1.0.0",
         "{doc:#}"
