@@ -1300,6 +1300,8 @@ fn a_fresh_shallow_clone_in_ci_sees_the_release_through_the_remote_tags() {
         &ci.path().to_string_lossy(),
     ]);
     assert_eq!(ci.git(&["tag"]), "");
+    // As GitLab's runners do: a detached HEAD at the branch's newest commit.
+    ci.git(&["checkout", "-q", "--detach"]);
     let out = ci.run_env(ci.path(), &["publish"], &f.env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert!(out.stdout.contains("Nothing to publish"), "{}", out.stdout);

@@ -736,7 +736,7 @@ pub fn run(
             version,
             tag,
             tagged,
-            pushed: false,
+            pushed: remote_tag.is_some_and(|c| *c == head),
             release: None,
             state: if p.private {
                 State::Private
@@ -807,6 +807,17 @@ pub fn run(
         }
     }
     let mut targets = keep;
+    if targets.is_empty() && problems.is_empty() {
+        // Everything is released: a dirty tree or another branch does not matter.
+        return Ok(Report {
+            commit: head,
+            dry_run: options.dry_run,
+            targets,
+            commit_pushed: None,
+            interrupted: false,
+            notes,
+        });
+    }
 
     // 3. Preflight.
     let dirty = git::dirty_files(root, &redactor).map_err(setup_err)?;
@@ -834,8 +845,17 @@ pub fn run(
             ),
             format!("check out `{}`, or set `[publish] branch`", settings.branch),
         )),
+        // CI systems (GitLab's among them) check out a detached HEAD: that is the release
+        // branch when it is the branch's newest commit on the remote.
+        None if remote_refs
+            .as_ref()
+            .and_then(|r| r.branches.get(&settings.branch))
+            .is_some_and(|tip| *tip == head) => {}
         None => problems.push(problem(
-            "HEAD is detached",
+            format!(
+                "HEAD is detached and is not the newest commit of `{}/{}`",
+                settings.remote, settings.branch
+            ),
             format!("check out the release branch `{}`", settings.branch),
         )),
     }
