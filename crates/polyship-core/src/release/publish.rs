@@ -142,7 +142,8 @@ impl Report {
     }
 }
 
-/// A progress event: a verb (`Publishing`, `Published`, `Tagged`, …) and what it is about.
+/// A progress event: a verb (`Publishing`, `Published`, `Tagged`, …) and what it is about;
+/// `warning` for a warning, `output` for what a tool printed (redacted; shown with `-v`).
 pub type Reporter<'a> = &'a (dyn Fn(&str, &str) + Sync);
 
 /// Settings resolved from `polyship.toml`, the environment and the repository.
@@ -406,8 +407,12 @@ impl Run<'_> {
                 "Publishing",
                 &format!("{} {} ({})", t.name, t.version, t.ecosystem),
             );
-            let Err(err) = self.setup.upload(p, &built) else {
-                return State::Published;
+            let err = match self.setup.upload(p, &built) {
+                Ok(output) => {
+                    (self.report)("output", output.trim_end());
+                    return State::Published;
+                }
+                Err(err) => err,
             };
             // The tool failed; the registry decides what happened.
             match self.presence(p) {

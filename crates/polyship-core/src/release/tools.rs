@@ -121,7 +121,7 @@ impl Setup {
         let stdout = self.redactor.redact_bytes(&out.stdout);
         let stderr = self.redactor.redact_bytes(&out.stderr);
         if out.status.success() {
-            return Ok(stdout);
+            return Ok(format!("{stdout}{stderr}"));
         }
         let text = format!("{stdout}\n{stderr}");
         let transient = TRANSIENT.iter().any(|w| text.contains(w));
@@ -265,8 +265,8 @@ impl Setup {
         }
     }
 
-    /// Uploads what [`Setup::pack`] built.
-    pub fn upload(&self, package: &Package, artifacts: &[Artifact]) -> Result<(), ToolError> {
+    /// Uploads what [`Setup::pack`] built; returns what the tool printed (redacted).
+    pub fn upload(&self, package: &Package, artifacts: &[Artifact]) -> Result<String, ToolError> {
         match package.ecosystem {
             Ecosystem::Cargo => {
                 let mut c = Command::new("cargo");
@@ -279,7 +279,7 @@ impl Setup {
                 if !self.cargo_verify {
                     c.arg("--no-verify");
                 }
-                self.run(c, "cargo publish").map(drop)
+                self.run(c, "cargo publish")
             }
             Ecosystem::Npm => {
                 let registry = package.registry.as_deref().unwrap_or(&self.npm_registry);
@@ -305,7 +305,7 @@ impl Setup {
                     };
                     c.args(["--tag", tag]);
                 }
-                self.run(c, "npm publish").map(drop)
+                self.run(c, "npm publish")
             }
             Ecosystem::Python => {
                 let mut c = Command::new(&self.python);
@@ -334,7 +334,7 @@ impl Setup {
                 } else if std::env::var_os("TWINE_USERNAME").is_none() {
                     c.env("TWINE_USERNAME", "__token__");
                 }
-                self.run(c, "twine upload").map(drop)
+                self.run(c, "twine upload")
             }
         }
     }

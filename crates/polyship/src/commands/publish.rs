@@ -184,6 +184,20 @@ impl<'a> Progress<'a> {
             self.cx.warn(&polyship_core::Warning::new(message));
             return;
         }
+        if verb == "output" {
+            if self.cx.verbose > 0 && !message.is_empty() {
+                let text = render::paint(self.cx.color, render::DIM, message);
+                match &self.multi {
+                    Some(multi) => {
+                        let _ = multi.println(text);
+                    }
+                    None => {
+                        let _ = writeln!(std::io::stderr(), "{text}");
+                    }
+                }
+            }
+            return;
+        }
         let Some(multi) = &self.multi else {
             self.cx.status(verb, message);
             return;
