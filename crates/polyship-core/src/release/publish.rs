@@ -299,6 +299,8 @@ struct Run<'a> {
     /// Each package's changelog, relative to its directory.
     changelog_path: &'a str,
     journal: Mutex<Journal>,
+    /// What was built up front, by package index.
+    prebuilt: Mutex<BTreeMap<usize, Result<Vec<Artifact>, tools::ToolError>>>,
     report: Reporter<'a>,
     interrupted: &'a AtomicBool,
 }
@@ -370,17 +372,9 @@ impl Run<'_> {
     }
 
     /// Publishes one package; returns its state.
-    fn publish_one(&self, t: &Target, deps: &[usize]) -> State {
+    /// Builds what a package uploads (or reuses what the journal recorded) and records it.
+    fn build(&self, t: &Target) -> Result<Vec<Artifact>, tools::ToolError> {
         let p = &self.ws.packages[t.package];
-        for &d in deps {
-            if let Err(e) = self.wait_visible(&t.name, &self.ws.packages[d]) {
-                return if e == "interrupted" {
-                    State::Interrupted
-                } else {
-                    State::Failed(e)
-                };
-            }
-        }
         let recorded = {
             let j = self.journal.lock().expect("journal");
             j.find(Some(t.ecosystem), &t.name)
@@ -388,18 +382,52 @@ impl Run<'_> {
                 .map(|e| e.artifacts.clone())
                 .unwrap_or_default()
         };
+        if self.setup.publishes_directly(p) {
+            self.setup.check_source_manifest(p)?;
+            return Ok(Vec::new());
+        }
         (self.report)("Packing", &format!("{} {}", t.name, t.version));
-        let built = match artifacts(self.setup, self.git_dir, p, &recorded) {
+        let built = artifacts(self.setup, self.git_dir, p, &recorded)?;
+        let work = work_dir(self.git_dir, p);
+        self.record(t, |e| e.artifacts = recorded_artifacts(&work, &built));
+        Ok(built)
+    }
+
+    /// Publishes one package; returns its state.
+    fn publish_one(&self, t: &Target, deps: &[usize]) -> State {
+        let p = &self.ws.packages[t.package];
+        let wait = || {
+            for &d in deps {
+                if let Err(e) = self.wait_visible(&t.name, &self.ws.packages[d]) {
+                    return Err(if e == "interrupted" {
+                        State::Interrupted
+                    } else {
+                        State::Failed(e)
+                    });
+                }
+            }
+            Ok(())
+        };
+        // `cargo package` resolves dependencies on the registry: only once they are there. Other
+        // builds do not need them, and were mostly made up front, in parallel.
+        if p.ecosystem == Ecosystem::Cargo
+            && let Err(state) = wait()
+        {
+            return state;
+        }
+        let prebuilt = self.prebuilt.lock().expect("prebuilt").remove(&t.package);
+        let built = match prebuilt.unwrap_or_else(|| self.build(t)) {
             Ok(a) => a,
             // Ctrl-C reaches the tools too: a build cut short is not a failure of the package.
             Err(_) if self.interrupted.load(Ordering::SeqCst) => return State::Interrupted,
             Err(e) => return State::Failed(e.message),
         };
-        let work = work_dir(self.git_dir, p);
-        self.record(t, |e| {
-            e.artifacts = recorded_artifacts(&work, &built);
-            e.publish = "uploading".into();
-        });
+        if p.ecosystem != Ecosystem::Cargo
+            && let Err(state) = wait()
+        {
+            return state;
+        }
+        self.record(t, |e| e.publish = "uploading".into());
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -1070,6 +1098,7 @@ pub fn run(
         redactor: &redactor,
         changelog_path: &config.config.changelog.path,
         journal: Mutex::new(journal),
+        prebuilt: Mutex::new(BTreeMap::new()),
         report,
         interrupted: options.interrupted,
     };
@@ -1084,6 +1113,26 @@ pub fn run(
             };
             run.record(t, |e| e.publish = state.into());
             run.tag(t);
+        }
+    }
+    // Packing needs no registry: build every npm and Python package up front, in parallel, so
+    // that only the uploads wait for dependency order.
+    let upfront: Vec<&Target> = targets
+        .iter()
+        .filter(|t| t.state == State::Pending && t.ecosystem != Ecosystem::Cargo)
+        .collect();
+    let built = parallel(&upfront, settings.jobs, |t: &&Target| {
+        if options.interrupted.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some(run.build(t))
+    });
+    {
+        let mut prebuilt = run.prebuilt.lock().expect("prebuilt");
+        for (t, b) in upfront.iter().zip(built) {
+            if let Some(b) = b {
+                prebuilt.insert(t.package, b);
+            }
         }
     }
     schedule(&run, &mut targets);

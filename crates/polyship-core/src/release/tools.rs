@@ -182,6 +182,24 @@ impl Setup {
         }
     }
 
+    /// Whether the package is published from its directory rather than from a tarball built first:
+    /// npm packages of an npm workspace (npm packs what it publishes, and rewrites nothing, so
+    /// the manifest can be checked as it is). One `npm publish` instead of `npm pack` then
+    /// `npm publish <tarball>` halves the Node start-ups, the larger part of an npm release.
+    pub fn publishes_directly(&self, package: &Package) -> bool {
+        package.ecosystem == Ecosystem::Npm && self.npm_client == NpmClient::Npm
+    }
+
+    /// Checks the manifest of a package published directly.
+    pub fn check_source_manifest(&self, package: &Package) -> Result<(), ToolError> {
+        let text =
+            fs_err::read_to_string(self.root.join(&package.manifest)).map_err(|e| ToolError {
+                message: e.to_string(),
+                transient: false,
+            })?;
+        check_manifest_text(&text, "the manifest", package)
+    }
+
     /// Builds what will be uploaded into `work` (emptied first).
     pub fn pack(&self, package: &Package, work: &Path) -> Result<Vec<Artifact>, ToolError> {
         let io = |e: std::io::Error| ToolError {
@@ -380,8 +398,12 @@ pub fn integrity_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// Whether a registry's record of a version is the content of these artifacts: some checksum the
-/// registry gives is one of ours. `None` when the registry gave no checksum polyship can compare.
+/// registry gives is one of ours. `None` when the registry gave no checksum polyship can compare,
+/// or there are no artifacts (a package published from its directory).
 pub fn same_content(registry: &[String], artifacts: &[Artifact]) -> Option<bool> {
+    if artifacts.is_empty() {
+        return None;
+    }
     let comparable: Vec<&String> = registry
         .iter()
         .filter(|c| c.starts_with("sha512-") || c.len() == 64)
@@ -399,18 +421,25 @@ pub fn same_content(registry: &[String], artifacts: &[Artifact]) -> Option<bool>
 /// Refuses a packed npm manifest that still has `workspace:` (or `catalog:`) requirements: the
 /// registry would publish a package nobody can install.
 fn check_packed_manifest(tarball: &Path, package: &Package) -> Result<(), ToolError> {
+    let text = read_tar_gz_member(tarball, "package/package.json").map_err(|e| ToolError {
+        message: format!(
+            "could not read package/package.json from {}: {e}",
+            tarball.display()
+        ),
+        transient: false,
+    })?;
+    check_manifest_text(&text, "the packed manifest", package)
+}
+
+/// The `workspace:`/`catalog:` requirements of a manifest are an error: no registry client can
+/// install them.
+fn check_manifest_text(text: &str, what: &str, package: &Package) -> Result<(), ToolError> {
     let fail = |message: String| ToolError {
         message,
         transient: false,
     };
-    let text = read_tar_gz_member(tarball, "package/package.json").map_err(|e| {
-        fail(format!(
-            "could not read package/package.json from {}: {e}",
-            tarball.display()
-        ))
-    })?;
-    let manifest: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| fail(format!("the packed package.json does not parse: {e}")))?;
+    let manifest: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| fail(format!("{what} of {} does not parse: {e}", package.name)))?;
     let mut left = Vec::new();
     for field in [
         "dependencies",
@@ -432,7 +461,7 @@ fn check_packed_manifest(tarball: &Path, package: &Package) -> Result<(), ToolEr
         Ok(())
     } else {
         Err(fail(format!(
-            "the packed manifest of {} still has {}; npm does not rewrite the `workspace:` protocol. Publish from a pnpm or Yarn workspace (polyship packs with the client the repository uses), or write version ranges in {}",
+            "{what} of {} still has {}; npm does not rewrite the `workspace:` protocol. Publish from a pnpm or Yarn workspace (polyship packs with the client the repository uses), or write version ranges in {}",
             package.name,
             left.join(", "),
             package.manifest
@@ -497,5 +526,6 @@ mod tests {
         assert_eq!(same_content(&["sha512-xyz".into()], &ours), Some(false));
         assert_eq!(same_content(&["d41d8cd9".into()], &ours), None);
         assert_eq!(same_content(&[], &ours), None);
+        assert_eq!(same_content(&["sha512-abc".into()], &[]), None);
     }
 }
