@@ -183,7 +183,7 @@ pub(super) fn env_nonempty(name: &str) -> Option<String> {
 }
 
 /// The environment variable cargo reads a registry's token from.
-fn cargo_token_var(registry: Option<&str>) -> String {
+pub(super) fn cargo_token_var(registry: Option<&str>) -> String {
     registry.map_or_else(
         || "CARGO_REGISTRY_TOKEN".to_owned(),
         |r| {

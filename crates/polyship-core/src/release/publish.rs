@@ -157,6 +157,7 @@ struct Settings {
     python: String,
 }
 
+/// A registry base URL as polyship joins paths to it: without a `sparse+` prefix, ending in `/`.
 pub(super) fn slash(url: &str) -> String {
     let url = url.trim().trim_start_matches("sparse+");
     if url.ends_with('/') {
@@ -171,12 +172,7 @@ pub(super) fn slash(url: &str) -> String {
 /// PyPI. Sent only to the registry they belong to.
 fn read_auth(cargo_registry: Option<&str>, python_index: Option<&str>) -> registry::Auth {
     use base64::Engine as _;
-    let cargo = cargo_registry.and_then(|r| {
-        env_nonempty(&format!(
-            "CARGO_REGISTRIES_{}_TOKEN",
-            r.to_ascii_uppercase().replace('-', "_")
-        ))
-    });
+    let cargo = cargo_registry.and_then(|r| env_nonempty(&preflight::cargo_token_var(Some(r))));
     let npm = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
         .iter()
         .find_map(|v| env_nonempty(v))
@@ -196,6 +192,33 @@ fn read_auth(cargo_registry: Option<&str>, python_index: Option<&str>) -> regist
             )
         });
     registry::Auth { cargo, npm, python }
+}
+
+/// Whether a package's version is on its registry (an npm package's own `publishConfig.registry`
+/// when it names one).
+fn presence_of(
+    agent: &ureq::Agent,
+    registries: &Registries,
+    p: &Package,
+) -> Result<Presence, registry::RegistryError> {
+    let own;
+    let registries = match &p.registry {
+        Some(r) if p.ecosystem == Ecosystem::Npm => {
+            own = Registries {
+                npm: slash(r),
+                ..registries.clone()
+            };
+            &own
+        }
+        _ => registries,
+    };
+    registry::presence(
+        agent,
+        registries,
+        p.ecosystem,
+        &p.name,
+        p.version.as_deref().unwrap_or_default(),
+    )
 }
 
 /// A package's artifact directory for this commit: `.git/polyship/artifacts/<eco>-<name>-<version>`.
@@ -318,19 +341,7 @@ impl Run<'_> {
     }
 
     fn presence(&self, p: &Package) -> Result<Presence, registry::RegistryError> {
-        let mut registries = self.settings.registries.clone();
-        if p.ecosystem == Ecosystem::Npm
-            && let Some(r) = &p.registry
-        {
-            registries.npm = slash(r);
-        }
-        registry::presence(
-            self.agent,
-            &registries,
-            p.ecosystem,
-            &p.name,
-            p.version.as_deref().unwrap_or_default(),
-        )
+        presence_of(self.agent, &self.settings.registries, p)
     }
 
     /// Waits until `dep` shows on its registry, polling with backoff up to the timeout.
@@ -786,14 +797,7 @@ pub fn run(
         if t.state == State::Private {
             return Ok(Presence::Absent);
         }
-        let p = &ws.packages[t.package];
-        let mut registries = settings.registries.clone();
-        if p.ecosystem == Ecosystem::Npm
-            && let Some(r) = &p.registry
-        {
-            registries.npm = slash(r);
-        }
-        registry::presence(&agent, &registries, p.ecosystem, &p.name, &t.version)
+        presence_of(&agent, &settings.registries, &ws.packages[t.package])
     });
     let mut existing: Vec<(usize, Vec<String>)> = Vec::new();
     let mut keep = Vec::new();
@@ -920,16 +924,8 @@ pub fn run(
             if in_release.contains(&j) || dep.private || dep.version.is_none() {
                 continue;
             }
-            let mut registries = settings.registries.clone();
-            if dep.ecosystem == Ecosystem::Npm
-                && let Some(r) = &dep.registry
-            {
-                registries.npm = slash(r);
-            }
             let version = dep.version.as_deref().unwrap_or_default();
-            if let Ok(Presence::Absent) =
-                registry::presence(&agent, &registries, dep.ecosystem, &dep.name, version)
-            {
+            if let Ok(Presence::Absent) = presence_of(&agent, &settings.registries, dep) {
                 problems.push(problem(
                     format!(
                         "{} depends on {} {version}, which is not on its registry and not part of this release",

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use polyship_core::release::journal;
 use polyship_core::release::publish::{self, Options, PublishError, Report, State};
+use polyship_core::release::redact::Redactor;
 
 use crate::context::Context;
 use crate::render::{self, CommandError};
@@ -338,13 +339,13 @@ fn table<const N: usize>(out: &mut String, header: &[&str; N], rows: &[[String; 
 }
 
 fn status(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--git-common-dir"])
-        .current_dir(&cx.root)
-        .output()
-        .context("failed to run git")?;
-    let git_dir = cx.root.join(String::from_utf8_lossy(&out.stdout).trim());
-    let Some(journal) = journal::load(&git_dir).map_err(|m| CommandError::failed(m, ""))? else {
+    let git_dir = polyship_core::release::git::common_dir(&cx.root, &Redactor::default())?;
+    let Some(journal) = journal::load(&git_dir).map_err(|message| CommandError {
+        message,
+        help: None,
+        usage: false,
+    })?
+    else {
         println!("No release recorded in this repository.");
         return Ok(ExitCode::SUCCESS);
     };
