@@ -3,7 +3,7 @@
 //! get a release by tag (GitHub hides drafts there, as the real one does), list releases (drafts
 //! included), create, and update. Requests without the token get 401.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -145,30 +145,12 @@ fn serve(
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut conn = conn;
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let full = parts.next().unwrap_or_default().to_owned();
-    let mut auth = String::new();
-    let mut length = 0;
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h)?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("authorization") {
-                v.trim().clone_into(&mut auth);
-            } else if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
+    let (method, full, headers, body) = super::faults::read_request(&mut reader)?;
+    let auth = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let mut s = state.lock().expect("forge");
     s.requests.push((method.clone(), full.clone()));
     if let Some((status, times)) = s.fail

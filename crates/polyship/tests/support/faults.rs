@@ -172,10 +172,11 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// A request: method, path, headers and the whole body.
-type Request = (String, String, Vec<(String, String)>, Vec<u8>);
+pub type Request = (String, String, Vec<(String, String)>, Vec<u8>);
 
-/// Reads one request: request line, headers and the whole body.
-fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Request> {
+/// Reads one HTTP/1.1 request: request line, headers and the whole body (`Content-Length` or
+/// chunked). The fake forge reads its requests with it too.
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Request> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
