@@ -1228,6 +1228,7 @@ fn forge_releases_carry_the_changelog_and_are_never_duplicated() {
         lib_release.name, "draft",
         "the existing draft was updated, not replaced"
     );
+    assert!(!lib_release.draft, "the draft was published");
     assert!(
         out.stdout.contains("/acme/mono/releases/tag/"),
         "{}",

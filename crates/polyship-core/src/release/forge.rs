@@ -1,7 +1,8 @@
 //! Forge releases over the GitHub and Gitea REST APIs: one release per tag, never duplicated.
 //!
-//! An existing release for the tag is updated when its notes differ, or left. GitHub hides draft
-//! releases from get-by-tag, so a miss there is followed by a listing before anything is created.
+//! An existing release for the tag is updated when its notes differ, or left; an existing draft gets
+//! the notes and is published. GitHub hides draft releases from get-by-tag, so a miss there is
+//! followed by a listing before anything is created.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -37,6 +38,21 @@ pub struct ReleaseRequest<'a> {
     pub body: &'a str,
     pub prerelease: bool,
     pub commit: &'a str,
+}
+
+/// A release the forge already has for a tag.
+struct Found {
+    id: u64,
+    body: String,
+    url: String,
+    draft: bool,
+}
+
+fn html_url(v: &Value) -> String {
+    v.get("html_url")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// What became of a release.
@@ -141,24 +157,19 @@ impl Forge {
         format!("`{url}` answered {status}: {message}{hint}")
     }
 
-    /// The release of `tag`, drafts included: `(id, body, url)`.
-    fn find(
-        &self,
-        agent: &ureq::Agent,
-        tag: &str,
-    ) -> Result<Option<(u64, String, String)>, String> {
+    /// The release of `tag`, drafts included.
+    fn find(&self, agent: &ureq::Agent, tag: &str) -> Result<Option<Found>, String> {
         let read = |v: &Value| {
-            Some((
-                v.get("id")?.as_u64()?,
-                v.get("body")
+            Some(Found {
+                id: v.get("id")?.as_u64()?,
+                body: v
+                    .get("body")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
-                v.get("html_url")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-            ))
+                url: html_url(v),
+                draft: v.get("draft").and_then(Value::as_bool).unwrap_or(false),
+            })
         };
         let url = self.url(&format!("releases/tags/{}", encode_segment(tag)));
         let (status, value) = self.send(agent, "GET", &url, None)?;
@@ -199,20 +210,25 @@ impl Forge {
         agent: &ureq::Agent,
         request: &ReleaseRequest<'_>,
     ) -> Result<Outcome, String> {
-        if let Some((id, body, url)) = self.find(agent, request.tag)? {
-            if body.trim() == request.body.trim() {
-                return Ok(Outcome::Unchanged(url));
+        if let Some(found) = self.find(agent, request.tag)? {
+            if found.body.trim() == request.body.trim() && !found.draft {
+                return Ok(Outcome::Unchanged(found.url));
             }
-            let patch = self.url(&format!("releases/{id}"));
-            let (status, value) = self.send(
-                agent,
-                "PATCH",
-                &patch,
-                Some(&json!({ "body": request.body })),
-            )?;
+            // A draft made ahead of the release (by hand or a drafter bot) is this release: it
+            // gets the notes and is published, never left hidden or duplicated.
+            let mut change = json!({ "body": request.body });
+            if found.draft {
+                change["draft"] = json!(false);
+            }
+            let patch = self.url(&format!("releases/{}", found.id));
+            let (status, value) = self.send(agent, "PATCH", &patch, Some(&change))?;
             if status != 200 {
                 return Err(Self::fail(&patch, status, &value));
             }
+            // Publishing a draft gives it its tag's address.
+            let url = Some(html_url(&value))
+                .filter(|u| !u.is_empty())
+                .unwrap_or(found.url);
             return Ok(Outcome::Updated(url));
         }
         let post = self.url("releases");
@@ -226,12 +242,7 @@ impl Forge {
         });
         let (status, value) = self.send(agent, "POST", &post, Some(&body))?;
         if status == 201 || status == 200 {
-            let url = value
-                .get("html_url")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            return Ok(Outcome::Created(url));
+            return Ok(Outcome::Created(html_url(&value)));
         }
         Err(Self::fail(&post, status, &value))
     }
