@@ -27,6 +27,9 @@ pub struct Config {
     /// package.json not listed in `workspaces`). One `[[package]]` table each.
     #[serde(default, rename = "package")]
     pub packages: Vec<Spanned<PackageEntry>>,
+    /// Which sources of changes count, for the workspace and per package.
+    #[serde(default)]
+    pub changes: ChangesConfig,
     /// How commits become changes.
     #[serde(default)]
     pub commits: CommitsConfig,
@@ -34,7 +37,8 @@ pub struct Config {
     #[serde(default)]
     pub tags: TagsConfig,
     /// The branch changes are merged into; `status` and `lint-commits` compare with it. Default:
-    /// `baseBranch` of `.changeset/config.json`, else `main`.
+    /// `baseBranch` of `.changeset/config.json`, else the remote's default branch (`origin/HEAD`),
+    /// else `main`.
     pub base_branch: Option<String>,
     /// How versions are planned.
     #[serde(default)]
@@ -183,12 +187,74 @@ fn snapshot_version() -> String {
     "0.0.0-{tag}-{datetime}".to_owned()
 }
 
+/// A source of changes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Changeset files in `.changeset/`.
+    Changesets,
+    /// Conventional Commits that touch the package.
+    Commits,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Changesets => "changesets",
+            SourceKind::Commits => "commits",
+        }
+    }
+}
+
+/// `[changes]`: which sources of changes count.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ChangesConfig {
+    /// `["changesets"]`, `["commits"]` or both. Default: `["changesets"]` when `.changeset/`
+    /// exists, else `["commits"]` (with lerna's rules when `lerna.json` exists). A repository that
+    /// releases with changesets and writes Conventional Commit messages must not release from both.
+    pub sources: Option<Spanned<Vec<SourceKind>>>,
+    /// Per package (`name`, `ecosystem:name` or a glob over names): its own sources, overriding its
+    /// group's and the workspace's.
+    #[serde(default)]
+    pub packages: std::collections::BTreeMap<String, Spanned<Vec<SourceKind>>>,
+}
+
+/// How dependents' requirements are rewritten when a dependency releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequirementStyle {
+    /// Keep each requirement's own style (`~1.2` → `~1.3`), rewriting it when the new version
+    /// leaves it or, as changesets does, when the dependent releases too.
+    Keep,
+    /// A releasing dependent requires `^` the new version, whatever was written (lerna).
+    Caret,
+    /// A releasing dependent requires exactly the new version (lerna's `exact`).
+    Exact,
+}
+
+/// How commit messages are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Conventional Commits 1.0: `type(scope)!: …`, `BREAKING CHANGE:` and `BREAKING-CHANGE:`.
+    #[default]
+    Conventionalcommits,
+    /// conventional-changelog's angular preset, lerna's default: no `!`, only a
+    /// `BREAKING CHANGE` note is breaking, any other header releases a patch.
+    Angular,
+}
+
 /// When a dependency releases, what happens to its dependents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DependentsPolicy {
     /// Every dependent releases a patch (changesets' `updateInternalDependents: "always"`).
     Patch,
+    /// Every dependent, dev-dependents included, releases a patch, transitively (lerna).
+    All,
     /// A dependent releases a patch only when the new version leaves its requirement.
     #[default]
     OutOfRange,
@@ -209,8 +275,11 @@ pub struct VersioningConfig {
     #[serde(default = "minor")]
     pub feature_pre_major: crate::changes::changeset::Bump,
     /// What a release does to its dependents; groups may override it. Default: changesets'
-    /// `updateInternalDependents` when set, else `out-of-range`.
+    /// `updateInternalDependents` when set, `all` with `lerna.json`, else `out-of-range`.
     pub dependents: Option<DependentsPolicy>,
+    /// How dependents' requirements follow a release: `keep` (default), `caret` (`lerna.json`) or
+    /// `exact` (`lerna.json` with `exact`).
+    pub requirements: Option<RequirementStyle>,
 }
 
 impl Default for VersioningConfig {
@@ -219,6 +288,7 @@ impl Default for VersioningConfig {
             breaking_pre_major: minor(),
             feature_pre_major: minor(),
             dependents: None,
+            requirements: None,
         }
     }
 }
@@ -231,10 +301,14 @@ fn minor() -> crate::changes::changeset::Bump {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroupKind {
-    /// One shared version; every member releases when any does.
+    /// One shared version; every member releases when any does (changesets' `fixed`).
     Fixed,
     /// Members that release take the same bump, each on its own version line.
     Linked,
+    /// One version line, but only members with changes and their dependents release, all at the
+    /// line's next version; members left out keep their older versions; a breaking release brings
+    /// every member (lerna's fixed mode).
+    Locked,
 }
 
 /// `[[group]]`.
@@ -251,16 +325,28 @@ pub struct GroupConfig {
     /// A fixed group's own changelog (relative to the repository root), with every member's
     /// changes in one section per release.
     pub changelog: Option<String>,
+    /// The sources of changes of the group's members, overriding `[changes] sources`.
+    pub sources: Option<Vec<SourceKind>>,
 }
 
 /// `[commits]`: reading Conventional Commits.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CommitsConfig {
     /// Read only the first-parent chain from HEAD (default), so a merged branch counts through its
-    /// merge commit; `false` reads every commit reachable from HEAD.
-    #[serde(default = "yes")]
-    pub first_parent: bool,
+    /// merge commit; `false` reads every commit reachable from HEAD (default with `lerna.json`,
+    /// which reads `git log` of each package).
+    pub first_parent: Option<bool>,
+    /// How messages are read: `"conventionalcommits"` (default) or `"angular"` (default with
+    /// `lerna.json`, conventional-changelog's angular preset).
+    pub preset: Option<Preset>,
+    /// The least bump of a package whose files differ from its last release, whatever its commits
+    /// say: `"none"` (default) or `"patch"` (default with `lerna.json`, as `lerna version` does).
+    pub any_change: Option<crate::changes::changeset::Bump>,
+    /// Globs of files whose changes do not make a package changed for `any-change` (lerna's
+    /// `ignoreChanges`, read from `lerna.json` by default).
+    #[serde(default)]
+    pub ignore_changes: Vec<String>,
     /// Which change a commit type asks for: `"breaking"`, `"feature"`, `"fix"` or `"none"`.
     /// `feat` is a feature and `fix` a fix by default; every other type releases nothing.
     #[serde(default)]
@@ -269,16 +355,6 @@ pub struct CommitsConfig {
     /// packages.
     #[serde(default)]
     pub shared_paths: crate::changes::history::SharedPaths,
-}
-
-impl Default for CommitsConfig {
-    fn default() -> Self {
-        Self {
-            first_parent: true,
-            types: std::collections::BTreeMap::new(),
-            shared_paths: crate::changes::history::SharedPaths::default(),
-        }
-    }
 }
 
 fn yes() -> bool {
@@ -290,8 +366,11 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TagsConfig {
     /// Templates with `{name}` and `{version}`. Every one is accepted when looking for a package's
-    /// last release (useful while migrating). Default: `{name}@{version}` for npm packages,
-    /// `{name}-v{version}` for crates and Python distributions, `v{version}` in a one-package repository.
+    /// last release (useful while migrating); the first names new tags. Default: inferred per
+    /// package from the tags that exist (the scheme under which its current version is tagged:
+    /// `{name}@{version}`, `{name}-v{version}`, `{name}-{version}`, `v{version}`, `{version}`, or
+    /// lerna's), else `{name}@{version}` for npm packages, `{name}-v{version}` for crates and Python
+    /// distributions, `v{version}` in a one-package repository.
     pub templates: Option<Vec<Spanned<String>>>,
 }
 
@@ -313,6 +392,8 @@ pub struct LoadedConfig {
     pub text: String,
     /// Whether the file exists.
     pub present: bool,
+    /// The repository root it was read from (empty when not read from a repository).
+    pub root: std::path::PathBuf,
 }
 
 impl LoadedConfig {
@@ -340,7 +421,12 @@ pub fn load(root: &Path) -> Result<LoadedConfig, ConfigError> {
     let path = root.join(FILE_NAME);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadedConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LoadedConfig {
+                root: root.to_owned(),
+                ..LoadedConfig::default()
+            });
+        }
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
     let config = parse(&text).map_err(ConfigError::Invalid)?;
@@ -348,6 +434,7 @@ pub fn load(root: &Path) -> Result<LoadedConfig, ConfigError> {
         config,
         text,
         present: true,
+        root: root.to_owned(),
     })
 }
 

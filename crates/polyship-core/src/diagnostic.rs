@@ -144,9 +144,26 @@ impl Warning {
     }
 }
 
+/// At most 120 characters of `value`, for quoting user input in messages: a 10 MB name is not
+/// echoed whole. Longer values end in `…`.
+pub fn clip(value: &str) -> String {
+    const MAX: usize = 120;
+    match value.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_keeps_short_values_and_cuts_long_ones() {
+        assert_eq!(clip("abc"), "abc");
+        let long = "é".repeat(500);
+        assert_eq!(clip(&long).chars().count(), 121);
+    }
 
     #[test]
     fn position_counts_lines_and_characters() {

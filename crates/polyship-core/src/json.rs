@@ -6,6 +6,21 @@
 
 use std::ops::Range;
 
+/// The largest JSON file polyship parses: far beyond any manifest, small enough that a hostile
+/// file cannot exhaust memory. (`serde_json` already refuses nesting deeper than 128.)
+pub const MAX_JSON_BYTES: usize = 64 * 1024 * 1024;
+
+/// `serde_json::from_str` with a size limit.
+pub fn bounded_from_str<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    if text.len() > MAX_JSON_BYTES {
+        return Err(serde::de::Error::custom(format!(
+            "the file is {} bytes, more than the {MAX_JSON_BYTES} polyship reads",
+            text.len()
+        )));
+    }
+    serde_json::from_str(text)
+}
+
 /// The span of the value at `path` (object keys from the root), or `None` when absent or when the
 /// text is not valid JSON along the way.
 pub fn value_span(text: &str, path: &[&str]) -> Option<Range<usize>> {

@@ -43,6 +43,8 @@ pub enum Reason {
     SameSource { name: String, ecosystem: Ecosystem },
     /// It is on a prerelease and pre mode ends.
     Graduates,
+    /// Its files changed since its last release (lerna releases every changed package).
+    Changed,
 }
 
 /// One package's release.
@@ -127,6 +129,19 @@ struct Group {
     dependents: Option<DependentsPolicy>,
     /// changesets' `linked`: releasing members also share one version, from the highest of theirs.
     align: bool,
+    /// A locked group's version line (lerna.json's `version`); `None`: the highest member's.
+    line: Option<Version>,
+}
+
+impl Group {
+    /// The members that have a next version.
+    fn releasing(&self, next: &[Option<Version>]) -> Vec<usize> {
+        self.members
+            .iter()
+            .copied()
+            .filter(|&m| next[m].is_some())
+            .collect()
+    }
 }
 
 fn groups(
@@ -171,6 +186,7 @@ fn groups(
             members,
             dependents: g.dependents,
             align: false,
+            line: None,
         });
     }
     // Crates that inherit `[workspace.package] version` share one version field: they can only
@@ -192,6 +208,7 @@ fn groups(
                 members,
                 dependents: None,
                 align: false,
+                line: None,
             });
         }
     }
@@ -213,11 +230,38 @@ fn groups(
                     members,
                     dependents: None,
                     align: kind == GroupKind::Linked,
+                    line: None,
                 });
             }
         }
     }
+    // lerna's fixed mode: the packages lerna versions share its version line.
+    if let Some(line) = changes.rules.lerna_line() {
+        let members: Vec<usize> = (0..ws.packages.len())
+            .filter(|&p| changes.rules.packages[p].lerna && ws.packages[p].version.is_some())
+            .collect();
+        if !members.is_empty() {
+            out.push(Group {
+                name: "lerna.json".to_owned(),
+                kind: GroupKind::Locked,
+                members,
+                dependents: None,
+                align: false,
+                line: Version::parse(line).ok(),
+            });
+        }
+    }
     Ok(out)
+}
+
+/// lerna's `isBreakingChange`: a release from `line` by `bump` that every member must take.
+fn breaks_line(line: &Version, bump: Bump) -> bool {
+    match bump {
+        Bump::Major => true,
+        Bump::Minor => line.major == 0,
+        Bump::Patch => line.major == 0 && line.minor == 0,
+        Bump::None => false,
+    }
 }
 
 /// The version a package plans from, in SemVer; `Err` with a warning's text when it cannot release.
@@ -293,8 +337,14 @@ pub fn frozen(ws: &Workspace, changes: &Changes) -> Vec<bool> {
         .changesets_config
         .as_ref()
         .is_some_and(|c| !c.private_version);
+    // `lerna.json` `"private": false` leaves private packages out of every release.
+    let lerna_no_private = changes.rules.lerna.as_ref().is_some_and(|l| !l.private);
     (0..ws.packages.len())
-        .map(|p| changes.ignored[p] || (unversioned_private && ws.packages[p].private))
+        .map(|p| {
+            changes.ignored[p]
+                || (unversioned_private && ws.packages[p].private)
+                || (lerna_no_private && changes.rules.packages[p].lerna && ws.packages[p].private)
+        })
         .collect()
 }
 
@@ -311,6 +361,15 @@ pub fn default_policy(config: &LoadedConfig, changes: &Changes) -> DependentsPol
             _ => DependentsPolicy::OutOfRange,
         }
     })
+}
+
+/// The dependents policy of package `p` outside groups: lerna releases every dependent of the
+/// packages it governs, unless `[versioning] dependents` says otherwise.
+pub fn package_policy(config: &LoadedConfig, changes: &Changes, p: usize) -> DependentsPolicy {
+    if config.config.versioning.dependents.is_none() && changes.rules.packages[p].lerna {
+        return DependentsPolicy::All;
+    }
+    default_policy(config, changes)
 }
 
 /// A requirement as it reads once published: pnpm and yarn replace `workspace:*` with the exact
@@ -398,21 +457,51 @@ pub fn plan_with(
         }
     }
     let frozen = frozen(ws, changes);
+    let groups = groups(ws, config, changes)?;
     let mut bump = vec![Bump::None; n];
+    // What each package's own changes ask for, whether or not they release it by themselves.
+    let mut own_bump = vec![Bump::None; n];
     let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); n];
     for p in 0..n {
         let Ok(v) = &versions[p] else { continue };
         if frozen[p] {
             continue;
         }
+        // A locked group's members are below 1.0.0 when its line is.
+        let line = groups
+            .iter()
+            .find(|g| g.kind == GroupKind::Locked && g.members.contains(&p))
+            .and_then(|g| g.line.as_ref())
+            .filter(|l| *l > v)
+            .unwrap_or(v);
         let own = counted[p]
             .iter()
-            .map(|c| change_bump(c, v, config))
+            .map(|c| change_bump(c, line, config))
             .max()
             .unwrap_or(Bump::None);
-        if own > Bump::None {
+        own_bump[p] = own;
+        let rules = &changes.rules.packages[p];
+        let forced = rules.lerna
+            && changes.rules.lerna.as_ref().is_some_and(|l| {
+                l.force_publish.iter().any(|g| {
+                    g == "*" || glob::Pattern::new(g).is_ok_and(|g| g.matches(&ws.packages[p].name))
+                })
+            });
+        // Under `any-change` (lerna) a package releases when its files changed; its commits then
+        // decide how far. Commits that touched only ignored files release nothing by themselves.
+        let files_changed = changes.history.changed[p] || forced;
+        let any_change = rules.commits() && rules.any_change > Bump::None;
+        if own > Bump::None
+            && (!any_change
+                || files_changed
+                || counted[p].iter().any(|c| c.source == Source::Changeset))
+        {
             bump[p] = own;
             reasons[p].push(Reason::Changes);
+        }
+        if selected(p) && any_change && files_changed && rules.any_change > bump[p] {
+            bump[p] = rules.any_change;
+            reasons[p].push(Reason::Changed);
         }
         if options.pre == Some(PreMode::Graduate) && !v.pre.is_empty() && bump[p] == Bump::None {
             bump[p] = Bump::Patch;
@@ -432,16 +521,14 @@ pub fn plan_with(
             None => Some(next),
         }
     };
-    let groups = groups(ws, config, changes)?;
     let cs = changes.changesets_config.as_ref();
     let workspace_protocol_only = cs.is_some_and(|c| c.workspace_protocol_only);
-    let default_policy = default_policy(config, changes);
     let policy = |p: usize| {
         groups
             .iter()
             .find(|g| g.members.contains(&p))
             .and_then(|g| g.dependents)
-            .unwrap_or(default_policy)
+            .unwrap_or_else(|| package_policy(config, changes, p))
     };
     let same_source: Vec<(usize, usize)> = (0..n)
         .filter_map(|p| match &ws.packages[p].version_source {
@@ -476,8 +563,12 @@ pub fn plan_with(
             if top == Bump::None {
                 continue;
             }
+            // A locked line moves every member when the release would break it.
+            let all = g.kind == GroupKind::Fixed
+                || (g.kind == GroupKind::Locked
+                    && g.line.as_ref().is_some_and(|line| breaks_line(line, top)));
             for &m in &g.members {
-                if g.kind == GroupKind::Fixed || bump[m] > Bump::None {
+                if all || bump[m] > Bump::None {
                     raised |= raise(
                         &mut bump,
                         &mut reasons,
@@ -510,7 +601,7 @@ pub fn plan_with(
             };
             let next_text = next.to_string();
             for &(d, kind) in ws.graph.dependents(p) {
-                if kind == DependencyKind::Dev {
+                if kind == DependencyKind::Dev && policy(d) != DependentsPolicy::All {
                     continue;
                 }
                 for e in ws.packages[d].dependencies.iter().filter(|e| {
@@ -530,14 +621,24 @@ pub fn plan_with(
                     let out_of_range =
                         crate::version::satisfies(e.ecosystem, requirement.as_deref(), &next_text)
                             != Some(true);
-                    let to = if kind == DependencyKind::Peer {
-                        peer_bump(cs, bump[p], out_of_range)
-                    } else {
-                        match policy(d) {
-                            DependentsPolicy::Patch => Bump::Patch,
-                            DependentsPolicy::OutOfRange if out_of_range => Bump::Patch,
-                            DependentsPolicy::OutOfRange | DependentsPolicy::None => Bump::None,
+                    let to = match policy(d) {
+                        // lerna: every dependent through a requirement the current version meets.
+                        DependentsPolicy::All => {
+                            let local = crate::version::satisfies(
+                                e.ecosystem,
+                                requirement.as_deref(),
+                                ws.packages[p].version.as_deref().unwrap_or_default(),
+                            ) == Some(true);
+                            if local {
+                                own_bump[d].max(Bump::Patch)
+                            } else {
+                                Bump::None
+                            }
                         }
+                        _ if kind == DependencyKind::Peer => peer_bump(cs, bump[p], out_of_range),
+                        DependentsPolicy::Patch => Bump::Patch,
+                        DependentsPolicy::OutOfRange if out_of_range => Bump::Patch,
+                        DependentsPolicy::OutOfRange | DependentsPolicy::None => Bump::None,
                     };
                     if to == Bump::None || to <= bump[d] {
                         continue;
@@ -581,12 +682,7 @@ pub fn plan_with(
         .collect();
     for g in &groups {
         if g.kind == GroupKind::Linked && g.align {
-            let releasing: Vec<usize> = g
-                .members
-                .iter()
-                .copied()
-                .filter(|&m| next[m].is_some())
-                .collect();
+            let releasing = g.releasing(&next);
             // changesets: the highest version of every member, releasing or not.
             let highest = g
                 .members
@@ -603,6 +699,33 @@ pub fn plan_with(
                     };
                 }
             }
+        }
+    }
+    // A locked line: each releasing member's next version from the line (or its own, when ahead),
+    // and all of them at the highest.
+    for g in groups.iter().filter(|g| g.kind == GroupKind::Locked) {
+        let releasing = g.releasing(&next);
+        let line = g.line.clone().or_else(|| {
+            g.members
+                .iter()
+                .filter_map(|&m| versions[m].as_ref().ok())
+                .max()
+                .cloned()
+        });
+        let Some(line) = line else { continue };
+        let mut shared = line.clone();
+        for &m in &releasing {
+            let Ok(v) = &versions[m] else { continue };
+            let base = if *v > line { v.clone() } else { line.clone() };
+            let candidate = match label {
+                Some(label) => with_prerelease(&inc(&base, bump[m]), label, next_pre_number(&base))
+                    .unwrap_or_else(|_| inc(&base, bump[m])),
+                None => inc(&base, bump[m]),
+            };
+            shared = shared.max(candidate);
+        }
+        for &m in &releasing {
+            next[m] = Some(shared.clone());
         }
     }
     for g in groups.iter().filter(|g| g.kind == GroupKind::Fixed) {

@@ -255,17 +255,99 @@ struct UpdateRule {
     always: bool,
 }
 
+/// How the requirements of one dependent follow its dependencies' releases.
+fn requirement_style(
+    config: &LoadedConfig,
+    changes: &crate::changes::Changes,
+    dependent: usize,
+) -> crate::config::RequirementStyle {
+    use crate::config::RequirementStyle;
+    config
+        .config
+        .versioning
+        .requirements
+        .unwrap_or_else(|| match &changes.rules.lerna {
+            Some(l) if changes.rules.packages[dependent].lerna => {
+                if l.exact {
+                    RequirementStyle::Exact
+                } else {
+                    RequirementStyle::Caret
+                }
+            }
+            _ => RequirementStyle::Keep,
+        })
+}
+
+/// lerna's rewrite: a releasing dependent's requirement on a releasing dependency becomes `^` (or
+/// exactly) the new version, when it is a workspace link — a requirement the dependency's current
+/// version meets. Others point at the registry and stay. `workspace:*`, `workspace:^` and
+/// `workspace:~` already follow; `file:` and `link:` paths are left alone.
+fn prefixed(
+    dep: &Dependency,
+    requirement: &str,
+    current: Option<&str>,
+    target: &str,
+    exact: bool,
+) -> Option<String> {
+    let req = requirement.trim();
+    let prefix = if exact { "" } else { "^" };
+    let local = req.starts_with("workspace:")
+        || current
+            .is_some_and(|c| crate::version::satisfies(dep.ecosystem, Some(req), c) == Some(true));
+    if !local {
+        return None;
+    }
+    if let Some(rest) = req.strip_prefix("workspace:") {
+        if matches!(rest, "*" | "^" | "~") {
+            return None;
+        }
+        let kept = match rest.chars().next() {
+            Some(c @ ('^' | '~')) => c.to_string(),
+            _ => String::new(),
+        };
+        return Some(format!("workspace:{kept}{target}"));
+    }
+    if ["file:", "link:", "portal:", "git", "http:", "https:"]
+        .iter()
+        .any(|p| req.starts_with(p))
+    {
+        return None;
+    }
+    Some(crate::version::rewrite::with_prefix(
+        dep.ecosystem,
+        prefix,
+        target,
+    ))
+}
+
 fn rewrite_requirement(
     files: &mut Files,
     ws: &Workspace,
     (dependent, dep): (usize, &Dependency),
     release: &Release,
     dependent_releases: bool,
-    rule: UpdateRule,
+    (rule, style): (UpdateRule, crate::config::RequirementStyle),
 ) -> Result<Option<Rewritten>, ApplyError> {
     let Some(requirement) = dep.requirement.as_deref() else {
         return Ok(None);
     };
+    if style != crate::config::RequirementStyle::Keep && !rule.exact {
+        let Some(new) = dependent_releases
+            .then(|| {
+                prefixed(
+                    dep,
+                    requirement,
+                    ws.packages[release.package].version.as_deref(),
+                    &release.to,
+                    style == crate::config::RequirementStyle::Exact,
+                )
+            })
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        return write_requirement(files, ws, (dependent, dep), requirement, new);
+    }
     if rule.workspace_protocol_only
         && dep.ecosystem == Ecosystem::Npm
         && !requirement.trim().starts_with("workspace:")
@@ -310,9 +392,21 @@ fn rewrite_requirement(
         }
     };
     let Some(new) = new else { return Ok(None) };
+    write_requirement(files, ws, (dependent, dep), requirement, new)
+}
+
+/// Writes `new` in place of `requirement` in `dependent`'s manifest.
+fn write_requirement(
+    files: &mut Files,
+    ws: &Workspace,
+    (dependent, dep): (usize, &Dependency),
+    requirement: &str,
+    new: String,
+) -> Result<Option<Rewritten>, ApplyError> {
     if new == requirement {
         return Ok(None);
     }
+    let location = &dep.location;
     let file = location.file.clone();
     let text = files.text(&file)?.unwrap_or_default();
     let syntax = Syntax::of(&file).unwrap_or(Syntax::Toml);
@@ -366,6 +460,71 @@ fn rewrite_requirement(
     }))
 }
 
+/// changesets puts a package in the release with bump `none` when a dev-dependency's new version
+/// leaves its requirement: nothing is published, but its requirements follow like a releasing
+/// package's (its peer ranges too).
+fn none_release(
+    ws: &Workspace,
+    by_package: &BTreeMap<usize, &Release>,
+    changes: &crate::changes::Changes,
+    d: usize,
+) -> bool {
+    let Some(cs) = changes.changesets_config.as_ref() else {
+        return false;
+    };
+    ws.packages[d].dependencies.iter().any(|dep| {
+        dep.kind == DependencyKind::Dev
+            && ws.find(dep.ecosystem, &dep.name).is_some_and(|p| {
+                by_package.get(&p).is_some_and(|r| {
+                    let published = crate::plan::published_requirement(
+                        dep,
+                        ws.packages[p].version.as_deref(),
+                        cs.workspace_protocol_only,
+                    );
+                    let target = semver_of(r).map(|v| v.to_string()).unwrap_or_default();
+                    published.is_some_and(|req| {
+                        crate::version::satisfies(dep.ecosystem, req.as_deref(), &target)
+                            != Some(true)
+                    })
+                })
+            })
+    })
+}
+
+/// In lerna's fixed mode, `lerna.json` holds the version line: it moves to the release's version.
+fn lerna_version(
+    files: &mut Files,
+    plan: &Plan,
+    changes: &crate::changes::Changes,
+) -> Result<(), ApplyError> {
+    const FILE: &str = crate::changes::lerna_config::FILE;
+    if changes.rules.lerna_line().is_none() {
+        return Ok(());
+    }
+    let Some(version) = plan
+        .releases
+        .iter()
+        .filter(|r| changes.rules.packages[r.package].lerna)
+        .filter_map(semver_of)
+        .max()
+    else {
+        return Ok(());
+    };
+    let Some(text) = files.text(FILE)? else {
+        return Ok(());
+    };
+    let line = changes.rules.lerna.as_ref().map_or(1, |l| l.version_line);
+    let new = edit::set_string(
+        Syntax::Json,
+        FILE,
+        &text,
+        &["version".to_owned()],
+        &version.to_string(),
+    )
+    .map_err(|e| edit_error(&e, FILE, Some(line), &text))?;
+    files.set(FILE, new)
+}
+
 /// The lockfiles of the repository that belong to the workspace: those in the root or in a
 /// directory above a package.
 fn lockfiles(root: &Path, ws: &Workspace) -> Vec<(String, lockfile::Kind)> {
@@ -414,6 +573,8 @@ pub fn edits(
         set_version(files, ws, release, &mut written)?;
     }
 
+    lerna_version(files, plan, changes)?;
+
     let cs = changes.changesets_config.as_ref();
     let min_update = match cs.and_then(|c| c.update_internal_dependencies.as_deref()) {
         Some("minor") => Bump::Minor,
@@ -432,7 +593,7 @@ pub fn edits(
     // dependent when any of the crates that inherit it releases.
     let mut releasing_at: BTreeSet<(String, Vec<String>)> = BTreeSet::new();
     for (d, package) in ws.packages.iter().enumerate() {
-        if by_package.contains_key(&d) {
+        if by_package.contains_key(&d) || none_release(ws, &by_package, changes, d) {
             for dep in &package.dependencies {
                 releasing_at.insert((dep.location.file.clone(), dep.location.key.clone()));
             }
@@ -452,9 +613,15 @@ pub fn edits(
             if !seen.insert(slot) {
                 continue;
             }
-            if let Some(r) =
-                rewrite_requirement(files, ws, (d, dep), release, dependent_releases, rule)?
-            {
+            let style = requirement_style(config, changes, d);
+            if let Some(r) = rewrite_requirement(
+                files,
+                ws,
+                (d, dep),
+                release,
+                dependent_releases,
+                (rule, style),
+            )? {
                 rewritten.push(r);
             }
         }

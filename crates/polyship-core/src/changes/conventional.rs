@@ -113,6 +113,106 @@ impl BumpMap {
     }
 }
 
+/// The kind of change `message` asks for under `preset`.
+///
+/// With [`Preset::Angular`] (conventional-changelog's angular preset, lerna's default) the header
+/// must read `type(scope): subject` with no `!`, and a change is breaking only through a
+/// `BREAKING CHANGE` note on any line after the header (matched without regard to case, as
+/// conventional-commits-parser does).
+pub fn kind_under(message: &str, preset: crate::config::Preset, map: &BumpMap) -> ChangeKind {
+    match preset {
+        crate::config::Preset::Conventionalcommits => {
+            parse(message).map_or(ChangeKind::None, |c| map.kind(&c))
+        }
+        crate::config::Preset::Angular => angular_kind(message, map),
+    }
+}
+
+fn angular_kind(message: &str, map: &BumpMap) -> ChangeKind {
+    let mut lines = message.lines().map(|l| l.trim_end_matches('\r'));
+    let header = lines
+        .by_ref()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let note = lines.any(|l| {
+        let l = l.trim_start_matches(|c: char| c.is_whitespace() || c == '|' || c == '*');
+        l.get(..15)
+            .is_some_and(|k| k.eq_ignore_ascii_case("breaking change"))
+            && l[15..].starts_with(|c: char| c == ':' || c.is_whitespace())
+            && !l[15..]
+                .trim_start_matches(|c: char| c == ':' || c.is_whitespace())
+                .is_empty()
+    });
+    if note {
+        return ChangeKind::Breaking;
+    }
+    // `^(\w*)(?:\((.*)\))?: (.*)$`
+    let Some((prefix, subject)) = header.split_once(": ") else {
+        return ChangeKind::None;
+    };
+    if subject.is_empty() && !header.ends_with(": ") {
+        return ChangeKind::None;
+    }
+    let r#type = match prefix.find('(') {
+        Some(open) if prefix.ends_with(')') => &prefix[..open],
+        Some(_) => return ChangeKind::None,
+        None => prefix,
+    };
+    if !r#type
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return ChangeKind::None;
+    }
+    match map.types.get(r#type).copied() {
+        // The angular preset compares types as written: `Feat` is not `feat`.
+        Some(kind) if kind != ChangeKind::Breaking => kind,
+        _ => ChangeKind::None,
+    }
+}
+
+/// What a revert commit reverts: the header and the commit named by git's
+/// `This reverts commit <sha>.` line (conventional-changelog's revert pattern).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reverted {
+    pub header: String,
+    pub hash: String,
+}
+
+/// The commit `message` reverts, when it is a revert: `Revert "<header>"` or `revert: <header>`,
+/// followed somewhere by `This reverts commit <sha>.`.
+pub fn reverted(message: &str) -> Option<Reverted> {
+    let trimmed = message.trim_start();
+    let starts = |p: &str| {
+        trimmed
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    };
+    let rest = if starts("revert:") {
+        &trimmed[7..]
+    } else if starts("revert") {
+        &trimmed[6..]
+    } else {
+        return None;
+    };
+    let rest = rest.strip_prefix(|c: char| c.is_whitespace())?;
+    let lower = rest.to_ascii_lowercase();
+    let at = lower.find("this reverts commit ")?;
+    let header = rest[..at].trim_end();
+    let header = header.strip_prefix('"').unwrap_or(header);
+    let header = header.strip_suffix('"').unwrap_or(header).trim();
+    let after = &rest[at + "this reverts commit ".len()..];
+    let hash: String = after
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let dot = after[hash.len()..].starts_with('.');
+    (dot && !hash.is_empty()).then(|| Reverted {
+        header: header.to_owned(),
+        hash: hash.to_ascii_lowercase(),
+    })
+}
+
 /// Messages that tools write and linters skip: merges, git's own reverts, fixups and squashes.
 pub fn is_tool_generated(message: &str) -> bool {
     let header = message.lines().next().unwrap_or_default();
@@ -433,6 +533,45 @@ mod tests {
     fn comments_are_dropped_like_git_does() {
         let c = parse("# Please enter\nfeat: x\n\n# comment\nbody").unwrap();
         assert_eq!(c.body.as_deref(), Some("body"));
+    }
+
+    #[test]
+    fn angular_preset_reads_like_conventional_changelog() {
+        use crate::config::Preset::Angular;
+        let map = BumpMap::default();
+        let kind = |m: &str| kind_under(m, Angular, &map);
+        assert_eq!(kind("feat(x): add"), ChangeKind::Feature);
+        assert_eq!(kind("fix: y"), ChangeKind::Fix);
+        // No `!` in the angular header pattern: not a type at all.
+        assert_eq!(kind("feat!: drop"), ChangeKind::None);
+        assert_eq!(kind("chore!: node 22"), ChangeKind::None);
+        assert_eq!(kind("Feat: capital"), ChangeKind::None);
+        assert_eq!(kind("chore: x\n\nBREAKING CHANGE: y"), ChangeKind::Breaking);
+        assert_eq!(kind("update\n\n* breaking change: y"), ChangeKind::Breaking);
+        assert_eq!(kind("chore: x\n\nBREAKING-CHANGE: y"), ChangeKind::None);
+        assert_eq!(
+            kind_under(
+                "feat!: drop",
+                crate::config::Preset::Conventionalcommits,
+                &map
+            ),
+            ChangeKind::Breaking
+        );
+    }
+
+    #[test]
+    fn reverts_name_what_they_revert() {
+        let r = reverted("Revert \"fix(x): y\"\n\nThis reverts commit ABCdef123.\n").unwrap();
+        assert_eq!(
+            (r.header.as_str(), r.hash.as_str()),
+            ("fix(x): y", "abcdef123")
+        );
+        let r = reverted("revert: feat: z\n\nThis reverts commit 0123456789abcdef.").unwrap();
+        assert_eq!(r.header, "feat: z");
+        assert_eq!(reverted("Revert \"fix: y\""), None);
+        assert_eq!(reverted("fix: revert the thing"), None);
+        assert_eq!(reverted("feat: 🎸 x"), None);
+        assert_eq!(reverted("rév"), None);
     }
 
     #[test]

@@ -73,10 +73,11 @@ pub fn default_templates(ws: &Workspace, package: &Package) -> Vec<String> {
             "{name}-v{version}".into(),
         ];
     }
-    match package.ecosystem {
-        crate::workspace::Ecosystem::Npm => vec!["{name}@{version}".into()],
-        _ => vec!["{name}-v{version}".into()],
-    }
+    vec![
+        crate::ecosystem::adapter(package.ecosystem)
+            .default_tag_template()
+            .to_owned(),
+    ]
 }
 
 /// A release tag of a package.
@@ -108,14 +109,39 @@ pub enum SharedPaths {
     All,
 }
 
+/// Where a package's version is written: a file (root-relative) and the key path in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionFile {
+    pub file: String,
+    pub key: Vec<String>,
+}
+
 /// How to read history.
 pub struct Options<'a> {
     /// Tag templates per package index.
     pub templates: &'a [Vec<TagTemplate>],
+    /// Every tag of the repository, peeled to its commit.
+    pub tags: &'a [(String, ObjectId)],
     pub shared_paths: SharedPaths,
     /// Walk only the first-parent chain (merged branches count through their merge commit), or
     /// every commit reachable from HEAD.
     pub first_parent: bool,
+    /// Per package: where its current version is written, to find the release commit that set it
+    /// (a `version` not yet published ends the package's pending changes like a tag).
+    pub version_files: &'a [Option<VersionFile>],
+    /// Per package: its current version as written.
+    pub versions: &'a [Option<String>],
+    /// Whether to find which packages' files differ from their last release (lerna's "changed"),
+    /// and which changed files do not count.
+    pub net_changes: Option<NetChanges<'a>>,
+}
+
+/// Which changed files do not make a package changed.
+#[derive(Clone, Copy)]
+pub struct NetChanges<'a> {
+    /// Whether any file is ignored at all (when not, no package directory is opened).
+    pub has_ignores: bool,
+    pub ignored: &'a dyn Fn(&str) -> bool,
 }
 
 /// History as the change stage needs it.
@@ -129,6 +155,12 @@ pub struct History {
     pub commits: Vec<Commit>,
     /// Changeset id → the commit that added its file (when within the walked range).
     pub changeset_commits: BTreeMap<String, String>,
+    /// Per package: the commit that set its current version, when it is newer than its last
+    /// release tag — versioned, not yet published. Commits before it are not pending.
+    pub versioned: Vec<Option<String>>,
+    /// Per package, when asked: whether its files (but the ignored ones) differ between its last
+    /// release and HEAD; `true` without a release.
+    pub changed: Vec<bool>,
     /// How many commits were walked.
     pub walked: usize,
     pub warnings: Vec<Warning>,
@@ -171,6 +203,16 @@ impl HistoryError {
 
 fn git_err(e: impl std::error::Error + Send + Sync + 'static) -> HistoryError {
     HistoryError::Git(Box::new(e))
+}
+
+/// The root tree of commit `id`.
+fn commit_tree(repo: &gix::Repository, id: ObjectId) -> Result<ObjectId, HistoryError> {
+    Ok(repo
+        .find_commit(id)
+        .map_err(git_err)?
+        .tree_id()
+        .map_err(git_err)?
+        .detach())
 }
 
 /// Opens the repository at `root`, with object caches sized for walking history.
@@ -220,6 +262,8 @@ pub fn read(
     let n = ws.packages.len();
     let mut history = History {
         last_release: vec![None; n],
+        versioned: vec![None; n],
+        changed: vec![true; n],
         ..History::default()
     };
     let Ok(head) = repo.head_id() else {
@@ -233,9 +277,8 @@ pub fn read(
         .map_err(git_err)?
         .map(|c| c.iter().copied().collect())
         .unwrap_or_default();
-    let all_tags = tags(repo)?;
-    let candidates = release_candidates(ws, options.templates, &all_tags, &mut history.warnings);
-    let walked = if options.first_parent {
+    let candidates = release_candidates(ws, options.templates, options.tags, &mut history.warnings);
+    let mut walked = if options.first_parent {
         walk_first_parent(repo, head, &candidates, &shallow)?
     } else {
         walk_all(repo, head, &candidates, &shallow)?
@@ -263,21 +306,65 @@ pub fn read(
             });
         }
     }
-    let commits = &walked.commits;
     let needed = walked.needed();
+    let touched = touched_packages(repo, ws, &walked, &needed, options.shared_paths)?;
+    release_commits(
+        repo,
+        ws,
+        options,
+        &mut walked,
+        &needed,
+        &touched,
+        &mut history,
+    )?;
+    for (&i, (hits, changesets)) in needed.iter().zip(touched) {
+        let commit = &walked.commits[i];
+        for changeset in changesets {
+            history
+                .changeset_commits
+                .entry(changeset)
+                .or_insert_with(|| commit.id.to_string());
+        }
+        let mut packages: Vec<usize> = hits
+            .into_iter()
+            .filter(|&p| walked.in_range(i, p))
+            .collect();
+        packages.sort_unstable();
+        if !packages.is_empty() {
+            history.commits.push(Commit {
+                id: commit.id.to_string(),
+                message: commit.message.to_str_lossy().into_owned(),
+                packages,
+            });
+        }
+    }
+    if let Some(net) = options.net_changes {
+        history.changed = net_changes(repo, ws, head, &history, options.shared_paths, net)?;
+    }
+    Ok(history)
+}
 
-    // One comparison per commit in any range, down to the package directories only. Commits are
-    // independent once the walk is done: contiguous slices go to one thread each, so each
-    // thread's delta-base cache keeps the locality of neighbouring trees.
+/// Per needed commit: the packages it touches and the changesets it adds. One comparison per
+/// commit in any range, down to the package directories only. Commits are independent once the
+/// walk is done: contiguous slices go to one thread each, so each thread's delta-base cache keeps
+/// the locality of neighbouring trees.
+fn touched_packages(
+    repo: &gix::Repository,
+    ws: &Workspace,
+    walked: &Walked,
+    needed: &[usize],
+    shared: SharedPaths,
+) -> Result<Vec<Touched>, HistoryError> {
+    let n = ws.packages.len();
+    let commits = &walked.commits;
     let (dirs, ancestors) = PackageDiff::index(ws);
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, 8);
     let threads = if needed.len() < 2_000 { 1 } else { threads };
     let chunk = needed.len().div_ceil(threads).max(1);
-    let shared = options.shared_paths;
     let sync_repo = repo.clone().into_sync();
-    let touched: Vec<Result<Vec<Touched>, HistoryError>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<Vec<Touched>, HistoryError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = needed
             .chunks(chunk)
             .map(|slice| {
@@ -313,32 +400,269 @@ pub fn read(
             })
             .collect()
     });
-    let mut next = needed.iter();
-    for part in touched {
-        for (hits, changesets) in part? {
-            let Some(&i) = next.next() else { break };
-            let commit = &commits[i];
-            for changeset in changesets {
-                history
-                    .changeset_commits
-                    .entry(changeset)
-                    .or_insert_with(|| commit.id.to_string());
+    let mut out = Vec::with_capacity(needed.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// Finds, per package, the commit that set its current version when that is newer than its last
+/// release: the `version` commit of a release not yet published. It ends the package's range like
+/// a tag would, so running `version` twice releases nothing the second time.
+///
+/// Only packages whose last tag names another version (or that have no tag) are looked at, and
+/// only at commits that touch the file their version is written in.
+fn release_commits(
+    repo: &gix::Repository,
+    ws: &Workspace,
+    options: &Options<'_>,
+    walked: &mut Walked,
+    needed: &[usize],
+    touched: &[Touched],
+    history: &mut History,
+) -> Result<(), HistoryError> {
+    let n = ws.packages.len();
+    let mut blobs = BlobCache::default();
+    for p in 0..n {
+        let (Some(Some(file)), Some(Some(current))) =
+            (options.version_files.get(p), options.versions.get(p))
+        else {
+            continue;
+        };
+        if history.last_release[p]
+            .as_ref()
+            .is_some_and(|t| same_version(&t.version, current))
+        {
+            continue;
+        }
+        // A file inside the package's directory changes only in commits that touch the package.
+        let inside = file.file.starts_with(&format!("{}/", ws.packages[p].path))
+            || ws.packages[p].path == ".";
+        let mut candidates: Vec<usize> = if inside {
+            needed
+                .iter()
+                .zip(touched)
+                .filter(|(_, (hits, _))| hits.contains(&p))
+                .map(|(&i, _)| i)
+                .collect()
+        } else {
+            needed.to_vec()
+        };
+        candidates.retain(|&i| walked.in_range(i, p));
+        for i in candidates {
+            let commit = &walked.commits[i];
+            let Some(parent_tree) = commit.parent_tree else {
+                continue;
+            };
+            let after = blobs.blob_at(repo, commit.tree, &file.file)?;
+            let before = blobs.blob_at(repo, parent_tree, &file.file)?;
+            if after == before {
+                continue;
             }
-            let mut packages: Vec<usize> = hits
-                .into_iter()
-                .filter(|&p| walked.in_range(i, p))
-                .collect();
-            packages.sort_unstable();
-            if !packages.is_empty() {
-                history.commits.push(Commit {
-                    id: commit.id.to_string(),
-                    message: commit.message.to_str_lossy().into_owned(),
-                    packages,
-                });
+            let read = |blob: Option<ObjectId>| -> Option<String> {
+                let data = repo.find_object(blob?).ok()?.detach().data;
+                let text = String::from_utf8(data).ok()?;
+                let syntax = crate::apply::edit::Syntax::of(&file.file)?;
+                crate::apply::edit::get_string(syntax, &file.file, &text, &file.key).ok()
+            };
+            let (Some(old), Some(new)) = (read(before), read(after)) else {
+                continue;
+            };
+            if same_version(&new, current) && !same_version(&old, current) {
+                history.versioned[p] = Some(commit.id.to_string());
+                walked.limit(p, i);
+                break;
             }
         }
     }
-    Ok(history)
+    Ok(())
+}
+
+/// Two versions as written are the same release (`1.2.0b1` and `1.2.0-beta.1` are).
+fn same_version(a: &str, b: &str) -> bool {
+    a == b
+        || crate::version::bump::from_pep440(a)
+            .zip(crate::version::bump::from_pep440(b))
+            .is_some_and(|(x, y)| x == y)
+}
+
+/// Blob ids at paths of trees, remembered: a commit's tree is its child's parent tree.
+#[derive(Default)]
+struct BlobCache {
+    known: HashMap<(ObjectId, String), Option<ObjectId>>,
+}
+
+impl BlobCache {
+    fn blob_at(
+        &mut self,
+        repo: &gix::Repository,
+        tree: ObjectId,
+        path: &str,
+    ) -> Result<Option<ObjectId>, HistoryError> {
+        let key = (tree, path.to_owned());
+        if let Some(found) = self.known.get(&key) {
+            return Ok(*found);
+        }
+        let mut current = tree;
+        let mut buf = Vec::new();
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut found = None;
+        for (k, part) in parts.iter().enumerate() {
+            let entry = repo
+                .objects
+                .find_tree_iter(&current, &mut buf)
+                .map_err(git_err)?
+                .filter_map(Result::ok)
+                .find(|e| e.filename == part.as_bytes())
+                .map(|e| (e.oid.to_owned(), e.mode.is_tree()));
+            match entry {
+                Some((id, is_tree)) if k + 1 < parts.len() && is_tree => current = id,
+                Some((id, false)) if k + 1 == parts.len() => found = Some(id),
+                _ => break,
+            }
+        }
+        self.known.insert(key, found);
+        Ok(found)
+    }
+}
+
+/// Per package: whether its files differ between its last release and HEAD, leaving out the files
+/// `ignored` says do not count — one comparison of two trees per distinct release commit, down to
+/// the package directories, and into a package only when some file of it is ignored.
+fn net_changes(
+    repo: &gix::Repository,
+    ws: &Workspace,
+    head: ObjectId,
+    history: &History,
+    shared: SharedPaths,
+    net: NetChanges<'_>,
+) -> Result<Vec<bool>, HistoryError> {
+    let n = ws.packages.len();
+    let mut changed = vec![true; n];
+    let tree_of = |id: ObjectId| commit_tree(repo, id);
+    let head_tree = tree_of(head)?;
+    let (dirs, ancestors) = PackageDiff::index(ws);
+    let mut by_release: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for p in 0..n {
+        // A version commit newer than the tag is where the release was cut.
+        let at = history.versioned[p]
+            .clone()
+            .or_else(|| history.last_release[p].as_ref().map(|t| t.commit.clone()));
+        if let Some(at) = at {
+            by_release.entry(at).or_default().push(p);
+        }
+    }
+    for (commit, packages) in by_release {
+        let id = ObjectId::from_hex(commit.as_bytes()).map_err(git_err)?;
+        let old_tree = tree_of(id)?;
+        let mut diff = PackageDiff::new(&dirs, &ancestors, shared, n, repo.object_hash());
+        diff.diff(
+            repo,
+            Some(old_tree),
+            Some(head_tree),
+            ".",
+            dirs.get(".").map(Vec::as_slice),
+        )?;
+        for p in packages {
+            changed[p] = diff.hits.contains(&p)
+                && (!net.has_ignores
+                    || changed_files(repo, old_tree, head_tree, &ws.packages[p].path)?
+                        .iter()
+                        .any(|f| !(net.ignored)(f)));
+        }
+    }
+    Ok(changed)
+}
+
+/// The files (root-relative) that differ under directory `dir` between two root trees.
+fn changed_files(
+    repo: &gix::Repository,
+    old_root: ObjectId,
+    new_root: ObjectId,
+    dir: &str,
+) -> Result<Vec<String>, HistoryError> {
+    let subtree = |root: ObjectId| -> Result<Option<ObjectId>, HistoryError> {
+        if dir == "." {
+            Ok(Some(root))
+        } else {
+            BlobCache::tree_at(repo, root, dir)
+        }
+    };
+    let (old, new) = (subtree(old_root)?, subtree(new_root)?);
+    let mut out = Vec::new();
+    list_changes(repo, old, new, dir, &mut out)?;
+    Ok(out)
+}
+
+fn list_changes(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    path: &str,
+    out: &mut Vec<String>,
+) -> Result<(), HistoryError> {
+    if old == new {
+        return Ok(());
+    }
+    let entries =
+        |id: Option<ObjectId>| -> Result<BTreeMap<Vec<u8>, (ObjectId, bool)>, HistoryError> {
+            let Some(id) = id else {
+                return Ok(BTreeMap::new());
+            };
+            let mut buf = Vec::new();
+            Ok(repo
+                .objects
+                .find_tree_iter(&id, &mut buf)
+                .map_err(git_err)?
+                .filter_map(Result::ok)
+                .map(|e| (e.filename.to_vec(), (e.oid.to_owned(), e.mode.is_tree())))
+                .collect())
+        };
+    let (a, b) = (entries(old)?, entries(new)?);
+    let names: std::collections::BTreeSet<&Vec<u8>> = a.keys().chain(b.keys()).collect();
+    for name in names {
+        let (x, y) = (a.get(name), b.get(name));
+        if x == y {
+            continue;
+        }
+        let child = super::super::workspace::child(path, &String::from_utf8_lossy(name));
+        let tree = |e: Option<&(ObjectId, bool)>| e.filter(|(_, t)| *t).map(|(id, _)| *id);
+        let (tx, ty) = (tree(x), tree(y));
+        if tx.is_some() || ty.is_some() {
+            list_changes(repo, tx, ty, &child, out)?;
+        }
+        if x.is_some_and(|(_, t)| !t) || y.is_some_and(|(_, t)| !t) {
+            out.push(child);
+        }
+    }
+    Ok(())
+}
+
+impl BlobCache {
+    /// The id of the tree at `path` (a directory) under `root`.
+    fn tree_at(
+        repo: &gix::Repository,
+        root: ObjectId,
+        path: &str,
+    ) -> Result<Option<ObjectId>, HistoryError> {
+        let mut current = root;
+        let mut buf = Vec::new();
+        for part in path.split('/') {
+            let entry = repo
+                .objects
+                .find_tree_iter(&current, &mut buf)
+                .map_err(git_err)?
+                .filter_map(Result::ok)
+                .find(|e| e.filename == part.as_bytes() && e.mode.is_tree())
+                .map(|e| e.oid.to_owned());
+            match entry {
+                Some(id) => current = id,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(current))
+    }
 }
 
 /// A commit the walk reached, with what the comparison needs.
@@ -356,6 +680,9 @@ struct Walked {
     /// Per package: the index into its candidates of the tag taken as its last release.
     releases: Vec<Option<usize>>,
     ranges: Ranges,
+    /// Per package: commits from this index on (older) are not in its range — the release
+    /// commit of a version not yet tagged.
+    limits: Vec<usize>,
     /// The shallow boundary the walk stopped at, if any.
     cut: Option<ObjectId>,
 }
@@ -372,7 +699,14 @@ enum Ranges {
 }
 
 impl Walked {
+    fn limit(&mut self, p: usize, i: usize) {
+        self.limits[p] = self.limits[p].min(i);
+    }
+
     fn in_range(&self, i: usize, p: usize) -> bool {
+        if i >= self.limits[p] {
+            return false;
+        }
         match &self.ranges {
             Ranges::Boundary(boundary) => i < boundary[p],
             Ranges::Reach {
@@ -438,7 +772,10 @@ fn is_ancestor(
         .is_some_and(|b| b.detach() == maybe_ancestor))
 }
 
-/// Walks the first-parent chain from HEAD until every package's last release is on it.
+/// Walks the first-parent chain from HEAD until every package has met one of its release tags on
+/// it. Higher-versioned tags of a package that the chain has not met are either on merged
+/// branches (found below from the walked part) or not releases of this branch at all: tags of other
+/// branches never make the walk go further.
 fn walk_first_parent(
     repo: &gix::Repository,
     head: ObjectId,
@@ -446,6 +783,18 @@ fn walk_first_parent(
     shallow: &HashSet<ObjectId>,
 ) -> Result<Walked, HistoryError> {
     let every_package_tagged = candidates.iter().all(|c| !c.is_empty());
+    // Tag commit → packages with a release tag there, so each step costs O(1).
+    let mut waiting: HashMap<ObjectId, Vec<usize>> = HashMap::new();
+    for (p, list) in candidates.iter().enumerate() {
+        for (_, _, id) in list {
+            let entry = waiting.entry(*id).or_default();
+            if !entry.contains(&p) {
+                entry.push(p);
+            }
+        }
+    }
+    let mut met = vec![false; candidates.len()];
+    let mut unmet = candidates.len();
     let mut commits: Vec<WalkedCommit> = Vec::new();
     let mut on_chain: HashMap<ObjectId, usize> = HashMap::new();
     let mut cut = None;
@@ -468,8 +817,14 @@ fn walk_first_parent(
             cut = Some(id);
             break;
         }
-        // Every package's newest tag is on the chain: older commits are in no package's range.
-        if every_package_tagged && candidates_all_decided(candidates, &on_chain) {
+        for &p in waiting.get(&id).into_iter().flatten() {
+            if !met[p] {
+                met[p] = true;
+                unmet -= 1;
+            }
+        }
+        // Every package has a release on the chain: older commits are in no package's range.
+        if every_package_tagged && unmet == 0 {
             break;
         }
     }
@@ -481,13 +836,26 @@ fn walk_first_parent(
     }
     let mut boundary = vec![commits.len(); candidates.len()];
     let mut releases = vec![None; candidates.len()];
+    // Tags off the walked chain are shared by many packages (a fixed version line): ask once.
+    let mut off_chain: HashMap<ObjectId, Option<usize>> = HashMap::new();
     for (p, list) in candidates.iter().enumerate() {
         for (k, (_, _, id)) in list.iter().enumerate() {
             let end = match on_chain.get(id) {
                 Some(&i) => Some(i),
                 // A tag off the chain counts only when it is an ancestor of HEAD (a merged branch).
-                None if is_ancestor(repo, *id, head)? => chain_ancestor(repo, *id, &on_chain),
-                None => None,
+                None => {
+                    if let Some(known) = off_chain.get(id) {
+                        *known
+                    } else {
+                        let found = if is_ancestor(repo, *id, head)? {
+                            chain_ancestor(repo, *id, &on_chain)
+                        } else {
+                            None
+                        };
+                        off_chain.insert(*id, found);
+                        found
+                    }
+                }
             };
             if let Some(end) = end {
                 boundary[p] = end;
@@ -497,6 +865,7 @@ fn walk_first_parent(
         }
     }
     Ok(Walked {
+        limits: vec![usize::MAX; candidates.len()],
         commits,
         releases,
         ranges: Ranges::Boundary(boundary),
@@ -614,6 +983,7 @@ fn walk_all(
     }
     let commits = sorted.into_iter().map(|(_, c)| c).collect();
     Ok(Walked {
+        limits: vec![usize::MAX; candidates.len()],
         commits,
         releases,
         ranges: Ranges::Reach {
@@ -627,17 +997,6 @@ fn walk_all(
 
 /// Per commit: the packages it touches and the changesets it adds.
 type Touched = (Vec<usize>, Vec<String>);
-
-/// Whether each package's best candidate is either on the chain or can never be (all decided).
-fn candidates_all_decided(
-    candidates: &[Vec<(String, String, ObjectId)>],
-    on_chain: &HashMap<ObjectId, usize>,
-) -> bool {
-    candidates.iter().all(|list| {
-        list.first()
-            .is_some_and(|(_, _, id)| on_chain.contains_key(id))
-    })
-}
 
 /// What changed on this branch: since the merge base of HEAD and some ref.
 #[derive(Debug, Default)]
@@ -671,14 +1030,7 @@ pub fn changed_since(
             changesets_at_base: HashSet::new(),
         });
     };
-    let tree_of = |id: ObjectId| -> Result<ObjectId, HistoryError> {
-        Ok(repo
-            .find_commit(id)
-            .map_err(git_err)?
-            .tree_id()
-            .map_err(git_err)?
-            .detach())
-    };
+    let tree_of = |id: ObjectId| commit_tree(repo, id);
     let (base_tree, head_tree) = (tree_of(base.detach())?, tree_of(head.detach())?);
     let (dirs, ancestors) = PackageDiff::index(ws);
     let mut diff = PackageDiff::new(
@@ -727,16 +1079,22 @@ pub fn changed_since(
     })
 }
 
-/// For a commit off the first-parent chain: the newest chain commit among its ancestors.
+/// For a commit off the walked part of the first-parent chain: the newest walked chain commit among
+/// its ancestors. A tag older than the walked part (further down the chain) has none; the search
+/// gives up after a bounded number of commits rather than reading history to its root.
 fn chain_ancestor(
     repo: &gix::Repository,
     start: ObjectId,
     on_chain: &HashMap<ObjectId, usize>,
 ) -> Option<usize> {
+    const BUDGET: usize = 20_000;
     let mut best: Option<usize> = None;
     let mut queue = VecDeque::from([start]);
     let mut seen = HashSet::from([start]);
     while let Some(id) = queue.pop_front() {
+        if seen.len() > BUDGET {
+            break;
+        }
         if let Some(&i) = on_chain.get(&id) {
             best = Some(best.map_or(i, |b| b.min(i)));
             continue;
@@ -753,7 +1111,24 @@ fn chain_ancestor(
     best
 }
 
+/// Whether the version part of a tag is really another name and a version (`util-0.7.15` in
+/// `tokio-util-0.7.15` under `tokio-{version}`): another package's tag, not a broken one.
+fn names_another_package(part: &str) -> bool {
+    part.char_indices()
+        .filter(|(_, c)| matches!(c, '-' | '@' | '/'))
+        .any(|(i, _)| {
+            let rest = part[i + 1..].trim_start_matches('v');
+            semver::Version::parse(rest).is_ok()
+                || crate::version::bump::from_pep440(rest).is_some()
+        })
+}
+
 /// Per package, its release tags (name, version, commit), highest version first.
+///
+/// A tag that fits no template of a package is another package's or another scheme's, and says
+/// nothing. A tag that fits one of a package's templates with a version part that does not parse,
+/// that no other package takes as its release and that is not another name and version, is worth
+/// one warning.
 fn release_candidates(
     ws: &Workspace,
     templates: &[Vec<TagTemplate>],
@@ -761,24 +1136,27 @@ fn release_candidates(
     warnings: &mut Vec<Warning>,
 ) -> Vec<Vec<(String, String, ObjectId)>> {
     let mut out = vec![Vec::new(); ws.packages.len()];
+    let mut warned = HashSet::new();
     for (tag, id) in tags {
         let mut valid = false;
         let mut shaped = false;
         for (p, package) in ws.packages.iter().enumerate() {
             for template in &templates[p] {
                 if let Some(version) = template.version_of(tag) {
-                    shaped = true;
                     if crate::version::is_valid(package.ecosystem, version) {
                         valid = true;
                         out[p].push((tag.clone(), version.to_owned(), *id));
+                    } else if !names_another_package(version) {
+                        shaped = true;
                     }
                 }
             }
         }
-        if shaped && !valid {
+        if shaped && !valid && warned.insert(tag.clone()) {
             warnings.push(
                 Warning::new(format!(
-                    "the version in tag `{tag}` does not parse; it is not taken as a release"
+                    "the version in tag `{}` does not parse; it is not taken as a release",
+                    crate::diagnostic::clip(tag)
                 ))
                 .help("delete or rename the tag if it was meant as a release"),
             );

@@ -17,11 +17,14 @@ pub mod changeset;
 pub mod changesets_config;
 pub mod conventional;
 pub mod history;
+pub mod lerna_config;
 pub mod lint;
+pub mod rules;
+pub mod scheme;
 
 use changeset::{Bump, Changeset};
 use conventional::{BumpMap, ChangeKind, Conventional};
-use history::{History, TagTemplate};
+use history::History;
 
 /// Where a change comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -75,6 +78,10 @@ pub struct Changes {
     pub pre: Option<changesets_config::PreState>,
     /// Per package index: whether `.changeset/config.json` ignores it.
     pub ignored: Vec<bool>,
+    /// Per package: which sources count and how commits are read.
+    pub rules: rules::Rules,
+    /// Per package: the tag scheme of its releases.
+    pub schemes: scheme::Schemes,
     pub warnings: Vec<Warning>,
 }
 
@@ -121,7 +128,7 @@ pub enum ChangesError {
 }
 
 /// The branch changes merge into: `polyship.toml` `base-branch`, else changesets' `baseBranch`,
-/// else `main`.
+/// else the remote's default branch (`origin/HEAD`), else `main`.
 pub fn base_branch(
     config: &LoadedConfig,
     changesets: Option<&changesets_config::ChangesetsConfig>,
@@ -131,33 +138,41 @@ pub fn base_branch(
         .base_branch
         .clone()
         .or_else(|| changesets.and_then(|c| c.base_branch.clone()))
+        .or_else(|| remote_default_branch(&config.root))
         .unwrap_or_else(|| "main".to_owned())
 }
 
-/// The tag templates of every package, from `polyship.toml` or the defaults.
-pub fn tag_templates(
+/// The branch `refs/remotes/origin/HEAD` names (what `git clone` records as the remote's default),
+/// or, without it, `master` when the repository has a `master` and no `main`.
+pub fn remote_default_branch(root: &Path) -> Option<String> {
+    let repo = gix::open(root).ok()?;
+    if let Ok(Some(head)) = repo.try_find_reference("refs/remotes/origin/HEAD")
+        && let gix::refs::TargetRef::Symbolic(target) = head.target()
+    {
+        let name = target.as_bstr().to_string();
+        if let Some(branch) = name.strip_prefix("refs/remotes/origin/") {
+            return Some(branch.to_owned());
+        }
+    }
+    let exists = |r: &str| repo.try_find_reference(r).ok().flatten().is_some();
+    (!exists("refs/heads/main")
+        && !exists("refs/remotes/origin/main")
+        && (exists("refs/heads/master") || exists("refs/remotes/origin/master")))
+    .then(|| "master".to_owned())
+}
+
+/// The tag schemes of every package, from `polyship.toml`, `lerna.json` or the repository's tags
+/// (`tags`: every tag, peeled; pass the remote's too when they are known).
+pub fn tag_schemes(
+    root: &Path,
     ws: &Workspace,
     config: &LoadedConfig,
-) -> Result<Vec<Vec<TagTemplate>>, SourceError> {
-    ws.packages
-        .iter()
-        .map(|p| match &config.config.tags.templates {
-            Some(list) => list
-                .iter()
-                .map(|t| {
-                    TagTemplate::new(t.get_ref(), &p.name).map_err(|m| {
-                        config
-                            .error_at(t.span().start, m)
-                            .help("write a template such as `{name}@{version}`")
-                    })
-                })
-                .collect(),
-            None => Ok(history::default_templates(ws, p)
-                .iter()
-                .filter_map(|t| TagTemplate::new(t, &p.name).ok())
-                .collect()),
-        })
-        .collect()
+    tags: &[(String, gix::ObjectId)],
+) -> Result<scheme::Schemes, SourceError> {
+    let mut warnings = Vec::new();
+    let lerna = lerna_config::read(root, &mut warnings)?;
+    let rules = rules::resolve(root, ws, config, lerna)?;
+    scheme::resolve(ws, config, &rules, tags)
 }
 
 /// Collects the changes of every package of `ws`.
@@ -169,6 +184,8 @@ pub fn collect(
     let mut warnings = Vec::new();
     let cs_config = changesets_config::read(root, &mut warnings).map_err(ChangesError::Config)?;
     let pre = changesets_config::read_pre(root).map_err(ChangesError::Config)?;
+    let lerna = lerna_config::read(root, &mut warnings).map_err(ChangesError::Config)?;
+    let rules = rules::resolve(root, ws, config, lerna).map_err(ChangesError::Config)?;
     let ignore_globs: Vec<glob::Pattern> = cs_config
         .as_ref()
         .map(|c| {
@@ -179,18 +196,40 @@ pub fn collect(
         })
         .unwrap_or_default();
     let ignored = |p: usize| ignore_globs.iter().any(|g| g.matches(&ws.packages[p].name));
-    let changesets =
-        changeset::read_all(root, ws, &ignored, &mut warnings).map_err(ChangesError::Changeset)?;
+    let changesets = if rules.packages.iter().any(rules::PackageRules::changesets) {
+        changeset::read_all(root, ws, &ignored, &mut warnings).map_err(ChangesError::Changeset)?
+    } else {
+        Vec::new()
+    };
 
-    let templates = tag_templates(ws, config).map_err(ChangesError::Config)?;
     let repo = history::open(root)?;
+    let tags = history::tags(&repo)?;
+    let schemes = scheme::resolve(ws, config, &rules, &tags).map_err(ChangesError::Config)?;
+    warnings.extend(schemes.warnings.iter().cloned());
+    let version_files: Vec<Option<history::VersionFile>> = (0..ws.packages.len())
+        .map(|p| version_file(ws, p))
+        .collect();
+    let versions: Vec<Option<String>> = ws.packages.iter().map(|p| p.version.clone()).collect();
+    let ignored_change = |f: &str| rules.ignored_change(f);
+    let net = rules
+        .packages
+        .iter()
+        .any(|r| r.any_change > Bump::None)
+        .then_some(history::NetChanges {
+            has_ignores: !rules.ignore_changes.is_empty(),
+            ignored: &ignored_change,
+        });
     let history = history::read(
         &repo,
         ws,
         &history::Options {
-            templates: &templates,
+            templates: &schemes.templates,
+            tags: &tags,
             shared_paths: config.config.commits.shared_paths,
-            first_parent: config.config.commits.first_parent,
+            first_parent: rules.first_parent,
+            version_files: &version_files,
+            versions: &versions,
+            net_changes: net,
         },
     )?;
     let map = BumpMap::with(config.config.commits.types.clone());
@@ -198,6 +237,9 @@ pub fn collect(
     let mut by_package: Vec<Vec<Change>> = vec![Vec::new(); ws.packages.len()];
     for cs in &changesets {
         for entry in &cs.releases {
+            if !rules.packages[entry.package].changesets() {
+                continue;
+            }
             by_package[entry.package].push(Change {
                 source: Source::Changeset,
                 id: cs.id.clone(),
@@ -208,9 +250,10 @@ pub fn collect(
             });
         }
     }
+    let reverted = reverted_pairs(&history.commits);
     let mut commits = Vec::with_capacity(history.commits.len());
     let mut nonconforming = Vec::new();
-    for c in &history.commits {
+    for (i, c) in history.commits.iter().enumerate() {
         let conventional = conventional::parse(&c.message).ok();
         if conventional.is_none() && !conventional::is_tool_generated(&c.message) {
             nonconforming.push(c.id.clone());
@@ -218,9 +261,19 @@ pub fn collect(
         let kind = conventional
             .as_ref()
             .map_or(ChangeKind::None, |cc| map.kind(cc));
-        if kind != ChangeKind::None {
-            let summary = c.message.lines().next().unwrap_or_default().to_owned();
-            for &p in &c.packages {
+        let summary = c.message.lines().next().unwrap_or_default().to_owned();
+        for &p in &c.packages {
+            let r = &rules.packages[p];
+            // A commit and its revert, both pending for this package, cancel out.
+            if !r.commits()
+                || reverted
+                    .get(&i)
+                    .is_some_and(|other| history.commits[*other].packages.contains(&p))
+            {
+                continue;
+            }
+            let kind = conventional::kind_under(&c.message, r.preset, &map);
+            if kind != ChangeKind::None {
                 by_package[p].push(Change {
                     source: Source::Commit,
                     id: c.id.clone(),
@@ -250,8 +303,60 @@ pub fn collect(
         changesets_config: cs_config,
         pre,
         ignored,
+        rules,
+        schemes,
         warnings,
     })
+}
+
+/// Where package `p`'s version is written: its own manifest, the workspace manifest it inherits
+/// from, or the manifest of the package it shares its version with.
+fn version_file(ws: &Workspace, p: usize) -> Option<history::VersionFile> {
+    match &ws.packages[p].version_source {
+        crate::workspace::VersionSource::Manifest { location }
+        | crate::workspace::VersionSource::Workspace { location } => Some(history::VersionFile {
+            file: location.file.clone(),
+            key: location.key.clone(),
+        }),
+        crate::workspace::VersionSource::Linked { ecosystem, name } => {
+            let q = ws.find(*ecosystem, name)?;
+            (q != p).then(|| version_file(ws, q)).flatten()
+        }
+        crate::workspace::VersionSource::Dynamic { .. }
+        | crate::workspace::VersionSource::Missing => None,
+    }
+}
+
+/// Pairs of pending commits where one reverts the other (index → the other index, both ways).
+/// The reverted commit is found by the hash git writes (`This reverts commit <sha>.`), else by its
+/// header, as conventional-changelog matches them.
+fn reverted_pairs(commits: &[history::Commit]) -> std::collections::HashMap<usize, usize> {
+    let mut pairs = std::collections::HashMap::new();
+    for (i, c) in commits.iter().enumerate() {
+        let Some(r) = conventional::reverted(&c.message) else {
+            continue;
+        };
+        let by_hash = commits
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .find(|(_, o)| r.hash.len() >= 7 && o.id.starts_with(&r.hash));
+        let target = by_hash.or_else(|| {
+            commits.iter().enumerate().skip(i + 1).find(|(_, o)| {
+                o.message
+                    .lines()
+                    .next()
+                    .is_some_and(|h| h.trim() == r.header)
+            })
+        });
+        if let Some((j, _)) = target
+            && !pairs.contains_key(&j)
+        {
+            pairs.insert(i, j);
+            pairs.insert(j, i);
+        }
+    }
+    pairs
 }
 
 /// The usual bump of a commit kind, before the 0.x rule.

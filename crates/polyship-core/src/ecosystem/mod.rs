@@ -75,6 +75,18 @@ pub trait Adapter: Sync {
     /// The packages this ecosystem's own workspace rules make members of the repository.
     fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError>;
 
+    /// Whether a `lerna.json` at the root versions this ecosystem's packages (lerna manages
+    /// JavaScript packages only).
+    fn governed_by_lerna(&self) -> bool {
+        false
+    }
+
+    /// The tag template of this ecosystem's packages when neither `polyship.toml` nor the
+    /// repository's tags say: what the ecosystem's usual release tool writes.
+    fn default_tag_template(&self) -> &'static str {
+        "{name}-v{version}"
+    }
+
     /// The package whose manifest is in `dir` (root-relative), for packages named explicitly in
     /// `polyship.toml` or needed by another ecosystem. `None` when `dir` holds no such manifest.
     fn load(&self, cx: &Context<'_>, dir: &str) -> Result<Option<Found>, DiscoveryError>;

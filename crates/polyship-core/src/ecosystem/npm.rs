@@ -136,6 +136,15 @@ impl Adapter for Npm {
         }
     }
 
+    fn governed_by_lerna(&self) -> bool {
+        true
+    }
+
+    /// changesets and lerna (independent mode) tag `name@version`.
+    fn default_tag_template(&self) -> &'static str {
+        "{name}@{version}"
+    }
+
     fn links_by_name(&self) -> bool {
         true
     }

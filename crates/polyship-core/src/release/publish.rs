@@ -722,15 +722,28 @@ pub fn run(
     };
 
     // 1. The packages of this release and their tags.
-    let templates = crate::changes::tag_templates(ws, config)
-        .map_err(|e| PublishError::Setup(e.to_string()))?;
     let repo =
         crate::changes::history::open(root).map_err(|e| PublishError::Setup(e.to_string()))?;
-    let local_tags: BTreeMap<String, String> = crate::changes::history::tags(&repo)
-        .map_err(|e| PublishError::Setup(e.to_string()))?
-        .into_iter()
-        .map(|(n, id)| (n, id.to_string()))
+    let peeled =
+        crate::changes::history::tags(&repo).map_err(|e| PublishError::Setup(e.to_string()))?;
+    let local_tags: BTreeMap<String, String> = peeled
+        .iter()
+        .map(|(n, id)| (n.clone(), id.to_string()))
         .collect();
+    // The scheme is read off every tag known, the remote's included (a tagless CI clone).
+    let mut known = peeled;
+    if let Some(refs) = &remote_refs {
+        for (name, commit) in &refs.tags {
+            if !local_tags.contains_key(name)
+                && let Ok(id) = gix::ObjectId::from_hex(commit.as_bytes())
+            {
+                known.push((name.clone(), id));
+            }
+        }
+    }
+    let templates = crate::changes::tag_schemes(root, ws, config, &known)
+        .map_err(|e| PublishError::Setup(e.to_string()))?
+        .templates;
     let mut targets = Vec::new();
     for (i, p) in ws.packages.iter().enumerate() {
         if options.selected.is_some_and(|s| !s[i]) {

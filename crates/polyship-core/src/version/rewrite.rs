@@ -54,6 +54,20 @@ pub fn rewrite(
     }
 }
 
+/// A requirement of `version` written with a caret (`prefix` `^`) or exactly (`prefix` empty), in
+/// the ecosystem's own syntax: npm `^1.3.0`/`1.3.0`, Cargo `1.3.0`/`=1.3.0`, PEP 440
+/// `>=1.3.0`/`==1.3.0`.
+pub fn with_prefix(ecosystem: Ecosystem, prefix: &str, version: &str) -> String {
+    let exact = prefix.is_empty();
+    match ecosystem {
+        Ecosystem::Npm => format!("{prefix}{version}"),
+        Ecosystem::Cargo if exact => format!("={version}"),
+        Ecosystem::Cargo => version.to_owned(),
+        Ecosystem::Python if exact => format!("=={version}"),
+        Ecosystem::Python => format!(">={version}"),
+    }
+}
+
 fn npm(req: &str, new: &Version) -> Result<Option<String>, String> {
     if let Some(rest) = req.strip_prefix("workspace:") {
         if matches!(rest, "*" | "^" | "~") {

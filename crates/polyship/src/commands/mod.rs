@@ -36,3 +36,50 @@ pub fn discover(cx: &Context) -> anyhow::Result<Discovered> {
     let Discovery { workspace, .. } = discovery;
     Ok(Discovered { config, workspace })
 }
+
+/// Under `-v`: where each package's changes come from and how its tags are named, grouped, so a
+/// user sees what polyship inferred from the repository.
+pub fn describe_rules(
+    cx: &Context,
+    ws: &polyship_core::workspace::Workspace,
+    changes: &polyship_core::changes::Changes,
+) {
+    use std::collections::BTreeMap;
+    let mut sources: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    let mut schemes: BTreeMap<(String, &str), Vec<&str>> = BTreeMap::new();
+    for (p, package) in ws.packages.iter().enumerate() {
+        let rules = &changes.rules.packages[p];
+        let mut text = rules.sources_text();
+        if rules.lerna {
+            text.push_str(" with lerna's rules");
+        }
+        sources
+            .entry((text, rules.origin.describe()))
+            .or_default()
+            .push(&package.name);
+        if let (Some(written), Some(origin)) = (
+            changes.schemes.written.get(p),
+            changes.schemes.origins.get(p),
+        ) {
+            schemes
+                .entry((written.clone(), origin.describe()))
+                .or_default()
+                .push(&package.name);
+        }
+    }
+    let names = |list: &[&str]| {
+        let shown: Vec<&str> = list.iter().copied().take(4).collect();
+        let more = list.len().saturating_sub(shown.len());
+        if more == 0 {
+            shown.join(", ")
+        } else {
+            format!("{} and {more} more", shown.join(", "))
+        }
+    };
+    for ((text, why), list) in &sources {
+        cx.debug(&format!("changes from {text} ({why}): {}", names(list)));
+    }
+    for ((template, why), list) in &schemes {
+        cx.debug(&format!("tags `{template}` ({why}): {}", names(list)));
+    }
+}

@@ -92,6 +92,7 @@ pub fn make(cx: &Context, args: &PlanArgs) -> anyhow::Result<Planned> {
     for w in &changes.warnings {
         cx.warn(w);
     }
+    super::describe_rules(cx, ws, &changes);
     let state = changes.pre.as_ref();
     let mode = match (&args.pre, args.graduate, state) {
         (Some(label), _, _) => pre::Mode::Pre {
@@ -373,14 +374,15 @@ fn reason(r: &Reason) -> String {
         },
         Reason::Group { group, group_kind } => format!(
             "{} group {group}",
-            if *group_kind == polyship_core::config::GroupKind::Fixed {
-                "fixed"
-            } else {
-                "linked"
+            match group_kind {
+                polyship_core::config::GroupKind::Fixed => "fixed",
+                polyship_core::config::GroupKind::Linked => "linked",
+                polyship_core::config::GroupKind::Locked => "locked",
             }
         ),
         Reason::SameSource { name, ecosystem } => format!("same source as {ecosystem}:{name}"),
         Reason::Graduates => "leaves its prerelease".to_owned(),
+        Reason::Changed => "its files changed".to_owned(),
     }
 }
 

@@ -43,6 +43,10 @@ struct PackageStatus<'a> {
     ecosystem: Ecosystem,
     version: Option<&'a str>,
     last_release: Option<&'a history::Tag>,
+    /// The commit that set `version`, when no release tag names it yet: versioned, not yet
+    /// published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    versioned: Option<&'a str>,
     changes: &'a [Change],
 }
 
@@ -60,6 +64,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         cx.warn(w);
     }
     cx.debug(&format!("walked {} commits", changes.history.walked));
+    super::describe_rules(cx, ws, &changes);
     if !changes.nonconforming.is_empty() {
         cx.debug(&format!(
             "{} commits are not Conventional Commits and release nothing: {}",
@@ -106,12 +111,15 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             .packages
             .iter()
             .enumerate()
-            .filter(|(i, _)| !changes.by_package[*i].is_empty())
+            .filter(|(i, _)| {
+                !changes.by_package[*i].is_empty() || changes.history.versioned[*i].is_some()
+            })
             .map(|(i, p)| PackageStatus {
                 name: &p.name,
                 ecosystem: p.ecosystem,
                 version: p.version.as_deref(),
                 last_release: changes.history.last_release[i].as_ref(),
+                versioned: changes.history.versioned[i].as_deref(),
                 changes: &changes.by_package[i],
             })
             .collect(),
@@ -169,9 +177,14 @@ fn render(status: &Status<'_>) -> String {
             || "no release yet".to_owned(),
             |t| format!("last release {}", t.name),
         );
+        let versioned = if p.versioned.is_some() {
+            " versioned, not yet published"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{} {} {} ({release})",
+            "{} {} {}{versioned} ({release})",
             p.ecosystem,
             p.name,
             p.version.unwrap_or("-")
