@@ -161,9 +161,9 @@ fn changelog_path() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ReleaseConfig {
-    /// The release commit's message; `{releases}` is the list `name@version, …`.
-    #[serde(default = "commit_message")]
-    pub commit_message: String,
+    /// The release commit's message; `{releases}` is the list `name@version, …`. Default:
+    /// `chore(release): {releases}`, or lerna's message when `lerna.json` versions the release.
+    pub commit_message: Option<String>,
     /// Snapshot versions: `{tag}`, `{datetime}` (`YYYYMMDDHHMMSS`, UTC), `{commit}` (short hash)
     /// and `{next}` (the version the plan would give).
     #[serde(default = "snapshot_version")]
@@ -173,15 +173,14 @@ pub struct ReleaseConfig {
 impl Default for ReleaseConfig {
     fn default() -> Self {
         Self {
-            commit_message: commit_message(),
+            commit_message: None,
             snapshot_version: snapshot_version(),
         }
     }
 }
 
-fn commit_message() -> String {
-    "chore(release): {releases}".to_owned()
-}
+/// The release commit's message when neither `polyship.toml` nor `lerna.json` sets one.
+pub const DEFAULT_COMMIT_MESSAGE: &str = "chore(release): {releases}";
 
 fn snapshot_version() -> String {
     "0.0.0-{tag}-{datetime}".to_owned()

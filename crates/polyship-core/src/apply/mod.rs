@@ -775,6 +775,7 @@ fn changelogs(
         files.set(&file, changelog::insert(existing.as_deref(), &section))?;
     }
     // Fixed groups with a changelog of their own: one section with every member's changes.
+    let mut shared: Vec<(String, String, Vec<&Release>)> = Vec::new();
     for g in &config.config.groups {
         let g = g.get_ref();
         let Some(file) = &g.changelog else { continue };
@@ -789,11 +790,25 @@ fn changelogs(
                 })
             })
             .collect();
-        let Some(first) = members.first() else {
-            continue;
-        };
-        let mut cx = changelog::context(first, date, forge, &message_of, None);
-        cx.name = g.name.clone().unwrap_or_else(|| first.name.clone());
+        if let Some(first) = members.first() {
+            let name = g.name.clone().unwrap_or_else(|| first.name.clone());
+            shared.push((file.clone(), name, members));
+        }
+    }
+    // lerna's fixed mode writes the release into the root `CHANGELOG.md` too.
+    if changes.rules.lerna_line().is_some() {
+        let members: Vec<&Release> = plan
+            .releases
+            .iter()
+            .filter(|r| changes.rules.packages[r.package].lerna)
+            .collect();
+        if !members.is_empty() && !shared.iter().any(|(f, _, _)| *f == cfg.path) {
+            shared.push((cfg.path.clone(), "lerna.json".to_owned(), members));
+        }
+    }
+    for (file, name, members) in shared {
+        let mut cx = changelog::context(members[0], date, forge, &message_of, None);
+        cx.name = name;
         cx.sections.clear();
         for r in &members {
             let label = r.name.clone();
@@ -816,8 +831,8 @@ fn changelogs(
                 .unwrap_or(order.len())
         });
         let section = render(&cx)?;
-        let existing = files.text(file)?;
-        files.set(file, changelog::insert(existing.as_deref(), &section))?;
+        let existing = files.text(&file)?;
+        files.set(&file, changelog::insert(existing.as_deref(), &section))?;
     }
     Ok(())
 }

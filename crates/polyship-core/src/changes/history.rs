@@ -1112,8 +1112,16 @@ fn chain_ancestor(
 }
 
 /// Whether the version part of a tag is really another name and a version (`util-0.7.15` in
-/// `tokio-util-0.7.15` under `tokio-{version}`): another package's tag, not a broken one.
+/// `tokio-util-0.7.15` under `tokio-{version}`) or another scheme's (`v0.1.0` in `tokio-v0.1.0`):
+/// another package's or scheme's tag, not a broken one.
 fn names_another_package(part: &str) -> bool {
+    let parses = |v: &str| {
+        semver::Version::parse(v).is_ok() || crate::version::bump::from_pep440(v).is_some()
+    };
+    // `v0.1.0` under `{name}-{version}` is the `{name}-v{version}` scheme's tag.
+    if part.strip_prefix('v').is_some_and(parses) {
+        return true;
+    }
     part.char_indices()
         .filter(|(_, c)| matches!(c, '-' | '@' | '/'))
         .any(|(i, _)| {

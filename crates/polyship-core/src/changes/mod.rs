@@ -186,6 +186,7 @@ pub fn collect(
     let pre = changesets_config::read_pre(root).map_err(ChangesError::Config)?;
     let lerna = lerna_config::read(root, &mut warnings).map_err(ChangesError::Config)?;
     let rules = rules::resolve(root, ws, config, lerna).map_err(ChangesError::Config)?;
+    warnings.extend(lerna_line_warning(ws, &rules));
     let ignore_globs: Vec<glob::Pattern> = cs_config
         .as_ref()
         .map(|c| {
@@ -306,6 +307,38 @@ pub fn collect(
         rules,
         schemes,
         warnings,
+    })
+}
+
+/// A fixed `lerna.json` version that is not its packages' highest: lerna would release from it
+/// anyway, but one of them is wrong.
+fn lerna_line_warning(ws: &Workspace, rules: &rules::Rules) -> Option<Warning> {
+    let line = semver::Version::parse(rules.lerna_line()?).ok()?;
+    let (highest, name) = ws
+        .packages
+        .iter()
+        .enumerate()
+        .filter(|(p, _)| rules.packages[*p].lerna)
+        .filter_map(|(_, pkg)| {
+            Some((
+                semver::Version::parse(pkg.version.as_deref()?).ok()?,
+                &pkg.name,
+            ))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))?;
+    (highest != line).then(|| {
+        let line_no = rules.lerna.as_ref().map_or(1, |l| l.version_line);
+        Warning::new(format!(
+            "`lerna.json` says the version line is {line}, but the highest version of its packages is {highest} (`{name}`)"
+        ))
+        .in_file(
+            lerna_config::FILE,
+            Some(crate::diagnostic::Position { line: line_no, column: 1, line_text: String::new() }),
+        )
+        .help(format!(
+            "set `version` in lerna.json to the version last released (lerna releases from {}), or fix `{name}`'s version",
+            line.max(highest.clone())
+        ))
     })
 }
 

@@ -266,6 +266,18 @@ impl Rules {
         }
     }
 
+    /// Whether `lerna.json`'s `allowBranch` lets `branch` be versioned (always, without it).
+    pub fn branch_allowed(&self, branch: &str) -> bool {
+        let Some(lerna) = &self.lerna else {
+            return true;
+        };
+        lerna.allow_branch.is_empty()
+            || lerna
+                .allow_branch
+                .iter()
+                .any(|g| glob::Pattern::new(g).is_ok_and(|p| p.matches(branch)))
+    }
+
     /// Whether a changed file (root-relative) is one whose changes do not count.
     pub fn ignored_change(&self, file: &str) -> bool {
         // lerna matches with minimatch's `matchBase`: a pattern without `/` matches the base name.

@@ -37,7 +37,21 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         return Err(exists().into());
     }
     let discovery = super::discover(cx)?;
-    let text = render(&discovery.workspace);
+    // What polyship infers from the repository (sources, tag schemes), written out so the user
+    // sees and can change it; outside a git repository there is nothing to infer from.
+    let changes = if cx.in_git {
+        Some(polyship_core::changes::collect(
+            &cx.root,
+            &discovery.workspace,
+            &discovery.config,
+        )?)
+    } else {
+        None
+    };
+    let mut text = render(&discovery.workspace);
+    if let Some(changes) = &changes {
+        text.push_str(&inferred(&discovery.workspace, &discovery.config, changes));
+    }
     match polyship_core::fsutil::create_atomic(&path, text.as_bytes()) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists().into()),
@@ -161,6 +175,91 @@ pub fn render(ws: &Workspace) -> String {
          # [[package]]\n\
          # path = \"tools/extra\"\n\
          # ecosystem = \"python\"  # cargo, npm or python; by default every manifest in the directory\n",
+    );
+    s
+}
+
+/// The settings polyship inferred, as keys: where changes come from, how tags are named and the
+/// base branch.
+fn inferred(
+    ws: &Workspace,
+    config: &polyship_core::config::LoadedConfig,
+    changes: &polyship_core::changes::Changes,
+) -> String {
+    use std::collections::BTreeSet;
+    let mut s = String::new();
+    let sources: BTreeSet<String> = changes
+        .rules
+        .packages
+        .iter()
+        .map(|r| {
+            let list: Vec<String> = r
+                .sources
+                .iter()
+                .map(|k| format!("\"{}\"", k.as_str()))
+                .collect();
+            list.join(", ")
+        })
+        .collect();
+    s.push_str(
+        "\n# Where changes come from: \"changesets\" (the files in .changeset/), \"commits\"\n\
+         # (Conventional Commits), or both. A repository that releases with changesets and writes\n\
+         # Conventional Commit messages should not take both.\n",
+    );
+    if let (1, Some(first)) = (sources.len(), changes.rules.packages.first()) {
+        let _ = writeln!(
+            s,
+            "# Inferred: {}.",
+            first.origin.describe().trim_start_matches("inferred: ")
+        );
+        if changes.rules.lerna.is_some() {
+            s.push_str(
+                "# lerna.json is read too: its packages release when their files change, with\n\
+                 # bumps from the angular preset, and every dependent follows.\n",
+            );
+        }
+        let _ = writeln!(
+            s,
+            "[changes]\nsources = [{}]",
+            sources.iter().next().map_or("", String::as_str)
+        );
+    } else {
+        s.push_str("# Inferred per package; set `[changes] sources` to choose one for all.\n");
+    }
+    let schemes: BTreeSet<&str> = changes.schemes.written.iter().map(String::as_str).collect();
+    s.push_str("\n# How release tags are named; the first template names new tags.\n");
+    if let (1, Some(only)) = (schemes.len(), schemes.iter().next())
+        && !ws.packages.is_empty()
+    {
+        let origin = changes.schemes.origins[0];
+        let why = origin.describe();
+        let _ = writeln!(s, "# {}{}.", why[..1].to_uppercase(), &why[1..]);
+        // A default stays a comment, so the scheme is still read off the first tags made.
+        let comment = if origin == polyship_core::changes::scheme::SchemeOrigin::Default {
+            "# "
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "{comment}[tags]\n{comment}templates = [\"{only}\"]");
+    } else {
+        s.push_str("# Inferred per package from the tags that exist:\n");
+        for scheme in &schemes {
+            let names: Vec<&str> = ws
+                .packages
+                .iter()
+                .zip(&changes.schemes.written)
+                .filter(|(_, w)| w.as_str() == *scheme)
+                .map(|(p, _)| p.name.as_str())
+                .take(6)
+                .collect();
+            let _ = writeln!(s, "#   {scheme}: {}", names.join(", "));
+        }
+        s.push_str("# [tags]\n# templates = [\"{name}@{version}\"]\n");
+    }
+    let _ = writeln!(
+        s,
+        "\n# The branch changes are merged into and releases are made from.\n# base-branch = \"{}\"",
+        changes.base_branch(config)
     );
     s
 }

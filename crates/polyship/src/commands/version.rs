@@ -1,6 +1,7 @@
 //! `polyship version`: apply the plan — versions, requirements, lockfiles, changelogs, changesets —
 //! all or nothing, then one commit.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -53,6 +54,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         mode,
     } = planned;
     let (config, ws) = (&discovered.config, &discovered.workspace);
+    allowed_branch(cx, &changes)?;
     if let Some(file) = &args.plan_file {
         plan = super::plan::load(cx, ws, file)?;
     }
@@ -134,7 +136,18 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         cx.note("changes are staged; commit them when ready");
         return Ok(ExitCode::SUCCESS);
     }
-    let message = commit_message(&config.config.release.commit_message, &plan);
+    let message = match (
+        &config.config.release.commit_message,
+        lerna_message(&changes, &plan),
+    ) {
+        (None, Some(lerna)) => lerna,
+        (template, _) => commit_message(
+            template
+                .as_deref()
+                .unwrap_or(polyship_core::config::DEFAULT_COMMIT_MESSAGE),
+            &plan,
+        ),
+    };
     git(&cx.root, &["commit", "-q", "-m", &message]).map_err(|e| {
         anyhow::Error::new(CommandError::failed(
             format!("the release is written and staged, but `git commit` failed: {e}"),
@@ -143,6 +156,74 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     })?;
     cx.status("Committed", message.lines().next().unwrap_or_default());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lerna.json`'s `allowBranch`: `lerna version` refuses other branches, and so does polyship.
+fn allowed_branch(cx: &Context, changes: &polyship_core::changes::Changes) -> anyhow::Result<()> {
+    let Some(lerna) = &changes.rules.lerna else {
+        return Ok(());
+    };
+    if lerna.allow_branch.is_empty() {
+        return Ok(());
+    }
+    let repo = polyship_core::changes::history::open(&cx.root)?;
+    let branch = polyship_core::changes::history::current_branch(&repo).unwrap_or_default();
+    if changes.rules.branch_allowed(&branch) {
+        return Ok(());
+    }
+    Err(CommandError::failed(
+        format!(
+            "the branch `{branch}` may not be versioned: `lerna.json` `allowBranch` allows {}",
+            lerna
+                .allow_branch
+                .iter()
+                .map(|b| format!("`{b}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "switch to an allowed branch, or change `allowBranch` in lerna.json",
+    )
+    .into())
+}
+
+/// The release commit's message as lerna writes it, when `lerna.json` versions the release and
+/// `polyship.toml` sets no message: its `message` (`%s` the tag, `%v` the version), by default the
+/// tag in fixed mode and `Publish` with the list of tags in independent mode.
+fn lerna_message(changes: &polyship_core::changes::Changes, plan: &Plan) -> Option<String> {
+    let lerna = changes.rules.lerna.as_ref()?;
+    let governed: Vec<&polyship_core::plan::Release> = plan
+        .releases
+        .iter()
+        .filter(|r| changes.rules.packages[r.package].lerna)
+        .collect();
+    if governed.is_empty() || governed.len() != plan.releases.len() {
+        return None;
+    }
+    match lerna.mode {
+        polyship_core::changes::lerna_config::Mode::Fixed(_) => {
+            let version = &governed[0].to;
+            let tag = format!("{}{version}", lerna.tag_version_prefix);
+            Some(lerna.message.as_deref().map_or_else(
+                || tag.clone(),
+                |m| m.replace("%s", &tag).replace("%v", version),
+            ))
+        }
+        polyship_core::changes::lerna_config::Mode::Independent => {
+            let mut message = lerna
+                .message
+                .clone()
+                .unwrap_or_else(|| "Publish".to_owned());
+            message.push('\n');
+            for r in governed {
+                let _ = write!(
+                    message,
+                    "\n - {}{}{}",
+                    r.name, lerna.tag_version_separator, r.to
+                );
+            }
+            Some(message)
+        }
+    }
 }
 
 fn paths_ref(paths: &[String]) -> Vec<&str> {
