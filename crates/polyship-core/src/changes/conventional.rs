@@ -78,6 +78,8 @@ pub enum ChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BumpMap {
     types: BTreeMap<String, ChangeKind>,
+    /// Types configured as `none`.
+    silenced: std::collections::BTreeSet<String>,
 }
 
 impl Default for BumpMap {
@@ -88,6 +90,7 @@ impl Default for BumpMap {
                 ("fix".to_owned(), ChangeKind::Fix),
             ]
             .into(),
+            silenced: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -97,12 +100,19 @@ impl BumpMap {
     pub fn with(overrides: impl IntoIterator<Item = (String, ChangeKind)>) -> Self {
         let mut map = Self::default();
         for (t, k) in overrides {
+            if k == ChangeKind::None {
+                map.silenced.insert(t.to_ascii_lowercase());
+            }
             map.types.insert(t.to_ascii_lowercase(), k);
         }
         map
     }
 
     pub fn kind(&self, commit: &Conventional) -> ChangeKind {
+        // A type set to `none` releases nothing, breaking or not: the user said so.
+        if self.silenced.contains(&commit.r#type) {
+            return ChangeKind::None;
+        }
         if commit.breaking {
             return ChangeKind::Breaking;
         }
@@ -513,6 +523,13 @@ mod tests {
         assert_eq!(map.kind(&parse("perf: faster").unwrap()), ChangeKind::Fix);
         assert_eq!(map.kind(&parse("feat: x").unwrap()), ChangeKind::Feature);
         assert_eq!(map.kind(&parse("docs: x").unwrap()), ChangeKind::None);
+        // Breaking is breaking whatever the type, unless the type is set to `none`.
+        assert_eq!(map.kind(&parse("docs!: x").unwrap()), ChangeKind::Breaking);
+        let quiet = BumpMap::with([("chore".to_owned(), ChangeKind::None)]);
+        assert_eq!(
+            quiet.kind(&parse("chore!: node 22").unwrap()),
+            ChangeKind::None
+        );
     }
 
     #[test]

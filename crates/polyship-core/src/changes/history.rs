@@ -424,33 +424,49 @@ fn release_commits(
 ) -> Result<(), HistoryError> {
     let n = ws.packages.len();
     let mut blobs = BlobCache::default();
+    // Per package, the needed commits that touch it, newest first.
+    let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (&i, (hits, _)) in needed.iter().zip(touched) {
+        for &p in hits {
+            touching[p].push(i);
+        }
+    }
+    let version_in = |blobs: &mut BlobCache,
+                      tree: ObjectId,
+                      file: &VersionFile|
+     -> Result<Option<String>, HistoryError> {
+        let Some(blob) = blobs.blob_at(repo, tree, &file.file)? else {
+            return Ok(None);
+        };
+        Ok(read_version(repo, blob, file))
+    };
     for p in 0..n {
         let (Some(Some(file)), Some(Some(current))) =
             (options.version_files.get(p), options.versions.get(p))
         else {
             continue;
         };
-        if history.last_release[p]
-            .as_ref()
-            .is_some_and(|t| same_version(&t.version, current))
-        {
-            continue;
+        if let Some(tag) = &history.last_release[p] {
+            if same_version(&tag.version, current) {
+                continue;
+            }
+            // The manifest already said this version when the tag was made: nothing to find.
+            let at_tag = ObjectId::from_hex(tag.commit.as_bytes())
+                .map_err(git_err)
+                .and_then(|id| commit_tree(repo, id))?;
+            if version_in(&mut blobs, at_tag, file)?.is_some_and(|v| same_version(&v, current)) {
+                continue;
+            }
         }
         // A file inside the package's directory changes only in commits that touch the package.
         let inside = file.file.starts_with(&format!("{}/", ws.packages[p].path))
             || ws.packages[p].path == ".";
-        let mut candidates: Vec<usize> = if inside {
-            needed
-                .iter()
-                .zip(touched)
-                .filter(|(_, (hits, _))| hits.contains(&p))
-                .map(|(&i, _)| i)
-                .collect()
+        let candidates: Vec<usize> = if inside {
+            std::mem::take(&mut touching[p])
         } else {
             needed.to_vec()
         };
-        candidates.retain(|&i| walked.in_range(i, p));
-        for i in candidates {
+        for i in candidates.into_iter().filter(|&i| walked.in_range(i, p)) {
             let commit = &walked.commits[i];
             let Some(parent_tree) = commit.parent_tree else {
                 continue;
@@ -460,13 +476,10 @@ fn release_commits(
             if after == before {
                 continue;
             }
-            let read = |blob: Option<ObjectId>| -> Option<String> {
-                let data = repo.find_object(blob?).ok()?.detach().data;
-                let text = String::from_utf8(data).ok()?;
-                let syntax = crate::apply::edit::Syntax::of(&file.file)?;
-                crate::apply::edit::get_string(syntax, &file.file, &text, &file.key).ok()
-            };
-            let (Some(old), Some(new)) = (read(before), read(after)) else {
+            let (Some(old), Some(new)) = (
+                before.and_then(|b| read_version(repo, b, file)),
+                after.and_then(|b| read_version(repo, b, file)),
+            ) else {
                 continue;
             };
             if same_version(&new, current) && !same_version(&old, current) {
@@ -479,6 +492,14 @@ fn release_commits(
     Ok(())
 }
 
+/// The version string a manifest blob holds at `file.key`.
+fn read_version(repo: &gix::Repository, blob: ObjectId, file: &VersionFile) -> Option<String> {
+    let data = repo.find_object(blob).ok()?.detach().data;
+    let text = String::from_utf8(data).ok()?;
+    let syntax = crate::apply::edit::Syntax::of(&file.file)?;
+    crate::apply::edit::get_string(syntax, &file.file, &text, &file.key).ok()
+}
+
 /// Two versions as written are the same release (`1.2.0b1` and `1.2.0-beta.1` are).
 fn same_version(a: &str, b: &str) -> bool {
     a == b
@@ -487,13 +508,46 @@ fn same_version(a: &str, b: &str) -> bool {
             .is_some_and(|(x, y)| x == y)
 }
 
-/// Blob ids at paths of trees, remembered: a commit's tree is its child's parent tree.
+/// Blob ids at paths of trees, remembered: a commit's tree is its child's parent tree, and the
+/// trees above package directories are shared by every package of a commit.
 #[derive(Default)]
 struct BlobCache {
     known: HashMap<(ObjectId, String), Option<ObjectId>>,
+    /// Tree id → its entries (name, id, is a tree), bounded by `MAX_ENTRIES` in all.
+    trees: HashMap<ObjectId, Rc<Vec<(BString, ObjectId, bool)>>>,
+    entries_held: usize,
 }
 
 impl BlobCache {
+    /// About 2 MiB of cached tree entries.
+    const MAX_ENTRIES: usize = 20_000;
+
+    fn entries(
+        &mut self,
+        repo: &gix::Repository,
+        tree: ObjectId,
+    ) -> Result<Rc<Vec<(BString, ObjectId, bool)>>, HistoryError> {
+        if let Some(found) = self.trees.get(&tree) {
+            return Ok(found.clone());
+        }
+        let mut buf = Vec::new();
+        let entries: Vec<(BString, ObjectId, bool)> = repo
+            .objects
+            .find_tree_iter(&tree, &mut buf)
+            .map_err(git_err)?
+            .filter_map(Result::ok)
+            .map(|e| (e.filename.to_owned(), e.oid.to_owned(), e.mode.is_tree()))
+            .collect();
+        if self.entries_held + entries.len() > Self::MAX_ENTRIES {
+            self.trees.clear();
+            self.entries_held = 0;
+        }
+        self.entries_held += entries.len();
+        let entries = Rc::new(entries);
+        self.trees.insert(tree, entries.clone());
+        Ok(entries)
+    }
+
     fn blob_at(
         &mut self,
         repo: &gix::Repository,
@@ -505,22 +559,22 @@ impl BlobCache {
             return Ok(*found);
         }
         let mut current = tree;
-        let mut buf = Vec::new();
         let parts: Vec<&str> = path.split('/').collect();
         let mut found = None;
         for (k, part) in parts.iter().enumerate() {
-            let entry = repo
-                .objects
-                .find_tree_iter(&current, &mut buf)
-                .map_err(git_err)?
-                .filter_map(Result::ok)
-                .find(|e| e.filename == part.as_bytes())
-                .map(|e| (e.oid.to_owned(), e.mode.is_tree()));
+            let entries = self.entries(repo, current)?;
+            let entry = entries
+                .iter()
+                .find(|(name, _, _)| name.as_slice() == part.as_bytes())
+                .map(|(_, id, is_tree)| (*id, *is_tree));
             match entry {
-                Some((id, is_tree)) if k + 1 < parts.len() && is_tree => current = id,
+                Some((id, true)) if k + 1 < parts.len() => current = id,
                 Some((id, false)) if k + 1 == parts.len() => found = Some(id),
                 _ => break,
             }
+        }
+        if self.known.len() >= Self::MAX_ENTRIES {
+            self.known.clear();
         }
         self.known.insert(key, found);
         Ok(found)
