@@ -440,7 +440,7 @@ fn release_commits(
         };
         Ok(read_version(repo, blob, file))
     };
-    for p in 0..n {
+    for (p, touching) in touching.iter_mut().enumerate() {
         let (Some(Some(file)), Some(Some(current))) =
             (options.version_files.get(p), options.versions.get(p))
         else {
@@ -462,7 +462,7 @@ fn release_commits(
         let inside = file.file.starts_with(&format!("{}/", ws.packages[p].path))
             || ws.packages[p].path == ".";
         let candidates: Vec<usize> = if inside {
-            std::mem::take(&mut touching[p])
+            std::mem::take(touching)
         } else {
             needed.to_vec()
         };
@@ -508,13 +508,16 @@ fn same_version(a: &str, b: &str) -> bool {
             .is_some_and(|(x, y)| x == y)
 }
 
+/// One entry of a tree: its name, id and whether it is a tree.
+type TreeEntry = (BString, ObjectId, bool);
+
 /// Blob ids at paths of trees, remembered: a commit's tree is its child's parent tree, and the
 /// trees above package directories are shared by every package of a commit.
 #[derive(Default)]
 struct BlobCache {
     known: HashMap<(ObjectId, String), Option<ObjectId>>,
-    /// Tree id → its entries (name, id, is a tree), bounded by `MAX_ENTRIES` in all.
-    trees: HashMap<ObjectId, Rc<Vec<(BString, ObjectId, bool)>>>,
+    /// Tree id → its entries, bounded by `MAX_ENTRIES` in all.
+    trees: HashMap<ObjectId, Rc<Vec<TreeEntry>>>,
     entries_held: usize,
 }
 
@@ -526,12 +529,12 @@ impl BlobCache {
         &mut self,
         repo: &gix::Repository,
         tree: ObjectId,
-    ) -> Result<Rc<Vec<(BString, ObjectId, bool)>>, HistoryError> {
+    ) -> Result<Rc<Vec<TreeEntry>>, HistoryError> {
         if let Some(found) = self.trees.get(&tree) {
             return Ok(found.clone());
         }
         let mut buf = Vec::new();
-        let entries: Vec<(BString, ObjectId, bool)> = repo
+        let entries: Vec<TreeEntry> = repo
             .objects
             .find_tree_iter(&tree, &mut buf)
             .map_err(git_err)?
