@@ -492,6 +492,15 @@ fn release_commits(
     Ok(())
 }
 
+/// The version `file` says at `commit`, when it exists there and holds one.
+pub fn version_at(repo: &gix::Repository, commit: ObjectId, file: &VersionFile) -> Option<String> {
+    let tree = commit_tree(repo, commit).ok()?;
+    let blob = BlobCache::default()
+        .blob_at(repo, tree, &file.file)
+        .ok()??;
+    read_version(repo, blob, file)
+}
+
 /// The version string a manifest blob holds at `file.key`.
 fn read_version(repo: &gix::Repository, blob: ObjectId, file: &VersionFile) -> Option<String> {
     let data = repo.find_object(blob).ok()?.detach().data;

@@ -172,7 +172,14 @@ pub fn tag_schemes(
     let mut warnings = Vec::new();
     let lerna = lerna_config::read(root, &mut warnings)?;
     let rules = rules::resolve(root, ws, config, lerna)?;
-    scheme::resolve(ws, config, &rules, tags)
+    let repo = history::open(root).ok();
+    let files: Vec<Option<history::VersionFile>> = (0..ws.packages.len())
+        .map(|p| version_file(ws, p))
+        .collect();
+    let version_at = |commit: gix::ObjectId, p: usize| {
+        history::version_at(repo.as_ref()?, commit, files[p].as_ref()?)
+    };
+    scheme::resolve(ws, config, &rules, tags, &version_at)
 }
 
 /// Collects the changes of every package of `ws`.
@@ -205,11 +212,15 @@ pub fn collect(
 
     let repo = history::open(root)?;
     let tags = history::tags(&repo)?;
-    let schemes = scheme::resolve(ws, config, &rules, &tags).map_err(ChangesError::Config)?;
-    warnings.extend(schemes.warnings.iter().cloned());
     let version_files: Vec<Option<history::VersionFile>> = (0..ws.packages.len())
         .map(|p| version_file(ws, p))
         .collect();
+    let version_at = |commit: gix::ObjectId, p: usize| {
+        history::version_at(&repo, commit, version_files[p].as_ref()?)
+    };
+    let schemes =
+        scheme::resolve(ws, config, &rules, &tags, &version_at).map_err(ChangesError::Config)?;
+    warnings.extend(schemes.warnings.iter().cloned());
     let versions: Vec<Option<String>> = ws.packages.iter().map(|p| p.version.clone()).collect();
     let ignored_change = |f: &str| rules.ignored_change(f);
     let net = rules

@@ -28,6 +28,8 @@ pub enum SchemeOrigin {
     OlderTags,
     /// `lerna.json`.
     Lerna,
+    /// No tag of its own: the scheme the repository's other packages of its ecosystem use.
+    Repository,
     /// No tag says: the ecosystem's default.
     Default,
 }
@@ -39,6 +41,9 @@ impl SchemeOrigin {
             SchemeOrigin::CurrentVersion => "inferred: its current version is tagged so",
             SchemeOrigin::OlderTags => "inferred: its earlier tags are named so",
             SchemeOrigin::Lerna => "from `lerna.json`",
+            SchemeOrigin::Repository => {
+                "inferred: no tag of it yet, the other packages are tagged so"
+            }
             SchemeOrigin::Default => "the default: no tag of it exists yet",
         }
     }
@@ -64,27 +69,33 @@ fn named(ecosystem: Ecosystem) -> [&'static str; 3] {
 
 const UNNAMED: [&str; 2] = ["v{version}", "{version}"];
 
+/// What the scheme decision may ask of history: the version package `p` had at a commit.
+pub type VersionAt<'a> = &'a dyn Fn(ObjectId, usize) -> Option<String>;
+
 /// Decides every package's scheme. `tags` are the repository's tags (local and, when known, the
-/// remote's).
+/// remote's). A tag without the package's name (`v1.2.0`, `1.2.0`) is taken as the package's only
+/// when the package's manifest at that commit says that version (`version_at`): the bare `0.1.0`
+/// of a crate's first release is not a release of a test crate added years later.
 pub fn resolve(
     ws: &Workspace,
     config: &LoadedConfig,
     rules: &Rules,
     tags: &[(String, ObjectId)],
+    version_at: VersionAt<'_>,
 ) -> Result<Schemes, SourceError> {
     let mut out = Schemes::default();
-    let names: std::collections::HashSet<&str> = tags.iter().map(|(n, _)| n.as_str()).collect();
+    let names: std::collections::HashMap<&str, ObjectId> =
+        tags.iter().map(|(n, id)| (n.as_str(), *id)).collect();
+    let cx = Choice {
+        ws,
+        config,
+        rules,
+        names: &names,
+        tags,
+        version_at,
+    };
     for (p, package) in ws.packages.iter().enumerate() {
-        let (list, origin) = choose(
-            ws,
-            config,
-            rules,
-            p,
-            package,
-            &names,
-            tags,
-            &mut out.warnings,
-        )?;
+        let (list, origin) = choose(&cx, p, package, &mut out.warnings)?;
         let templates = list
             .iter()
             .map(|t| TagTemplate::new(t, &package.name))
@@ -97,20 +108,73 @@ pub fn resolve(
         out.templates.push(templates);
         out.origins.push(origin);
     }
+    follow_the_repository(ws, &mut out);
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A package with no tag of its own follows the name-bearing scheme most packages of its
+/// ecosystem were found to use: a new crate of a workspace tagging `name-1.2.3` is tagged so too.
+fn follow_the_repository(ws: &Workspace, out: &mut Schemes) {
+    let mut counts: std::collections::HashMap<(Ecosystem, &str), usize> =
+        std::collections::HashMap::new();
+    for (p, package) in ws.packages.iter().enumerate() {
+        if matches!(
+            out.origins[p],
+            SchemeOrigin::CurrentVersion | SchemeOrigin::OlderTags
+        ) && out.written[p].contains("{name}")
+        {
+            *counts
+                .entry((package.ecosystem, out.written[p].as_str()))
+                .or_default() += 1;
+        }
+    }
+    let mut chosen: Vec<(usize, String)> = Vec::new();
+    for (p, package) in ws.packages.iter().enumerate() {
+        if out.origins[p] != SchemeOrigin::Default {
+            continue;
+        }
+        let best = counts
+            .iter()
+            .filter(|((e, _), _)| *e == package.ecosystem)
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.1.cmp(a.0.1)))
+            .map(|((_, t), _)| (*t).to_owned());
+        if let Some(t) = best {
+            chosen.push((p, t));
+        }
+    }
+    for (p, t) in chosen {
+        if let Ok(tt) = TagTemplate::new(&t, &ws.packages[p].name) {
+            out.templates[p] = vec![tt];
+            out.written[p] = t;
+            out.origins[p] = SchemeOrigin::Repository;
+        }
+    }
+}
+
+/// What every package's choice reads.
+struct Choice<'a> {
+    ws: &'a Workspace,
+    config: &'a LoadedConfig,
+    rules: &'a Rules,
+    names: &'a std::collections::HashMap<&'a str, ObjectId>,
+    tags: &'a [(String, ObjectId)],
+    version_at: VersionAt<'a>,
+}
+
 fn choose(
-    ws: &Workspace,
-    config: &LoadedConfig,
-    rules: &Rules,
+    cx: &Choice<'_>,
     p: usize,
     package: &Package,
-    names: &std::collections::HashSet<&str>,
-    tags: &[(String, ObjectId)],
     warnings: &mut Vec<Warning>,
 ) -> Result<(Vec<String>, SchemeOrigin), SourceError> {
+    let Choice {
+        ws,
+        config,
+        rules,
+        names,
+        tags,
+        version_at,
+    } = cx;
     if let Some(list) = &config.config.tags.templates {
         for t in list {
             TagTemplate::new(t.get_ref(), &package.name).map_err(|m| {
@@ -147,8 +211,15 @@ fn choose(
             .iter()
             .copied()
             .filter(|t| {
-                TagTemplate::new(t, &package.name)
-                    .is_ok_and(|tt| names.contains(tt.render(version).as_str()))
+                let Ok(tt) = TagTemplate::new(t, &package.name) else {
+                    return false;
+                };
+                let Some(&commit) = names.get(tt.render(version).as_str()) else {
+                    return false;
+                };
+                t.contains("{name}")
+                    || single
+                    || version_at(commit, p).is_some_and(|v| v == *version)
             })
             .collect();
         if let Some(first) = fitting.first() {
