@@ -447,3 +447,44 @@ fn a_lerna_version_line_behind_its_packages_warns_and_allow_branch_is_honoured()
     assert!(repo.read("lerna.json").contains("\"1.3.1\""));
     assert!(repo.read("CHANGELOG.md").contains("1.3.1"));
 }
+
+#[test]
+fn an_ancient_bare_tag_is_not_the_release_of_a_crate_added_later() {
+    // tokio's first releases were tagged `0.1.0`; its test crates, added years later at 0.1.0,
+    // have never been released. A new crate follows the workspace's `name-1.2.3` scheme.
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"tokio\"]\n")
+        .file(
+            "tokio/Cargo.toml",
+            "[package]\nname = \"tokio\"\nversion = \"0.1.0\"\n",
+        )
+        .commit("chore: init")
+        .tag("0.1.0")
+        .file(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"tokio\", \"tests-build\"]\n",
+        )
+        .file(
+            "tokio/Cargo.toml",
+            "[package]\nname = \"tokio\"\nversion = \"1.53.1\"\n",
+        )
+        .file(
+            "tests-build/Cargo.toml",
+            "[package]\nname = \"tests-build\"\nversion = \"0.1.0\"\npublish = false\n",
+        )
+        .commit("chore: much later")
+        .tag("tokio-1.53.1")
+        .file("tests-build/src/lib.rs", "")
+        .commit("fix(tests-build): x");
+    let out = repo.run(&["status", "--json", "-v"]);
+    let doc = out.json();
+    assert_eq!(doc["packages"][0]["name"], "tests-build");
+    assert!(doc["packages"][0]["last_release"].is_null(), "{doc}");
+    assert!(
+        out.stderr.contains(
+            "tags `{name}-{version}` (inferred: no tag of it yet, the other packages are tagged so): tests-build"
+        ),
+        "{}",
+        out.stderr
+    );
+}
