@@ -6,8 +6,9 @@
 //! format) twice, as two real git repositories. The real changesets CLI versions one copy, the real
 //! polyship binary the other, and the copies must then agree on: every package's `version`, every
 //! internal dependency range in `dependencies`, `devDependencies`, `peerDependencies` and
-//! `optionalDependencies`, which `.changeset/*.md` files remain, and `.changeset/pre.json` (parsed).
-//! Changelogs are not compared: polyship writes its own format by design.
+//! `optionalDependencies`, which `.changeset/*.md` files remain, `.changeset/pre.json` (parsed),
+//! and every package's `CHANGELOG.md`, byte for byte (changesets' format, as its bundled prettier
+//! leaves it).
 //!
 //! changesets is the oracle, so no expected version is written by hand; the comments in each test
 //! say what changesets does there (checked against `@changesets/cli` 2.31), to explain why the
@@ -251,7 +252,18 @@ fn state(root: &Path) -> Vec<String> {
         .map(|entry| entry.unwrap().path())
         .collect();
     dirs.sort();
+    let mut changelogs = Vec::new();
     for dir in dirs {
+        if let Ok(log) = std::fs::read_to_string(dir.join("CHANGELOG.md")) {
+            changelogs.push(format!(
+                "changelog {}:\n{}",
+                dir.file_name().unwrap().to_string_lossy(),
+                log.lines()
+                    .map(|l| format!("  | {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
         let text = std::fs::read_to_string(dir.join("package.json")).unwrap();
         let manifest: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("`{}/package.json` is not JSON ({e})", dir.display()));
@@ -279,6 +291,7 @@ fn state(root: &Path) -> Vec<String> {
             }
         }
     }
+    lines.extend(changelogs);
     let mut changesets: Vec<String> = std::fs::read_dir(root.join(".changeset"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

@@ -879,3 +879,29 @@ fn uv_accepts_its_updated_lockfile() {
     );
     run_tool(&repo, &uv, &["lock", "--check", "--offline"], &[]);
 }
+
+/// Issue 11: a crate whose changelog writes releases as `# 1.53.1 (July 20th, 2026)` gets its new
+/// section on top, in that style, never inside the newest release's body.
+#[test]
+fn changelog_sections_follow_the_files_own_heading_style() {
+    let log = "# 1.53.1 (July 20th, 2026)\n\n### Fixed\n\n- rt: a bug ([#8100])\n\n[#8100]: https://github.com/tokio-rs/tokio/pull/8100\n\n# 1.53.0 (July 1st, 2026)\n\n### Added\n\n- x\n";
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"tokio\"]\n")
+        .file(
+            "tokio/Cargo.toml",
+            "[package]\nname = \"tokio\"\nversion = \"1.53.1\"\n",
+        )
+        .file("tokio/CHANGELOG.md", log)
+        .commit("chore: init")
+        .tag("tokio-1.53.1")
+        .file("tokio/src/lib.rs", "")
+        .commit("fix(rt): another bug");
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = repo.read("tokio/CHANGELOG.md");
+    assert!(
+        written.starts_with("# 1.53.2 (November 22nd, 2026)\n\n### Fixes\n\n- another bug"),
+        "{written}"
+    );
+    assert!(written.ends_with(log), "{written}");
+}

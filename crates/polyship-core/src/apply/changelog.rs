@@ -1,11 +1,23 @@
 //! Changelog sections: what a release's changes look like to its users.
 //!
 //! A section is rendered from a minijinja template (the built-in one below, or the user's) and
-//! placed at the top of the existing changelog, below its title and introduction — before the first
-//! `## ` heading outside a code fence. Everything already in the file is kept byte for byte; the new
-//! section takes the file's line ending.
+//! placed above the newest release of the existing changelog, in its heading style (see
+//! [`super::layout`]). Packages released from changesets in a changesets repository get
+//! changesets' own format instead (see [`super::changesets_changelog`]), and none with its
+//! `changelog: false`. Everything already in the file is kept byte for byte; the new section takes
+//! the file's line ending.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+use super::changesets_changelog::{self as cs_log, CommitInfo, Flavour};
+use super::{ApplyError, Files};
+use crate::changes::changesets_config::ChangelogFormat;
+use crate::config::LoadedConfig;
+use crate::diagnostic::SourceError;
+use crate::plan::Plan;
+use crate::workspace::{DependencyKind, VersionSource, Workspace, child};
 
 use crate::changes::Source;
 use crate::changes::changeset::Bump;
@@ -325,45 +337,371 @@ fn tidy(text: &str) -> String {
     out
 }
 
-/// `existing` (the changelog's text, `None` when it does not exist) with `section` inserted above
-/// the newest release, in the file's line ending. Nothing else changes.
-pub fn insert(existing: Option<&str>, section: &str) -> String {
-    let Some(existing) = existing else {
-        return format!("# Changelog\n\n{section}");
+/// Writes every changelog section of `plan`.
+pub fn write(
+    files: &mut Files,
+    ws: &Workspace,
+    plan: &Plan,
+    config: &LoadedConfig,
+    changes: &crate::changes::Changes,
+    date: &str,
+    forge: Option<&Forge>,
+) -> Result<(), ApplyError> {
+    let cfg = &config.config.changelog;
+    let template = match &cfg.template {
+        Some(path) => {
+            let file = path.get_ref();
+            files.text(file)?.ok_or_else(|| {
+                ApplyError::Input(
+                    config
+                        .error_at(
+                            path.span().start,
+                            format!("the template `{file}` does not exist"),
+                        )
+                        .help("give a path relative to the repository root"),
+                )
+            })?
+        }
+        None => DEFAULT_TEMPLATE.to_owned(),
     };
-    let crlf = existing.contains("\r\n");
-    let section = if crlf {
-        section.replace('\n', "\r\n")
-    } else {
-        section.to_owned()
+    let template_file = cfg.template.as_ref().map_or_else(
+        || crate::config::FILE_NAME.to_owned(),
+        |t| t.get_ref().clone(),
+    );
+    let commits = Commits::new(files.root, changes);
+    let message_of = |id: &str| commits.message(id);
+    // A changeset's whole text goes into the changelog, not only its first line.
+    let bodies: BTreeMap<&str, &str> = changes
+        .changesets
+        .iter()
+        .filter_map(|c| c.body.as_deref().map(|b| (c.id.as_str(), b)))
+        .collect();
+    let with_bodies = |release: &Release| {
+        let mut release = release.clone();
+        for c in &mut release.changes {
+            if c.source == Source::Changeset
+                && let Some(body) = bodies.get(c.id.as_str())
+                && !c.summary.contains('\n')
+            {
+                c.summary = format!("{}\n\n{body}", c.summary);
+            }
+        }
+        release
     };
-    let eol = if crlf { "\r\n" } else { "\n" };
-    let mut offset = 0;
+    let render = |cx: &Context| {
+        render(&template, cx).map_err(|m| {
+            ApplyError::Input(
+                SourceError::new(&template_file, format!("the changelog template fails: {m}"))
+                    .help("fix the template; docs/version.md lists what it can use"),
+            )
+        })
+    };
+    let place = |files: &mut Files, file: &str, version: &str, section: &str| {
+        let existing = files.text(file)?;
+        let new = super::layout::NewRelease {
+            version,
+            date,
+            section,
+            restyle: cfg.template.is_none(),
+            title: "# Changelog",
+        };
+        files.set(file, super::layout::insert(existing.as_deref(), &new))
+    };
+    for release in &plan.releases {
+        let package = &ws.packages[release.package];
+        // A wheel built from a crate shares the crate's changelog when they share a directory.
+        if let VersionSource::Linked { .. } = package.version_source
+            && plan.releases.iter().any(|r| {
+                r.package != release.package && ws.packages[r.package].path == package.path
+            })
+        {
+            continue;
+        }
+        let file = child(&package.path, &cfg.path);
+        if let Some(cs) = &changes.changesets_config
+            && changes.rules.packages[release.package].changesets()
+        {
+            changesets_section(
+                files, ws, plan, changes, cs, release, &file, forge, &commits,
+            )?;
+            continue;
+        }
+        let cx = context(&with_bodies(release), date, forge, &message_of, None);
+        let section = render(&cx)?;
+        place(files, &file, &release.to, &section)?;
+    }
+    for (file, name, members) in shared_changelogs(config, plan, changes) {
+        let mut cx = context(members[0], date, forge, &message_of, None);
+        cx.name = name;
+        cx.sections.clear();
+        for r in &members {
+            let label = r.name.clone();
+            let part = context(&with_bodies(r), date, forge, &message_of, Some(&label));
+            for section in part.sections {
+                if section.title == "Dependencies" {
+                    continue;
+                }
+                match cx.sections.iter_mut().find(|s| s.title == section.title) {
+                    Some(s) => s.entries.extend(section.entries),
+                    None => cx.sections.push(section),
+                }
+            }
+        }
+        let order = ["Breaking changes", "Features", "Fixes", "Other changes"];
+        cx.sections.sort_by_key(|s| {
+            order
+                .iter()
+                .position(|t| *t == s.title)
+                .unwrap_or(order.len())
+        });
+        let section = render(&cx)?;
+        place(files, &file, &members[0].to, &section)?;
+    }
+    Ok(())
+}
+
+/// Changelogs shared by several releases: a group's own (`[[group]] changelog`), and the root
+/// `CHANGELOG.md` in lerna's fixed mode. `(file, name, members)`.
+fn shared_changelogs<'p>(
+    config: &LoadedConfig,
+    plan: &'p Plan,
+    changes: &crate::changes::Changes,
+) -> Vec<(String, String, Vec<&'p Release>)> {
+    let cfg = &config.config.changelog;
+    let mut shared: Vec<(String, String, Vec<&Release>)> = Vec::new();
+    for g in &config.config.groups {
+        let g = g.get_ref();
+        let Some(file) = &g.changelog else { continue };
+        let members: Vec<&Release> = plan
+            .releases
+            .iter()
+            .filter(|r| {
+                g.packages.iter().any(|m| {
+                    *m == r.name
+                        || *m == format!("{}:{}", r.ecosystem, r.name)
+                        || glob::Pattern::new(m).is_ok_and(|p| p.matches(&r.name))
+                })
+            })
+            .collect();
+        if let Some(first) = members.first() {
+            let name = g.name.clone().unwrap_or_else(|| first.name.clone());
+            shared.push((file.clone(), name, members));
+        }
+    }
+    if changes.rules.lerna_line().is_some() {
+        let members: Vec<&Release> = plan
+            .releases
+            .iter()
+            .filter(|r| changes.rules.packages[r.package].lerna)
+            .collect();
+        if !members.is_empty() && !shared.iter().any(|(f, _, _)| *f == cfg.path) {
+            shared.push((cfg.path.clone(), "lerna.json".to_owned(), members));
+        }
+    }
+    shared
+}
+
+/// What changelogs need to know of commits: messages (pull request numbers) and authors (GitHub
+/// logins in no-reply addresses). Changesets' commits touch only `.changeset/`, so history may not
+/// hold them: git is asked.
+struct Commits<'a> {
+    messages: BTreeMap<&'a str, &'a str>,
+    repo: Option<gix::Repository>,
+}
+
+impl<'a> Commits<'a> {
+    fn new(root: &std::path::Path, changes: &'a crate::changes::Changes) -> Self {
+        Self {
+            messages: changes
+                .commits
+                .iter()
+                .map(|c| (c.id.as_str(), c.message.as_str()))
+                .collect(),
+            repo: crate::changes::history::open(root).ok(),
+        }
+    }
+
+    fn commit(&self, id: &str) -> Option<gix::Commit<'_>> {
+        let oid = gix::ObjectId::from_hex(id.as_bytes()).ok()?;
+        self.repo.as_ref()?.find_commit(oid).ok()
+    }
+
+    fn message(&self, id: &str) -> Option<String> {
+        self.messages.get(id).map(|m| (*m).to_owned()).or_else(|| {
+            let commit = self.commit(id)?;
+            Some(String::from_utf8_lossy(commit.message_raw_sloppy()).into_owned())
+        })
+    }
+
+    /// Without a forge token: the pull request from the message, the author from a no-reply
+    /// address.
+    fn info(&self, id: &str) -> CommitInfo {
+        let pull = self.message(id).as_deref().and_then(pull_request);
+        let user = self.commit(id).and_then(|c| {
+            let author = c.author().ok()?;
+            cs_log::login_from_email(&author.email.to_string())
+        });
+        CommitInfo { pull, user }
+    }
+}
+
+/// The section changesets writes for `release`, prepended as changesets does.
+#[allow(clippy::too_many_arguments)]
+fn changesets_section(
+    files: &mut Files,
+    ws: &Workspace,
+    plan: &Plan,
+    changes: &crate::changes::Changes,
+    cs: &crate::changes::changesets_config::ChangesetsConfig,
+    release: &Release,
+    file: &str,
+    forge: Option<&Forge>,
+    commits: &Commits<'_>,
+) -> Result<(), ApplyError> {
+    let repo = match &cs.changelog {
+        ChangelogFormat::None => return Ok(()),
+        ChangelogFormat::GitHub { repo } => Some(
+            repo.clone()
+                .or_else(|| {
+                    forge.and_then(|f| f.url.strip_prefix("https://github.com/").map(str::to_owned))
+                })
+                .unwrap_or_default(),
+        ),
+        ChangelogFormat::Git | ChangelogFormat::Other(_) => None,
+    };
+    let texts: BTreeMap<&str, &str> = changes
+        .changesets
+        .iter()
+        .map(|c| (c.id.as_str(), c.text.as_str()))
+        .collect();
+    let lines: Vec<cs_log::Line<'_>> = release
+        .changes
+        .iter()
+        .filter(|c| c.source == Source::Changeset)
+        .map(|c| cs_log::Line {
+            bump: c.bump,
+            commit: c.commit.as_deref(),
+            text: texts.get(c.id.as_str()).copied().unwrap_or(&c.summary),
+        })
+        .collect();
+    let (updated, dependency_commits) = updated_dependencies(ws, plan, changes, cs, release);
+    let info = |id: &str| commits.info(id);
+    let flavour = match &repo {
+        Some(repo) => Flavour::GitHub { repo, info: &info },
+        None => Flavour::Git,
+    };
+    let section = cs_log::section(&release.to, &lines, &updated, &dependency_commits, &flavour);
+    let section = like_prettier(&section);
+    let existing = files.text(file)?;
+    let name = &ws.packages[release.package].name;
+    files.set(file, cs_log::prepend(existing.as_deref(), name, &section))
+}
+
+/// The dependencies of `release` that changesets lists as updated: releases it depends on (not
+/// dev), whose requirement changesets rewrites, and the commits of the changesets behind them.
+fn updated_dependencies<'p>(
+    ws: &Workspace,
+    plan: &'p Plan,
+    changes: &'p crate::changes::Changes,
+    cs: &crate::changes::changesets_config::ChangesetsConfig,
+    release: &Release,
+) -> (Vec<cs_log::Updated<'p>>, Vec<Option<&'p str>>) {
+    let min = match cs.update_internal_dependencies.as_deref() {
+        Some("minor") => Bump::Minor,
+        _ => Bump::Patch,
+    };
+    let package = &ws.packages[release.package];
+    let mut updated = Vec::new();
+    let mut ids: Vec<&str> = Vec::new();
+    for dep_release in &plan.releases {
+        let dep = ws.packages[dep_release.package].name.as_str();
+        let found = package
+            .dependencies
+            .iter()
+            .filter(|d| d.name == dep && d.ecosystem == dep_release.ecosystem)
+            .find(|d| d.kind == DependencyKind::Normal)
+            .or_else(|| {
+                package
+                    .dependencies
+                    .iter()
+                    .filter(|d| d.name == dep && d.ecosystem == dep_release.ecosystem)
+                    .find(|d| d.kind == DependencyKind::Peer)
+            });
+        let Some(d) = found else { continue };
+        let Some(range) = d.requirement.as_deref() else {
+            continue;
+        };
+        let in_range = crate::version::satisfies(d.ecosystem, Some(range), &dep_release.to)
+            == Some(true)
+            && !range.starts_with("workspace:");
+        let update = !in_range
+            || if d.kind == DependencyKind::Peer {
+                !cs.only_update_peer_dependents_when_out_of_range
+            } else {
+                dep_release.bump >= min
+            };
+        if !update {
+            continue;
+        }
+        updated.push(cs_log::Updated {
+            name: &dep_release.name,
+            version: &dep_release.to,
+        });
+        for c in dep_release
+            .changes
+            .iter()
+            .filter(|c| c.source == Source::Changeset)
+        {
+            if !ids.contains(&c.id.as_str()) {
+                ids.push(&c.id);
+            }
+        }
+    }
+    // In changesets' order of changesets.
+    let commits = changes
+        .changesets
+        .iter()
+        .filter(|c| ids.contains(&c.id.as_str()))
+        .map(|c| {
+            changes
+                .history
+                .changeset_commits
+                .get(&c.id)
+                .map(String::as_str)
+        })
+        .collect();
+    (updated, commits)
+}
+
+/// What changesets' bundled prettier does to a new section: a blank line after every heading,
+/// never two blank lines in a row, no trailing spaces.
+fn like_prettier(section: &str) -> String {
+    let mut out = String::with_capacity(section.len());
+    let mut blank = true;
+    let mut after_heading = false;
     let mut fenced = false;
-    for line in existing.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+    for line in section.lines() {
+        let line = line.trim_end();
+        if line.trim_start().starts_with("```") {
             fenced = !fenced;
         }
-        if !fenced && line.starts_with("## ") {
-            return format!(
-                "{}{section}{eol}{}",
-                &existing[..offset],
-                &existing[offset..]
-            );
+        if line.is_empty() && !fenced {
+            if !blank {
+                out.push('\n');
+            }
+            blank = true;
+            after_heading = false;
+            continue;
         }
-        offset += line.len();
+        if after_heading {
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+        blank = false;
+        after_heading = !fenced && line.starts_with('#');
     }
-    // No release yet: after the title and introduction.
-    let mut out = existing.to_owned();
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push_str(eol);
-    }
-    if !out.is_empty() && !out.ends_with(&format!("{eol}{eol}")) {
-        out.push_str(eol);
-    }
-    out.push_str(&section);
-    out
+    out.trim_end_matches('\n').to_owned() + "\n"
 }
 
 #[cfg(test)]
@@ -435,25 +773,6 @@ mod tests {
         assert_eq!(
             out,
             "## 1.3.0 (2026-11-22)\n\n### Breaking changes\n\n- drop node 16 ([#42](https://github.com/acme/x/pull/42)) ([0123456](https://github.com/acme/x/commit/0123456789abcdef0123456789abcdef01234567))\n\n### Features\n\n- Faster engine ([0123456](https://github.com/acme/x/commit/0123456789abcdef0123456789abcdef01234567))\n\n  Details here\n  and here\n\n### Fixes\n\n- off by one ([0123456](https://github.com/acme/x/commit/0123456789abcdef0123456789abcdef01234567))\n\n### Dependencies\n\n- Updated dependency `util` to 2.0.0\n"
-        );
-    }
-
-    #[test]
-    fn inserts_below_the_title_and_keeps_the_rest() {
-        let section = "## 1.3.0 (2026-11-22)\n\n- x\n";
-        let old = "# Changelog\r\n\r\nAll notable changes.\r\n\r\n```\r\n## not a heading\r\n```\r\n\r\n## 1.2.0\r\n\r\n- y\r\n";
-        let out = insert(Some(old), section);
-        assert_eq!(
-            out,
-            "# Changelog\r\n\r\nAll notable changes.\r\n\r\n```\r\n## not a heading\r\n```\r\n\r\n## 1.3.0 (2026-11-22)\r\n\r\n- x\r\n\r\n## 1.2.0\r\n\r\n- y\r\n"
-        );
-        assert_eq!(
-            insert(Some("# Changelog"), section),
-            "# Changelog\n\n## 1.3.0 (2026-11-22)\n\n- x\n"
-        );
-        assert_eq!(
-            insert(None, section),
-            "# Changelog\n\n## 1.3.0 (2026-11-22)\n\n- x\n"
         );
     }
 

@@ -6,7 +6,9 @@
 //! rewritten, a stale lockfile, a broken template) is raised before any file is touched.
 
 pub mod changelog;
+pub mod changesets_changelog;
 pub mod edit;
+pub mod layout;
 pub mod lockfile;
 pub mod pre;
 
@@ -674,7 +676,7 @@ pub fn edits(
     if let Some(date) = &options.changelog_date
         && config.config.changelog.enabled
     {
-        changelogs(
+        changelog::write(
             files,
             ws,
             plan,
@@ -683,156 +685,6 @@ pub fn edits(
             date,
             options.forge.as_ref(),
         )?;
-    }
-    Ok(())
-}
-
-fn changelogs(
-    files: &mut Files,
-    ws: &Workspace,
-    plan: &Plan,
-    config: &LoadedConfig,
-    changes: &crate::changes::Changes,
-    date: &str,
-    forge: Option<&changelog::Forge>,
-) -> Result<(), ApplyError> {
-    let cfg = &config.config.changelog;
-    let template = match &cfg.template {
-        Some(path) => {
-            let file = path.get_ref();
-            files.text(file)?.ok_or_else(|| {
-                ApplyError::Input(
-                    config
-                        .error_at(
-                            path.span().start,
-                            format!("the template `{file}` does not exist"),
-                        )
-                        .help("give a path relative to the repository root"),
-                )
-            })?
-        }
-        None => changelog::DEFAULT_TEMPLATE.to_owned(),
-    };
-    let template_file = cfg.template.as_ref().map_or_else(
-        || crate::config::FILE_NAME.to_owned(),
-        |t| t.get_ref().clone(),
-    );
-    let messages: BTreeMap<&str, &str> = changes
-        .commits
-        .iter()
-        .map(|c| (c.id.as_str(), c.message.as_str()))
-        .collect();
-    // Changesets' commits touch only `.changeset/`, so history may not hold them: ask git.
-    let repo = crate::changes::history::open(files.root).ok();
-    let message_of = |id: &str| {
-        messages.get(id).map(|m| (*m).to_owned()).or_else(|| {
-            let repo = repo.as_ref()?;
-            let oid = gix::ObjectId::from_hex(id.as_bytes()).ok()?;
-            let commit = repo.find_commit(oid).ok()?;
-            Some(String::from_utf8_lossy(commit.message_raw_sloppy()).into_owned())
-        })
-    };
-    // A changeset's whole text goes into the changelog, not only its first line.
-    let bodies: BTreeMap<&str, &str> = changes
-        .changesets
-        .iter()
-        .filter_map(|c| c.body.as_deref().map(|b| (c.id.as_str(), b)))
-        .collect();
-    let with_bodies = |release: &Release| {
-        let mut release = release.clone();
-        for c in &mut release.changes {
-            if c.source == crate::changes::Source::Changeset
-                && let Some(body) = bodies.get(c.id.as_str())
-                && !c.summary.contains('\n')
-            {
-                c.summary = format!("{}\n\n{body}", c.summary);
-            }
-        }
-        release
-    };
-    let render = |cx: &changelog::Context| {
-        changelog::render(&template, cx).map_err(|m| {
-            ApplyError::Input(
-                SourceError::new(&template_file, format!("the changelog template fails: {m}"))
-                    .help("fix the template; docs/version.md lists what it can use"),
-            )
-        })
-    };
-    for release in &plan.releases {
-        let package = &ws.packages[release.package];
-        // A wheel built from a crate shares the crate's changelog when they share a directory.
-        if let VersionSource::Linked { .. } = package.version_source
-            && plan.releases.iter().any(|r| {
-                r.package != release.package && ws.packages[r.package].path == package.path
-            })
-        {
-            continue;
-        }
-        let file = child(&package.path, &cfg.path);
-        let cx = changelog::context(&with_bodies(release), date, forge, &message_of, None);
-        let section = render(&cx)?;
-        let existing = files.text(&file)?;
-        files.set(&file, changelog::insert(existing.as_deref(), &section))?;
-    }
-    // Fixed groups with a changelog of their own: one section with every member's changes.
-    let mut shared: Vec<(String, String, Vec<&Release>)> = Vec::new();
-    for g in &config.config.groups {
-        let g = g.get_ref();
-        let Some(file) = &g.changelog else { continue };
-        let members: Vec<&Release> = plan
-            .releases
-            .iter()
-            .filter(|r| {
-                g.packages.iter().any(|m| {
-                    *m == r.name
-                        || *m == format!("{}:{}", r.ecosystem, r.name)
-                        || glob::Pattern::new(m).is_ok_and(|p| p.matches(&r.name))
-                })
-            })
-            .collect();
-        if let Some(first) = members.first() {
-            let name = g.name.clone().unwrap_or_else(|| first.name.clone());
-            shared.push((file.clone(), name, members));
-        }
-    }
-    // lerna's fixed mode writes the release into the root `CHANGELOG.md` too.
-    if changes.rules.lerna_line().is_some() {
-        let members: Vec<&Release> = plan
-            .releases
-            .iter()
-            .filter(|r| changes.rules.packages[r.package].lerna)
-            .collect();
-        if !members.is_empty() && !shared.iter().any(|(f, _, _)| *f == cfg.path) {
-            shared.push((cfg.path.clone(), "lerna.json".to_owned(), members));
-        }
-    }
-    for (file, name, members) in shared {
-        let mut cx = changelog::context(members[0], date, forge, &message_of, None);
-        cx.name = name;
-        cx.sections.clear();
-        for r in &members {
-            let label = r.name.clone();
-            let part = changelog::context(&with_bodies(r), date, forge, &message_of, Some(&label));
-            for section in part.sections {
-                if section.title == "Dependencies" {
-                    continue;
-                }
-                match cx.sections.iter_mut().find(|s| s.title == section.title) {
-                    Some(s) => s.entries.extend(section.entries),
-                    None => cx.sections.push(section),
-                }
-            }
-        }
-        let order = ["Breaking changes", "Features", "Fixes", "Other changes"];
-        cx.sections.sort_by_key(|s| {
-            order
-                .iter()
-                .position(|t| *t == s.title)
-                .unwrap_or(order.len())
-        });
-        let section = render(&cx)?;
-        let existing = files.text(&file)?;
-        files.set(&file, changelog::insert(existing.as_deref(), &section))?;
     }
     Ok(())
 }

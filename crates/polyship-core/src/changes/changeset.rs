@@ -86,6 +86,8 @@ pub struct Changeset {
     pub summary: String,
     /// The rest of the text, when there is any.
     pub body: Option<String>,
+    /// The whole text after the front matter, trimmed, as changesets reads it.
+    pub text: String,
 }
 
 /// The front matter and text of a changeset, before names are resolved.
@@ -95,6 +97,8 @@ pub struct RawChangeset {
     pub entries: Vec<(String, Bump, usize)>,
     pub summary: String,
     pub body: Option<String>,
+    /// The whole text after the front matter, trimmed.
+    pub text: String,
 }
 
 /// Parses a changeset's text. `file` is only used in errors.
@@ -149,6 +153,7 @@ pub fn parse(file: &str, text: &str) -> Result<RawChangeset, SourceError> {
     }
     let rest: Vec<&str> = lines[end + 1..].to_vec();
     let first = rest.iter().position(|l| !l.trim().is_empty());
+    let full = rest.join("\n").trim().to_owned();
     let (summary, body) = match first {
         None => (String::new(), None),
         Some(f) => {
@@ -163,6 +168,7 @@ pub fn parse(file: &str, text: &str) -> Result<RawChangeset, SourceError> {
         entries,
         summary,
         body,
+        text: full,
     })
 }
 
@@ -321,6 +327,7 @@ pub fn read_all(
             skipped,
             summary: raw.summary,
             body: raw.body,
+            text: raw.text,
         });
     }
     Ok(out)

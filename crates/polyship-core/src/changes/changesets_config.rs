@@ -34,6 +34,25 @@ pub struct ChangesetsConfig {
     pub access: Option<String>,
     /// `bumpVersionsWithWorkspaceProtocolOnly`: only `workspace:` requirements follow releases.
     pub workspace_protocol_only: bool,
+    /// `changelog`: how changesets writes changelogs.
+    pub changelog: ChangelogFormat,
+}
+
+/// The changelog generator `.changeset/config.json` names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ChangelogFormat {
+    /// `@changesets/cli/changelog` (the default) or `@changesets/changelog-git`: `- abc1234: summary`.
+    #[default]
+    Git,
+    /// `@changesets/changelog-github`: pull request, commit and author links.
+    GitHub {
+        /// Its `repo` option, `owner/name`.
+        repo: Option<String>,
+    },
+    /// `false`: no changelogs.
+    None,
+    /// Another generator (a package of the repository's own): written as changelog-git does.
+    Other(String),
 }
 
 /// Keys changesets defines that polyship accepts without using.
@@ -118,6 +137,37 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
         private_version: true,
         ..ChangesetsConfig::default()
     };
+    config.changelog = match map.get("changelog") {
+        None | Some(Value::Null) => ChangelogFormat::Git,
+        Some(Value::Bool(false)) => ChangelogFormat::None,
+        Some(Value::String(name)) => changelog_format(name, None),
+        Some(Value::Array(items)) => match items.as_slice() {
+            [Value::String(name)] => changelog_format(name, None),
+            [Value::String(name), options] => changelog_format(name, Some(options)),
+            _ => {
+                return Err(err(
+                    &["changelog"],
+                    "`changelog` must be `false`, a generator name, or `[name, options]`"
+                        .to_owned(),
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(err(
+                &["changelog"],
+                "`changelog` must be `false`, a generator name, or `[name, options]`".to_owned(),
+            ));
+        }
+    };
+    if let ChangelogFormat::Other(name) = &config.changelog {
+        warnings.push(
+            Warning::new(format!(
+                "`{FILE}` names the changelog generator `{name}`, which polyship cannot run; it writes changelogs as `@changesets/changelog-git` does"
+            ))
+            .in_file(FILE, Some(Position::at(text, json::nearest_span(text, &["changelog"]).start)))
+            .help("use `@changesets/changelog-git` or `@changesets/changelog-github`, or set `[changelog] template` in polyship.toml"),
+        );
+    }
     config.workspace_protocol_only = map
         .get("bumpVersionsWithWorkspaceProtocolOnly")
         .and_then(Value::as_bool)
@@ -160,6 +210,19 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
         }
     }
     Ok(config)
+}
+
+fn changelog_format(name: &str, options: Option<&Value>) -> ChangelogFormat {
+    match name {
+        "@changesets/cli/changelog" | "@changesets/changelog-git" => ChangelogFormat::Git,
+        "@changesets/changelog-github" => ChangelogFormat::GitHub {
+            repo: options
+                .and_then(|o| o.get("repo"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        },
+        other => ChangelogFormat::Other(other.to_owned()),
+    }
 }
 
 /// `.changeset/pre.json`: the state of pre mode.
@@ -217,6 +280,12 @@ mod tests {
         assert_eq!(c.ignore, ["@acme/docs"]);
         assert_eq!(c.base_branch.as_deref(), Some("main"));
         assert!(c.private_tag && c.only_update_peer_dependents_when_out_of_range);
+        assert_eq!(
+            c.changelog,
+            ChangelogFormat::GitHub {
+                repo: Some("acme/x".into())
+            }
+        );
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].message.contains("`colour`"));
         assert_eq!(

@@ -248,44 +248,9 @@ impl Forge {
     }
 }
 
-/// The changelog section of `version` in a changelog: from its `## ` heading (the first heading
-/// whose text starts with the version, optionally bracketed or prefixed with `v`) to the next
-/// heading of the same or a higher level, without the heading itself.
+/// The changelog section of `version`: what follows its release heading, up to the next release.
 pub fn changelog_section(changelog: &str, version: &str) -> Option<String> {
-    let mut lines = changelog.lines();
-    let mut level = 0;
-    for line in lines.by_ref() {
-        let hashes = line.bytes().take_while(|b| *b == b'#').count();
-        if hashes == 0 {
-            continue;
-        }
-        let text = line[hashes..].trim();
-        let text = text.trim_start_matches('[').trim_start_matches('v');
-        if text.starts_with(version)
-            && !text[version.len()..].starts_with(|c: char| {
-                c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '+'
-            })
-        {
-            level = hashes;
-            break;
-        }
-    }
-    if level == 0 {
-        return None;
-    }
-    let mut body = Vec::new();
-    let mut fence = false;
-    for line in lines {
-        if line.trim_start().starts_with("```") {
-            fence = !fence;
-        }
-        let hashes = line.bytes().take_while(|b| *b == b'#').count();
-        if !fence && hashes > 0 && hashes <= level && line[hashes..].starts_with(' ') {
-            break;
-        }
-        body.push(line);
-    }
-    Some(body.join("\n").trim().to_owned())
+    crate::apply::layout::section_of(changelog, version)
 }
 
 #[cfg(test)]
