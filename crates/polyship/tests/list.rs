@@ -354,7 +354,7 @@ fn python_pep621_poetry_maturin_and_uv() {
     let repo = Repo::new()
         .file(
             "pyproject.toml",
-            "[project]\nname = \"Acme.Root\"\nversion = \"0.1.0\"\nclassifiers = [\"Private :: Do Not Upload\"]\n\n[tool.uv.workspace]\nmembers = [\"py/*\"]\nexclude = [\"py/skip\"]\n\n[tool.uv.sources]\nacme-lib = { workspace = true }\n",
+            "[project]\nname = \"Acme.Root\"\nversion = \"0.1.0\"\nclassifiers = [\"Private :: Do Not Upload\"]\n\n[tool.uv.workspace]\nmembers = [\"py/*\", \"scm\"]\nexclude = [\"py/skip\"]\n\n[tool.uv.sources]\nacme-lib = { workspace = true }\n",
         )
         .file(
             "py/lib/pyproject.toml",
@@ -647,5 +647,92 @@ fn ignoring_the_crate_a_wheel_takes_its_version_from_warns() {
             .contains("`python:n` takes its version from `cargo:n-rs`, which `ignore` leaves out"),
         "{}",
         out.stderr
+    );
+}
+
+/// Issue 11: a Rust + Python repository shaped like uv. Its test fixtures hold dozens of
+/// `pyproject.toml` files (two share a project name, one does not parse) and a dev-only
+/// `scripts/benchmark` project; only the root maturin project and the crate-built wheel are
+/// distributions, and `-v` says why of each file.
+#[test]
+fn python_distributions_follow_what_python_tools_build() {
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n")
+        .file("crates/uv/Cargo.toml", "[package]\nname = \"uv\"\nversion = \"0.12.5\"\n")
+        .file("crates/uv/pyproject.toml", "[tool.uv]\nno-build = false\n")
+        .file("crates/uv-build/Cargo.toml", "[package]\nname = \"uv-build\"\nversion = \"0.12.5\"\n")
+        .file(
+            "crates/uv-build/pyproject.toml",
+            "[project]\nname = \"uv-build\"\nversion = \"0.12.5\"\n\n[build-system]\nbuild-backend = \"maturin\"\n",
+        )
+        .file(
+            "pyproject.toml",
+            "[build-system]\nbuild-backend = \"maturin\"\n\n[project]\nname = \"uv\"\nversion = \"0.12.5\"\n\n[tool.maturin]\nmanifest-path = \"crates/uv/Cargo.toml\"\n",
+        )
+        .file(
+            "scripts/benchmark/pyproject.toml",
+            "[project]\nname = \"benchmark\"\nversion = \"0.0.1\"\n",
+        )
+        .file("test/ecosystem/pyx-a/pyproject.toml", "[project]\nname = \"pyx-ecosystem\"\nversion = \"1.0.0\"\n")
+        .file("test/ecosystem/pyx-b/pyproject.toml", "[project]\nname = \"pyx-ecosystem\"\nversion = \"2.0.0\"\n")
+        .file("test/broken/pyproject.toml", "[project\nname = ")
+        .commit("init");
+    let out = repo.run(&["list", "--json", "-v"]);
+    let doc = out.json();
+    let python: Vec<(String, String, String, String)> = packages(&doc)
+        .into_iter()
+        .filter(|p| p.0 == "python")
+        .collect();
+    assert_eq!(
+        python,
+        [
+            p("python", "uv", "0.12.5", "."),
+            p("python", "uv-build", "0.12.5", "crates/uv-build")
+        ]
+    );
+    for needle in [
+        "`pyproject.toml` is the Python distribution `uv`: the root project",
+        "`crates/uv-build/pyproject.toml` is the Python distribution `uv-build`: a maturin project built from the crate at `crates/uv-build`",
+        "`scripts/benchmark/pyproject.toml` is not a package: it is in a test, fixture, example, script, benchmark or docs directory",
+        "`test/ecosystem/pyx-a/pyproject.toml` is not a package",
+        "`crates/uv/pyproject.toml` is not a package",
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "missing `{needle}` in:\n{}",
+            out.stderr
+        );
+    }
+}
+
+/// Without a root project, uv workspace or maturin project, every project outside test, fixture,
+/// example and script directories is a distribution.
+#[test]
+fn python_projects_without_a_workspace_are_taken_outside_test_directories() {
+    let repo = Repo::new()
+        .file(
+            "libs/a/pyproject.toml",
+            "[project]\nname = \"a\"\nversion = \"1.0.0\"\n",
+        )
+        .file(
+            "libs/b/pyproject.toml",
+            "[project]\nname = \"b\"\nversion = \"1.0.0\"\n",
+        )
+        .file(
+            "libs/b/tests/fixtures/pyproject.toml",
+            "[project]\nname = \"a\"\nversion = \"9.0.0\"\n",
+        )
+        .file(
+            "examples/demo/pyproject.toml",
+            "[project]\nname = \"demo\"\nversion = \"0.1.0\"\n",
+        )
+        .commit("init");
+    let doc = repo.run(&["list", "--json"]).json();
+    assert_eq!(
+        packages(&doc),
+        [
+            p("python", "a", "1.0.0", "libs/a"),
+            p("python", "b", "1.0.0", "libs/b")
+        ]
     );
 }

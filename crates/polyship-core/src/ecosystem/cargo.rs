@@ -65,6 +65,37 @@ impl Adapter for Cargo {
     }
 }
 
+/// Whether the crate in `dir` is a member of the repository's root Cargo workspace (its
+/// `members` globs, less `exclude`), or the root crate itself. Unreadable manifests say no.
+pub fn in_root_workspace(cx: &Context<'_>, dir: &str) -> bool {
+    let Ok(Some(text)) = cx.read(MANIFEST) else {
+        return false;
+    };
+    let Ok(root) = TomlFile::parse(MANIFEST, text) else {
+        return false;
+    };
+    if dir == "." {
+        return root.root().contains_key("package");
+    }
+    let Ok(Some(ws)) = root.table(root.root(), "workspace", "workspace") else {
+        return false;
+    };
+    let list = |key: &str| -> Vec<String> {
+        root.strings(ws, key, &format!("workspace.{key}"))
+            .map(|v| v.into_iter().map(|(s, _)| s).collect())
+            .unwrap_or_default()
+    };
+    let excluded = list("exclude")
+        .iter()
+        .filter_map(|e| join_rel(".", e))
+        .any(|e| dir == e || dir.starts_with(&format!("{e}/")));
+    !excluded
+        && list("members")
+            .iter()
+            .filter_map(|m| MemberGlob::new(".", m).ok())
+            .any(|g| g.matches(dir))
+}
+
 /// Reads the crate in `dir` (root-relative) the way [`Adapter::load`] does: name and version after
 /// inheritance. For ecosystems whose packages build from a crate (maturin).
 pub fn read_crate_in(cx: &Context<'_>, dir: &str) -> Result<Option<Package>, DiscoveryError> {

@@ -55,6 +55,8 @@ impl Context<'_> {
 pub struct Found {
     pub packages: Vec<Package>,
     pub warnings: Vec<Warning>,
+    /// Why manifests were or were not taken as packages, for `-v`.
+    pub notes: Vec<String>,
     /// Directories whose package of another ecosystem this one needs (a maturin wheel needs its
     /// crate): the driver loads them with that ecosystem's adapter unless already discovered.
     pub needs: Vec<(Ecosystem, String)>,
@@ -64,6 +66,7 @@ impl Found {
     pub fn extend(&mut self, other: Found) {
         self.packages.extend(other.packages);
         self.warnings.extend(other.warnings);
+        self.notes.extend(other.notes);
         self.needs.extend(other.needs);
     }
 }

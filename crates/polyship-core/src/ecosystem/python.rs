@@ -1,11 +1,22 @@
-//! Python: every `pyproject.toml` that declares a distribution.
+//! Python: the `pyproject.toml` files that declare the repository's distributions.
 //!
-//! Python has no workspace standard most repositories use, so every `pyproject.toml` the repository
-//! holds (outside ignored paths) that names a project is a package: PEP 621 `[project]`, or Poetry's
-//! `[tool.poetry]`. A uv workspace (`[tool.uv.workspace]`) is checked like the other ecosystems'
-//! (a literal member without `pyproject.toml` is an error, a glob matching nothing a warning). Names are
-//! normalised per PEP 503. A maturin project whose version is dynamic takes its crate's version: the
-//! wheel and the crate are linked and the crate's manifest is the one a release edits.
+//! Python has no single workspace file, so polyship follows what Python tools do. A distribution
+//! is a `pyproject.toml` with a project (PEP 621 `[project]`, or Poetry's `[tool.poetry]`) that is:
+//!
+//! 1. the root project (what `pip install .`, `uv build` and `python -m build` build);
+//! 2. a member of the root's uv workspace (`[tool.uv.workspace] members`, less `exclude`);
+//! 3. a maturin project built from a crate of the repository (a Rust crate's Python wheel, built
+//!    and released with it), outside test and fixture directories;
+//! 4. named by a `[[package]]` of `polyship.toml` (loaded by the discovery driver);
+//! 5. only when none of 1–3 exists: any tracked project outside test, fixture, example, script,
+//!    benchmark and documentation directories.
+//!
+//! Every other `pyproject.toml` — test fixtures (which may even share names), a dev-only script
+//! project — is not a package, and `-v` says why of each. A uv workspace is checked like the other
+//! ecosystems' (a literal member without `pyproject.toml` is an error, a glob matching nothing a
+//! warning). Names are normalised per PEP 503. A maturin project whose version is dynamic takes its
+//! crate's version: the wheel and the crate are linked and the crate's manifest is the one a
+//! release edits.
 
 use toml_edit::TableLike;
 
@@ -29,15 +40,23 @@ impl Adapter for Python {
     fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError> {
         let mut found = Found::default();
         let dirs: Vec<&str> = cx.files.dirs_with(MANIFEST).collect();
-        for dir in &dirs {
+        let chosen = choose(cx, &dirs, &mut found)?;
+        for (dir, why) in chosen {
             let manifest = child(dir, MANIFEST);
             let Some(text) = cx.read(&manifest)? else {
                 continue;
             };
             let file = TomlFile::parse(&manifest, text)?;
-            check_uv_workspace(cx, &file, dir, &dirs, &mut found)?;
             if let Some(p) = read_project(cx, &file, dir, &mut found)? {
+                found.notes.push(format!(
+                    "`{manifest}` is the Python distribution `{}`: {why}",
+                    p.name
+                ));
                 found.packages.push(p);
+            } else {
+                found.notes.push(format!(
+                    "`{manifest}` declares no distribution; not a package"
+                ));
             }
         }
         Ok(found)
@@ -62,6 +81,147 @@ impl Adapter for Python {
     fn links_by_name(&self) -> bool {
         true
     }
+}
+
+/// Directory names whose projects are never packages in the fallback rule: what test suites,
+/// examples, scripts, benchmarks and docs keep.
+const NOT_PACKAGES: [&str; 16] = [
+    "test",
+    "tests",
+    "testing",
+    "testdata",
+    "test-data",
+    "fixtures",
+    "__fixtures__",
+    "fixture",
+    "example",
+    "examples",
+    "script",
+    "scripts",
+    "bench",
+    "benches",
+    "benchmarks",
+    "docs",
+];
+
+/// Which `pyproject.toml` directories are distributions, and why (see the module's rule).
+fn choose<'d>(
+    cx: &Context<'_>,
+    dirs: &[&'d str],
+    found: &mut Found,
+) -> Result<Vec<(&'d str, String)>, DiscoveryError> {
+    let mut chosen: Vec<(&'d str, String)> = Vec::new();
+    let root = if dirs.contains(&".") {
+        cx.read(MANIFEST)?
+            .map(|text| TomlFile::parse(MANIFEST, text))
+            .transpose()?
+    } else {
+        None
+    };
+    if let Some(root) = &root {
+        if declares_project(root) {
+            chosen.push((".", "the root project".to_owned()));
+        }
+        for dir in uv_members(cx, root, dirs, found)? {
+            if dir != "." {
+                chosen.push((dir, "a member of the root uv workspace".to_owned()));
+            }
+        }
+    }
+    let outside = |d: &str| !d.split('/').any(|part| NOT_PACKAGES.contains(&part));
+    // Maturin projects: read leniently, since a fixture that does not parse is no one's package.
+    for &dir in dirs {
+        if dir == "." || chosen.iter().any(|(d, _)| *d == dir) || !outside(dir) {
+            continue;
+        }
+        let manifest = child(dir, MANIFEST);
+        let Ok(Some(text)) = cx.read(&manifest) else {
+            continue;
+        };
+        let Ok(file) = TomlFile::parse(&manifest, text) else {
+            continue;
+        };
+        if let Some(crate_dir) = maturin_crate(&file, dir)
+            && (cargo::in_root_workspace(cx, &crate_dir)
+                || cx.files.dirs_with("Cargo.toml").any(|d| d == crate_dir))
+        {
+            chosen.push((
+                dir,
+                format!("a maturin project built from the crate at `{crate_dir}`"),
+            ));
+        }
+    }
+    if chosen.is_empty() {
+        for &dir in dirs {
+            if outside(dir) {
+                chosen.push((
+                    dir,
+                    "no root project, uv workspace or maturin project says otherwise, and it is outside test, example and script directories".to_owned(),
+                ));
+            }
+        }
+    }
+    for &dir in dirs {
+        if !chosen.iter().any(|(d, _)| *d == dir) {
+            let why = if outside(dir) {
+                "not the root project, a uv workspace member or a maturin project of a crate here; name it in `[[package]]` of polyship.toml to release it"
+            } else {
+                "it is in a test, fixture, example, script, benchmark or docs directory"
+            };
+            found.notes.push(format!(
+                "`{}` is not a package: {why}",
+                child(dir, MANIFEST)
+            ));
+        }
+    }
+    Ok(chosen)
+}
+
+fn declares_project(file: &TomlFile) -> bool {
+    let root = file.root();
+    let project = root
+        .get("project")
+        .and_then(toml_edit::Item::as_table_like)
+        .is_some_and(|p| p.contains_key("name"));
+    let poetry = root
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(toml_edit::Item::as_table_like)
+        .is_some_and(|p| p.contains_key("name"));
+    project || poetry
+}
+
+/// The crate directory of a maturin project (`tool.maturin.manifest-path`, else its own
+/// directory), when the file uses maturin.
+fn maturin_crate(file: &TomlFile, dir: &str) -> Option<String> {
+    let root = file.root();
+    let maturin = root.get("tool").and_then(|t| t.get("maturin"));
+    let backend = root
+        .get("build-system")
+        .and_then(|b| b.get("build-backend"))
+        .and_then(toml_edit::Item::as_str);
+    if maturin.is_none() && !backend.is_some_and(|b| b.starts_with("maturin")) {
+        return None;
+    }
+    let manifest_path = maturin
+        .and_then(|m| m.get("manifest-path"))
+        .and_then(toml_edit::Item::as_str)
+        .unwrap_or("Cargo.toml");
+    join_rel(dir, manifest_path).map(|p| parent_dir(&p).to_owned())
+}
+
+/// The members of the root's uv workspace, checked as the other ecosystems' workspaces are.
+fn uv_members<'d>(
+    cx: &Context<'_>,
+    root: &TomlFile,
+    dirs: &[&'d str],
+    found: &mut Found,
+) -> Result<Vec<&'d str>, DiscoveryError> {
+    let globs = check_uv_workspace(cx, root, ".", dirs, found)?;
+    if globs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(select(&globs, dirs.iter().copied()))
 }
 
 /// PEP 503 normalisation: lowercase, runs of `-`, `_` and `.` become one `-`.
@@ -110,15 +270,15 @@ fn check_uv_workspace(
     dir: &str,
     dirs: &[&str],
     found: &mut Found,
-) -> Result<(), DiscoveryError> {
+) -> Result<Vec<MemberGlob>, DiscoveryError> {
     let Some(tool) = file.table(file.root(), "tool", "tool")? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let Some(uv) = file.table(tool, "uv", "tool.uv")? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let Some(ws) = file.table(uv, "workspace", "tool.uv.workspace")? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut globs = Vec::new();
     let mut spans = Vec::new();
@@ -171,7 +331,7 @@ fn check_uv_workspace(
                 )));
         }
     }
-    Ok(())
+    Ok(globs)
 }
 
 /// The distribution a `pyproject.toml` declares; `None` when it declares none (a tool-only file,

@@ -105,6 +105,8 @@ impl Workspace {
 pub struct Discovery {
     pub workspace: Workspace,
     pub warnings: Vec<Warning>,
+    /// Why manifests were or were not taken as packages (shown with `-v`).
+    pub notes: Vec<String>,
 }
 
 /// Reads `polyship.toml` and discovers the workspace at `root`, the repository root.
@@ -193,6 +195,7 @@ pub fn discover_in(
     }
 
     let mut warnings = found.warnings;
+    let notes = found.notes;
     let mut packages = found.packages;
     packages.retain(|p| !is_ignored(&ignore, &p.path));
     packages.sort_by(|a, b| (a.ecosystem, &a.path, &a.name).cmp(&(b.ecosystem, &b.path, &b.name)));
@@ -226,6 +229,7 @@ pub fn discover_in(
             graph,
         },
         warnings,
+        notes,
     })
 }
 

@@ -29,6 +29,9 @@ pub fn discover(cx: &Context) -> anyhow::Result<Discovered> {
     for warning in &discovery.warnings {
         cx.warn(warning);
     }
+    for note in &discovery.notes {
+        cx.debug(note);
+    }
     cx.debug(&format!(
         "discovered {} packages",
         discovery.workspace.packages.len()
