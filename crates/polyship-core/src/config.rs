@@ -371,6 +371,9 @@ pub struct TagsConfig {
     /// lerna's), else `{name}@{version}` for npm packages, `{name}-v{version}` for crates and Python
     /// distributions, `v{version}` in a one-package repository.
     pub templates: Option<Vec<Spanned<String>>>,
+    /// Whether `publish` tags private packages. Default: changesets' `privatePackages.tag`, else
+    /// `false` (benches and examples get no tags).
+    pub private: Option<bool>,
 }
 
 /// An explicitly declared package.

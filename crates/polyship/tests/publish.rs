@@ -767,9 +767,9 @@ fn filter_publishes_only_the_selected_packages_and_refuses_a_missing_dependency(
 }
 
 #[test]
-fn private_packages_are_tagged_not_uploaded_and_no_push_keeps_everything_local() {
+fn private_packages_are_tagged_when_asked_not_uploaded_and_no_push_keeps_everything_local() {
     let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
-    let f = Fixture::new(&npm, "");
+    let f = Fixture::new(&npm, "\n[tags]\nprivate = true\n");
     let app = f.read_app();
     f.repo.write(
         "js/app/package.json",

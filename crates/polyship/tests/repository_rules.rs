@@ -488,3 +488,67 @@ fn an_ancient_bare_tag_is_not_the_release_of_a_crate_added_later() {
         out.stderr
     );
 }
+
+/// Issue 11: private packages get no tags by default (as changesets' `privatePackages.tag`), and
+/// a never-versioned `0.0.0` private crate never appears in a release.
+#[test]
+fn private_packages_are_not_tagged_by_default() {
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"benches\", \"tool\"]\n",
+        )
+        .file(
+            "benches/Cargo.toml",
+            "[package]\nname = \"benches\"\nversion = \"0.0.0\"\npublish = false\n",
+        )
+        .file(
+            "tool/Cargo.toml",
+            "[package]\nname = \"tool\"\nversion = \"1.2.0\"\npublish = false\n",
+        )
+        .commit("chore: init");
+    let out = repo.run(&["publish", "--dry-run", "--no-push"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("benches"), "{}", out.stdout);
+    assert!(!out.stdout.contains("tool-v1.2.0"), "{}", out.stdout);
+    let asked = repo
+        .file("polyship.toml", "[tags]\nprivate = true\n")
+        .commit("chore: tag private packages");
+    let out = asked.run(&["publish", "--dry-run", "--no-push"]);
+    assert!(
+        out.stdout.contains("tool-v1.2.0"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!out.stdout.contains("benches"), "{}", out.stdout);
+}
+
+/// Issue 11: a maturin wheel and its crate share one tag on purpose; two unrelated packages that
+/// would claim one tag are refused before anything happens.
+#[test]
+fn two_releases_never_claim_one_tag_silently() {
+    let repo = Repo::new()
+        .file("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n")
+        .file(
+            "a/Cargo.toml",
+            "[package]\nname = \"a\"\nversion = \"1.0.0\"\npublish = false\n",
+        )
+        .file(
+            "package.json",
+            r#"{ "name": "a", "version": "1.0.0", "private": true }"#,
+        )
+        .file(
+            "polyship.toml",
+            "[tags]\ntemplates = [\"v{version}\"]\nprivate = true\n",
+        )
+        .commit("chore: init");
+    let out = repo.run(&["publish", "--dry-run", "--no-push"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the releases of `cargo:a` and `npm:a` would all be tagged `v1.0.0`"),
+        "{}",
+        out.stderr
+    );
+}

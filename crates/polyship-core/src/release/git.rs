@@ -126,6 +126,21 @@ pub fn is_ancestor(root: &Path, ancestor: &str, commit: &str, redactor: &Redacto
     .is_ok()
 }
 
+/// Whether the tag `name` exists and names `commit`.
+pub fn tag_names(root: &Path, name: &str, commit: &str, redactor: &Redactor) -> bool {
+    git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/tags/{name}^{{commit}}"),
+        ],
+        redactor,
+    )
+    .is_ok_and(|out| out.trim() == commit)
+}
+
 /// Creates the lightweight tag `name` on `commit`.
 pub fn create_tag(
     root: &Path,

@@ -598,7 +598,12 @@ impl Run<'_> {
     }
 
     fn tag(&self, t: &mut Target) {
-        if t.tagged {
+        // A tag shared on purpose (a wheel and its crate, a fixed version line) is made once.
+        if t.tagged || git::tag_names(self.root, &t.tag, self.head, self.redactor) {
+            if !t.tagged {
+                t.tagged = true;
+                self.record(t, |e| e.tagged = true);
+            }
             return;
         }
         match git::create_tag(self.root, &t.tag, self.head, self.redactor) {
@@ -612,6 +617,80 @@ impl Run<'_> {
                 self.record(t, |e| e.error = Some(msg.clone()));
                 t.error = Some(msg);
             }
+        }
+    }
+}
+
+/// Two releases under one tag: fine when they are one release on purpose — a wheel and the crate
+/// it is built from, packages sharing a version field, members of one fixed or locked version
+/// line — and said so; otherwise a preflight problem, since one of them would be invisible.
+fn shared_tags(
+    root: &Path,
+    ws: &Workspace,
+    config: &LoadedConfig,
+    changesets: Option<&crate::changes::changesets_config::ChangesetsConfig>,
+    targets: &[Target],
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) {
+    let mut by_tag: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for t in targets {
+        by_tag.entry(&t.tag).or_default().push(t.package);
+    }
+    let lerna_fixed = crate::changes::lerna_config::read(root, &mut Vec::new())
+        .ok()
+        .flatten()
+        .is_some_and(|l| matches!(l.mode, crate::changes::lerna_config::Mode::Fixed(_)));
+    let together = |a: usize, b: usize| {
+        let (pa, pb) = (&ws.packages[a], &ws.packages[b]);
+        let linked = |x: &crate::workspace::Package, y: &crate::workspace::Package| matches!(&x.version_source, crate::workspace::VersionSource::Linked { ecosystem, name } if *ecosystem == y.ecosystem && *name == y.name);
+        let field = match (&pa.version_source, &pb.version_source) {
+            (
+                crate::workspace::VersionSource::Workspace { location: x },
+                crate::workspace::VersionSource::Workspace { location: y },
+            ) => x.file == y.file,
+            _ => false,
+        };
+        let in_list = |list: &[String], p: &crate::workspace::Package| {
+            list.iter().any(|m| {
+                *m == p.name
+                    || *m == p.id()
+                    || glob::Pattern::new(m).is_ok_and(|g| g.matches(&p.name))
+            })
+        };
+        let grouped = config.config.groups.iter().any(|g| {
+            let g = g.get_ref();
+            g.kind != crate::config::GroupKind::Linked
+                && in_list(&g.packages, pa)
+                && in_list(&g.packages, pb)
+        }) || changesets
+            .is_some_and(|c| c.fixed.iter().any(|g| in_list(g, pa) && in_list(g, pb)))
+            || (lerna_fixed
+                && crate::ecosystem::adapter(pa.ecosystem).governed_by_lerna()
+                && crate::ecosystem::adapter(pb.ecosystem).governed_by_lerna());
+        linked(pa, pb) || linked(pb, pa) || field || grouped
+    };
+    for (tag, packages) in by_tag {
+        if packages.len() < 2 {
+            continue;
+        }
+        let ids: Vec<String> = packages
+            .iter()
+            .map(|&p| format!("`{}`", ws.packages[p].id()))
+            .collect();
+        if packages
+            .iter()
+            .all(|&a| packages.iter().all(|&b| a == b || together(a, b)))
+        {
+            notes.push(format!(
+                "`{tag}` tags {} together: they release as one",
+                ids.join(", ")
+            ));
+        } else {
+            problems.push(problem(
+                format!("the releases of {} would all be tagged `{tag}`", ids.join(" and ")),
+                "give them different tag templates in `[tags] templates` (such as `{name}-v{version}` and `py-{name}-v{version}`), or release them together in a fixed group",
+            ));
         }
     }
 }
@@ -770,7 +849,14 @@ pub fn run(
             ));
             continue;
         }
-        if p.private && changesets.as_ref().is_some_and(|c| !c.private_tag) {
+        // Private packages are tagged only when asked; one never versioned (`0.0.0`) never.
+        let tag_private = config
+            .config
+            .tags
+            .private
+            .or_else(|| changesets.as_ref().map(|c| c.private_tag))
+            .unwrap_or(false);
+        if p.private && (!tag_private || version == "0.0.0") {
             continue;
         }
         let Some(template) = templates[i].first() else {
@@ -803,6 +889,16 @@ pub fn run(
             error: None,
         });
     }
+
+    shared_tags(
+        root,
+        ws,
+        config,
+        changesets.as_ref(),
+        &targets,
+        &mut problems,
+        &mut notes,
+    );
 
     // 2. Ask every registry.
     let agent = registry::agent();
