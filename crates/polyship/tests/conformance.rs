@@ -2497,3 +2497,119 @@ fn npm_brace_patterns_expand() {
         ),
     ]);
 }
+
+/// The workspace members a package manager lists, as root-relative directories (the root left
+/// out), from `pnpm ls -r` or `yarn workspaces list`.
+fn tool_members(repo: &Repo, bin: &Path, args: &[&str]) -> Vec<String> {
+    let home = tempfile::tempdir().expect("tool home");
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(repo.path())
+        .env("HOME", home.path())
+        .env("npm_config_update_notifier", "false")
+        .env("YARN_ENABLE_GLOBAL_CACHE", "false")
+        .env("YARN_ENABLE_TELEMETRY", "0")
+        .env("COREPACK_ENABLE_STRICT", "0")
+        .output()
+        .expect("run the package manager");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}\n{}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut dirs: Vec<String> = Vec::new();
+    // pnpm prints one JSON array; yarn one JSON object a line.
+    let values: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Array(items)) => items,
+        _ => text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+    };
+    for v in values {
+        let dir = match (v["path"].as_str(), v["location"].as_str()) {
+            (Some(path), _) => relative(repo.path(), Path::new(path)),
+            (None, Some(location)) => location.to_owned(),
+            _ => continue,
+        };
+        if dir != "." {
+            dirs.push(dir);
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+/// Issue 11: a workspace entry for a directory that does not exist (a git-ignored fixture that
+/// exists only while tests run) or holds no `package.json` is skipped — by npm, pnpm and yarn alike,
+/// and so by polyship — for literal entries and globs.
+#[test]
+fn workspace_entries_without_a_package_are_skipped_as_npm_pnpm_and_yarn_skip_them() {
+    let member_dirs = |doc: &Value| -> Vec<String> {
+        let mut dirs: Vec<String> = doc["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .filter(|p| p["ecosystem"] == "npm" && p["path"] != ".")
+            .map(|p| p["path"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        dirs.sort();
+        dirs
+    };
+    let entries =
+        r#"["packages/a", "packages/x/test/units/_temp-fixtures", "packages/empty", "packages/*"]"#;
+    let common = [
+        (
+            "packages/a/package.json",
+            r#"{ "name": "a", "version": "1.0.0" }"#,
+        ),
+        (
+            "packages/b/package.json",
+            r#"{ "name": "b", "version": "1.0.0" }"#,
+        ),
+        ("packages/empty/README.md", "no manifest\n"),
+        ("packages/x/README.md", "no manifest\n"),
+    ];
+    // npm and yarn read `workspaces`.
+    let root = format!(r#"{{ "name": "root", "private": true, "workspaces": {entries} }}"#);
+    let mut files: Vec<(&str, &str)> = vec![("package.json", &root), ("yarn.lock", "")];
+    files.extend(common);
+    let repo = repo_with(&files);
+    let ours = member_dirs(&polyship_list(&repo));
+    assert_eq!(ours, ["packages/a", "packages/b"]);
+    let npm_dirs: Vec<String> = {
+        let mut d: Vec<String> = npm_view(&repo)
+            .iter()
+            .filter_map(|l| l.split(" path=").nth(1))
+            .map(|r| r.split(' ').next().unwrap_or_default().to_owned())
+            .collect();
+        d.sort();
+        d
+    };
+    assert_eq!(ours, npm_dirs, "polyship (left) vs npm (right)");
+    let yarn = support::npm_tool("@yarnpkg/cli-dist@4", "yarn");
+    assert_eq!(
+        ours,
+        tool_members(&repo, &yarn, &["workspaces", "list", "--json"]),
+        "polyship (left) vs yarn (right)"
+    );
+    // pnpm reads `pnpm-workspace.yaml`.
+    let yaml = "packages:\n  - packages/a\n  - 'packages/x/test/units/_temp-fixtures'\n  - packages/empty\n  - 'packages/*'\n";
+    let mut files: Vec<(&str, &str)> = vec![
+        ("package.json", r#"{ "name": "root", "private": true }"#),
+        ("pnpm-workspace.yaml", yaml),
+    ];
+    files.extend(common);
+    let repo = repo_with(&files);
+    let ours = member_dirs(&polyship_list(&repo));
+    assert_eq!(ours, ["packages/a", "packages/b"]);
+    let pnpm = support::npm_tool("pnpm@9", "pnpm");
+    assert_eq!(
+        ours,
+        tool_members(&repo, &pnpm, &["ls", "-r", "--depth", "-1", "--json"]),
+        "polyship (left) vs pnpm (right)"
+    );
+}

@@ -51,6 +51,7 @@ impl Adapter for Npm {
             return Ok(found);
         };
         let mut globs = Vec::with_capacity(patterns.len());
+        let mut kept = Vec::with_capacity(patterns.len());
         for pattern in &patterns {
             let glob =
                 MemberGlob::with_style(".", &pattern.text, GlobStyle::Npm).map_err(|msg| {
@@ -62,26 +63,29 @@ impl Adapter for Npm {
                         .at_position(pattern.position.clone()),
                     )
                 })?;
+            // npm, pnpm and yarn all skip an entry whose directory is missing or holds no
+            // `package.json` (a git-ignored fixture that exists only while tests run): so does
+            // polyship, with a note under `-v`.
             if !glob.negated
                 && !glob.is_glob()
                 && !cx.root.join(child(glob.literal(), MANIFEST)).is_file()
             {
-                return Err(DiscoveryError::Manifest(
-                    SourceError::new(
-                        &pattern.file,
-                        format!("workspace `{}` has no `package.json`", pattern.text),
-                    )
-                    .at_position(pattern.position.clone())
-                    .help(format!(
-                        "create `{}`, or remove the entry",
-                        child(glob.literal(), MANIFEST)
-                    )),
+                let what = if cx.root.join(glob.literal()).is_dir() {
+                    "holds no `package.json`"
+                } else {
+                    "does not exist"
+                };
+                found.notes.push(format!(
+                    "workspace entry `{}` in `{}` {what}; skipped, as npm, pnpm and yarn skip it",
+                    pattern.text, pattern.file
                 ));
+                continue;
             }
             globs.push(glob);
+            kept.push(pattern);
         }
         let candidates: Vec<&str> = cx.files.dirs_with(MANIFEST).filter(|d| *d != ".").collect();
-        for (glob, pattern) in globs.iter().zip(&patterns) {
+        for (glob, pattern) in globs.iter().zip(&kept) {
             if !glob.negated && glob.is_glob() && !candidates.iter().any(|d| glob.matches(d)) {
                 found.warnings.push(
                     Warning::new(format!(
