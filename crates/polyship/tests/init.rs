@@ -110,3 +110,59 @@ fn hooks_install_a_commit_msg_check_that_git_runs() {
     );
     assert_eq!(repo.read(".git/hooks/commit-msg"), "#!/bin/sh\nexit 0\n");
 }
+
+/// Issue 11: `init` writes what polyship inferred — sources, tag scheme, base branch, the groups of
+/// `.changeset/config.json` — and the file it writes is one polyship reads back unchanged.
+#[test]
+fn writes_the_inferred_settings_of_a_changesets_repository() {
+    let repo = Repo::new()
+        .file(
+            "package.json",
+            r#"{ "private": true, "workspaces": ["packages/*"] }"#,
+        )
+        .file(
+            "packages/a/package.json",
+            r#"{ "name": "@acme/a", "version": "1.0.0" }"#,
+        )
+        .file(
+            "packages/b/package.json",
+            r#"{ "name": "@acme/b", "version": "1.0.0" }"#,
+        )
+        .file(
+            ".changeset/config.json",
+            r#"{ "fixed": [["@acme/a", "@acme/b"]], "baseBranch": "trunk" }"#,
+        )
+        .commit("chore: init")
+        .tag("@acme/a@1.0.0")
+        .tag("@acme/b@1.0.0");
+    let before = repo.run(&["plan", "--json"]).stdout;
+    let out = repo.run(&["init"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = repo.read("polyship.toml");
+    for needle in [
+        "sources = [\"changesets\"]",
+        "# Inferred: the repository has `.changeset/`.",
+        "templates = [\"{name}@{version}\"]",
+        "# base-branch = \"trunk\"",
+        "# kind = \"fixed\"\n# packages = [\"@acme/a\", \"@acme/b\"]",
+        "https://github.com/polyship/polyship/blob/main/docs/config.md",
+    ] {
+        assert!(
+            written.contains(needle),
+            "missing `{needle}` in:\n{written}"
+        );
+    }
+    let after = repo.run(&["plan", "--json"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    let strip = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.contains("\"fingerprint\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&before),
+        strip(&after.stdout),
+        "the written settings change nothing"
+    );
+}

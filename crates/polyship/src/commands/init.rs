@@ -136,7 +136,7 @@ pub fn render(ws: &Workspace) -> String {
     s.push_str(
         "# Every key is optional; what is not set here is discovered from the repository.\n",
     );
-    s.push_str("# Reference: docs/config.md\n#\n");
+    s.push_str("# Reference: https://github.com/polyship/polyship/blob/main/docs/config.md\n#\n");
     if ws.packages.is_empty() {
         s.push_str("# Discovery found no packages.\n");
     } else {
@@ -261,7 +261,67 @@ fn inferred(
         "\n# The branch changes are merged into and releases are made from.\n# base-branch = \"{}\"",
         changes.base_branch(config)
     );
+    groups(&mut s, changes);
+    registries(&mut s, ws);
     s
+}
+
+/// Groups read from `.changeset/config.json` and `lerna.json`, as the `[[group]]` tables they
+/// stand for (commented: they are read from those files already).
+fn groups(s: &mut String, changes: &polyship_core::changes::Changes) {
+    let mut tables: Vec<(String, &str, Vec<String>)> = Vec::new();
+    if let Some(cs) = &changes.changesets_config {
+        for (kind, list, from) in [
+            ("fixed", &cs.fixed, "fixed"),
+            ("linked", &cs.linked, "linked"),
+        ] {
+            for g in list {
+                tables.push((
+                    format!("`{from}` in .changeset/config.json"),
+                    kind,
+                    g.clone(),
+                ));
+            }
+        }
+    }
+    if let Some(line) = changes.rules.lerna_line() {
+        tables.push((
+            format!("lerna.json's fixed version line {line}"),
+            "locked",
+            vec!["<every package lerna versions>".to_owned()],
+        ));
+    }
+    if tables.is_empty() {
+        return;
+    }
+    s.push_str("\n# Groups released together, read from the files that define them:\n");
+    for (from, kind, members) in tables {
+        let list: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
+        let _ = writeln!(
+            s,
+            "# ({from})\n# [[group]]\n# kind = \"{kind}\"\n# packages = [{}]",
+            list.join(", ")
+        );
+    }
+}
+
+/// The registries packages name, and the `[publish]` keys that choose them.
+fn registries(s: &mut String, ws: &Workspace) {
+    use std::collections::BTreeSet;
+    let named: BTreeSet<String> = ws
+        .packages
+        .iter()
+        .filter_map(|p| p.registry.as_ref().map(|r| format!("{} {r}", p.ecosystem)))
+        .collect();
+    s.push_str(
+        "\n# Where `polyship publish` publishes; the defaults are crates.io, npmjs.org and PyPI.\n",
+    );
+    for n in &named {
+        let _ = writeln!(s, "# A package names the {n} registry.");
+    }
+    s.push_str(
+        "# [publish.cargo]\n# index = \"https://index.crates.io/\"\n# [publish.npm]\n# registry = \"https://registry.npmjs.org/\"\n# [publish.python]\n# index = \"https://pypi.org/\"\n",
+    );
 }
 
 #[cfg(test)]
