@@ -905,3 +905,83 @@ fn changelog_sections_follow_the_files_own_heading_style() {
     );
     assert!(written.ends_with(log), "{written}");
 }
+
+/// Issue 11: `@changesets/changelog-github` lines: the pull request and the author come from
+/// GitHub when `GITHUB_TOKEN` is given (here the local fake of GitHub's API), otherwise from the
+/// commit — its `(#12)` and a no-reply author address.
+#[test]
+fn changesets_github_changelog_lines_link_pull_requests_and_thank_authors() {
+    let build = |extra: &str| {
+        let repo = Repo::new()
+            .file(
+                "package.json",
+                r#"{ "private": true, "workspaces": ["packages/*"] }"#,
+            )
+            .file(
+                "packages/a/package.json",
+                "{\n  \"name\": \"@acme/a\",\n  \"version\": \"1.0.0\"\n}\n",
+            )
+            .file(
+                "packages/a/CHANGELOG.md",
+                "# @acme/a\n\n## 1.0.0\n\n### Major Changes\n\n- First\n",
+            )
+            .file(
+                ".changeset/config.json",
+                r#"{ "changelog": ["@changesets/changelog-github", { "repo": "acme/x" }] }"#,
+            )
+            .file("polyship.toml", extra)
+            .commit("chore: init")
+            .tag("@acme/a@1.0.0")
+            .file(
+                ".changeset/kind-owls.md",
+                "---\n\"@acme/a\": minor\n---\n\nAdd a flag\n",
+            );
+        repo.git(&["add", "-A"]);
+        repo.git(&[
+            "-c",
+            "user.email=7+octo@users.noreply.github.com",
+            "commit",
+            "-q",
+            "-m",
+            "feat: a flag (#12)",
+        ]);
+        repo
+    };
+    let repo = build("");
+    let sha = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let out = repo.run(&["version", "--no-commit"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let log = repo.read("packages/a/CHANGELOG.md");
+    assert_eq!(
+        log,
+        format!(
+            "# @acme/a\n\n## 1.1.0\n\n### Minor Changes\n\n- [#12](https://github.com/acme/x/pull/12) [`{}`](https://github.com/acme/x/commit/{sha}) Thanks [@octo](https://github.com/octo)! - Add a flag\n\n## 1.0.0\n\n### Major Changes\n\n- First\n",
+            &sha[..7]
+        )
+    );
+
+    let forge =
+        support::fake_forge::FakeForge::start(support::fake_forge::Kind::GitHub, "gh-secret");
+    let repo = build(&format!("[publish.forge]\napi = \"{}\"\n", forge.api_url()));
+    let sha = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    forge.seed_pull(&sha, 99, "someone");
+    let out = repo.run_env(
+        repo.path(),
+        &["version", "--no-commit"],
+        &[("GITHUB_TOKEN".to_owned(), "gh-secret".to_owned())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let log = repo.read("packages/a/CHANGELOG.md");
+    assert!(
+        log.contains(&format!("- [#99](https://github.com/acme/x/pull/99) [`{}`](https://github.com/acme/x/commit/{sha}) Thanks [@someone](https://github.com/someone)! - Add a flag\n", &sha[..7])),
+        "{log}"
+    );
+    assert!(
+        forge
+            .requests()
+            .iter()
+            .any(|(m, p)| m == "GET" && p == &format!("/repos/acme/x/commits/{sha}/pulls")),
+        "{:?}",
+        forge.requests()
+    );
+}

@@ -345,7 +345,7 @@ pub fn write(
     config: &LoadedConfig,
     changes: &crate::changes::Changes,
     date: &str,
-    forge: Option<&Forge>,
+    (forge, github): (Option<&Forge>, Option<&super::GitHubApi>),
 ) -> Result<(), ApplyError> {
     let cfg = &config.config.changelog;
     let template = match &cfg.template {
@@ -368,7 +368,7 @@ pub fn write(
         || crate::config::FILE_NAME.to_owned(),
         |t| t.get_ref().clone(),
     );
-    let commits = Commits::new(files.root, changes);
+    let commits = Commits::new(files.root, changes, github);
     let message_of = |id: &str| commits.message(id);
     // A changeset's whole text goes into the changelog, not only its first line.
     let bodies: BTreeMap<&str, &str> = changes
@@ -507,10 +507,17 @@ fn shared_changelogs<'p>(
 struct Commits<'a> {
     messages: BTreeMap<&'a str, &'a str>,
     repo: Option<gix::Repository>,
+    github: Option<&'a super::GitHubApi>,
+    /// What GitHub said of each commit.
+    asked: std::cell::RefCell<BTreeMap<String, Option<CommitInfo>>>,
 }
 
 impl<'a> Commits<'a> {
-    fn new(root: &std::path::Path, changes: &'a crate::changes::Changes) -> Self {
+    fn new(
+        root: &std::path::Path,
+        changes: &'a crate::changes::Changes,
+        github: Option<&'a super::GitHubApi>,
+    ) -> Self {
         Self {
             messages: changes
                 .commits
@@ -518,6 +525,8 @@ impl<'a> Commits<'a> {
                 .map(|c| (c.id.as_str(), c.message.as_str()))
                 .collect(),
             repo: crate::changes::history::open(root).ok(),
+            github,
+            asked: std::cell::RefCell::default(),
         }
     }
 
@@ -533,16 +542,59 @@ impl<'a> Commits<'a> {
         })
     }
 
-    /// Without a forge token: the pull request from the message, the author from a no-reply
-    /// address.
-    fn info(&self, id: &str) -> CommitInfo {
-        let pull = self.message(id).as_deref().and_then(pull_request);
-        let user = self.commit(id).and_then(|c| {
-            let author = c.author().ok()?;
-            cs_log::login_from_email(&author.email.to_string())
+    /// The pull request and the author to thank: from GitHub when a token is given (as
+    /// changesets' GitHub format does), else from the commit — its message's `(#123)` and a
+    /// no-reply author address.
+    fn info(&self, repo: &str, id: &str) -> CommitInfo {
+        let from_commit = || {
+            let pull = self.message(id).as_deref().and_then(pull_request);
+            let user = self.commit(id).and_then(|c| {
+                let author = c.author().ok()?;
+                cs_log::login_from_email(&author.email.to_string())
+            });
+            CommitInfo { pull, user }
+        };
+        let Some(api) = self.github else {
+            return from_commit();
+        };
+        let known = self.asked.borrow().get(id).cloned();
+        let asked = known.unwrap_or_else(|| {
+            let found = ask_github(api, repo, id);
+            self.asked.borrow_mut().insert(id.to_owned(), found.clone());
+            found
         });
-        CommitInfo { pull, user }
+        asked.unwrap_or_else(from_commit)
     }
+}
+
+/// GitHub's view of a commit: the pull request that merged it and its author, else the commit's
+/// author. `None` when GitHub cannot be asked (then the commit says).
+fn ask_github(api: &super::GitHubApi, repo: &str, sha: &str) -> Option<CommitInfo> {
+    let agent = crate::release::registry::agent();
+    let get = |path: &str| -> Option<serde_json::Value> {
+        let mut response = agent
+            .get(format!("{}repos/{repo}/commits/{sha}{path}", api.api))
+            .header("Authorization", &format!("Bearer {}", api.token))
+            .header("Accept", "application/vnd.github+json")
+            .call()
+            .ok()?;
+        if response.status() != 200 {
+            return None;
+        }
+        serde_json::from_slice(&response.body_mut().read_to_vec().ok()?).ok()
+    };
+    let pulls = get("/pulls")?;
+    if let Some(first) = pulls.as_array().and_then(|a| a.first()) {
+        return Some(CommitInfo {
+            pull: first["number"].as_u64(),
+            user: first["user"]["login"].as_str().map(str::to_owned),
+        });
+    }
+    let commit = get("")?;
+    Some(CommitInfo {
+        pull: None,
+        user: commit["author"]["login"].as_str().map(str::to_owned),
+    })
 }
 
 /// The section changesets writes for `release`, prepended as changesets does.
@@ -585,7 +637,7 @@ fn changesets_section(
         })
         .collect();
     let (updated, dependency_commits) = updated_dependencies(ws, plan, changes, cs, release);
-    let info = |id: &str| commits.info(id);
+    let info = |id: &str| commits.info(repo.as_deref().unwrap_or_default(), id);
     let flavour = match &repo {
         Some(repo) => Flavour::GitHub { repo, info: &info },
         None => Flavour::Git,

@@ -52,6 +52,17 @@ pub struct Options {
     pub forge: Option<changelog::Forge>,
     /// Pin dependents to the exact new versions (snapshots), instead of keeping their style.
     pub exact_requirements: bool,
+    /// GitHub's API and a token, for changesets' GitHub changelog format: pull requests and
+    /// authors are read from it. Without it they come from the commits.
+    pub github: Option<GitHubApi>,
+}
+
+/// Where GitHub's API is and the token it gets (sent to that host only).
+#[derive(Debug, Clone)]
+pub struct GitHubApi {
+    /// `https://api.github.com/`, with a trailing slash.
+    pub api: String,
+    pub token: String,
 }
 
 /// The files of the repository as the edits see them: read once, edited in memory.
@@ -683,7 +694,7 @@ pub fn edits(
             config,
             changes,
             date,
-            options.forge.as_ref(),
+            (options.forge.as_ref(), options.github.as_ref()),
         )?;
     }
     Ok(())

@@ -69,6 +69,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         changelog_date: snapshot.is_none().then(today),
         forge: forge(cx, config),
         exact_requirements: snapshot.is_some(),
+        github: github_api(config),
     };
     apply::edits(&mut files, ws, &plan, config, &changes, &options)?;
     if snapshot.is_none() {
@@ -224,6 +225,25 @@ fn lerna_message(changes: &polyship_core::changes::Changes, plan: &Plan) -> Opti
             Some(message)
         }
     }
+}
+
+/// GitHub's API with `GITHUB_TOKEN` (as `@changesets/changelog-github` reads it), for changelog
+/// lines that link pull requests and thank their authors.
+fn github_api(config: &polyship_core::config::LoadedConfig) -> Option<apply::GitHubApi> {
+    let token = std::env::var("GITHUB_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())?;
+    let mut api = config
+        .config
+        .publish
+        .forge
+        .api
+        .clone()
+        .unwrap_or_else(|| "https://api.github.com/".to_owned());
+    if !api.ends_with('/') {
+        api.push('/');
+    }
+    Some(apply::GitHubApi { api, token })
 }
 
 fn paths_ref(paths: &[String]) -> Vec<&str> {

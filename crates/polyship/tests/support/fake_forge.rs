@@ -32,6 +32,10 @@ struct State {
     requests: Vec<(String, String)>,
     next_id: u64,
     fail: Option<(u16, usize)>,
+    /// Commit → (pull request number, its author's login), for `commits/<sha>/pulls`.
+    pulls: Vec<(String, u64, String)>,
+    /// Commit → its author's login, for `commits/<sha>`.
+    authors: Vec<(String, String)>,
 }
 
 pub struct FakeForge {
@@ -104,6 +108,24 @@ impl FakeForge {
 
     pub fn requests(&self) -> Vec<(String, String)> {
         self.state.lock().expect("forge").requests.clone()
+    }
+
+    /// `commit` was merged by pull request `number`, opened by `login`.
+    pub fn seed_pull(&self, commit: &str, number: u64, login: &str) {
+        self.state
+            .lock()
+            .expect("forge")
+            .pulls
+            .push((commit.to_owned(), number, login.to_owned()));
+    }
+
+    /// `commit`'s author is the GitHub user `login`.
+    pub fn seed_author(&self, commit: &str, login: &str) {
+        self.state
+            .lock()
+            .expect("forge")
+            .authors
+            .push((commit.to_owned(), login.to_owned()));
     }
 
     /// The next `times` requests answer `status`.
@@ -180,6 +202,28 @@ fn serve(
     };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let not_found = json!({ "message": "Not Found" });
+    if let ["repos", _, _, "commits", sha, rest @ ..] = segments.as_slice() {
+        return match rest {
+            ["pulls"] => {
+                let list: Vec<Value> = s
+                    .pulls
+                    .iter()
+                    .filter(|(c, _, _)| c == sha)
+                    .map(|(_, n, login)| json!({ "number": n, "user": { "login": login } }))
+                    .collect();
+                respond(&mut conn, 200, &Value::Array(list))
+            }
+            [] => match s.authors.iter().find(|(c, _)| c == sha) {
+                Some((_, login)) => respond(
+                    &mut conn,
+                    200,
+                    &json!({ "sha": sha, "author": { "login": login } }),
+                ),
+                None => respond(&mut conn, 200, &json!({ "sha": sha, "author": null })),
+            },
+            _ => respond(&mut conn, 404, &not_found),
+        };
+    }
     let ["repos", owner, repo, "releases", rest @ ..] = segments.as_slice() else {
         return respond(&mut conn, 404, &not_found);
     };
