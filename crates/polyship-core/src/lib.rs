@@ -14,6 +14,7 @@ pub mod json;
 pub mod plan;
 pub mod release;
 pub mod select;
+pub mod transaction;
 pub mod version;
 pub mod workspace;
 

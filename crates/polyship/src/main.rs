@@ -48,15 +48,18 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = cli.global.color.unwrap_or(ColorChoice::Auto);
-    let result = Context::new(&cli.global).and_then(|cx| match cli.command {
-        Command::List(args) => commands::list::run(&cx, &args),
-        Command::Init(args) => commands::init::run(&cx, &args),
-        Command::Add(args) => commands::add::run(&cx, &args),
-        Command::Status(args) => commands::status::run(&cx, &args),
-        Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
-        Command::Plan(args) => commands::plan::run(&cx, &args),
-        Command::Version(args) => commands::version::run(&cx, &args),
-        Command::Publish(args) => commands::publish::run(&cx, &args),
+    let result = Context::new(&cli.global).and_then(|cx| {
+        commands::recover(&cx)?;
+        match cli.command {
+            Command::List(args) => commands::list::run(&cx, &args),
+            Command::Init(args) => commands::init::run(&cx, &args),
+            Command::Add(args) => commands::add::run(&cx, &args),
+            Command::Status(args) => commands::status::run(&cx, &args),
+            Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
+            Command::Plan(args) => commands::plan::run(&cx, &args),
+            Command::Version(args) => commands::version::run(&cx, &args),
+            Command::Publish(args) => commands::publish::run(&cx, &args),
+        }
     });
     match result {
         Ok(code) => code,

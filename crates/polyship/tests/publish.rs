@@ -651,7 +651,7 @@ fn a_second_run_waits_for_no_one_holding_the_lock() {
     let out = f.run(&["publish"]);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(
-        out.stderr.contains("another `polyship publish`"),
+        out.stderr.contains("another polyship run"),
         "{}",
         out.stderr
     );

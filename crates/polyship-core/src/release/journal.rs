@@ -174,11 +174,19 @@ pub fn lock(git_dir: &Path) -> Result<Lock, String> {
                 return Ok(Lock { path });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                // A lock just created holds no pid yet: give its owner a moment to write it.
+                let mut holder = std::fs::read_to_string(&path).unwrap_or_default();
+                for _ in 0..20 {
+                    if !holder.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                    holder = std::fs::read_to_string(&path).unwrap_or_default();
+                }
                 let pid = holder.trim();
                 if !pid.is_empty() && process_alive(pid) {
                     return Err(format!(
-                        "another `polyship publish` (process {pid}) holds {}; wait for it, or delete the file if that process is gone",
+                        "another polyship run (process {pid}) holds {}; wait for it, or delete the file if that process is gone",
                         path.display()
                     ));
                 }

@@ -86,3 +86,39 @@ pub fn describe_rules(
         cx.debug(&format!("tags `{template}` ({why}): {}", names(list)));
     }
 }
+
+/// Finishes or undoes what a killed polyship left half-written (a `version` stopped by `kill -9`,
+/// a power cut), before anything else reads the repository, and says which.
+pub fn recover(cx: &Context) -> anyhow::Result<()> {
+    use polyship_core::transaction::{self, Recovered};
+    if !cx.in_git {
+        return Ok(());
+    }
+    let Some(git_dir) = transaction::git_dir(&cx.root) else {
+        return Ok(());
+    };
+    match transaction::recover(&cx.root, &git_dir) {
+        Ok(None) => Ok(()),
+        Ok(Some(Recovered::Forward { command, files })) => {
+            cx.note(&format!(
+                "finished an interrupted `{command}`: its {files} files are in place and its release recorded"
+            ));
+            Ok(())
+        }
+        Ok(Some(Recovered::Back { command, files })) => {
+            cx.note(&format!(
+                "rolled back an interrupted `{command}`: its {files} files are as they were before it"
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            let help = e.help();
+            Err(crate::render::CommandError {
+                message: format!("{e}"),
+                help,
+                usage: false,
+            }
+            .into())
+        }
+    }
+}

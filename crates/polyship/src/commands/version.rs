@@ -8,8 +8,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::Context as _;
 use polyship_core::apply::{self, Files, changelog::Forge, pre};
-use polyship_core::fsutil::{FileEdit, write_all_until};
+use polyship_core::fsutil::FileEdit;
 use polyship_core::plan::Plan;
+use polyship_core::transaction::{self, FollowUp};
 
 use super::plan::{PlanArgs, Planned, table};
 use crate::context::Context;
@@ -98,27 +99,6 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         cx.note("nothing to release");
         return Ok(ExitCode::SUCCESS);
     }
-    // Ctrl-C or a termination request while writing restores every file instead of killing
-    // the process between two of them.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
-            .context("failed to install the interrupt handler")?;
-    }
-    write_all_until(&edits, &stop)?;
-    for r in &plan.releases {
-        let shared = plan.releases.iter().filter(|o| o.name == r.name).count() > 1;
-        let name = if shared {
-            format!("{}:{}", r.ecosystem, r.name)
-        } else {
-            r.name.clone()
-        };
-        cx.status("Versioned", &format!("{name} {} → {}", r.from, r.to));
-    }
-    if snapshot.is_some() {
-        cx.note("snapshot versions written; nothing was staged or committed");
-        return Ok(ExitCode::SUCCESS);
-    }
     let paths: Vec<String> = edits
         .iter()
         .map(|e| {
@@ -129,14 +109,6 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
                 .replace('\\', "/")
         })
         .collect();
-    git(
-        &cx.root,
-        &[&["add", "-A", "--"], &paths_ref(&paths)[..]].concat(),
-    )?;
-    if args.no_commit {
-        cx.note("changes are staged; commit them when ready");
-        return Ok(ExitCode::SUCCESS);
-    }
     let message = match (
         &config.config.release.commit_message,
         lerna_message(&changes, &plan),
@@ -149,7 +121,67 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             &plan,
         ),
     };
-    git(&cx.root, &["commit", "-q", "-m", &message]).map_err(|e| {
+    let follow_up = if snapshot.is_some() {
+        FollowUp::default()
+    } else {
+        FollowUp {
+            stage: paths.clone(),
+            commit: (!args.no_commit).then(|| message.clone()),
+        }
+    };
+    // Ctrl-C or a termination request while writing restores every file instead of killing
+    // the process between two of them; a kill that cannot be caught is finished or undone by the
+    // next polyship command, from the transaction record.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("failed to install the interrupt handler")?;
+    }
+    let git_dir = transaction::git_dir(&cx.root).context("failed to find the git directory")?;
+    let _lock = polyship_core::release::journal::lock(&git_dir)
+        .map_err(|m| CommandError::failed(m, "wait for it to finish, then run again"))?;
+    let tx = transaction::apply(
+        &cx.root,
+        &git_dir,
+        "polyship version",
+        &edits,
+        follow_up,
+        &stop,
+    )
+    .map_err(|e| {
+        let help = e.help();
+        CommandError {
+            message: e.to_string(),
+            help,
+            usage: false,
+        }
+    })?;
+    for r in &plan.releases {
+        let shared = plan.releases.iter().filter(|o| o.name == r.name).count() > 1;
+        let name = if shared {
+            format!("{}:{}", r.ecosystem, r.name)
+        } else {
+            r.name.clone()
+        };
+        cx.status("Versioned", &format!("{name} {} → {}", r.from, r.to));
+    }
+    if snapshot.is_some() {
+        complete(tx)?;
+        cx.note("snapshot versions written; nothing was staged or committed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    git(
+        &cx.root,
+        &[&["add", "-A", "--"], &paths_ref(&paths)[..]].concat(),
+    )?;
+    if args.no_commit {
+        complete(tx)?;
+        cx.note("changes are staged; commit them when ready");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let committed = git(&cx.root, &["commit", "-q", "-m", &message]);
+    complete(tx)?;
+    committed.map_err(|e| {
         anyhow::Error::new(CommandError::failed(
             format!("the release is written and staged, but `git commit` failed: {e}"),
             "fix what the hook or git says, then run `git commit`; the files are complete",
@@ -244,6 +276,16 @@ fn github_api(config: &polyship_core::config::LoadedConfig) -> Option<apply::Git
         api.push('/');
     }
     Some(apply::GitHubApi { api, token })
+}
+
+/// The release and its follow-up are done: the transaction record goes.
+fn complete(tx: transaction::Transaction) -> anyhow::Result<()> {
+    tx.complete().map_err(|e| {
+        anyhow::Error::new(CommandError::failed(
+            e.to_string(),
+            "the release is complete; delete the record named",
+        ))
+    })
 }
 
 fn paths_ref(paths: &[String]) -> Vec<&str> {
