@@ -4,7 +4,7 @@
 //! offending line's text, what is wrong and how to fix it. The binary turns a [`SourceError`] into a
 //! snippet; the library only records the facts.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 /// A position in a text file, 1-based, with the text of that line for the snippet.
@@ -144,6 +144,63 @@ impl Warning {
     }
 }
 
+/// `text` without what a changelog must not hold: ANSI escape sequences and C0/C1 control
+/// characters other than tab and newline (a commit subject can carry them).
+pub fn strip_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI (`ESC [ … final`) and OSC (`ESC ] … BEL|ESC \\`) sequences go whole.
+            match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    chars.next();
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if c == '\t' || c == '\n' || !(c.is_control()) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` safe to print on a terminal: control characters other than newline and tab, and the
+/// bidirectional overrides that reorder what is shown, become visible `\u{…}` escapes.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// At most 120 characters of `value`, for quoting user input in messages: a 10 MB name is not
 /// echoed whole. Longer values end in `…`.
 pub fn clip(value: &str) -> String {
@@ -157,6 +214,20 @@ pub fn clip(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_are_stripped_from_changelogs_and_escaped_on_terminals() {
+        let evil = "fix: \u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}x\u{7}\u{202e}gnp.exe\ttab";
+        assert_eq!(strip_controls(evil), "fix: red x\u{202e}gnp.exe\ttab");
+        assert_eq!(
+            terminal_safe(evil),
+            "fix: \\u{1b}[31mred\\u{1b}[0m \\u{1b}]0;title\\u{7}x\\u{7}\\u{202e}gnp.exe\ttab"
+        );
+        assert!(matches!(
+            terminal_safe("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn clip_keeps_short_values_and_cuts_long_ones() {

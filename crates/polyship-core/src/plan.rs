@@ -85,6 +85,8 @@ pub enum PlanError {
         dependent: String,
         requirement: String,
     },
+    #[error("the packages depend on each other in a cycle: {}; no release order exists", .0.cycle.join(" → "))]
+    Cycle(crate::workspace::CycleError),
 }
 
 impl PlanError {
@@ -94,6 +96,7 @@ impl PlanError {
             PlanError::Excluded { dependency, .. } => Some(format!(
                 "select its dependents too, with `--filter '...{dependency}'`"
             )),
+            PlanError::Cycle(c) => Some(c.help()),
         }
     }
 }
@@ -254,6 +257,36 @@ fn groups(
     Ok(out)
 }
 
+/// A bump past the largest number a version part holds: an error at the version's line, never a
+/// wrapped (smaller) version.
+fn overflow(ws: &Workspace, p: usize, from: &Version, bump: Bump) -> PlanError {
+    let package = &ws.packages[p];
+    let location = match &package.version_source {
+        VersionSource::Manifest { location } | VersionSource::Workspace { location } => {
+            Some(location)
+        }
+        _ => None,
+    };
+    let mut err = SourceError::new(
+        location.map_or(package.manifest.as_str(), |l| l.file.as_str()),
+        format!(
+            "a {} release of `{}` from {from} overflows: a version part cannot go past {}",
+            bump.as_str(),
+            package.id(),
+            u64::MAX
+        ),
+    )
+    .help("set the version by hand to one that can be released from");
+    if let Some(l) = location {
+        err = err.at_position(Some(crate::diagnostic::Position {
+            line: l.line,
+            column: 1,
+            line_text: String::new(),
+        }));
+    }
+    PlanError::Input(err)
+}
+
 /// lerna's `isBreakingChange`: a release from `line` by `bump` that every member must take.
 fn breaks_line(line: &Version, bump: Bump) -> bool {
     match bump {
@@ -319,15 +352,18 @@ pub fn plan(ws: &Workspace, changes: &Changes, config: &LoadedConfig) -> Result<
 }
 
 /// The prerelease number after `current`'s: `1.3.0-beta.1` → 2, `1.2.0` → 0 (changesets counts on
-/// across a label switch: `-beta.1` then `--pre rc` gives `-rc.2`).
-fn next_pre_number(current: &Version) -> u64 {
-    current
+/// across a label switch: `-beta.1` then `--pre rc` gives `-rc.2`). `None` when it would overflow.
+fn next_pre_number(current: &Version) -> Option<u64> {
+    match current
         .pre
         .as_str()
         .split('.')
         .nth(1)
         .and_then(|n| n.parse::<u64>().ok())
-        .map_or(0, |n| n + 1)
+    {
+        Some(n) => n.checked_add(1),
+        None => Some(0),
+    }
 }
 
 /// Packages that never release: changesets' `ignore`, and private packages under
@@ -515,9 +551,9 @@ pub fn plan_with(
     // The version a bump gives, on the prerelease line when there is one.
     let version_for = |p: usize, b: Bump| -> Option<Version> {
         let v = versions[p].as_ref().ok()?;
-        let next = inc(v, b);
+        let next = inc(v, b)?;
         match label {
-            Some(label) => with_prerelease(&next, label, next_pre_number(v)).ok(),
+            Some(label) => with_prerelease(&next, label, next_pre_number(v)?).ok(),
             None => Some(next),
         }
     };
@@ -671,6 +707,13 @@ pub fn plan_with(
 
     // Versions: each package on its own line, a fixed group at one shared version, a changesets
     // linked group's releasing members from the highest version among them.
+    for p in (0..n).filter(|&p| bump[p] > Bump::None) {
+        if let Ok(v) = &versions[p]
+            && (inc(v, bump[p]).is_none() || (label.is_some() && next_pre_number(v).is_none()))
+        {
+            return Err(overflow(ws, p, v, bump[p]));
+        }
+    }
     let mut next: Vec<Option<Version>> = (0..n)
         .map(|p| {
             if bump[p] > Bump::None {
@@ -692,9 +735,13 @@ pub fn plan_with(
                 .cloned();
             if let Some(base) = highest {
                 for &m in &releasing {
-                    let v = inc(&base, bump[m]);
+                    let Some(v) = inc(&base, bump[m]) else {
+                        return Err(overflow(ws, m, &base, bump[m]));
+                    };
                     next[m] = match label {
-                        Some(label) => with_prerelease(&v, label, next_pre_number(&base)).ok(),
+                        Some(label) => {
+                            next_pre_number(&base).and_then(|n| with_prerelease(&v, label, n).ok())
+                        }
                         None => Some(v),
                     };
                 }
@@ -717,10 +764,17 @@ pub fn plan_with(
         for &m in &releasing {
             let Ok(v) = &versions[m] else { continue };
             let base = if *v > line { v.clone() } else { line.clone() };
+            let Some(up) = inc(&base, bump[m]) else {
+                return Err(overflow(ws, m, &base, bump[m]));
+            };
             let candidate = match label {
-                Some(label) => with_prerelease(&inc(&base, bump[m]), label, next_pre_number(&base))
-                    .unwrap_or_else(|_| inc(&base, bump[m])),
-                None => inc(&base, bump[m]),
+                Some(label) => {
+                    let Some(n) = next_pre_number(&base) else {
+                        return Err(overflow(ws, m, &base, bump[m]));
+                    };
+                    with_prerelease(&up, label, n).unwrap_or(up)
+                }
+                None => up,
             };
             shared = shared.max(candidate);
         }
@@ -745,7 +799,10 @@ pub fn plan_with(
 
     let mut releases = Vec::new();
     let mut order: BTreeMap<usize, usize> = BTreeMap::new();
-    if let Ok(topo) = ws.topological_order() {
+    // A release order must exist: a cycle of normal dependencies cannot be published, so nothing
+    // is planned while one exists.
+    if next.iter().any(Option::is_some) {
+        let topo = ws.topological_order().map_err(PlanError::Cycle)?;
         for (rank, p) in topo.into_iter().enumerate() {
             order.insert(p, rank);
         }

@@ -100,7 +100,10 @@ impl Context {
     /// The text of a status line, without a newline.
     pub fn status_line(&self, verb: &str, message: &str) -> String {
         let verb = render::paint(self.color, render::GREEN_BOLD, &format!("{verb:>12}"));
-        format!("{verb} {message}")
+        format!(
+            "{verb} {}",
+            polyship_core::diagnostic::terminal_safe(message)
+        )
     }
 
     /// A warning on stderr (hidden by `-q`).
@@ -114,7 +117,11 @@ impl Context {
     pub fn note(&self, message: &str) {
         if !self.quiet {
             let label = render::paint(self.color, render::CYAN_BOLD, "note");
-            let _ = writeln!(std::io::stderr(), "{label}: {message}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "{label}: {}",
+                polyship_core::diagnostic::terminal_safe(message)
+            );
         }
     }
 
@@ -124,7 +131,11 @@ impl Context {
             let _ = writeln!(
                 std::io::stderr(),
                 "{}",
-                render::paint(self.color, render::DIM, message)
+                render::paint(
+                    self.color,
+                    render::DIM,
+                    &polyship_core::diagnostic::terminal_safe(message)
+                )
             );
         }
     }

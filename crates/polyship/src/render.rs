@@ -87,7 +87,12 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
 /// Prints `err` and its causes to stderr.
 pub fn error(err: &anyhow::Error, color: bool) {
     let mut out = String::new();
-    let _ = writeln!(out, "{}: {err}", paint(color, RED_BOLD, "error"));
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        paint(color, RED_BOLD, "error"),
+        safe(&err.to_string())
+    );
     let mut help = None;
     for cause in err.chain() {
         if let Some(d) = cause.downcast_ref::<DiscoveryError>() {
@@ -121,13 +126,24 @@ pub fn error(err: &anyhow::Error, color: bool) {
             );
             help = help.or_else(|| source.help.clone());
         } else {
-            let _ = writeln!(out, "  {} {cause}", paint(color, DIM, "caused by:"));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint(color, DIM, "caused by:"),
+                safe(&cause.to_string())
+            );
         }
     }
     if let Some(h) = help {
-        let _ = writeln!(out, "{}: {h}", paint(color, CYAN_BOLD, "help"));
+        let _ = writeln!(out, "{}: {}", paint(color, CYAN_BOLD, "help"), safe(&h));
     }
     let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
+/// User text (names, messages, commit subjects) made safe for a terminal: see
+/// [`polyship_core::diagnostic::terminal_safe`].
+pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    polyship_core::diagnostic::terminal_safe(text)
 }
 
 /// Prints a warning to stderr.
@@ -137,7 +153,7 @@ pub fn warning(w: &polyship_core::Warning, color: bool) {
         out,
         "{}: {}",
         paint(color, YELLOW_BOLD, "warning"),
-        w.message
+        safe(&w.message)
     );
     if let Some((path, position)) = &w.source {
         snippet(
@@ -149,12 +165,13 @@ pub fn warning(w: &polyship_core::Warning, color: bool) {
         );
     }
     if let Some(h) = &w.help {
-        let _ = writeln!(out, "{}: {h}", paint(color, CYAN_BOLD, "help"));
+        let _ = writeln!(out, "{}: {}", paint(color, CYAN_BOLD, "help"), safe(h));
     }
     let _ = std::io::stderr().write_all(out.as_bytes());
 }
 
 fn snippet(out: &mut String, color: bool, path: &str, position: Option<&Position>, message: &str) {
+    let (path, message) = (&*safe(path), &*safe(message));
     let arrow = paint(color, BLUE_BOLD, "-->");
     let Some(p) = position else {
         let _ = writeln!(out, "  {arrow} {path}");
@@ -179,7 +196,7 @@ fn snippet(out: &mut String, color: bool, path: &str, position: Option<&Position
         out,
         "{} {bar} {}",
         paint(color, BLUE_BOLD, &number),
-        p.line_text
+        safe(&p.line_text)
     );
     let caret_indent: String = p
         .line_text

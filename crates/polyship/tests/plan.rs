@@ -246,3 +246,51 @@ fn crates_sharing_the_workspace_version_release_together() {
         ]
     );
 }
+
+/// Issue 12: a bump past the largest version part is an error at the version's line, never a
+/// wrapped `0.0.0`; a cycle of normal dependencies is refused by `plan` and `version`, named.
+#[test]
+fn overflowing_versions_and_dependency_cycles_are_refused() {
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"big\"\nversion = \"18446744073709551615.0.0\"\n",
+        )
+        .commit("chore: init")
+        .tag("big-v18446744073709551615.0.0")
+        .file("src/lib.rs", "")
+        .commit("feat!: more");
+    for cmd in ["plan", "version"] {
+        let out = repo.run(&[cmd]);
+        assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
+        assert!(out.stderr.contains("Cargo.toml:3"), "{cmd}: {}", out.stderr);
+        assert!(out.stderr.contains("overflows"), "{cmd}: {}", out.stderr);
+    }
+    assert!(repo.read("Cargo.toml").contains("18446744073709551615.0.0"));
+
+    let repo = Repo::new()
+        .file(
+            "package.json",
+            r#"{ "private": true, "workspaces": ["packages/*"] }"#,
+        )
+        .file(
+            "packages/a/package.json",
+            r#"{ "name": "a", "version": "1.0.0", "dependencies": { "b": "^1.0.0" } }"#,
+        )
+        .file(
+            "packages/b/package.json",
+            r#"{ "name": "b", "version": "1.0.0", "dependencies": { "a": "^1.0.0" } }"#,
+        )
+        .commit("feat: both");
+    for cmd in ["plan", "version"] {
+        let out = repo.run(&[cmd]);
+        assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("npm:a → npm:b → npm:a")
+                || out.stderr.contains("npm:b → npm:a → npm:b"),
+            "{cmd}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(repo.git(&["rev-list", "--count", "HEAD"]).trim(), "1");
+}

@@ -552,3 +552,31 @@ fn two_releases_never_claim_one_tag_silently() {
         out.stderr
     );
 }
+
+/// Issue 12: escape sequences and bidirectional overrides in a commit subject never reach the
+/// terminal raw, and no control character lands in the changelog.
+#[test]
+fn control_characters_never_reach_the_terminal_or_the_changelog() {
+    let repo = Repo::new()
+        .file("package.json", r#"{ "name": "solo", "version": "1.0.0" }"#)
+        .commit("chore: init")
+        .tag("v1.0.0")
+        .file("a.js", "")
+        .commit("fix: \u{1b}[31mred\u{1b}[0m \u{1b}]0;owned\u{7}title \u{202e}gnp.exe");
+    let status = repo.run(&["status"]);
+    assert!(
+        !status.stdout.contains('\u{1b}') && !status.stdout.contains('\u{202e}'),
+        "{:?}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("\\u{1b}[31mred"),
+        "{}",
+        status.stdout
+    );
+    let out = repo.run(&["version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let log = repo.read("CHANGELOG.md");
+    assert!(log.contains("red title \u{202e}gnp.exe"), "{log:?}");
+    assert!(!log.chars().any(|c| c.is_control() && c != '\n'), "{log:?}");
+}

@@ -219,6 +219,14 @@ pub fn context(
             .as_deref()
             .and_then(pull_request)
             .or_else(|| pull_request(&change.summary));
+        // A commit subject or changeset can carry escape sequences: none reach the changelog.
+        let summary = crate::diagnostic::strip_controls(&summary);
+        let body = body.map(|lines| {
+            lines
+                .iter()
+                .map(|l| crate::diagnostic::strip_controls(l))
+                .collect()
+        });
         let entry = Entry {
             summary,
             body,
@@ -634,6 +642,19 @@ fn changesets_section(
             bump: c.bump,
             commit: c.commit.as_deref(),
             text: texts.get(c.id.as_str()).copied().unwrap_or(&c.summary),
+        })
+        .collect();
+    let cleaned: Vec<String> = lines
+        .iter()
+        .map(|l| crate::diagnostic::strip_controls(l.text))
+        .collect();
+    let lines: Vec<cs_log::Line<'_>> = lines
+        .iter()
+        .zip(&cleaned)
+        .map(|(l, text)| cs_log::Line {
+            bump: l.bump,
+            commit: l.commit,
+            text,
         })
         .collect();
     let (updated, dependency_commits) = updated_dependencies(ws, plan, changes, cs, release);

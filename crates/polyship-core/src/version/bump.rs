@@ -10,19 +10,20 @@ use crate::changes::changeset::Bump;
 
 /// The next version, as node-semver's and Cargo tools' `inc` compute it. From a prerelease, a bump
 /// that the prerelease already stands for only drops the label: `1.3.0-beta.2` + minor = `1.3.0`,
-/// `2.0.0-rc.1` + major = `2.0.0`, `1.2.4-beta.0` + patch = `1.2.4`.
-pub fn inc(current: &Version, bump: Bump) -> Version {
+/// `2.0.0-rc.1` + major = `2.0.0`, `1.2.4-beta.0` + patch = `1.2.4`. `None` when a part would
+/// overflow (`18446744073709551615.0.0` + major): never a wrapped, smaller version.
+pub fn inc(current: &Version, bump: Bump) -> Option<Version> {
     let pre = !current.pre.is_empty();
     let (major, minor, patch) = (current.major, current.minor, current.patch);
-    match bump {
+    Some(match bump {
         Bump::None => current.clone(),
         Bump::Major if pre && minor == 0 && patch == 0 => Version::new(major, 0, 0),
-        Bump::Major => Version::new(major + 1, 0, 0),
+        Bump::Major => Version::new(major.checked_add(1)?, 0, 0),
         Bump::Minor if pre && patch == 0 => Version::new(major, minor, 0),
-        Bump::Minor => Version::new(major, minor + 1, 0),
+        Bump::Minor => Version::new(major, minor.checked_add(1)?, 0),
         Bump::Patch if pre => Version::new(major, minor, patch),
-        Bump::Patch => Version::new(major, minor, patch + 1),
-    }
+        Bump::Patch => Version::new(major, minor, patch.checked_add(1)?),
+    })
 }
 
 /// `version` with the prerelease `<label>.<n>` (`1.3.0` → `1.3.0-beta.0`).
@@ -149,7 +150,7 @@ mod tests {
             ("1.2.4-beta.0", Bump::Minor, "1.3.0"),
         ];
         for (from, bump, to) in cases {
-            assert_eq!(inc(&v(from), bump), v(to), "{from} + {bump:?}");
+            assert_eq!(inc(&v(from), bump), Some(v(to)), "{from} + {bump:?}");
         }
     }
 

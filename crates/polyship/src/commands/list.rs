@@ -132,7 +132,7 @@ fn table(out: &mut String, ws: &Workspace, rows: &[usize], numbered: bool) {
         if !notes.is_empty() {
             let _ = write!(line, "  ({})", notes.join(", "));
         }
-        let _ = writeln!(out, "{}", line.trim_end());
+        let _ = writeln!(out, "{}", crate::render::safe(line.trim_end()));
         let indent = if numbered { w_num + 2 } else { 0 };
         for dep in &p.dependencies {
             let mut d = format!("{:indent$}  → {}", "", dep.name);
@@ -142,7 +142,7 @@ fn table(out: &mut String, ws: &Workspace, rows: &[usize], numbered: bool) {
             if dep.kind != polyship_core::workspace::DependencyKind::Normal {
                 let _ = write!(d, " ({})", dep.kind.as_str());
             }
-            let _ = writeln!(out, "{d}");
+            let _ = writeln!(out, "{}", crate::render::safe(&d));
         }
     }
 }

@@ -408,7 +408,7 @@ pub fn table(plan: &Plan) -> String {
             "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
             r[0], r[1], r[2], r[3], r[4]
         );
-        let _ = writeln!(out, "{}", line.trim_end());
+        let _ = writeln!(out, "{}", crate::render::safe(line.trim_end()));
     }
     out
 }

@@ -106,7 +106,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
                 if problems.len() == 1 { "" } else { "s" }
             );
             for p in &problems {
-                let _ = writeln!(out, "  - {}", p.message);
+                let _ = writeln!(out, "  - {}", crate::render::safe(&p.message));
                 if let Some(h) = &p.help {
                     let _ = writeln!(
                         out,
@@ -329,7 +329,7 @@ fn table<const N: usize>(out: &mut String, header: &[&str; N], rows: &[[String; 
                 let _ = write!(l, "{cell:<width$}  ", width = widths[i]);
             }
         }
-        out.push_str(l.trim_end());
+        out.push_str(&crate::render::safe(l.trim_end()));
         out.push('\n');
     };
     line(header);

@@ -139,7 +139,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         s.push('\n');
         s
     } else {
-        render(&status)
+        crate::render::safe(&render(&status)).into_owned()
     };
     std::io::stdout()
         .lock()
