@@ -10,6 +10,59 @@ use std::ops::Range;
 /// file cannot exhaust memory. (`serde_json` already refuses nesting deeper than 128.)
 pub const MAX_JSON_BYTES: usize = 64 * 1024 * 1024;
 
+/// The largest TOML or YAML file polyship parses.
+pub const MAX_MANIFEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// How deep `[`/`{` may nest in a YAML file: real workspace files nest two or three levels, and
+/// YAML parsers take quadratic time on deep flow nesting.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// Why a YAML or TOML text is refused before parsing: too large, or (YAML) nested too deep. The
+/// byte offset of the problem, and what it is.
+pub fn check_bounds(text: &str, yaml: bool) -> Result<(), (usize, String)> {
+    if text.len() > MAX_MANIFEST_BYTES {
+        return Err((
+            0,
+            format!(
+                "the file is {} bytes, more than the {MAX_MANIFEST_BYTES} polyship reads",
+                text.len()
+            ),
+        ));
+    }
+    if !yaml {
+        return Ok(());
+    }
+    let (mut depth, mut quote, mut comment) = (0usize, None::<char>, false);
+    let mut prev = '\n';
+    for (i, c) in text.char_indices() {
+        if comment {
+            comment = c != '\n';
+        } else if let Some(q) = quote {
+            if c == q && prev != '\\' {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_YAML_DEPTH {
+                        return Err((
+                            i,
+                            format!("`[` and `{{` nest deeper than {MAX_YAML_DEPTH} levels"),
+                        ));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    Ok(())
+}
+
 /// `serde_json::from_str` with a size limit.
 pub fn bounded_from_str<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
     if text.len() > MAX_JSON_BYTES {
@@ -151,6 +204,16 @@ fn unescape(raw: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_yaml_and_huge_files_are_refused_at_once() {
+        let deep = format!("packages: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let started = std::time::Instant::now();
+        let (at, why) = check_bounds(&deep, true).unwrap_err();
+        assert!(why.contains("nest deeper") && at < 100, "{why} at {at}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(200));
+        assert!(check_bounds("packages:\n  - 'a[b'  # [[[[\n  - [x, {y: z}]\n", true).is_ok());
+    }
 
     const DOC: &str = "\u{feff}{\n  \"name\": \"a\",\n  \"dependencies\": { \"@x/b\": \"^1.0.0\", \"c\": [1, {\"d\": null}] },\n  \"n\": 5\n}\n";
 

@@ -210,3 +210,87 @@ fn usage_errors_exit_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--bogus"), "{}", out.stderr);
 }
+
+/// Issue 12: hostile or odd input gets a clear answer in bounded time, never a hang or a silent
+/// skip: a brace bomb, deep YAML, an empty `pnpm-workspace.yaml`, a changeset naming a package
+/// twice or with a nested value, a `[project]` without a name.
+#[test]
+fn hostile_input_is_refused_quickly_and_clearly() {
+    let started = std::time::Instant::now();
+    let bomb = format!(
+        r#"{{ "private": true, "workspaces": ["packages/{}"] }}"#,
+        "{a,b}".repeat(24)
+    );
+    let repo = Repo::new().file("package.json", &bomb).commit("init");
+    let out = repo.run(&["list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("expand to more than 1024 patterns"),
+        "{}",
+        out.stderr
+    );
+
+    let deep = format!(
+        "packages:\n  - {}{}\n",
+        "[".repeat(70_000),
+        "]".repeat(70_000)
+    );
+    let repo = Repo::new()
+        .file("package.json", r#"{ "private": true }"#)
+        .file("pnpm-workspace.yaml", &deep)
+        .commit("init");
+    let out = repo.run(&["list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("pnpm-workspace.yaml:2:"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nest deeper than 64"), "{}", out.stderr);
+
+    let repo = Repo::new()
+        .file("package.json", r#"{ "private": true }"#)
+        .file("pnpm-workspace.yaml", "\n")
+        .commit("init");
+    let out = repo.run(&["list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("the file is empty"), "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let repo = Repo::new()
+        .file("package.json", r#"{ "name": "a", "version": "1.0.0" }"#)
+        .file(".changeset/config.json", "{}")
+        .file(
+            ".changeset/twice.md",
+            "---\n\"a\": patch\n\"a\": major\n---\n\nx\n",
+        )
+        .commit("init");
+    let out = repo.run(&["status"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".changeset/twice.md:3"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("named twice"), "{}", out.stderr);
+    let repo = repo.file(
+        ".changeset/twice.md",
+        "---\n\"a\":\n  nested: patch\n---\n\nx\n",
+    );
+    let out = repo.run(&["status"]);
+    assert!(
+        out.stderr.contains("`a` has no bump after its `:`"),
+        "{}",
+        out.stderr
+    );
+
+    let repo = Repo::new()
+        .file("pyproject.toml", "[project]\nversion = \"1.0.0\"\n")
+        .commit("init");
+    let out = repo.run(&["list"]);
+    assert!(
+        out.stderr.contains("`[project]` has no `name`"),
+        "{}",
+        out.stderr
+    );
+}

@@ -143,12 +143,34 @@ pub fn parse(file: &str, text: &str) -> Result<RawChangeset, SourceError> {
         })?;
         let word = rest.trim().trim_matches(|c| c == '"' || c == '\'');
         let word = word.split('#').next().unwrap_or_default().trim();
+        if word.is_empty() {
+            return Err(SourceError::new(
+                file,
+                format!("`{}` has no bump after its `:`", crate::diagnostic::clip(&name)),
+            )
+            .at_position(at(1))
+            .help("write the bump on the same line, such as `\"@acme/core\": minor`; nested values are not bumps"));
+        }
         let bump = Bump::parse(word).ok_or_else(|| {
             let column = line.find(word).map_or(1, |c| c + 1);
-            SourceError::new(file, format!("`{word}` is not a bump"))
-                .at_position(at(column))
-                .help("use `major`, `minor`, `patch` or `none`")
+            SourceError::new(
+                file,
+                format!("`{}` is not a bump", crate::diagnostic::clip(word)),
+            )
+            .at_position(at(column))
+            .help("use `major`, `minor`, `patch` or `none`")
         })?;
+        if let Some((_, _, first)) = entries.iter().find(|(n, _, _)| *n == name) {
+            return Err(SourceError::new(
+                file,
+                format!(
+                    "`{}` is named twice in the front matter (first on line {first})",
+                    crate::diagnostic::clip(&name)
+                ),
+            )
+            .at_position(at(1))
+            .help("keep one line per package, with the largest bump it needs"));
+        }
         entries.push((name, bump, i + 1));
     }
     let rest: Vec<&str> = lines[end + 1..].to_vec();
@@ -275,11 +297,24 @@ pub fn read_all(
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(Vec::new());
     };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".md") && !n.eq_ignore_ascii_case("README.md"))
-        .collect();
+    let mut names: Vec<String> = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let os = entry.file_name();
+        let Some(name) = os.to_str() else {
+            // changesets itself could not read it either: say which file, never skip it.
+            return Err(SourceError::new(
+                Path::new(DIR).join(&os),
+                format!(
+                    "the changeset file name `{}` is not valid UTF-8",
+                    os.to_string_lossy()
+                ),
+            )
+            .help("rename the file with letters, digits and `-`, keeping `.md`"));
+        };
+        if name.ends_with(".md") && !name.eq_ignore_ascii_case("README.md") {
+            names.push(name.to_owned());
+        }
+    }
     names.sort();
     let mut out = Vec::with_capacity(names.len());
     for name in names {

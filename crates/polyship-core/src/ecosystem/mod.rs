@@ -112,6 +112,13 @@ pub(crate) struct TomlFile {
 
 impl TomlFile {
     pub fn parse(file: &str, text: String) -> Result<Self, DiscoveryError> {
+        if let Err((at, why)) = crate::json::check_bounds(&text, false) {
+            return Err(DiscoveryError::Manifest(
+                SourceError::new(file, why)
+                    .at(&text, at)
+                    .help("a manifest this large is no manifest: check the file"),
+            ));
+        }
         let text: std::sync::Arc<str> = text.into();
         match toml_edit::Document::parse(text.clone()) {
             Ok(doc) => Ok(Self {

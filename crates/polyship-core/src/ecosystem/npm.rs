@@ -173,7 +173,7 @@ struct JsonFile {
 impl JsonFile {
     fn parse(file: &str, text: String) -> Result<Self, DiscoveryError> {
         let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let value: Value = serde_json::from_str(body).map_err(|e| {
+        let value: Value = crate::json::bounded_from_str(body).map_err(|e| {
             DiscoveryError::Manifest(
                 SourceError::new(file, strip_position(&e.to_string()))
                     .at_position(Some(Position::line_col(&text, e.line(), e.column())))
@@ -233,6 +233,22 @@ fn workspace_patterns(
     const PNPM: &str = "pnpm-workspace.yaml";
     const LERNA: &str = "lerna.json";
     if let Some(text) = cx.read(PNPM)? {
+        json::check_bounds(&text, true).map_err(|(at, why)| {
+            DiscoveryError::Manifest(
+                SourceError::new(PNPM, why)
+                    .at(&text, at)
+                    .help("`pnpm-workspace.yaml` holds `packages:`, a short list of glob strings"),
+            )
+        })?;
+        if text.trim().is_empty() {
+            return Err(DiscoveryError::Manifest(
+                SourceError::new(
+                    PNPM,
+                    "the file is empty, so pnpm sees no workspace packages",
+                )
+                .help("list the packages under `packages:`, or delete the file"),
+            ));
+        }
         let ws: Option<PnpmWorkspace> = serde_norway::from_str(&text).map_err(|e| {
             let position = e
                 .location()

@@ -369,7 +369,18 @@ fn read_project(
         (_, Some(p)) => file.string(p, "name", "tool.poetry.name")?,
         _ => None,
     };
-    let Some(name) = name else { return Ok(None) };
+    let Some(name) = name else {
+        if project.is_some_and(|p| !p.is_empty()) {
+            found.warnings.push(
+                file.warning(
+                    None,
+                    "`[project]` has no `name`, so it declares no distribution".to_owned(),
+                )
+                .help("add `name = \"...\"` to `[project]`, or remove the table if the file only configures tools"),
+            );
+        }
+        return Ok(None);
+    };
     let is_maturin =
         maturin.is_some() || backend.as_deref().is_some_and(|b| b.starts_with("maturin"));
 

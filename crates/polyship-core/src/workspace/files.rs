@@ -208,7 +208,10 @@ impl MemberGlob {
         };
         let body = body.trim();
         let bodies = if style == GlobStyle::Npm {
-            expand_braces(body)
+            let mut budget = MAX_EXPANSIONS;
+            expand_braces(body, &mut budget).ok_or_else(|| {
+                format!("its braces expand to more than {MAX_EXPANSIONS} patterns")
+            })?
         } else {
             vec![body.to_owned()]
         };
@@ -263,10 +266,16 @@ impl MemberGlob {
     }
 }
 
-/// `a/{b,c}/d` → `a/b/d`, `a/c/d`; nested braces expand too. A brace without a comma stays as written.
-fn expand_braces(pattern: &str) -> Vec<String> {
+/// The most patterns one pattern's braces may expand to: `{a,b}` 24 times over would be sixteen
+/// million, and no real workspace needs more than a few.
+pub const MAX_EXPANSIONS: usize = 1024;
+
+/// `a/{b,c}/d` → `a/b/d`, `a/c/d`; nested braces expand too. A brace without a comma stays as
+/// written. `None` once more than `budget` patterns would come out.
+fn expand_braces(pattern: &str, budget: &mut usize) -> Option<Vec<String>> {
     let Some(open) = pattern.find('{') else {
-        return vec![pattern.to_owned()];
+        *budget = budget.checked_sub(1)?;
+        return Some(vec![pattern.to_owned()]);
     };
     let mut depth = 0;
     let mut close = None;
@@ -286,14 +295,17 @@ fn expand_braces(pattern: &str) -> Vec<String> {
         }
     }
     let Some(close) = close else {
-        return vec![pattern.to_owned()];
+        *budget = budget.checked_sub(1)?;
+        return Some(vec![pattern.to_owned()]);
     };
     let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
     if commas.is_empty() {
-        return expand_braces(tail)
-            .into_iter()
-            .map(|t| format!("{}{t}", &pattern[..=close]))
-            .collect();
+        return Some(
+            expand_braces(tail, budget)?
+                .into_iter()
+                .map(|t| format!("{}{t}", &pattern[..=close]))
+                .collect(),
+        );
     }
     let mut bounds = vec![open];
     bounds.extend(&commas);
@@ -301,11 +313,12 @@ fn expand_braces(pattern: &str) -> Vec<String> {
     let mut out = Vec::new();
     for w in bounds.windows(2) {
         let alternative = &pattern[w[0] + 1..w[1]];
-        for expanded in expand_braces(&format!("{head}{alternative}{tail}")) {
-            out.push(expanded);
-        }
+        out.extend(expand_braces(
+            &format!("{head}{alternative}{tail}"),
+            budget,
+        )?);
     }
-    out
+    Some(out)
 }
 
 /// Applies include and `!` exclude patterns, in order, to candidate directories: a directory is
@@ -380,7 +393,12 @@ mod tests {
             g("packages/*").matches("packages/.template"),
             "Cargo's glob matches dot-directories"
         );
-        assert_eq!(expand_braces("x{y}z"), ["x{y}z"]);
+        assert_eq!(expand_braces("x{y}z", &mut 10).unwrap(), ["x{y}z"]);
+        // 24 groups of `{a,b}` would be 2^24 patterns: refused at once, not after minutes.
+        let bomb = "{a,b}".repeat(24);
+        let started = std::time::Instant::now();
+        assert!(MemberGlob::with_style(".", &bomb, GlobStyle::Npm).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
