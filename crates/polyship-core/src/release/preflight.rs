@@ -22,17 +22,17 @@ pub(super) struct Needs<'a> {
     pub npm_client: NpmClient,
     /// Every npm registry packages go to.
     pub npm_registries: &'a [String],
+    /// The registry `[publish.npm] registry` names (or npmjs.org): the only one `NPM_TOKEN` is
+    /// ever sent to.
+    pub npm_configured: &'a str,
     pub python: &'a str,
-    pub dry_run: bool,
 }
 
-/// Checks credentials and tools for every ecosystem with something to upload. Returns the
-/// environment npm needs (a user config naming the token variable), written unless a dry run.
-pub(super) fn credentials_and_tools(
-    needs: &Needs<'_>,
-    problems: &mut Vec<Problem>,
-) -> Result<Vec<(String, String)>, String> {
-    let mut npm_env = Vec::new();
+/// Checks credentials and tools for every ecosystem with something to upload. Returns the lines
+/// of the npm user config a release needs (tokens named by variable), which [`write_npmrc`]
+/// writes once preflight has passed.
+pub(super) fn credentials_and_tools(needs: &Needs<'_>, problems: &mut Vec<Problem>) -> Vec<String> {
+    let mut generated = Vec::new();
     for eco in &needs.ecosystems {
         match eco {
             Ecosystem::Cargo => {
@@ -84,13 +84,23 @@ pub(super) fn credentials_and_tools(
                 let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
                     .iter()
                     .find(|v| env_nonempty(v).is_some());
-                let mut generated = Vec::new();
                 for reg in needs.npm_registries {
                     match npmrc_auth(&npmrc_files(needs.root, needs.root), reg) {
                         Some(Ok(())) => {}
                         Some(Err(e)) => problems.push(problem(
                             e,
                             "set the variable, or put the token in the environment as `NPM_TOKEN`",
+                        )),
+                        // `NPM_TOKEN` is the configured registry's credential, and only its.
+                        None if reg != needs.npm_configured => problems.push(problem(
+                            format!(
+                                "a package publishes to {reg} (its `publishConfig.registry`), and no credential is configured for it; `NPM_TOKEN` is sent only to {}",
+                                needs.npm_configured
+                            ),
+                            format!(
+                                "add `{}:_authToken=${{VARIABLE}}` to `.npmrc`, naming the variable that holds that registry's token",
+                                npmrc_key(reg)
+                            ),
                         )),
                         None => {
                             if let Some(var) = env_token {
@@ -110,29 +120,20 @@ pub(super) fn credentials_and_tools(
                         }
                     }
                 }
-                if !generated.is_empty() && !needs.dry_run {
-                    // A user config that keeps the user's own and names the token by variable:
-                    // the value never lands in a file or on a command line.
-                    let user = npmrc_files(needs.root, needs.root).pop();
-                    let mut text = user
-                        .and_then(|u| std::fs::read_to_string(u).ok())
-                        .unwrap_or_default();
-                    if !text.is_empty() && !text.ends_with('\n') {
-                        text.push('\n');
-                    }
-                    for line in &generated {
-                        text.push_str(line);
-                        text.push('\n');
-                    }
-                    let path = journal::dir(needs.git_dir).join("npmrc");
-                    if let Err(e) = fs_err::create_dir_all(journal::dir(needs.git_dir))
-                        .and_then(|()| crate::fsutil::write_atomic(&path, text.as_bytes()))
-                    {
-                        return Err(format!("failed to write {}: {e}", path.display()));
-                    }
-                    npm_env.push((
-                        "NPM_CONFIG_USERCONFIG".to_owned(),
-                        path.to_string_lossy().into_owned(),
+                if !generated.is_empty()
+                    && let Some(user) = npmrc_files(needs.root, needs.root).pop()
+                    && let Ok(text) = std::fs::read_to_string(&user)
+                    && let Some(literal) = text.lines().position(holds_literal_secret)
+                {
+                    // The generated user config replaces the user's own, which holds a token
+                    // written out: copying it would put a secret in another file.
+                    problems.push(problem(
+                        format!(
+                            "{}:{}: this npm config holds a token written out, and polyship will not copy it into the config it gives npm",
+                            user.display(),
+                            literal + 1
+                        ),
+                        "reference the token by variable there (`//registry/:_authToken=${NPM_TOKEN}`), or remove the line",
                     ));
                 }
             }
@@ -175,7 +176,70 @@ pub(super) fn credentials_and_tools(
             }
         }
     }
-    Ok(npm_env)
+    generated
+}
+
+/// An npm config line that holds a credential written out rather than a `${VARIABLE}`.
+fn holds_literal_secret(line: &str) -> bool {
+    let Some((k, v)) = line.trim().split_once('=') else {
+        return false;
+    };
+    let k = k.trim();
+    let secret = ["_authToken", "_auth", "_password", "password"]
+        .iter()
+        .any(|s| k.ends_with(s));
+    secret && !v.trim().is_empty() && !v.trim().starts_with("${")
+}
+
+/// Writes the npm user config a release needs — the user's own settings without credentials,
+/// then `//registry/:_authToken=${NPM_TOKEN}` lines that name the token, never its value — with
+/// mode 0600, and returns the environment that points npm at it. The caller removes it when the
+/// run ends.
+pub(super) fn write_npmrc(
+    needs: &Needs<'_>,
+    generated: &[String],
+) -> Result<Vec<(String, String)>, String> {
+    if generated.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut text = String::new();
+    if let Some(user) = npmrc_files(needs.root, needs.root).pop()
+        && let Ok(own) = std::fs::read_to_string(user)
+    {
+        for line in own.lines().filter(|l| !holds_literal_secret(l)) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    for line in generated {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let path = npmrc_path(needs.git_dir);
+    fs_err::create_dir_all(journal::dir(needs.git_dir)).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let written = options.open(&path).and_then(|mut f| {
+        use std::io::Write as _;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    written.map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    Ok(vec![(
+        "NPM_CONFIG_USERCONFIG".to_owned(),
+        path.to_string_lossy().into_owned(),
+    )])
+}
+
+/// Where the generated npm user config lives while a release runs.
+pub(super) fn npmrc_path(git_dir: &Path) -> PathBuf {
+    journal::dir(git_dir).join("npmrc")
 }
 
 pub(super) fn env_nonempty(name: &str) -> Option<String> {

@@ -204,8 +204,15 @@ fn presence_of(
     let own;
     let registries = match &p.registry {
         Some(r) if p.ecosystem == Ecosystem::Npm => {
+            let npm = slash(r);
+            // A credential goes only to the registry it was configured for.
+            let mut auth = registries.auth.clone();
+            if npm != registries.npm {
+                auth.npm = None;
+            }
             own = Registries {
-                npm: slash(r),
+                npm,
+                auth,
                 ..registries.clone()
             };
             &own
@@ -695,6 +702,15 @@ fn shared_tags(
     }
 }
 
+/// A file removed when the run ends, however it ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
 }
@@ -702,6 +718,21 @@ fn first_line(s: &str) -> &str {
 /// Runs a release. `Err` only when nothing was done (preflight, setup); a release that ran, even
 /// with failures, is a [`Report`].
 pub fn run(
+    ws: &Workspace,
+    config: &LoadedConfig,
+    root: &Path,
+    options: &Options<'_>,
+    report: Reporter<'_>,
+) -> Result<Report, PublishError> {
+    // No secret leaves through an error either: messages quote URLs, tools and servers.
+    let redactor = Redactor::from_env();
+    run_redacted(ws, config, root, options, report).map_err(|e| match e {
+        PublishError::Setup(m) => PublishError::Setup(redactor.redact(&m)),
+        other @ PublishError::Preflight(_) => other,
+    })
+}
+
+fn run_redacted(
     ws: &Workspace,
     config: &LoadedConfig,
     root: &Path,
@@ -1064,20 +1095,24 @@ pub fn run(
     npm_registries.sort();
     npm_registries.dedup();
     let npm_client = NpmClient::detect(root);
-    let npm_env = preflight::credentials_and_tools(
-        &preflight::Needs {
-            root,
-            git_dir: &git_dir,
-            ecosystems: uploads.iter().map(|t| t.ecosystem).collect(),
-            cargo_registry: cargo_registry_name.as_deref(),
-            npm_client,
-            npm_registries: &npm_registries,
-            python: &settings.python,
-            dry_run: options.dry_run,
-        },
-        &mut problems,
-    )
-    .map_err(PublishError::Setup)?;
+    let needs = preflight::Needs {
+        root,
+        git_dir: &git_dir,
+        ecosystems: uploads.iter().map(|t| t.ecosystem).collect(),
+        cargo_registry: cargo_registry_name.as_deref(),
+        npm_client,
+        npm_registries: &npm_registries,
+        npm_configured: &npm_registry,
+        python: &settings.python,
+    };
+    let generated_npmrc = preflight::credentials_and_tools(&needs, &mut problems);
+    // The generated npm config exists only while a release that passed preflight runs.
+    let npm_env = if !options.dry_run && problems.is_empty() {
+        preflight::write_npmrc(&needs, &generated_npmrc).map_err(PublishError::Setup)?
+    } else {
+        Vec::new()
+    };
+    let _npmrc = RemoveOnDrop(preflight::npmrc_path(&git_dir));
 
     let source_date_epoch = git::commit_time(root, &head, &redactor).unwrap_or(0);
     let setup = Setup {
@@ -1164,6 +1199,11 @@ pub fn run(
     }
 
     if !problems.is_empty() {
+        // Problems quote URLs and answers: no secret reaches the screen through them.
+        for p in &mut problems {
+            p.message = redactor.redact(&p.message);
+            p.help = p.help.as_deref().map(|h| redactor.redact(h));
+        }
         return Err(PublishError::Preflight(problems));
     }
     if options.dry_run {

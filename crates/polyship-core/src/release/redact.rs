@@ -2,6 +2,8 @@
 //! through a [`Redactor`], which replaces the values of credential variables and the password of
 //! `scheme://user:password@host` URLs with `***`.
 
+use std::fmt::Write as _;
+
 /// The environment variables whose values are credentials, by the names each ecosystem uses.
 pub const CREDENTIAL_VARIABLES: &[&str] = &[
     "CARGO_REGISTRY_TOKEN",
@@ -50,14 +52,22 @@ impl Redactor {
         r
     }
 
-    /// Masks `secret` too. Values shorter than 4 characters are not masked: they would mask
-    /// ordinary words, and no registry issues tokens that short.
+    /// Masks `secret` too — as written, URL-encoded, and wherever it sits inside base64 (an
+    /// `Authorization: Basic` header a server echoes). Values shorter than 4 characters are not
+    /// masked: they would mask ordinary words, and no registry issues tokens that short.
     pub fn add(&mut self, secret: &str) {
         let secret = secret.trim();
-        if secret.len() >= 4 && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_owned());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        if secret.len() < 4 {
+            return;
         }
+        let mut forms = vec![secret.to_owned(), url_encode(secret)];
+        forms.extend(base64_forms(secret));
+        for form in forms {
+            if form.len() >= 4 && !self.secrets.contains(&form) {
+                self.secrets.push(form);
+            }
+        }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     /// `text` with every secret and every URL password masked.
@@ -68,13 +78,71 @@ impl Redactor {
                 out = out.replace(secret.as_str(), MASK);
             }
         }
-        mask_url_passwords(&out)
+        mask_basic_auth(&mask_url_passwords(&out))
     }
 
     /// Redacts bytes read from a child process (lossy UTF-8).
     pub fn redact_bytes(&self, bytes: &[u8]) -> String {
         self.redact(&String::from_utf8_lossy(bytes))
     }
+}
+
+/// `secret` percent-encoded as a URL or form would carry it.
+fn url_encode(secret: &str) -> String {
+    let mut out = String::with_capacity(secret.len());
+    for b in secret.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The parts of any base64 text (standard or URL-safe alphabet) that encode `secret`, whatever
+/// its offset: for each of the three alignments, the characters that depend on its bytes alone.
+fn base64_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let bytes = secret.as_bytes();
+    let mut out = Vec::new();
+    for offset in 0..3usize {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(bytes);
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&padded);
+        let first_group = offset.div_ceil(3);
+        let last_group = (offset + bytes.len()) / 3;
+        if last_group <= first_group {
+            continue;
+        }
+        let inner = &encoded[first_group * 4..(last_group * 4).min(encoded.len())];
+        out.push(inner.to_owned());
+        out.push(inner.replace('+', "-").replace('/', "_"));
+    }
+    out
+}
+
+/// `Basic <base64>` (an `Authorization` value) → `Basic ***`, whatever it encodes.
+fn mask_basic_auth(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("Basic ") {
+        let (head, tail) = rest.split_at(i + "Basic ".len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_'))
+            })
+            .unwrap_or(tail.len());
+        if end >= 8 {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&tail[..end]);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `scheme://user:password@host` → `scheme://user:***@host`.
@@ -110,6 +178,7 @@ mod tests {
 
     #[test]
     fn masks_secrets_and_url_passwords() {
+        use base64::Engine as _;
         let mut r = Redactor::default();
         r.add("s3cr3t-token");
         r.add("s3cr3t");
@@ -123,6 +192,20 @@ mod tests {
             "fetch https://bob:***@example.com/x and git://h/y, http://u@h/"
         );
         assert!(is_credential("CARGO_REGISTRIES_LOCAL_TOKEN"));
+        // Every base64 alignment, the URL-encoded form, and any Basic header.
+        let mut r = Redactor::default();
+        r.add("npm_Abc/123+xyz");
+        for prefix in ["", "u:", "us:", "use:"] {
+            let b64 = base64::engine::general_purpose::STANDARD
+                .encode(format!("{prefix}npm_Abc/123+xyz and more"));
+            let out = r.redact(&format!("echo {b64} end"));
+            assert!(!out.contains(&b64), "{prefix}: {out}");
+        }
+        assert_eq!(r.redact("t=npm_Abc%2F123%2Bxyz&x"), "t=***&x");
+        assert_eq!(
+            Redactor::default().redact("Authorization: Basic dXNlcjpwYXNzd29yZA== sent"),
+            "Authorization: Basic *** sent"
+        );
         assert!(is_credential("npm_token"));
         assert!(!is_credential("TWINE_USERNAME"));
     }
