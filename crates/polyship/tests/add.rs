@@ -98,15 +98,15 @@ fn refuses_what_it_cannot_write() {
 
 #[test]
 fn on_a_terminal_it_asks_with_changed_packages_first() {
-    // `script` runs the command on a real pseudo-terminal and feeds it our answers.
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
+    // `script` runs the command on a real pseudo-terminal and feeds it our answers; scripts/test
+    // installs it (Debian's bsdutils) on a machine without it.
+    assert!(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "`script` (util-linux) is needed: `apt-get install -y bsdutils`, or run scripts/test"
+    );
     let repo = repo();
     repo.git(&["checkout", "-q", "-b", "topic"]);
     let repo = repo.file("js/ui/button.js", "b").commit("feat: a button");

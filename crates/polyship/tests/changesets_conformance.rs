@@ -33,7 +33,7 @@ use support::Repo;
 /// The `changeset` executable, installed on first use (see [`support::npm_tool`]).
 fn changeset_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| support::npm_tool("@changesets/cli@2", "changeset"))
+    BIN.get_or_init(|| support::npm_tool("@changesets/cli@2.31.1", "changeset"))
 }
 
 // ---------------------------------------------------------------------------------------------

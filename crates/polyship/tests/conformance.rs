@@ -4,8 +4,8 @@
 //! bevy, uv, gitoxide, and of common npm monorepos) in a temporary git repository, then compares
 //! what polyship reports with what `cargo metadata --no-deps --offline` or npm itself reports for the
 //! same tree: member names, versions, manifest paths, `publish`/`private`, and internal dependency
-//! edges. The tools are the oracle, so the expectations are never written by hand; a test only skips
-//! (with a message) when the tool is not on `PATH`.
+//! edges. The tools are the oracle, so the expectations are never written by hand; a missing tool
+//! fails the test (scripts/test installs what is needed), it never skips.
 
 mod support;
 
@@ -287,10 +287,7 @@ fn polyship_cargo_view(doc: &Value) -> CargoView {
 
 /// Builds `files`, then asserts that polyship and cargo agree on packages and internal edges.
 fn assert_cargo_agrees(files: &[(&str, &str)]) {
-    let Some(cargo) = cargo() else {
-        eprintln!("skipping: `cargo` is not on PATH, so there is nothing to compare with");
-        return;
-    };
+    let cargo = cargo().expect("`cargo` runs the tests, so it is on this machine");
     let repo = repo_with(files);
     let doc = polyship_list(&repo);
     let ours = polyship_cargo_view(&doc);
@@ -2225,10 +2222,10 @@ fn polyship_npm_view(doc: &Value) -> Vec<String> {
 
 /// Builds `files`, then asserts that polyship lists exactly the workspaces npm finds.
 fn assert_npm_agrees(files: &[(&str, &str)]) {
-    if !npm_available() {
-        eprintln!("skipping: `npm` is not on PATH, so there is nothing to compare with");
-        return;
-    }
+    assert!(
+        npm_available(),
+        "`npm` is needed to compare with: install Node.js with npm, or run scripts/test"
+    );
     let repo = repo_with(files);
     let doc = polyship_list(&repo);
     let theirs = npm_view(&repo);
@@ -2590,7 +2587,7 @@ fn workspace_entries_without_a_package_are_skipped_as_npm_pnpm_and_yarn_skip_the
         d
     };
     assert_eq!(ours, npm_dirs, "polyship (left) vs npm (right)");
-    let yarn = support::npm_tool("@yarnpkg/cli-dist@4", "yarn");
+    let yarn = support::npm_tool("@yarnpkg/cli-dist@4.18.1", "yarn");
     assert_eq!(
         ours,
         tool_members(&repo, &yarn, &["workspaces", "list", "--json"]),
@@ -2606,7 +2603,7 @@ fn workspace_entries_without_a_package_are_skipped_as_npm_pnpm_and_yarn_skip_the
     let repo = repo_with(&files);
     let ours = member_dirs(&polyship_list(&repo));
     assert_eq!(ours, ["packages/a", "packages/b"]);
-    let pnpm = support::npm_tool("pnpm@9", "pnpm");
+    let pnpm = support::npm_tool("pnpm@9.15.9", "pnpm");
     assert_eq!(
         ours,
         tool_members(&repo, &pnpm, &["ls", "-r", "--depth", "-1", "--json"]),

@@ -1390,7 +1390,7 @@ impl Fixture {
 #[test]
 fn a_pnpm_workspace_packs_with_pnpm_so_workspace_requirements_become_versions() {
     let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
-    let pnpm = support::npm_tool("pnpm@9", "pnpm");
+    let pnpm = support::npm_tool("pnpm@9.15.9", "pnpm");
     let f = Fixture::new(&npm, "");
     let (lib, app) = (f.name("lib"), f.name("app"));
     let manifest = f.read_app().replace("\"^1.0.0\"", "\"workspace:^\"");
@@ -1478,7 +1478,7 @@ fn crates_publish_after_the_crates_they_depend_on() {
 #[test]
 fn a_yarn_berry_workspace_packs_with_yarn() {
     let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
-    let yarn = support::npm_tool("@yarnpkg/cli-dist@4", "yarn");
+    let yarn = support::npm_tool("@yarnpkg/cli-dist@4.18.1", "yarn");
     let f = Fixture::new(&npm, "");
     let (lib, app) = (f.name("lib"), f.name("app"));
     let manifest = f.read_app().replace("\"^1.0.0\"", "\"workspace:*\"");
@@ -1531,4 +1531,90 @@ fn a_private_registry_gets_authenticated_reads() {
         proxy.requests()
     );
     assert!(npm_published(&npm, &f.name("app"), "1.0.0"));
+}
+
+/// Issue 12: an upload refused (403) while the registry shows the version with someone else's
+/// content is never taken as this release: the proxy hides the other upload from the first read,
+/// npm's upload is refused, and the registry's checksum, compared with what this commit packs,
+/// decides. Nothing is tagged.
+#[test]
+fn a_refused_upload_is_never_taken_for_someone_elses_release() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let lib = f.name("lib");
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("package.json"),
+        format!(
+            "{{ \"name\": \"{lib}\", \"version\": \"1.0.0\", \"description\": \"someone else\" }}\n"
+        ),
+    )
+    .unwrap();
+    let host = npm.trim_start_matches("http:");
+    std::fs::write(
+        other.path().join(".npmrc"),
+        format!("{host}:_authToken=${{NPM_TOKEN}}\n"),
+    )
+    .unwrap();
+    let out = Command::new("npm")
+        .args(["publish", "--registry", &npm])
+        .current_dir(other.path())
+        .env("NPM_TOKEN", var("POLYSHIP_TEST_NPM_TOKEN"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The first read does not see it yet; the upload is refused.
+    proxy.fault(Rule::new(Some("GET"), &lib, 1, Action::Stale));
+    proxy.fault(Rule::new(Some("PUT"), &lib, 1, Action::Status(403, vec![])));
+    let out = f.run(&["publish", "--filter", &lib]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&lib))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(row.contains("failed"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("with other content than this commit builds"),
+        "{}",
+        out.stderr
+    );
+    assert!(!f.repo.git(&["tag"]).contains(&format!("{lib}@1.0.0")));
+}
+
+/// Issue 12: a CI rerun on a fresh, tagless clone of the release commit itself, where every
+/// package is on its registry and its tag on the remote names this commit: a finished release,
+/// skipped without building anything (no toolchain needed).
+#[test]
+fn a_rerun_on_a_fresh_clone_of_a_finished_release_builds_nothing() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let f = Fixture::new(&npm, "");
+    let out = f.run(&["publish"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ci = Repo::bare_dir();
+    let origin = format!("file://{}", f.origin.path().display());
+    ci.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--no-tags",
+        "-b",
+        "main",
+        &origin,
+        &ci.path().to_string_lossy(),
+    ]);
+    assert_eq!(ci.git(&["tag"]), "");
+    let out = ci.run_env(ci.path(), &["publish"], &f.env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    for verb in ["Comparing", "Packing", "Publishing"] {
+        assert!(!out.stderr.contains(verb), "{verb}: {}", out.stderr);
+    }
 }

@@ -794,7 +794,7 @@ fn changeset_and_version(repo: Repo) -> Repo {
 
 #[test]
 fn pnpm_accepts_its_updated_lockfile_frozen() {
-    let pnpm = support::npm_tool("pnpm@9", "pnpm");
+    let pnpm = support::npm_tool("pnpm@9.15.9", "pnpm");
     let repo = js_workspace(&[
         (
             "package.json",
@@ -821,7 +821,7 @@ fn pnpm_accepts_its_updated_lockfile_frozen() {
 
 #[test]
 fn yarn_berry_accepts_its_updated_lockfile_immutable() {
-    let yarn = support::npm_tool("@yarnpkg/cli-dist@4", "yarn");
+    let yarn = support::npm_tool("@yarnpkg/cli-dist@4.18.1", "yarn");
     let repo = js_workspace(&[(
         "package.json",
         "{ \"name\": \"root\", \"private\": true, \"workspaces\": [\"packages/*\"] }\n",
@@ -846,7 +846,7 @@ fn yarn_berry_accepts_its_updated_lockfile_immutable() {
 
 #[test]
 fn uv_accepts_its_updated_lockfile() {
-    let uv = support::pip_tool("uv", "uv");
+    let uv = support::pip_tool("uv==0.13.9", "uv");
     let member = |name: &str, version: &str, deps: &str| {
         format!(
             "[project]\nname = \"{name}\"\nversion = \"{version}\"\nrequires-python = \">=3.8\"\ndependencies = [{deps}]\n\n[tool.uv.sources]\nacme-core = {{ workspace = true }}\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n"

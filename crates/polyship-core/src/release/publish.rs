@@ -460,15 +460,33 @@ impl Run<'_> {
                 }
                 Err(err) => err,
             };
-            // The tool failed; the registry decides what happened.
+            // The tool failed; the registry decides what happened — and only its checksum of
+            // what it holds, matching ours, makes the release this one's.
             match self.presence(p) {
                 Ok(Presence::Published { checksums }) => {
-                    return match tools::same_content(&checksums, &built) {
-                        Some(false) => State::Failed(format!(
+                    // Published from its directory, nothing was packed yet: pack now (npm packs
+                    // reproducibly) to know what the upload would have been.
+                    let ours = if built.is_empty() {
+                        artifacts(self.setup, self.git_dir, p, &[])
+                    } else {
+                        Ok(built.clone())
+                    };
+                    return match ours.map(|b| tools::same_content(&checksums, &b)) {
+                        Ok(Some(true)) => State::Published,
+                        Ok(Some(false)) => State::Failed(format!(
                             "{} {} is on the registry with other content than this commit builds; the version is taken: bump it and release again",
                             t.name, t.version
                         )),
-                        _ => State::Published,
+                        Ok(None) => State::Failed(format!(
+                            "{} {} is on the registry, which gives no checksum to compare with what this commit builds; the upload failed ({}), so it is not taken as this release",
+                            t.name,
+                            t.version,
+                            first_line(&err.message)
+                        )),
+                        Err(e) => State::Failed(format!(
+                            "{} {} is on the registry, and building it to compare failed: {}",
+                            t.name, t.version, e.message
+                        )),
                     };
                 }
                 Ok(Presence::Absent) if err.transient && attempt < 4 => {
@@ -1153,7 +1171,9 @@ fn run_redacted(
     if problems.is_empty() {
         for (i, checksums) in &existing {
             let t = &targets[*i];
-            if t.tagged {
+            // Tagged here, or on the remote at this commit (a fresh CI clone): a finished
+            // release, with nothing to build.
+            if t.tagged || t.pushed {
                 continue;
             }
             let p = &ws.packages[t.package];
@@ -1176,17 +1196,26 @@ fn run_redacted(
                 &format!("{} {} with the registry's copy", t.name, t.version),
             );
             match artifacts(&setup, &git_dir, p, &recorded) {
-                Ok(built) => {
-                    if tools::same_content(checksums, &built) == Some(false) {
-                        problems.push(problem(
-                            format!(
-                                "{} {} is already on its registry with other content than this commit builds: the version is taken",
-                                t.name, t.version
-                            ),
-                            "bump the version (`polyship version`) and release again; if that version was released from an earlier commit, tag that commit",
-                        ));
-                    }
-                }
+                Ok(built) => match tools::same_content(checksums, &built) {
+                    Some(true) => {}
+                    Some(false) => problems.push(problem(
+                        format!(
+                            "{} {} is already on its registry with other content than this commit builds: the version is taken",
+                            t.name, t.version
+                        ),
+                        "bump the version (`polyship version`) and release again; if that version was released from an earlier commit, tag that commit",
+                    )),
+                    None => problems.push(problem(
+                        format!(
+                            "{} {} is already on its registry, which gives no checksum to compare with what this commit builds",
+                            t.name, t.version
+                        ),
+                        format!(
+                            "if it is this release, tag it by hand (`git tag {}`); otherwise bump the version",
+                            t.tag
+                        ),
+                    )),
+                },
                 Err(e) => problems.push(problem(
                     format!(
                         "{} {} is on its registry, and building it to compare failed: {}",

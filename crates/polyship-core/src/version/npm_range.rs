@@ -91,7 +91,8 @@ fn term(text: &str) -> Option<Vec<Comparator>> {
         .unwrap_or(("", text));
     let p = parse_partial(rest)?;
     let base = p.full();
-    let next_major = |m: u64| Version::new(m + 1, 0, 0);
+    // Bounds one past a part: `None` (no range) when the part is already the largest there is.
+    let next_major = |m: u64| m.checked_add(1).map(|m| Version::new(m, 0, 0));
     let pre0 = |mut v: Version| {
         v.pre = semver::Prerelease::new("0").unwrap_or(semver::Prerelease::EMPTY);
         v
@@ -99,36 +100,38 @@ fn term(text: &str) -> Option<Vec<Comparator>> {
     Some(match op {
         "" | "=" => match (p.major, p.minor, p.patch) {
             (None, _, _) => vec![cmp(Op::Ge, Version::new(0, 0, 0))],
-            (Some(m), None, _) => vec![cmp(Op::Ge, base), cmp(Op::Lt, pre0(next_major(m)))],
+            (Some(m), None, _) => vec![cmp(Op::Ge, base), cmp(Op::Lt, pre0(next_major(m)?))],
             (Some(m), Some(n), None) => vec![
                 cmp(Op::Ge, base),
-                cmp(Op::Lt, pre0(Version::new(m, n + 1, 0))),
+                cmp(Op::Lt, pre0(Version::new(m, n.checked_add(1)?, 0))),
             ],
             _ => vec![cmp(Op::Eq, base)],
         },
         "^" => {
             let upper = match (p.major, p.minor, p.patch) {
                 (None, _, _) => return Some(vec![cmp(Op::Ge, Version::new(0, 0, 0))]),
-                (Some(0), Some(0), Some(z)) => Version::new(0, 0, z + 1),
-                (Some(0), Some(n), _) if p.patch.is_some() || n > 0 => Version::new(0, n + 1, 0),
+                (Some(0), Some(0), Some(z)) => Version::new(0, 0, z.checked_add(1)?),
+                (Some(0), Some(n), _) if p.patch.is_some() || n > 0 => {
+                    Version::new(0, n.checked_add(1)?, 0)
+                }
                 (Some(0), Some(0), None) => Version::new(0, 1, 0),
                 (Some(0), None, _) => Version::new(1, 0, 0),
-                (Some(m), _, _) => next_major(m),
+                (Some(m), _, _) => next_major(m)?,
             };
             vec![cmp(Op::Ge, base), cmp(Op::Lt, pre0(upper))]
         }
         "~" | "~>" => {
             let upper = match (p.major, p.minor) {
                 (None, _) => return Some(vec![cmp(Op::Ge, Version::new(0, 0, 0))]),
-                (Some(m), None) => next_major(m),
-                (Some(m), Some(n)) => Version::new(m, n + 1, 0),
+                (Some(m), None) => next_major(m)?,
+                (Some(m), Some(n)) => Version::new(m, n.checked_add(1)?, 0),
             };
             vec![cmp(Op::Ge, base), cmp(Op::Lt, pre0(upper))]
         }
         ">" => match (p.major, p.minor, p.patch) {
             (None, _, _) => vec![cmp(Op::Lt, Version::new(0, 0, 0))],
-            (Some(m), None, _) => vec![cmp(Op::Ge, next_major(m))],
-            (Some(m), Some(n), None) => vec![cmp(Op::Ge, Version::new(m, n + 1, 0))],
+            (Some(m), None, _) => vec![cmp(Op::Ge, next_major(m)?)],
+            (Some(m), Some(n), None) => vec![cmp(Op::Ge, Version::new(m, n.checked_add(1)?, 0))],
             _ => vec![cmp(Op::Gt, base)],
         },
         ">=" => vec![cmp(Op::Ge, base)],
@@ -138,8 +141,10 @@ fn term(text: &str) -> Option<Vec<Comparator>> {
         )],
         "<=" => match (p.major, p.minor, p.patch) {
             (None, _, _) => vec![cmp(Op::Ge, Version::new(0, 0, 0))],
-            (Some(m), None, _) => vec![cmp(Op::Lt, pre0(next_major(m)))],
-            (Some(m), Some(n), None) => vec![cmp(Op::Lt, pre0(Version::new(m, n + 1, 0)))],
+            (Some(m), None, _) => vec![cmp(Op::Lt, pre0(next_major(m)?))],
+            (Some(m), Some(n), None) => {
+                vec![cmp(Op::Lt, pre0(Version::new(m, n.checked_add(1)?, 0)))]
+            }
             _ => vec![cmp(Op::Le, base)],
         },
         _ => return None,
