@@ -318,11 +318,25 @@ fn current(ws: &Workspace, p: usize) -> Result<Version, String> {
         _ => Version::parse(text).ok(),
     };
     parsed.ok_or_else(|| {
-        format!(
-            "the version `{text}` of `{}` in `{}` does not parse",
-            package.id(),
-            package.manifest
-        )
+        // Say why when a part is too large, rather than that the text is not a version.
+        let huge = text
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|n| !n.is_empty() && n.parse::<u64>().is_err());
+        let text = crate::diagnostic::clip(text);
+        if huge {
+            format!(
+                "the version `{text}` of `{}` in `{}` has a number larger than {}, the largest a version part holds",
+                package.id(),
+                package.manifest,
+                u64::MAX
+            )
+        } else {
+            format!(
+                "the version `{text}` of `{}` in `{}` does not parse",
+                package.id(),
+                package.manifest
+            )
+        }
     })
 }
 

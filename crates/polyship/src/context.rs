@@ -71,8 +71,26 @@ impl Context {
         };
         let (root, in_git) = match polyship_core::workspace::files::find_git_root(&start) {
             Some(root) => (root, true),
-            None => (start, false),
+            None => (start.clone(), false),
         };
+        // A bare repository has history but no files to release: say so, not "no repository".
+        if !in_git
+            && let Some(bare) = start.ancestors().find(|d| {
+                d.join("HEAD").is_file() && d.join("objects").is_dir() && d.join("refs").is_dir()
+            })
+        {
+            return Err(crate::render::CommandError {
+                message: format!(
+                    "`{}` is a bare git repository: it has no files for polyship to read",
+                    bare.display()
+                ),
+                help: Some(
+                    "clone it (`git clone <path>`) and run polyship in the clone".to_owned(),
+                ),
+                usage: true,
+            }
+            .into());
+        }
         let cx = Self {
             root,
             in_git,

@@ -196,7 +196,7 @@ fn snippet(out: &mut String, color: bool, path: &str, position: Option<&Position
         out,
         "{} {bar} {}",
         paint(color, BLUE_BOLD, &number),
-        safe(&p.line_text)
+        safe(&polyship_core::diagnostic::clip(&p.line_text))
     );
     let caret_indent: String = p
         .line_text

@@ -294,3 +294,53 @@ fn hostile_input_is_refused_quickly_and_clearly() {
         out.stderr
     );
 }
+
+/// Issue 12: vague messages made precise — a bare repository, a repository without commits, a
+/// number too large for a version, a 10 MB name.
+#[test]
+fn odd_repositories_and_values_get_precise_messages() {
+    let bare = Repo::bare_dir();
+    bare.git(&["init", "-q", "--bare"]);
+    let out = bare.run(&["list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is a bare git repository"),
+        "{}",
+        out.stderr
+    );
+
+    let empty = Repo::new().file("package.json", r#"{ "name": "a", "version": "1.0.0" }"#);
+    let out = empty.run(&["publish", "--dry-run", "--no-push"]);
+    assert!(out.stderr.contains("has no commits yet"), "{}", out.stderr);
+
+    let huge = Repo::new()
+        .file(
+            "package.json",
+            r#"{ "name": "a", "version": "99999999999999999999.0.0" }"#,
+        )
+        .commit("fix: x");
+    let out = huge.run(&["plan"]);
+    assert!(
+        out.stderr
+            .contains("has a number larger than 18446744073709551615"),
+        "{}",
+        out.stderr
+    );
+
+    let long = "x".repeat(10 * 1024 * 1024);
+    let named = Repo::new()
+        .file("package.json", r#"{ "name": "a", "version": "1.0.0" }"#)
+        .file(".changeset/config.json", "{}")
+        .file(
+            ".changeset/long.md",
+            &format!("---\n\"{long}\": patch\n---\n\nx\n"),
+        )
+        .commit("chore: init");
+    let out = named.run(&["status"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.len() < 10_000,
+        "{} bytes of message",
+        out.stderr.len()
+    );
+}

@@ -215,8 +215,11 @@ fn split_key(line: &str) -> Option<(String, &str)> {
 ///
 /// `ecosystem:name` picks one ecosystem; a bare name must match exactly one package. Python names
 /// compare after PEP 503 normalisation.
-pub fn resolve_name(ws: &Workspace, written: &str) -> Result<usize, String> {
-    let (ecosystem, name) = match written.split_once(':') {
+pub fn resolve_name(ws: &Workspace, full: &str) -> Result<usize, String> {
+    // A name is quoted back in messages: never a 10 MB one whole.
+    let written = crate::diagnostic::clip(full);
+    let written = written.as_str();
+    let (ecosystem, name) = match full.split_once(':') {
         Some((eco, name)) if Ecosystem::parse(eco).is_some() => (Ecosystem::parse(eco), name),
         _ => (None, written),
     };

@@ -759,7 +759,15 @@ fn run_redacted(
 ) -> Result<Report, PublishError> {
     let redactor = Redactor::from_env();
     let setup_err = |e: git::GitError| PublishError::Setup(e.to_string());
-    let head = git::head(root, &redactor).map_err(setup_err)?;
+    let head = git::head(root, &redactor).map_err(|e| {
+        if crate::changes::history::open(root).is_ok_and(|r| r.head_id().is_err()) {
+            PublishError::Setup(
+                "the repository has no commits yet, so there is no release to publish; commit the packages and version them first".to_owned(),
+            )
+        } else {
+            setup_err(e)
+        }
+    })?;
     let git_dir = git::common_dir(root, &redactor).map_err(setup_err)?;
     let cfg = &config.config.publish;
     let changesets = crate::changes::changesets_config::read(root, &mut Vec::new())
