@@ -1618,3 +1618,56 @@ fn a_rerun_on_a_fresh_clone_of_a_finished_release_builds_nothing() {
         assert!(!out.stderr.contains(verb), "{verb}: {}", out.stderr);
     }
 }
+
+/// Issue 12: an upload that failed for a passing reason is retried only after the wait the
+/// registry asks for: twine's upload answers 429, the registry's answer to the read that follows
+/// says `429` with `Retry-After: 3`, and the next upload comes no sooner.
+#[test]
+fn upload_retries_wait_as_long_as_the_registry_asks() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let pypi = Proxy::start(&var("POLYSHIP_TEST_PYPI_URL"));
+    let f = Fixture::new(&npm, "");
+    let config = f
+        .repo
+        .read("polyship.toml")
+        .replace(
+            &format!("index = \"{}\"", var("POLYSHIP_TEST_PYPI_URL")),
+            &format!("index = \"{}\"", pypi.url()),
+        )
+        .replace(
+            &format!("upload = \"{}\"", var("POLYSHIP_TEST_PYPI_URL")),
+            &format!("upload = \"{}\"", pypi.url()),
+        );
+    f.repo.write("polyship.toml", &config);
+    f.repo
+        .git(&["commit", "-qam", "chore: python through a proxy"]);
+    f.repo.git(&["push", "-q", "origin", "main"]);
+    let pkg = f.name("pkg");
+    // twine retries a 5xx itself, not a 429: polyship sees that one.
+    pypi.fault(Rule::new(Some("POST"), "", 1, Action::Status(429, vec![])));
+    // The first read is preflight's; the next follows the failed upload.
+    pypi.fault(
+        Rule::new(
+            Some("GET"),
+            "/simple/",
+            1,
+            Action::Status(429, vec![("Retry-After".into(), "3".into())]),
+        )
+        .after(1),
+    );
+    let out = f.run(&["publish", "--filter", &pkg]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let posts: Vec<std::time::Instant> = pypi
+        .arrivals()
+        .into_iter()
+        .filter(|(m, ..)| m == "POST")
+        .map(|(_, _, at)| at)
+        .collect();
+    assert!(posts.len() >= 2, "{:?}", pypi.requests());
+    let gap = posts[1] - posts[0];
+    assert!(
+        gap >= Duration::from_secs(3),
+        "retried after {gap:?}: {:?}",
+        pypi.requests()
+    );
+}

@@ -490,7 +490,9 @@ impl Run<'_> {
                     };
                 }
                 Ok(Presence::Absent) if err.transient && attempt < 4 => {
-                    let wait = Duration::from_secs(1 << attempt);
+                    // The registry's own word on when to come back, when the tool relays it.
+                    let wait = retry_after(&err.message)
+                        .unwrap_or_else(|| Duration::from_secs(1 << attempt));
                     (self.report)(
                         "Retrying",
                         &format!(
@@ -718,6 +720,24 @@ fn shared_tags(
             ));
         }
     }
+}
+
+/// A wait a tool's output relays from its registry: `Retry-After: 30`, `retry after 30 seconds`,
+/// `try again in 30 seconds` (at most five minutes).
+fn retry_after(output: &str) -> Option<Duration> {
+    let lower = output.to_ascii_lowercase();
+    ["retry-after:", "retry-after", "retry after", "try again in"]
+        .iter()
+        .find_map(|key| {
+            let at = lower.find(key)? + key.len();
+            let digits: String = lower[at..]
+                .trim_start_matches([' ', ':', '='])
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u64>().ok()
+        })
+        .map(|s| Duration::from_secs(s.min(300)))
 }
 
 /// A file removed when the run ends, however it ends.
@@ -1518,5 +1538,27 @@ fn schedule(run: &Run<'_>, targets: &mut [Target]) {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_relayed_by_tools_are_honoured() {
+        assert_eq!(
+            retry_after("npm error 429 Too Many Requests\nRetry-After: 7"),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after("please try again in 12 seconds"),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(
+            retry_after("retry-after=99999"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(retry_after("403 Forbidden"), None);
     }
 }

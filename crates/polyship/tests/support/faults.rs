@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to do with a matching request.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct Rule {
     pub path_contains: String,
     /// How many matching requests the rule applies to.
     pub times: usize,
+    /// How many matching requests pass untouched before it applies.
+    pub skip: usize,
     pub action: Action,
 }
 
@@ -44,8 +46,16 @@ impl Rule {
             method: method.map(str::to_owned),
             path_contains: path_contains.to_owned(),
             times,
+            skip: 0,
             action,
         }
+    }
+
+    /// The rule applies only after `n` matching requests have passed.
+    #[must_use]
+    pub fn after(mut self, n: usize) -> Self {
+        self.skip = n;
+        self
     }
 }
 
@@ -54,6 +64,8 @@ struct State {
     rules: Vec<Rule>,
     /// (method, path, status answered; 0 when dropped)
     seen: Vec<(String, String, u16)>,
+    /// When each request of `seen` arrived.
+    arrived: Vec<Instant>,
 }
 
 pub struct Proxy {
@@ -115,6 +127,16 @@ impl Proxy {
     /// Every request so far: (method, path, status; 0 when dropped).
     pub fn requests(&self) -> Vec<(String, String, u16)> {
         self.state.0.lock().expect("proxy state").seen.clone()
+    }
+
+    /// `(method, path, when it arrived)` of every request, in order.
+    pub fn arrivals(&self) -> Vec<(String, String, Instant)> {
+        let s = self.state.0.lock().expect("proxy state");
+        s.seen
+            .iter()
+            .zip(&s.arrived)
+            .map(|((m, p, _), at)| (m.clone(), p.clone(), *at))
+            .collect()
     }
 
     /// Waits up to `timeout` until `count` requests with this method and path part were seen.
@@ -244,11 +266,16 @@ fn handle(
                     && r.method.as_deref().is_none_or(|m| m == method)
                     && path.contains(&r.path_contains)
             })
-            .map(|r| {
+            .and_then(|r| {
+                if r.skip > 0 {
+                    r.skip -= 1;
+                    return None;
+                }
                 r.times -= 1;
-                r.action.clone()
+                Some(r.action.clone())
             });
         s.seen.push((method.clone(), path.clone(), 0));
+        s.arrived.push(Instant::now());
         cvar.notify_all();
         action
     };
