@@ -1557,7 +1557,7 @@ mod tests {
         );
         assert_eq!(
             retry_after("retry-after=99999"),
-            Some(Duration::from_secs(300))
+            Some(Duration::from_mins(5))
         );
         assert_eq!(retry_after("403 Forbidden"), None);
     }
