@@ -344,3 +344,63 @@ fn odd_repositories_and_values_get_precise_messages() {
         out.stderr.len()
     );
 }
+
+/// Issue 12: packages discovery cannot read — behind a symbolic link a workspace glob matches, in
+/// a submodule — are a warning naming them, never a silent skip.
+#[cfg(unix)]
+#[test]
+fn packages_behind_links_and_submodules_are_named() {
+    let repo = Repo::new()
+        .file(
+            "package.json",
+            r#"{ "private": true, "workspaces": ["packages/*"] }"#,
+        )
+        .file(
+            "packages/a/package.json",
+            r#"{ "name": "a", "version": "1.0.0" }"#,
+        )
+        .file(
+            "elsewhere/b/package.json",
+            r#"{ "name": "b", "version": "1.0.0" }"#,
+        )
+        .file(
+            ".gitmodules",
+            "[submodule \"vendor\"]\n\tpath = packages/vendored\n\turl = ../v\n",
+        );
+    std::fs::create_dir_all(repo.join("packages/vendored")).unwrap();
+    std::os::unix::fs::symlink("../elsewhere/b", repo.join("packages/b")).unwrap();
+    let repo = repo.commit("chore: init");
+    let out = repo.run(&["list"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("workspace member `packages/b` is a symbolic link"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("workspace member `packages/vendored` is a git submodule"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 12: a NUL byte in a package name is an error naming the manifest, not a broken tag later.
+#[test]
+fn a_control_character_in_a_name_is_an_error() {
+    let repo = Repo::new()
+        .file(
+            "package.json",
+            r#"{ "name": "a\u0000b", "version": "1.0.0" }"#,
+        )
+        .commit("chore: init");
+    let out = repo.run(&["list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("package.json"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("a\\u{0}b` holds a control character"),
+        "{}",
+        out.stderr
+    );
+}

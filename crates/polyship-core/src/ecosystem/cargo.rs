@@ -173,6 +173,15 @@ fn load_workspace(cx: &Context<'_>, root: &TomlFile, dir: &str) -> Result<Found,
                 )
                 .with_help("list the directory in `workspace.exclude` instead"));
         }
+        for (member, what) in glob.unreadable_members(cx.root) {
+            found.warnings.push(
+                root.warning(
+                    span.clone(),
+                    format!("workspace member `{member}` is {what}; polyship does not read crates through it"),
+                )
+                .help("list the crate where it really is, or add it with `[[package]]` in polyship.toml"),
+            );
+        }
         if glob.is_glob() {
             let matched: Vec<&str> =
                 select(std::slice::from_ref(&glob), cx.files.dirs_with(MANIFEST))

@@ -81,6 +81,15 @@ impl Adapter for Npm {
                 ));
                 continue;
             }
+            for (dir, what) in glob.unreadable_members(cx.root) {
+                found.warnings.push(
+                    Warning::new(format!(
+                        "workspace member `{dir}` is {what}; polyship does not read packages through it"
+                    ))
+                    .in_file(&pattern.file, pattern.position.clone())
+                    .help("list the package where it really is, or add it with `[[package]]` in polyship.toml"),
+                );
+            }
             globs.push(glob);
             kept.push(pattern);
         }

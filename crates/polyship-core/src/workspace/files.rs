@@ -34,6 +34,8 @@ pub enum ListError {
     },
     #[error("`git ls-files` failed in `{}`: {stderr}", root.display())]
     GitFailed { root: PathBuf, stderr: String },
+    #[error("the path `{path}` is not valid UTF-8, so polyship cannot read the manifest in it")]
+    NotUtf8 { path: String },
     #[error("failed to read directory `{}`", path.display())]
     Walk {
         path: PathBuf,
@@ -95,6 +97,18 @@ impl FileIndex {
     }
 }
 
+/// The paths `.gitmodules` lists.
+fn submodule_paths(root: &Path) -> Vec<String> {
+    std::fs::read_to_string(root.join(".gitmodules"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.trim().split_once('=')?;
+            (k.trim() == "path").then(|| v.trim().trim_end_matches('/').to_owned())
+        })
+        .collect()
+}
+
 fn in_skipped_dir(file: &str) -> bool {
     let mut parts = file.split('/');
     parts.next_back();
@@ -124,12 +138,19 @@ fn list_git(root: &Path) -> Result<Vec<String>, ListError> {
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
-    let mut files: Vec<String> = out
-        .stdout
-        .split(|b| *b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect();
+    let mut files: Vec<String> = Vec::new();
+    let mut unreadable = Vec::new();
+    for raw in out.stdout.split(|b| *b == 0).filter(|s| !s.is_empty()) {
+        match std::str::from_utf8(raw) {
+            Ok(path) => files.push(path.to_owned()),
+            Err(_) => unreadable.push(String::from_utf8_lossy(raw).into_owned()),
+        }
+    }
+    if let Some(first) = unreadable.first() {
+        return Err(ListError::NotUtf8 {
+            path: first.clone(),
+        });
+    }
     // A tracked file deleted from the work tree is still in the index; it is not a package any more.
     files.retain(|f| root.join(f).is_file());
     Ok(files)
@@ -248,6 +269,52 @@ impl MemberGlob {
     /// Whether the pattern has wildcards (a literal one names exactly one directory).
     pub fn is_glob(&self) -> bool {
         !self.patterns.is_empty() || self.normalized.len() > 1
+    }
+
+    /// Directories this glob matches that discovery cannot read into: symbolic links to
+    /// directories (git lists the link, not what it points to) and git submodules (their files
+    /// are another repository's). `(directory, what it is)`, for a warning. A literal member is
+    /// read from the disk, so it is never one of them.
+    pub fn unreadable_members(&self, root: &Path) -> Vec<(String, &'static str)> {
+        let submodules = submodule_paths(root);
+        let mut out = Vec::new();
+        for n in self
+            .normalized
+            .iter()
+            .filter(|n| n.contains(['*', '?', '[']))
+        {
+            // The literal directories above the first wildcard, and their children.
+            let base: Vec<&str> = n
+                .split('/')
+                .take_while(|part| !part.contains(['*', '?', '[']))
+                .collect();
+            let base = if base.is_empty() {
+                ".".to_owned()
+            } else {
+                base.join("/")
+            };
+            let mut candidates = Vec::new();
+            if let Ok(entries) = std::fs::read_dir(root.join(&base)) {
+                for e in entries.filter_map(Result::ok) {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    candidates.push(super::package::child(&base, &name));
+                }
+            }
+            for dir in candidates {
+                if dir == "." || !self.matches(&dir) || out.iter().any(|(d, _)| *d == dir) {
+                    continue;
+                }
+                let path = root.join(&dir);
+                let link = std::fs::symlink_metadata(&path)
+                    .is_ok_and(|m| m.file_type().is_symlink() && path.is_dir());
+                if link {
+                    out.push((dir, "a symbolic link"));
+                } else if submodules.contains(&dir) {
+                    out.push((dir, "a git submodule"));
+                }
+            }
+        }
+        out
     }
 
     /// The root-relative directory a literal pattern names.

@@ -56,6 +56,10 @@ impl DiscoveryError {
                 "rename one of them, or add one directory to `ignore` in `polyship.toml`"
                     .to_owned(),
             ),
+            DiscoveryError::List(files::ListError::NotUtf8 { .. }) => Some(
+                "rename it with UTF-8 characters (git shows its bytes with `git ls-files`)"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -201,6 +205,22 @@ pub fn discover_in(
     packages.sort_by(|a, b| (a.ecosystem, &a.path, &a.name).cmp(&(b.ecosystem, &b.path, &b.name)));
     packages.dedup_by(|a, b| a.ecosystem == b.ecosystem && a.path == b.path && a.name == b.name);
     check_duplicates(&packages)?;
+    // A name becomes a tag, a path and a command-line argument: no control characters in it.
+    if let Some(p) = packages
+        .iter()
+        .find(|p| p.name.chars().any(char::is_control))
+    {
+        return Err(DiscoveryError::Manifest(
+            SourceError::new(
+                &p.manifest,
+                format!(
+                    "the package name `{}` holds a control character",
+                    crate::diagnostic::terminal_safe(&crate::diagnostic::clip(&p.name))
+                ),
+            )
+            .help("give the package a name of letters, digits and `-`, `_`, `.`, `@`, `/`"),
+        ));
+    }
     for p in &packages {
         if let VersionSource::Linked { ecosystem, name } = &p.version_source
             && !packages
