@@ -1014,18 +1014,24 @@ fn a_dependent_waits_until_its_dependency_shows_on_the_registry() {
     let proxy = Proxy::start(&npm);
     let f = Fixture::new(&proxy.url(), "");
     let lib = f.name("lib");
-    // The first read (before publishing) and three more say "not there".
+    // The first read (before publishing) and three more say "not there": the upload is not
+    // confirmed until the registry shows it, and only then does its dependent go.
+    proxy.fault(Rule::new(Some("GET"), &format!("/{lib}"), 100, Action::Stale).by_agent("npm/"));
     proxy.fault(Rule::new(Some("GET"), &format!("/{lib}"), 4, Action::Stale));
     let out = f.run(&["publish"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert!(
-        out.stderr.contains(&format!(
-            "Waiting {}: for {lib} 1.0.0 to show on its registry",
-            f.name("app")
-        )),
-        "{}",
+    let (waited, published, app_goes) = (
         out.stderr
+            .find(&format!("Waiting {lib} 1.0.0: to show on its registry"))
+            .unwrap_or_else(|| panic!("{}", out.stderr)),
+        out.stderr
+            .find(&format!("Published {lib} 1.0.0"))
+            .unwrap_or_else(|| panic!("{}", out.stderr)),
+        out.stderr
+            .find(&format!("Publishing {} 1.0.0", f.name("app")))
+            .unwrap_or_else(|| panic!("{}", out.stderr)),
     );
+    assert!(waited < published && published < app_goes, "{}", out.stderr);
     assert!(npm_published(&npm, &f.name("app"), "1.0.0"));
 }
 
@@ -1081,13 +1087,13 @@ fn ctrl_c_between_two_packages_stops_cleanly_and_a_rerun_completes() {
     let proxy = Proxy::start(&npm);
     let f = Fixture::new(&proxy.url(), "");
     let (lib, app) = (f.name("lib"), f.name("app"));
-    // `lib` never seems to arrive, so `app` waits — between the two, Ctrl-C.
-    proxy.fault(Rule::new(
-        Some("GET"),
-        &format!("/{lib}"),
-        10_000,
-        Action::Stale,
-    ));
+    // `lib` is confirmed (polyship's read before and after its upload see the truth; npm's own
+    // reads pass), then never seems to be there again, so `app` waits — between the two, Ctrl-C.
+    let reads = format!("/{lib}");
+    proxy.fault(
+        Rule::new(Some("GET"), &reads, 10_000, Action::Delay(Duration::ZERO)).by_agent("npm/"),
+    );
+    proxy.fault(Rule::new(Some("GET"), &reads, 10_000, Action::Stale).after(2));
     let child = spawn_publish(&f);
     wait_until_app_waits(&proxy, &lib);
     signal_group(child.id(), "SIGINT");
@@ -1533,21 +1539,13 @@ fn a_private_registry_gets_authenticated_reads() {
     assert!(npm_published(&npm, &f.name("app"), "1.0.0"));
 }
 
-/// Issue 12: an upload refused (403) while the registry shows the version with someone else's
-/// content is never taken as this release: the proxy hides the other upload from the first read,
-/// npm's upload is refused, and the registry's checksum, compared with what this commit packs,
-/// decides. Nothing is tagged.
-#[test]
-fn a_refused_upload_is_never_taken_for_someone_elses_release() {
-    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
-    let proxy = Proxy::start(&npm);
-    let f = Fixture::new(&proxy.url(), "");
-    let lib = f.name("lib");
+/// Publishes `name` 1.0.0 with other content than the fixture's, as someone else would.
+fn publish_someone_elses(npm: &str, name: &str) {
     let other = tempfile::tempdir().unwrap();
     std::fs::write(
         other.path().join("package.json"),
         format!(
-            "{{ \"name\": \"{lib}\", \"version\": \"1.0.0\", \"description\": \"someone else\" }}\n"
+            "{{ \"name\": \"{name}\", \"version\": \"1.0.0\", \"description\": \"someone else\" }}\n"
         ),
     )
     .unwrap();
@@ -1558,7 +1556,7 @@ fn a_refused_upload_is_never_taken_for_someone_elses_release() {
     )
     .unwrap();
     let out = Command::new("npm")
-        .args(["publish", "--registry", &npm])
+        .args(["publish", "--registry", npm])
         .current_dir(other.path())
         .env("NPM_TOKEN", var("POLYSHIP_TEST_NPM_TOKEN"))
         .output()
@@ -1568,25 +1566,61 @@ fn a_refused_upload_is_never_taken_for_someone_elses_release() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The first read does not see it yet; the upload is refused.
-    proxy.fault(Rule::new(Some("GET"), &lib, 1, Action::Stale));
-    proxy.fault(Rule::new(Some("PUT"), &lib, 1, Action::Status(403, vec![])));
-    let out = f.run(&["publish", "--filter", &lib]);
+}
+
+/// `polyship publish --filter lib` fails `lib` with `message`, and tags nothing.
+fn fails_untagged(f: &Fixture, lib: &str, message: &str) {
+    let out = f.run(&["publish", "--filter", lib]);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let row = out
         .stdout
         .lines()
-        .find(|l| l.starts_with(&lib))
+        .find(|l| l.starts_with(lib))
         .unwrap_or_default()
         .to_owned();
     assert!(row.contains("failed"), "{}", out.stdout);
-    assert!(
-        out.stderr
-            .contains("with other content than this commit builds"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(message), "{}", out.stderr);
     assert!(!f.repo.git(&["tag"]).contains(&format!("{lib}@1.0.0")));
+}
+
+/// Issue 12: an upload refused (403) while the registry shows the version with someone else's
+/// content is never taken as this release: the proxy hides the other upload from the first read,
+/// npm's upload is refused, and the registry's checksum, compared with what this commit packs,
+/// decides. Nothing is tagged.
+#[test]
+fn a_refused_upload_is_never_taken_for_someone_elses_release() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let lib = f.name("lib");
+    publish_someone_elses(&npm, &lib);
+    // The first read does not see it yet; the upload is refused.
+    proxy.fault(Rule::new(Some("GET"), &lib, 1, Action::Stale));
+    proxy.fault(Rule::new(Some("PUT"), &lib, 1, Action::Status(403, vec![])));
+    fails_untagged(&f, &lib, "with other content than this commit builds");
+}
+
+/// Issue 12: an upload npm reports done is still not taken as this release until the registry
+/// shows our checksum: here something between polyship and the registry answers the upload with
+/// 200 without passing it on, and the registry holds someone else's 1.0.0. npm's own notice names
+/// the shasum of what it uploaded from the directory; the registry's differs. Nothing is tagged.
+#[test]
+fn an_upload_reported_done_is_confirmed_by_the_registrys_checksum() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let f = Fixture::new(&proxy.url(), "");
+    let lib = f.name("lib");
+    publish_someone_elses(&npm, &lib);
+    // npm reads the packument before uploading and would refuse to publish over the version:
+    // its reads, and polyship's first, do not see it.
+    proxy.fault(Rule::new(Some("GET"), &lib, 100, Action::Stale).by_agent("npm/"));
+    proxy.fault(Rule::new(Some("GET"), &lib, 1, Action::Stale));
+    proxy.fault(Rule::new(Some("PUT"), &lib, 1, Action::Status(200, vec![])));
+    fails_untagged(
+        &f,
+        &lib,
+        "the registry shows other content than was uploaded",
+    );
 }
 
 /// Issue 12: a CI rerun on a fresh, tagless clone of the release commit itself, where every

@@ -317,6 +317,13 @@ fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sy
 }
 
 /// Everything a running release shares between its threads.
+/// Why a version did not show on its registry.
+enum Unseen {
+    TimedOut,
+    Interrupted,
+    Unreadable(String),
+}
+
 struct Run<'a> {
     ws: &'a Workspace,
     root: &'a Path,
@@ -351,41 +358,103 @@ impl Run<'_> {
         presence_of(self.agent, &self.settings.registries, p)
     }
 
-    /// Waits until `dep` shows on its registry, polling with backoff up to the timeout.
-    fn wait_visible(&self, dependent: &str, dep: &Package) -> Result<(), String> {
+    /// Polls `p`'s registry with backoff, up to the timeout, until it shows `p`'s version; returns
+    /// the checksums it gives. `waiting` is called once, before the first wait.
+    fn until_published(&self, p: &Package, waiting: impl FnOnce()) -> Result<Vec<String>, Unseen> {
         let start = Instant::now();
         let mut wait = Duration::from_millis(250);
-        let mut said = false;
+        let mut waiting = Some(waiting);
         loop {
-            match self.presence(dep) {
-                Ok(Presence::Published { .. }) => return Ok(()),
+            match self.presence(p) {
+                Ok(Presence::Published { checksums }) => return Ok(checksums),
                 Ok(Presence::Absent) | Err(_) if start.elapsed() < self.settings.timeout => {}
-                Ok(Presence::Absent) => {
-                    return Err(format!(
-                        "its dependency {} {} did not show on its registry within {} s",
-                        dep.name,
-                        dep.version.as_deref().unwrap_or_default(),
-                        self.settings.timeout.as_secs()
-                    ));
-                }
-                Err(e) => return Err(format!("could not see its dependency {}: {e}", dep.name)),
+                Ok(Presence::Absent) => return Err(Unseen::TimedOut),
+                Err(e) => return Err(Unseen::Unreadable(e.to_string())),
             }
             if self.interrupted.load(Ordering::SeqCst) {
-                return Err("interrupted".into());
+                return Err(Unseen::Interrupted);
             }
-            if !said {
-                (self.report)(
-                    "Waiting",
-                    &format!(
-                        "{dependent}: for {} {} to show on its registry",
-                        dep.name,
-                        dep.version.as_deref().unwrap_or_default()
-                    ),
-                );
-                said = true;
+            if let Some(say) = waiting.take() {
+                say();
             }
             std::thread::sleep(wait);
             wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Waits until `dep` shows on its registry, polling with backoff up to the timeout.
+    fn wait_visible(&self, dependent: &str, dep: &Package) -> Result<(), String> {
+        let version = dep.version.as_deref().unwrap_or_default();
+        let said = || {
+            (self.report)(
+                "Waiting",
+                &format!(
+                    "{dependent}: for {} {version} to show on its registry",
+                    dep.name
+                ),
+            );
+        };
+        match self.until_published(dep, said) {
+            Ok(_) => Ok(()),
+            Err(Unseen::Interrupted) => Err("interrupted".into()),
+            Err(Unseen::TimedOut) => Err(format!(
+                "its dependency {} {version} did not show on its registry within {} s",
+                dep.name,
+                self.settings.timeout.as_secs()
+            )),
+            Err(Unseen::Unreadable(e)) => {
+                Err(format!("could not see its dependency {}: {e}", dep.name))
+            }
+        }
+    }
+
+    /// After a tool reported an upload done: the release is this one's only when the registry
+    /// shows the version with our checksum. What was uploaded from a directory is known by the
+    /// `shasum` npm's notice gave before the upload, or else by packing it again (reproducibly).
+    fn confirm_upload(&self, t: &Target, built: &[Artifact], output: &str) -> State {
+        let p = &self.ws.packages[t.package];
+        let waiting = || {
+            (self.report)(
+                "Waiting",
+                &format!("{} {}: to show on its registry", t.name, t.version),
+            );
+        };
+        let checksums = match self.until_published(p, waiting) {
+            Ok(c) => c,
+            Err(Unseen::Interrupted) => return State::Interrupted,
+            Err(Unseen::TimedOut) => {
+                return State::Failed(format!(
+                    "the upload of {} {} was reported done, but its registry did not show it within {} s; run `polyship publish` again once it does: it compares the registry's checksum with what this commit builds before tagging",
+                    t.name,
+                    t.version,
+                    self.settings.timeout.as_secs()
+                ));
+            }
+            Err(Unseen::Unreadable(e)) => {
+                return State::Failed(format!(
+                    "the upload of {} {} was reported done, but its registry could not be read to confirm it: {e}",
+                    t.name, t.version
+                ));
+            }
+        };
+        let ours = if !built.is_empty() {
+            Ok(built.to_vec())
+        } else if let Some(noticed) = tools::npm_notice_shasum(output) {
+            Ok(vec![noticed])
+        } else {
+            artifacts(self.setup, self.git_dir, p, &[])
+        };
+        match ours.map(|b| tools::same_content(&checksums, &b)) {
+            // A registry that records no checksum polyship can compare: the tool's word stands.
+            Ok(Some(true) | None) => State::Published,
+            Ok(Some(false)) => State::Failed(format!(
+                "the upload of {} {} was reported done, but the registry shows other content than was uploaded; something between polyship and the registry answered for it, or someone else published the version: check the registry before releasing again",
+                t.name, t.version
+            )),
+            Err(e) => State::Failed(format!(
+                "the upload of {} {} was reported done; packing it again to compare with the registry failed: {}",
+                t.name, t.version, e.message
+            )),
         }
     }
 
@@ -456,7 +525,7 @@ impl Run<'_> {
             let err = match self.setup.upload(p, &built) {
                 Ok(output) => {
                     (self.report)("output", output.trim_end());
-                    return State::Published;
+                    return self.confirm_upload(t, &built, &output);
                 }
                 Err(err) => err,
             };

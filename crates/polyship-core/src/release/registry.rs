@@ -268,11 +268,15 @@ fn npm_presence(body: &str, version: &str) -> Result<Presence, String> {
         return Ok(Presence::Absent);
     };
     let dist = entry.get("dist");
-    let checksums = dist
-        .and_then(|d| d.get("integrity").or_else(|| d.get("shasum")))
-        .and_then(serde_json::Value::as_str)
+    // Both: polyship knows the `integrity` of what it packed, and npm's upload notice names the
+    // `shasum` of what it uploaded from a directory.
+    let checksums = ["integrity", "shasum"]
+        .iter()
+        .filter_map(|k| {
+            dist.and_then(|d| d.get(k))
+                .and_then(serde_json::Value::as_str)
+        })
         .map(str::to_owned)
-        .into_iter()
         .collect();
     Ok(Presence::Published { checksums })
 }
@@ -357,7 +361,7 @@ mod tests {
         assert_eq!(
             npm_presence(packument, "1.0.0").unwrap(),
             Presence::Published {
-                checksums: vec!["sha512-x".into()]
+                checksums: vec!["sha512-x".into(), "y".into()]
             }
         );
         assert_eq!(npm_presence(packument, "1.0.1").unwrap(), Presence::Absent);

@@ -398,24 +398,46 @@ pub fn integrity_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// Whether a registry's record of a version is the content of these artifacts: some checksum the
-/// registry gives is one of ours. `None` when the registry gave no checksum polyship can compare,
-/// or there are no artifacts (a package published from its directory).
+/// registry gives is one of ours, compared kind with kind (npm `sha512-` integrity, sha256 hex,
+/// npm's sha1 `shasum`). `None` when no checksum of the registry's is of a kind polyship has, or
+/// there are no artifacts.
 pub fn same_content(registry: &[String], artifacts: &[Artifact]) -> Option<bool> {
-    if artifacts.is_empty() {
-        return None;
+    fn kind(c: &str) -> Option<usize> {
+        if c.starts_with("sha512-") {
+            return Some(0);
+        }
+        let hex = c.bytes().all(|b| b.is_ascii_hexdigit());
+        match c.len() {
+            64 if hex => Some(64),
+            40 if hex => Some(40),
+            _ => None,
+        }
     }
-    let comparable: Vec<&String> = registry
-        .iter()
-        .filter(|c| c.starts_with("sha512-") || c.len() == 64)
-        .collect();
-    if comparable.is_empty() {
-        return None;
+    let mut compared = false;
+    for theirs in registry {
+        for ours in artifacts {
+            if kind(theirs).is_some() && kind(theirs) == kind(&ours.checksum) {
+                if theirs.eq_ignore_ascii_case(&ours.checksum) {
+                    return Some(true);
+                }
+                compared = true;
+            }
+        }
     }
-    Some(
-        comparable
-            .iter()
-            .any(|c| artifacts.iter().any(|a| a.checksum.eq_ignore_ascii_case(c))),
-    )
+    compared.then_some(false)
+}
+
+/// The sha1 `shasum` npm's upload notice gives of the tarball it made from a directory
+/// (`npm notice shasum: …`, printed before the upload), as an artifact to compare with the
+/// registry's record. `None` when the notice is not there (a quieter log level).
+pub fn npm_notice_shasum(output: &str) -> Option<Artifact> {
+    output.lines().find_map(|l| {
+        let value = l.trim().strip_prefix("npm notice shasum:")?.trim();
+        (value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Artifact {
+            path: PathBuf::new(),
+            checksum: value.to_ascii_lowercase(),
+        })
+    })
 }
 
 /// Refuses a packed npm manifest that still has `workspace:` (or `catalog:`) requirements: the
@@ -527,5 +549,26 @@ mod tests {
         assert_eq!(same_content(&["d41d8cd9".into()], &ours), None);
         assert_eq!(same_content(&[], &ours), None);
         assert_eq!(same_content(&["sha512-abc".into()], &[]), None);
+        // Kind with kind: npm's sha1 shasum is compared with a shasum only.
+        let sha1 = "3e8b367ea4b19bd34fd6fc7e63eb9fd85a32cd4f";
+        let noticed = npm_notice_shasum(&format!(
+            "npm notice filename: x-1.0.0.tgz\nnpm notice shasum: {sha1}\nnpm notice integrity: sha512-66a[...]A==\n"
+        ))
+        .unwrap();
+        assert_eq!(noticed.checksum, sha1);
+        let both = ["sha512-other".to_owned(), sha1.to_owned()];
+        assert_eq!(
+            same_content(&both, std::slice::from_ref(&noticed)),
+            Some(true)
+        );
+        assert_eq!(
+            same_content(&["sha512-other".into()], std::slice::from_ref(&noticed)),
+            None
+        );
+        assert_eq!(
+            same_content(&["0".repeat(40)], std::slice::from_ref(&noticed)),
+            Some(false)
+        );
+        assert_eq!(npm_notice_shasum("+ x@1.0.0\n"), None);
     }
 }

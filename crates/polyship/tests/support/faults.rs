@@ -37,6 +37,8 @@ pub struct Rule {
     pub times: usize,
     /// How many matching requests pass untouched before it applies.
     pub skip: usize,
+    /// Only requests whose `User-Agent` contains this (`"npm/"`: npm's own reads).
+    pub agent: Option<String>,
     pub action: Action,
 }
 
@@ -47,8 +49,16 @@ impl Rule {
             path_contains: path_contains.to_owned(),
             times,
             skip: 0,
+            agent: None,
             action,
         }
+    }
+
+    /// The rule applies only to requests whose `User-Agent` contains `agent`.
+    #[must_use]
+    pub fn by_agent(mut self, agent: &str) -> Self {
+        self.agent = Some(agent.to_owned());
+        self
     }
 
     /// The rule applies only after `n` matching requests have passed.
@@ -265,6 +275,11 @@ fn handle(
                 r.times > 0
                     && r.method.as_deref().is_none_or(|m| m == method)
                     && path.contains(&r.path_contains)
+                    && r.agent.as_deref().is_none_or(|a| {
+                        headers
+                            .iter()
+                            .any(|(k, v)| k.eq_ignore_ascii_case("user-agent") && v.contains(a))
+                    })
             })
             .and_then(|r| {
                 if r.skip > 0 {
