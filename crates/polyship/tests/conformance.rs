@@ -2239,8 +2239,9 @@ fn assert_npm_agrees(files: &[(&str, &str)]) {
 
 /// A changesets-style monorepo (like `changesets/changesets` or `vitejs/vite`): scoped packages
 /// under `packages/*`, apps under `apps/*`, a nested `packages/**` group, a literal `./` entry,
-/// private packages and packages without a version. Without an install npm cannot resolve
-/// dependencies, so only the workspace list is compared.
+/// private packages and packages without a version. Its dependencies reach outside the workspace,
+/// which an offline npm cannot install, so only the workspace list is compared here; edges are
+/// compared with npm's installed tree in `npm_dependency_edges_match_npms_own_tree`.
 #[test]
 fn npm_scoped_monorepo_with_nested_globs() {
     assert_npm_agrees(&[
@@ -2608,5 +2609,181 @@ fn workspace_entries_without_a_package_are_skipped_as_npm_pnpm_and_yarn_skip_the
         ours,
         tool_members(&repo, &pnpm, &["ls", "-r", "--depth", "-1", "--json"]),
         "polyship (left) vs pnpm (right)"
+    );
+}
+
+/// Prints `[from, name, type, spec]` for every edge npm's own tree (`@npmcli/arborist`, the
+/// library inside npm, after `npm install`) draws from a workspace to a workspace.
+const ARBORIST_EDGES: &str = r"
+const Arborist = require(process.argv[1]);
+new Arborist({ path: process.cwd() }).loadActual().then((tree) => {
+  for (const [name, path] of tree.workspaces) {
+    const node = [...tree.inventory.values()].find((n) => n.path === path && !n.isLink);
+    for (const e of node.edgesOut.values()) {
+      const to = e.to && (e.to.isLink ? e.to.target : e.to);
+      if (to && tree.workspaces.get(to.packageName) === to.path) {
+        console.log(JSON.stringify([name, e.name, e.type, e.spec]));
+      }
+    }
+  }
+});
+";
+
+/// npm's internal edges as `from -> dependency (kind, spec)`, after an offline `npm install`
+/// that links the workspaces (the fixture has no dependency outside them).
+fn npm_edges(repo: &Repo) -> Vec<String> {
+    npm(repo, &["install", "--ignore-scripts"]);
+    let root = npm(repo, &["root", "--global"]);
+    let arborist = Path::new(root.trim()).join("npm/node_modules/@npmcli/arborist");
+    assert!(
+        arborist.exists(),
+        "npm's arborist at {}",
+        arborist.display()
+    );
+    let out = Command::new("node")
+        .args(["-e", ARBORIST_EDGES])
+        .arg(&arborist)
+        .current_dir(repo.path())
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut edges: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let [from, name, kind, spec]: [String; 4] =
+                serde_json::from_str(l).expect("an edge line");
+            // polyship has one peer kind; an optional peer is still a peer to release.
+            let kind = match kind.as_str() {
+                "prod" => "normal",
+                "peerOptional" => "peer",
+                k => k,
+            };
+            format!("{from} -> {name} ({kind}, {spec})")
+        })
+        .collect();
+    edges.sort();
+    edges
+}
+
+/// polyship's internal npm edges, kept as npm keeps them: one per dependency name, the last of
+/// peer, normal, optional, dev winning (arborist's `Node#loadDeps` loads the kinds in that order,
+/// each replacing the edge of the one before; a workspace's devDependencies are installed).
+fn polyship_npm_edges(doc: &Value) -> Vec<String> {
+    let rank = |kind: &str| {
+        ["peer", "normal", "optional", "dev"]
+            .iter()
+            .position(|k| *k == kind)
+    };
+    let mut edges = Vec::new();
+    for p in doc["packages"].as_array().expect("packages") {
+        if p["ecosystem"] != "npm" || p["path"] == "." {
+            continue;
+        }
+        let mut by_name: std::collections::BTreeMap<&str, (&str, &str)> = Default::default();
+        for d in p["dependencies"].as_array().expect("dependencies") {
+            let key = d["alias"].as_str().or(d["name"].as_str()).expect("name");
+            let kind = d["kind"].as_str().expect("kind");
+            let requirement = d["requirement"].as_str().unwrap_or("*");
+            let replaces = by_name.get(key).is_none_or(|(k, _)| rank(kind) >= rank(k));
+            if replaces {
+                by_name.insert(key, (kind, requirement));
+            }
+        }
+        let from = p["name"].as_str().expect("name");
+        for (name, (kind, spec)) in by_name {
+            edges.push(format!("{from} -> {name} ({kind}, {spec})"));
+        }
+    }
+    edges.sort();
+    edges
+}
+
+/// Issue 12: the dependency edges between workspaces, compared with npm's own tree — every kind
+/// (dependencies, devDependencies, peer and optional peer, optionalDependencies), a name in two
+/// kinds, `file:` links, prerelease and x-ranges, a private app and a tool outside `packages/`.
+#[test]
+fn npm_dependency_edges_match_npms_own_tree() {
+    assert!(
+        npm_available(),
+        "`npm` is needed to compare with: install Node.js with npm, or run scripts/test"
+    );
+    let repo = repo_with(&[
+        (
+            "package.json",
+            r#"{
+  "name": "acme",
+  "private": true,
+  "workspaces": ["packages/*", "apps/*", "tools/lint"],
+  "scripts": { "release": "changeset publish" },
+  "devDependencies": { "@acme/core": "*" }
+}
+"#,
+        ),
+        (
+            "packages/core/package.json",
+            r#"{ "name": "@acme/core", "version": "1.2.0", "main": "dist/index.js", "files": ["dist"] }"#,
+        ),
+        (
+            "packages/utils/package.json",
+            r#"{
+  "name": "@acme/utils",
+  "version": "1.2.0",
+  "dependencies": { "@acme/core": "^1.2.0" },
+  "devDependencies": { "@acme/core": "^1.0.0", "@acme/lint": "file:../../tools/lint" }
+}
+"#,
+        ),
+        (
+            "packages/react/package.json",
+            r#"{
+  "name": "@acme/react",
+  "version": "0.3.0",
+  "peerDependencies": { "@acme/core": ">=1", "@acme/utils": "^1" },
+  "peerDependenciesMeta": { "@acme/utils": { "optional": true } },
+  "devDependencies": { "@acme/core": "1.2.0" }
+}
+"#,
+        ),
+        (
+            "packages/vue/package.json",
+            r#"{
+  "name": "@acme/vue",
+  "version": "0.1.0",
+  "peerDependencies": { "@acme/utils": "^1", "@acme/core": "^1" },
+  "peerDependenciesMeta": { "@acme/utils": { "optional": true } },
+  "optionalDependencies": { "@acme/core": "^1.2" }
+}
+"#,
+        ),
+        (
+            "packages/cli/package.json",
+            r#"{
+  "name": "acme-cli",
+  "version": "2.0.0-beta.1",
+  "bin": { "acme": "bin/acme.js" },
+  "dependencies": { "@acme/core": "1.x", "@acme/react": "^0.3.0" },
+  "optionalDependencies": { "@acme/utils": "*" }
+}
+"#,
+        ),
+        (
+            "apps/docs/package.json",
+            r#"{ "name": "docs", "private": true, "dependencies": { "acme-cli": "^2.0.0-beta.1", "@acme/vue": "~0.1.0" } }"#,
+        ),
+        (
+            "tools/lint/package.json",
+            r#"{ "name": "@acme/lint", "version": "0.0.1", "private": true }"#,
+        ),
+    ]);
+    let ours = polyship_npm_edges(&polyship_list(&repo));
+    let theirs = npm_edges(&repo);
+    assert!(theirs.len() > 8, "npm should see the edges: {theirs:?}");
+    assert_eq!(
+        ours, theirs,
+        "internal edges: polyship (left) vs npm (right)"
     );
 }
