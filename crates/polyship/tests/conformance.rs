@@ -2683,7 +2683,7 @@ fn polyship_npm_edges(doc: &Value) -> Vec<String> {
         if p["ecosystem"] != "npm" || p["path"] == "." {
             continue;
         }
-        let mut by_name: std::collections::BTreeMap<&str, (&str, &str)> = Default::default();
+        let mut by_name = std::collections::BTreeMap::<&str, (&str, &str)>::new();
         for d in p["dependencies"].as_array().expect("dependencies") {
             let key = d["alias"].as_str().or(d["name"].as_str()).expect("name");
             let kind = d["kind"].as_str().expect("kind");
