@@ -146,9 +146,11 @@ fn npm_packument_with_a_scoped_name() {
     else {
         panic!("not published")
     };
-    assert_eq!(checksums.len(), 1);
+    // The `integrity` and npm's sha1 `shasum`.
+    assert_eq!(checksums.len(), 2, "{checksums:?}");
     let integrity = &checksums[0];
     assert!(integrity.starts_with("sha512-"), "{integrity}");
+    assert_eq!(checksums[1].len(), 40, "{checksums:?}");
     assert_eq!(
         presence(&a, &r, Ecosystem::Npm, &name, "2.0.1").unwrap(),
         Presence::Absent

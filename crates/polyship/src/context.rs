@@ -22,6 +22,9 @@ pub struct GlobalArgs {
     /// Say more about what polyship does (repeat for more)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Read history without the cache in .git/polyship/ (and leave it as it is)
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +58,8 @@ pub struct Context {
     pub color: bool,
     pub quiet: bool,
     pub verbose: u8,
+    /// Whether history is read through its cache (`--no-cache`).
+    pub history_cache: polyship_core::changes::HistoryCache,
 }
 
 impl Context {
@@ -97,6 +102,11 @@ impl Context {
             color: args.color.unwrap_or(ColorChoice::Auto).enabled_for_stderr(),
             quiet: args.quiet,
             verbose: args.verbose,
+            history_cache: if args.no_cache {
+                polyship_core::changes::HistoryCache::Bypass
+            } else {
+                polyship_core::changes::HistoryCache::Use
+            },
         };
         if !cx.in_git {
             cx.note(&format!(

@@ -20,6 +20,7 @@ use gix::ObjectId;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::prelude::FindExt;
 
+use super::cache::{Cache, Outcome, Versioned};
 use crate::diagnostic::Warning;
 use crate::workspace::{Package, Workspace};
 
@@ -163,6 +164,8 @@ pub struct History {
     pub changed: Vec<bool>,
     /// How many commits were walked.
     pub walked: usize,
+    /// How many of them the history cache held.
+    pub from_cache: usize,
     pub warnings: Vec<Warning>,
 }
 
@@ -258,6 +261,7 @@ pub fn read(
     repo: &gix::Repository,
     ws: &Workspace,
     options: &Options<'_>,
+    cache: &mut Cache,
 ) -> Result<History, HistoryError> {
     let n = ws.packages.len();
     let mut history = History {
@@ -279,11 +283,12 @@ pub fn read(
         .unwrap_or_default();
     let candidates = release_candidates(ws, options.templates, options.tags, &mut history.warnings);
     let mut walked = if options.first_parent {
-        walk_first_parent(repo, head, &candidates, &shallow)?
+        walk_first_parent(repo, head, &candidates, &shallow, cache)?
     } else {
-        walk_all(repo, head, &candidates, &shallow)?
+        walk_all(repo, head, &candidates, &shallow, cache)?
     };
     history.walked = walked.commits.len();
+    history.from_cache = cache.hits();
     for (p, tag) in walked.releases.iter().enumerate() {
         history.last_release[p] = tag.map(|k| {
             let (name, version, id) = &candidates[p][k];
@@ -307,7 +312,7 @@ pub fn read(
         }
     }
     let needed = walked.needed();
-    let touched = touched_packages(repo, ws, &walked, &needed, options.shared_paths)?;
+    let touched = touched_packages(repo, ws, &walked, &needed, options.shared_paths, cache)?;
     release_commits(
         repo,
         ws,
@@ -316,6 +321,7 @@ pub fn read(
         &needed,
         &touched,
         &mut history,
+        cache,
     )?;
     for (&i, (hits, changesets)) in needed.iter().zip(touched) {
         let commit = &walked.commits[i];
@@ -333,7 +339,9 @@ pub fn read(
         if !packages.is_empty() {
             history.commits.push(Commit {
                 id: commit.id.to_string(),
-                message: commit.message.to_str_lossy().into_owned(),
+                message: walked.messages[commit.message.clone()]
+                    .to_str_lossy()
+                    .into_owned(),
                 packages,
             });
         }
@@ -345,36 +353,76 @@ pub fn read(
 }
 
 /// Per needed commit: the packages it touches and the changesets it adds. One comparison per
-/// commit in any range, down to the package directories only. Commits are independent once the
-/// walk is done: contiguous slices go to one thread each, so each thread's delta-base cache keeps
-/// the locality of neighbouring trees.
+/// commit in any range, down to the package directories only — or none, when the cache holds what
+/// the comparison found for this layout. Commits are independent once the walk is done: contiguous
+/// slices go to one thread each, so each thread's delta-base cache keeps the locality of
+/// neighbouring trees.
 fn touched_packages(
     repo: &gix::Repository,
     ws: &Workspace,
     walked: &Walked,
     needed: &[usize],
     shared: SharedPaths,
+    cache: &mut Cache,
 ) -> Result<Vec<Touched>, HistoryError> {
     let n = ws.packages.len();
     let commits = &walked.commits;
     let (dirs, ancestors) = PackageDiff::index(ws);
+    // The cache records directories (indices into its sorted layout) and whether a file outside
+    // every package changed; packages follow from the current workspace.
+    let layout: Vec<String> = cache.layout().to_vec();
+    let dir_packages: Vec<&[usize]> = layout
+        .iter()
+        .map(|d| dirs.get(d).map_or(&[][..], Vec::as_slice))
+        .collect();
+    let expand = |outside: bool, found: &mut dyn Iterator<Item = u32>| -> Vec<usize> {
+        let mut hits: Vec<usize> = if outside && shared == SharedPaths::All {
+            (0..n).collect()
+        } else {
+            found
+                .flat_map(|d| dir_packages[d as usize].iter().copied())
+                .collect()
+        };
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    };
+    let mut out: Vec<Option<Touched>> = vec![None; needed.len()];
+    let mut todo: Vec<usize> = Vec::new();
+    for (k, &i) in needed.iter().enumerate() {
+        match cache.touched(&commits[i].id) {
+            Some(t) if t.parent_tree == commits[i].parent_tree => {
+                let changesets = t.changesets().map(str::to_owned).collect();
+                out[k] = Some((expand(t.outside, &mut t.dirs()), changesets));
+            }
+            _ => todo.push(k),
+        }
+    }
+    let dir_index = |p: usize| -> u32 {
+        let at = layout
+            .binary_search(&ws.packages[p].path)
+            .expect("every package directory is in the layout");
+        u32::try_from(at).expect("fewer than 2^32 packages")
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, 8);
-    let threads = if needed.len() < 2_000 { 1 } else { threads };
-    let chunk = needed.len().div_ceil(threads).max(1);
+    let threads = if todo.len() < 2_000 { 1 } else { threads };
+    let chunk = todo.len().div_ceil(threads).max(1);
     let sync_repo = repo.clone().into_sync();
-    let parts: Vec<Result<Vec<Touched>, HistoryError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = needed
+    let parts: Vec<Result<Vec<Found>, HistoryError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = todo
             .chunks(chunk)
             .map(|slice| {
                 let (dirs, ancestors, sync_repo) = (&dirs, &ancestors, &sync_repo);
+                let dir_index = &dir_index;
                 scope.spawn(move || {
                     let repo = sync_repo.to_thread_local();
                     let mut diff = PackageDiff::new(dirs, ancestors, shared, n, repo.object_hash());
                     let root_owner = dirs.get(".").map(Vec::as_slice);
                     let mut out = Vec::with_capacity(slice.len());
-                    for &i in slice {
+                    for &k in slice {
+                        let i = needed[k];
                         diff.next_commit();
                         diff.diff(
                             &repo,
@@ -383,10 +431,14 @@ fn touched_packages(
                             ".",
                             root_owner,
                         )?;
-                        out.push((
-                            diff.hits.clone(),
-                            std::mem::take(&mut diff.added_changesets),
-                        ));
+                        let mut found: Vec<u32> = diff.hits.iter().map(|&p| dir_index(p)).collect();
+                        found.sort_unstable();
+                        found.dedup();
+                        out.push(Found {
+                            dirs: found,
+                            outside: diff.outside,
+                            changesets: std::mem::take(&mut diff.added_changesets),
+                        });
                     }
                     Ok(out)
                 })
@@ -400,11 +452,33 @@ fn touched_packages(
             })
             .collect()
     });
-    let mut out = Vec::with_capacity(needed.len());
+    let mut computed = todo.into_iter();
     for part in parts {
-        out.extend(part?);
+        for found in part? {
+            let k = computed.next().expect("one result per commit to compare");
+            let commit = &commits[needed[k]];
+            cache.insert_touched(
+                commit.id,
+                commit.parent_tree,
+                found.outside,
+                &found.dirs,
+                &found.changesets,
+            );
+            let hits = expand(found.outside, &mut found.dirs.iter().copied());
+            out[k] = Some((hits, found.changesets));
+        }
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|t| t.expect("every needed commit was looked up or compared"))
+        .collect())
+}
+
+/// What one comparison found, by layout directory.
+struct Found {
+    dirs: Vec<u32>,
+    outside: bool,
+    changesets: Vec<String>,
 }
 
 /// Finds, per package, the commit that set its current version when that is newer than its last
@@ -412,7 +486,10 @@ fn touched_packages(
 /// a tag would, so running `version` twice releases nothing the second time.
 ///
 /// Only packages whose last tag names another version (or that have no tag) are looked at, and
-/// only at commits that touch the file their version is written in.
+/// only at commits that touch the file their version is written in. The cache remembers each
+/// search's result and the head it started from: the next search looks only at the commits made
+/// since (on the first-parent chain; a walk of every commit reuses it only at the same head).
+#[allow(clippy::too_many_arguments)]
 fn release_commits(
     repo: &gix::Repository,
     ws: &Workspace,
@@ -421,8 +498,12 @@ fn release_commits(
     needed: &[usize],
     touched: &[Touched],
     history: &mut History,
+    cache: &mut Cache,
 ) -> Result<(), HistoryError> {
     let n = ws.packages.len();
+    let Some(head) = walked.commits.first().map(|c| c.id) else {
+        return Ok(());
+    };
     let mut blobs = BlobCache::default();
     // Per package, the needed commits that touch it, newest first.
     let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -440,24 +521,69 @@ fn release_commits(
         };
         Ok(read_version(repo, blob, file))
     };
+    let mut positions: Option<gix::hashtable::HashMap<ObjectId, usize>> = None;
+    let mut position = |walked: &Walked, id: ObjectId| -> Option<usize> {
+        positions
+            .get_or_insert_with(|| {
+                walked
+                    .commits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.id, i))
+                    .collect()
+            })
+            .get(&id)
+            .copied()
+    };
     for (p, touching) in touching.iter_mut().enumerate() {
         let (Some(Some(file)), Some(Some(current))) =
             (options.version_files.get(p), options.versions.get(p))
         else {
             continue;
         };
-        if let Some(tag) = &history.last_release[p] {
-            if same_version(&tag.version, current) {
-                continue;
-            }
+        let tag = history.last_release[p].as_ref();
+        if tag.is_some_and(|t| same_version(&t.version, current)) {
+            continue;
+        }
+        let key = [
+            if options.first_parent {
+                "first-parent"
+            } else {
+                "all"
+            },
+            &ws.packages[p].path,
+            &file.file,
+            &file.key.join("\u{1f}"),
+            current,
+            tag.map_or("-", |t| t.commit.as_str()),
+        ]
+        .join("\0");
+        let cached = cache.outcome(&key);
+        if cached.is_some_and(|o| o.found == Versioned::AtTag) {
+            continue;
+        }
+        if cached.is_none()
+            && let Some(tag) = tag
+        {
             // The manifest already said this version when the tag was made: nothing to find.
             let at_tag = ObjectId::from_hex(tag.commit.as_bytes())
                 .map_err(git_err)
                 .and_then(|id| commit_tree(repo, id))?;
             if version_in(&mut blobs, at_tag, file)?.is_some_and(|v| same_version(&v, current)) {
+                let found = Versioned::AtTag;
+                cache.set_outcome(key, Outcome { head, found });
                 continue;
             }
         }
+        // What an earlier search from an older head found, and where the commits made since end.
+        let (newer_than, earlier) = match cached {
+            Some(o) if o.head == head => (0, Some(o.found)),
+            Some(o) if options.first_parent => match position(walked, o.head) {
+                Some(j) => (j, Some(o.found)),
+                None => (usize::MAX, None),
+            },
+            _ => (usize::MAX, None),
+        };
         // A file inside the package's directory changes only in commits that touch the package.
         let inside = file.file.starts_with(&format!("{}/", ws.packages[p].path))
             || ws.packages[p].path == ".";
@@ -466,7 +592,11 @@ fn release_commits(
         } else {
             needed.to_vec()
         };
-        for i in candidates.into_iter().filter(|&i| walked.in_range(i, p)) {
+        let mut found = None;
+        for i in candidates
+            .into_iter()
+            .filter(|&i| i < newer_than && walked.in_range(i, p))
+        {
             let commit = &walked.commits[i];
             let Some(parent_tree) = commit.parent_tree else {
                 continue;
@@ -483,11 +613,31 @@ fn release_commits(
                 continue;
             };
             if same_version(&new, current) && !same_version(&old, current) {
-                history.versioned[p] = Some(commit.id.to_string());
-                walked.limit(p, i);
+                found = Some(i);
                 break;
             }
         }
+        if found.is_none()
+            && let Some(Versioned::At(id)) = earlier
+        {
+            found = position(walked, id).filter(|&i| walked.in_range(i, p));
+        }
+        let outcome = match found {
+            Some(i) => {
+                let id = walked.commits[i].id;
+                history.versioned[p] = Some(id.to_string());
+                walked.limit(p, i);
+                Versioned::At(id)
+            }
+            None => Versioned::Nowhere,
+        };
+        cache.set_outcome(
+            key,
+            Outcome {
+                head,
+                found: outcome,
+            },
+        );
     }
     Ok(())
 }
@@ -631,7 +781,7 @@ fn net_changes(
             dirs.get(".").map(Vec::as_slice),
         )?;
         for p in packages {
-            changed[p] = diff.hits.contains(&p)
+            changed[p] = (diff.hits.contains(&p) || diff.hit_all())
                 && (!net.has_ignores
                     || changed_files(repo, old_tree, head_tree, &ws.packages[p].path)?
                         .iter()
@@ -737,12 +887,15 @@ struct WalkedCommit {
     tree: ObjectId,
     /// The first parent's tree; `None` for a root commit (compared with the empty tree).
     parent_tree: Option<ObjectId>,
-    message: BString,
+    /// Where its message is in [`Walked::messages`].
+    message: std::ops::Range<usize>,
 }
 
 /// The commits a walk reached, newest first, and which of them are in each package's range.
 struct Walked {
     commits: Vec<WalkedCommit>,
+    /// Every walked commit's message, one after the other.
+    messages: Vec<u8>,
     /// Per package: the index into its candidates of the tag taken as its last release.
     releases: Vec<Option<usize>>,
     ranges: Ranges,
@@ -827,6 +980,31 @@ impl Walked {
     }
 }
 
+/// A commit's tree and parents (into `parents`), its message appended to `messages`: from the
+/// cache, or read (and then cached).
+fn load_commit(
+    repo: &gix::Repository,
+    cache: &mut Cache,
+    id: ObjectId,
+    messages: &mut Vec<u8>,
+    parents: &mut Vec<ObjectId>,
+) -> Result<(ObjectId, std::ops::Range<usize>), HistoryError> {
+    parents.clear();
+    let start = messages.len();
+    if let Some(known) = cache.commit(&id) {
+        parents.extend(known.parents());
+        messages.extend_from_slice(known.message);
+        return Ok((known.tree, start..messages.len()));
+    }
+    let commit = repo.find_commit(id).map_err(git_err)?;
+    let tree = commit.tree_id().map_err(git_err)?.detach();
+    parents.extend(commit.parent_ids().map(gix::Id::detach));
+    let message = commit.message_raw_sloppy();
+    messages.extend_from_slice(message);
+    cache.insert_commit(id, tree, parents, message);
+    Ok((tree, start..messages.len()))
+}
+
 fn is_ancestor(
     repo: &gix::Repository,
     maybe_ancestor: ObjectId,
@@ -847,6 +1025,7 @@ fn walk_first_parent(
     head: ObjectId,
     candidates: &[Vec<(String, String, ObjectId)>],
     shallow: &HashSet<ObjectId>,
+    cache: &mut Cache,
 ) -> Result<Walked, HistoryError> {
     let every_package_tagged = candidates.iter().all(|c| !c.is_empty());
     // Tag commit → packages with a release tag there, so each step costs O(1).
@@ -865,10 +1044,11 @@ fn walk_first_parent(
     let mut on_chain: HashMap<ObjectId, usize> = HashMap::new();
     let mut cut = None;
     let mut next = Some(head);
+    let mut messages = Vec::new();
+    let mut parents = Vec::new();
     while let Some(id) = next {
-        let commit = repo.find_commit(id).map_err(git_err)?;
-        let tree = commit.tree_id().map_err(git_err)?.detach();
-        next = commit.parent_ids().next().map(gix::Id::detach);
+        let (tree, message) = load_commit(repo, cache, id, &mut messages, &mut parents)?;
+        next = parents.first().copied();
         if let Some(child) = commits.last_mut() {
             child.parent_tree = Some(tree);
         }
@@ -877,7 +1057,7 @@ fn walk_first_parent(
             id,
             tree,
             parent_tree: None,
-            message: commit.message_raw_sloppy().to_owned(),
+            message,
         });
         if shallow.contains(&id) {
             cut = Some(id);
@@ -933,6 +1113,7 @@ fn walk_first_parent(
     Ok(Walked {
         limits: vec![usize::MAX; candidates.len()],
         commits,
+        messages,
         releases,
         ranges: Ranges::Boundary(boundary),
         cut,
@@ -947,6 +1128,7 @@ fn walk_all(
     head: ObjectId,
     candidates: &[Vec<(String, String, ObjectId)>],
     shallow: &HashSet<ObjectId>,
+    cache: &mut Cache,
 ) -> Result<Walked, HistoryError> {
     let mut commits: Vec<WalkedCommit> = Vec::new();
     let mut parents: Vec<Vec<usize>> = Vec::new();
@@ -955,19 +1137,20 @@ fn walk_all(
     let mut cut = None;
     let mut edges: Vec<(usize, ObjectId)> = Vec::new();
     let mut first_parents: Vec<Option<ObjectId>> = Vec::new();
+    let mut messages = Vec::new();
+    let mut commit_parents = Vec::new();
     while let Some(id) = pending.pop() {
         if index.contains_key(&id) {
             continue;
         }
-        let commit = repo.find_commit(id).map_err(git_err)?;
-        let tree = commit.tree_id().map_err(git_err)?.detach();
+        let (tree, message) = load_commit(repo, cache, id, &mut messages, &mut commit_parents)?;
         let i = commits.len();
         index.insert(id, i);
         commits.push(WalkedCommit {
             id,
             tree,
             parent_tree: None,
-            message: commit.message_raw_sloppy().to_owned(),
+            message,
         });
         parents.push(Vec::new());
         if shallow.contains(&id) {
@@ -975,10 +1158,10 @@ fn walk_all(
             cut = Some(id);
             continue;
         }
-        first_parents.push(commit.parent_ids().next().map(gix::Id::detach));
-        for parent in commit.parent_ids() {
-            edges.push((i, parent.detach()));
-            pending.push(parent.detach());
+        first_parents.push(commit_parents.first().copied());
+        for &parent in &commit_parents {
+            edges.push((i, parent));
+            pending.push(parent);
         }
     }
     let mut children = vec![0usize; commits.len()];
@@ -1051,6 +1234,7 @@ fn walk_all(
     Ok(Walked {
         limits: vec![usize::MAX; candidates.len()],
         commits,
+        messages,
         releases,
         ranges: Ranges::Reach {
             words,
@@ -1269,10 +1453,12 @@ struct PackageDiff<'a> {
     /// Strict ancestors of package directories (without the root).
     ancestors: &'a HashSet<String>,
     shared: SharedPaths,
-    n: usize,
     hash: gix::hash::Kind,
     hit: Vec<bool>,
     hits: Vec<usize>,
+    /// A file outside every package changed: with `SharedPaths::All`, every package is hit
+    /// ([`PackageDiff::hit_all`]).
+    outside: bool,
     added_changesets: Vec<String>,
     current: HashMap<ObjectId, Rc<Vec<u8>>>,
     previous: HashMap<ObjectId, Rc<Vec<u8>>>,
@@ -1290,10 +1476,10 @@ impl<'a> PackageDiff<'a> {
             dirs,
             ancestors,
             shared,
-            n,
             hash,
             hit: vec![false; n],
             hits: Vec::new(),
+            outside: false,
             added_changesets: Vec::new(),
             current: HashMap::new(),
             previous: HashMap::new(),
@@ -1321,7 +1507,14 @@ impl<'a> PackageDiff<'a> {
             self.hit[p] = false;
         }
         self.hits.clear();
+        self.outside = false;
         self.previous = std::mem::take(&mut self.current);
+    }
+
+    /// Whether the comparison hits every package: a shared file changed, and shared files count
+    /// for all.
+    fn hit_all(&self) -> bool {
+        self.outside && self.shared == SharedPaths::All
     }
 
     fn mark(&mut self, packages: &[usize]) {
@@ -1336,11 +1529,7 @@ impl<'a> PackageDiff<'a> {
     fn mark_owner(&mut self, owner: Option<&[usize]>) {
         match owner {
             Some(o) => self.mark(o),
-            None if self.shared == SharedPaths::All => {
-                let all: Vec<usize> = (0..self.n).collect();
-                self.mark(&all);
-            }
-            None => {}
+            None => self.outside = true,
         }
     }
 

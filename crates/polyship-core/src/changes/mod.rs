@@ -13,6 +13,7 @@ use crate::config::LoadedConfig;
 use crate::diagnostic::{SourceError, Warning};
 use crate::workspace::Workspace;
 
+pub mod cache;
 pub mod changeset;
 pub mod changesets_config;
 pub mod conventional;
@@ -182,11 +183,20 @@ pub fn tag_schemes(
     scheme::resolve(ws, config, &rules, tags, &version_at)
 }
 
+/// Whether history is read through the cache in `.git/polyship/history-cache`; `--no-cache`
+/// bypasses it (reads and writes nothing). Results are the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryCache {
+    Use,
+    Bypass,
+}
+
 /// Collects the changes of every package of `ws`.
 pub fn collect(
     root: &Path,
     ws: &Workspace,
     config: &LoadedConfig,
+    use_cache: HistoryCache,
 ) -> Result<Changes, ChangesError> {
     let mut warnings = Vec::new();
     let cs_config = changesets_config::read(root, &mut warnings).map_err(ChangesError::Config)?;
@@ -231,6 +241,13 @@ pub fn collect(
             has_ignores: !rules.ignore_changes.is_empty(),
             ignored: &ignored_change,
         });
+    let layout: Vec<String> = ws.packages.iter().map(|p| p.path.clone()).collect();
+    let mut cache = if use_cache == HistoryCache::Use && repo.object_hash() == gix::hash::Kind::Sha1
+    {
+        cache::Cache::load(repo.common_dir(), &layout)
+    } else {
+        cache::Cache::disabled(&layout)
+    };
     let history = history::read(
         &repo,
         ws,
@@ -243,7 +260,13 @@ pub fn collect(
             versions: &versions,
             net_changes: net,
         },
+        &mut cache,
     )?;
+    if let Err(e) = cache.save() {
+        warnings.push(Warning::new(e).help(
+            "the next run reads history again; make `.git/polyship/` writable, or pass `--no-cache`",
+        ));
+    }
     let map = BumpMap::with(config.config.commits.types.clone());
 
     let mut by_package: Vec<Vec<Change>> = vec![Vec::new(); ws.packages.len()];

@@ -44,6 +44,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             &cx.root,
             &discovery.workspace,
             &discovery.config,
+            cx.history_cache,
         )?)
     } else {
         None

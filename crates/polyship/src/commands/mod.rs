@@ -48,6 +48,10 @@ pub fn describe_rules(
     changes: &polyship_core::changes::Changes,
 ) {
     use std::collections::BTreeMap;
+    cx.debug(&format!(
+        "walked {} commits ({} from the history cache)",
+        changes.history.walked, changes.history.from_cache
+    ));
     let mut sources: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
     let mut schemes: BTreeMap<(String, &str), Vec<&str>> = BTreeMap::new();
     for (p, package) in ws.packages.iter().enumerate() {

@@ -88,7 +88,7 @@ pub struct Planned {
 pub fn make(cx: &Context, args: &PlanArgs) -> anyhow::Result<Planned> {
     let discovered = super::discover(cx)?;
     let (config, ws) = (&discovered.config, &discovered.workspace);
-    let changes = polyship_core::changes::collect(&cx.root, ws, config)?;
+    let changes = polyship_core::changes::collect(&cx.root, ws, config, cx.history_cache)?;
     for w in &changes.warnings {
         cx.warn(w);
     }

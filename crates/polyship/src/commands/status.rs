@@ -59,11 +59,10 @@ struct PackageRef<'a> {
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     let discovery = super::discover(cx)?;
     let (config, ws) = (&discovery.config, &discovery.workspace);
-    let changes = changes::collect(&cx.root, ws, config)?;
+    let changes = changes::collect(&cx.root, ws, config, cx.history_cache)?;
     for w in &changes.warnings {
         cx.warn(w);
     }
-    cx.debug(&format!("walked {} commits", changes.history.walked));
     super::describe_rules(cx, ws, &changes);
     if !changes.nonconforming.is_empty() {
         cx.debug(&format!(
