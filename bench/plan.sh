@@ -42,16 +42,17 @@ releases=$("$POLYSHIP" plan --json | python3 -c 'import json,sys; print(len(json
 files=$("$POLYSHIP" version --dry-run 2>/dev/null | grep -c '^diff --polyship' || true)
 [ -z "$(git status --porcelain)" ] || { echo "bench/plan.sh: --dry-run wrote files" >&2; exit 1; }
 
-status=$(median "$POLYSHIP" status --json)
-plan=$(median "$POLYSHIP" plan --json)
-dry=$(median "$POLYSHIP" version --dry-run)
+# Cold, all three: without the history cache (bench/history.sh measures it).
+status=$(median "$POLYSHIP" status --json --no-cache)
+plan=$(median "$POLYSHIP" plan --json --no-cache)
+dry=$(median "$POLYSHIP" version --dry-run --no-cache)
 
 printf '\npart 1: %s packages, %s commits; the plan releases %s packages and edits %s files; median of %s runs\n\n' "$N" "$M" "$releases" "$files" "$RUNS"
 printf '%-52s %9s %8s\n' "command" "seconds" "ratio"
 row() { awk -v n="$1" -v s="$2" -v f="$status" 'BEGIN {printf "%-52s %9.2f %7.2fx\n", n, s, s/f}'; }
-row "polyship status --json (floor: change collection)" "$status"
-row "polyship plan --json" "$plan"
-row "polyship version --dry-run" "$dry"
+row "polyship status --json --no-cache (floor: change collection)" "$status"
+row "polyship plan --json --no-cache" "$plan"
+row "polyship version --dry-run --no-cache" "$dry"
 awk -v p="$plan" -v d="$dry" -v f="$status" 'BEGIN {
     printf "\ntarget: planning and editing add under 20%% to the floor -> plan +%.1f%%, version --dry-run +%.1f%%\n", (p/f-1)*100, (d/f-1)*100 }'
 

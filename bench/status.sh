@@ -55,14 +55,16 @@ count=$("$POLYSHIP" status --json | python3 -c 'import json,sys; d=json.load(sys
 [ "$count" -gt 0 ] || { echo "bench/status.sh: polyship found no changes; the fixture or polyship is broken" >&2; exit 1; }
 
 read -r floor floor_rss < <(measure git log --first-parent --diff-merges=first-parent --raw --no-renames --format=%H%n%B HEAD)
-read -r ours ours_rss < <(measure "$POLYSHIP" status --json)
+# Cold: the history cache (.git/polyship/history-cache) would make every run after the first warm;
+# bench/history.sh measures the warm case.
+read -r ours ours_rss < <(measure "$POLYSHIP" status --json --no-cache)
 read -r all all_rss < <(measure git log --raw --no-renames --format=%H%n%B HEAD)
 
 printf '\npolyship status on %s packages, %s commits (%s pending changes), median of %s runs\n\n' "$N" "$M" "$count" "$RUNS"
 printf '%-58s %9s %9s %8s\n' "command" "seconds" "MiB" "ratio"
 row() { awk -v n="$1" -v s="$2" -v k="$3" -v f="$floor" 'BEGIN {printf "%-58s %9.2f %9.0f %7.2fx\n", n, s, k/1024, s/f}'; }
 row "git log --first-parent --raw --no-renames (floor)" "$floor" "$floor_rss"
-row "polyship status --json" "$ours" "$ours_rss"
+row "polyship status --json --no-cache" "$ours" "$ours_rss"
 row "git log --raw --no-renames (every commit)" "$all" "$all_rss"
 if [ -x "$CACHE/bin/git-cliff" ]; then
     # One run: it takes minutes on this history.

@@ -116,9 +116,10 @@ enum Slot {
 #[derive(Debug, Default)]
 pub struct Cache {
     path: Option<PathBuf>,
-    /// The file's commit and touched sections, as read.
-    file_commits: Vec<u8>,
-    file_touched: Vec<u8>,
+    /// The file as read; `commits_in_file` and `touched_in_file` are where its sections are.
+    file: Vec<u8>,
+    commits_in_file: std::ops::Range<usize>,
+    touched_in_file: std::ops::Range<usize>,
     added_commits: Vec<u8>,
     added_touched: Vec<u8>,
     commits: HashMap<ObjectId, Slot>,
@@ -148,14 +149,14 @@ impl Cache {
         let layout = sorted(layout);
         let mut cache = std::fs::read(&path)
             .ok()
-            .and_then(|bytes| decode(&bytes))
+            .and_then(decode)
             .unwrap_or_default();
         if cache.layout != layout {
             if !cache.touched.is_empty() {
                 cache.changed = true;
             }
             cache.touched.clear();
-            cache.file_touched.clear();
+            cache.touched_in_file = 0..0;
             cache.layout = layout;
         }
         cache.path = Some(path);
@@ -168,8 +169,8 @@ impl Cache {
     }
 
     fn size(&self) -> usize {
-        self.file_commits.len()
-            + self.file_touched.len()
+        self.commits_in_file.len()
+            + self.touched_in_file.len()
             + self.added_commits.len()
             + self.added_touched.len()
     }
@@ -184,7 +185,7 @@ impl Cache {
         let slot = *self.commits.get(id)?;
         self.hits += 1;
         let (bytes, at) = match slot {
-            Slot::File(at) => (&self.file_commits, at),
+            Slot::File(at) => (&self.file, at),
             Slot::Added(at) => (&self.added_commits, at),
         };
         let mut r = Reader {
@@ -224,7 +225,7 @@ impl Cache {
 
     pub fn touched(&self, id: &ObjectId) -> Option<TouchRef<'_>> {
         let (bytes, at) = match *self.touched.get(id)? {
-            Slot::File(at) => (&self.file_touched, at),
+            Slot::File(at) => (&self.file, at),
             Slot::Added(at) => (&self.added_touched, at),
         };
         let mut r = Reader {
@@ -359,12 +360,19 @@ fn encode(cache: &Cache) -> Vec<u8> {
             body.extend_from_slice(p);
         }
     };
-    section(&mut body, &[&cache.file_commits, &cache.added_commits]);
+    let in_file = |r: &std::ops::Range<usize>| &cache.file[r.clone()];
+    section(
+        &mut body,
+        &[in_file(&cache.commits_in_file), &cache.added_commits],
+    );
     put_u32(&mut body, len32(cache.layout.len()));
     for dir in &cache.layout {
         put_bytes(&mut body, dir.as_bytes());
     }
-    section(&mut body, &[&cache.file_touched, &cache.added_touched]);
+    section(
+        &mut body,
+        &[in_file(&cache.touched_in_file), &cache.added_touched],
+    );
     put_u32(&mut body, len32(cache.outcomes.len()));
     for (key, o) in &cache.outcomes {
         put_bytes(&mut body, key.as_bytes());
@@ -483,7 +491,8 @@ fn read_touch<'a>(r: &mut Reader<'a>, dirs_known: usize) -> Option<(ObjectId, To
     Some((id, touch))
 }
 
-fn decode(bytes: &[u8]) -> Option<Cache> {
+fn decode(bytes: Vec<u8>) -> Option<Cache> {
+    let start = bytes.len();
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
     let mut r = Reader { bytes: rest };
     if r.u32()? != FORMAT {
@@ -495,30 +504,37 @@ fn decode(bytes: &[u8]) -> Option<Cache> {
     if crc.sum() != sum {
         return None;
     }
+    // Offsets are from the start of the file.
+    let at = |r: &Reader<'_>| start - r.bytes.len();
     let mut cache = Cache::default();
     let n = usize::try_from(r.u64()?).ok()?;
-    let section = r.take(n)?;
-    let mut entries = Reader { bytes: section };
+    let from = at(&r);
+    let mut entries = Reader { bytes: r.take(n)? };
+    let here = |e: &Reader<'_>| from + n - e.bytes.len();
+    // A commit entry is about 60 bytes and a message.
+    cache.commits.reserve(n / 80);
     while !entries.bytes.is_empty() {
-        let at = offset(section.len() - entries.bytes.len());
+        let slot = Slot::File(offset(here(&entries)));
         let (id, _) = read_commit(&mut entries)?;
-        cache.commits.insert(id, Slot::File(at));
+        cache.commits.insert(id, slot);
     }
-    cache.file_commits = section.to_vec();
+    cache.commits_in_file = from..from + n;
     let dirs = r.u32()? as usize;
     if dirs > r.bytes.len() / 4 {
         return None;
     }
     cache.layout = (0..dirs).map(|_| r.string()).collect::<Option<_>>()?;
     let n = usize::try_from(r.u64()?).ok()?;
-    let section = r.take(n)?;
-    let mut entries = Reader { bytes: section };
+    let from = at(&r);
+    let mut entries = Reader { bytes: r.take(n)? };
+    let here = |e: &Reader<'_>| from + n - e.bytes.len();
+    cache.touched.reserve(n / 30);
     while !entries.bytes.is_empty() {
-        let at = offset(section.len() - entries.bytes.len());
+        let slot = Slot::File(offset(here(&entries)));
         let (id, _) = read_touch(&mut entries, cache.layout.len())?;
-        cache.touched.insert(id, Slot::File(at));
+        cache.touched.insert(id, slot);
     }
-    cache.file_touched = section.to_vec();
+    cache.touched_in_file = from..from + n;
     let n = r.u32()? as usize;
     if n > r.bytes.len() / 25 {
         return None;
@@ -534,7 +550,11 @@ fn decode(bytes: &[u8]) -> Option<Cache> {
         };
         cache.outcomes.insert(key, Outcome { head, found });
     }
-    r.bytes.is_empty().then_some(cache)
+    if !r.bytes.is_empty() {
+        return None;
+    }
+    cache.file = bytes;
+    Some(cache)
 }
 
 #[cfg(test)]
@@ -640,7 +660,7 @@ mod tests {
         crc.update(&body);
         put_u32(&mut huge, crc.sum());
         huge.extend_from_slice(&body);
-        assert!(decode(&huge).is_none());
+        assert!(decode(huge).is_none());
     }
 
     #[test]

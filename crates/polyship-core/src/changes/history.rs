@@ -21,6 +21,9 @@ use gix::bstr::{BStr, BString, ByteSlice};
 use gix::prelude::FindExt;
 
 use super::cache::{Cache, Outcome, Versioned};
+
+/// A map keyed by object id, hashed by the id's own first bytes (git ids are hashes already).
+type IdMap<V> = gix::hashtable::HashMap<ObjectId, V>;
 use crate::diagnostic::Warning;
 use crate::workspace::{Package, Workspace};
 
@@ -521,7 +524,7 @@ fn release_commits(
         };
         Ok(read_version(repo, blob, file))
     };
-    let mut positions: Option<gix::hashtable::HashMap<ObjectId, usize>> = None;
+    let mut positions: Option<IdMap<usize>> = None;
     let mut position = |walked: &Walked, id: ObjectId| -> Option<usize> {
         positions
             .get_or_insert_with(|| {
@@ -1029,7 +1032,7 @@ fn walk_first_parent(
 ) -> Result<Walked, HistoryError> {
     let every_package_tagged = candidates.iter().all(|c| !c.is_empty());
     // Tag commit → packages with a release tag there, so each step costs O(1).
-    let mut waiting: HashMap<ObjectId, Vec<usize>> = HashMap::new();
+    let mut waiting: IdMap<Vec<usize>> = IdMap::default();
     for (p, list) in candidates.iter().enumerate() {
         for (_, _, id) in list {
             let entry = waiting.entry(*id).or_default();
@@ -1041,7 +1044,7 @@ fn walk_first_parent(
     let mut met = vec![false; candidates.len()];
     let mut unmet = candidates.len();
     let mut commits: Vec<WalkedCommit> = Vec::new();
-    let mut on_chain: HashMap<ObjectId, usize> = HashMap::new();
+    let mut on_chain: IdMap<usize> = IdMap::default();
     let mut cut = None;
     let mut next = Some(head);
     let mut messages = Vec::new();
@@ -1083,7 +1086,7 @@ fn walk_first_parent(
     let mut boundary = vec![commits.len(); candidates.len()];
     let mut releases = vec![None; candidates.len()];
     // Tags off the walked chain are shared by many packages (a fixed version line): ask once.
-    let mut off_chain: HashMap<ObjectId, Option<usize>> = HashMap::new();
+    let mut off_chain: IdMap<Option<usize>> = IdMap::default();
     for (p, list) in candidates.iter().enumerate() {
         for (k, (_, _, id)) in list.iter().enumerate() {
             let end = match on_chain.get(id) {
@@ -1132,7 +1135,7 @@ fn walk_all(
 ) -> Result<Walked, HistoryError> {
     let mut commits: Vec<WalkedCommit> = Vec::new();
     let mut parents: Vec<Vec<usize>> = Vec::new();
-    let mut index: HashMap<ObjectId, usize> = HashMap::new();
+    let mut index: IdMap<usize> = IdMap::default();
     let mut pending: Vec<ObjectId> = vec![head];
     let mut cut = None;
     let mut edges: Vec<(usize, ObjectId)> = Vec::new();
@@ -1335,7 +1338,7 @@ pub fn changed_since(
 fn chain_ancestor(
     repo: &gix::Repository,
     start: ObjectId,
-    on_chain: &HashMap<ObjectId, usize>,
+    on_chain: &IdMap<usize>,
 ) -> Option<usize> {
     const BUDGET: usize = 20_000;
     let mut best: Option<usize> = None;
@@ -1460,8 +1463,8 @@ struct PackageDiff<'a> {
     /// ([`PackageDiff::hit_all`]).
     outside: bool,
     added_changesets: Vec<String>,
-    current: HashMap<ObjectId, Rc<Vec<u8>>>,
-    previous: HashMap<ObjectId, Rc<Vec<u8>>>,
+    current: IdMap<Rc<Vec<u8>>>,
+    previous: IdMap<Rc<Vec<u8>>>,
 }
 
 impl<'a> PackageDiff<'a> {
@@ -1481,8 +1484,8 @@ impl<'a> PackageDiff<'a> {
             hits: Vec::new(),
             outside: false,
             added_changesets: Vec::new(),
-            current: HashMap::new(),
-            previous: HashMap::new(),
+            current: IdMap::default(),
+            previous: IdMap::default(),
         }
     }
 
