@@ -199,3 +199,134 @@ fn no_cache_reads_and_writes_nothing() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!repo.exists(CACHE));
 }
+
+/// `status --json` and `plan --json` (no cache) with history compared by git (`git diff-tree`,
+/// what long histories use) and by polyship itself (short ones), checked equal.
+fn same_with_both_comparisons(repo: &Repo, dir: &std::path::Path, step: &str) {
+    for command in ["status", "plan"] {
+        let run = |engine: &str| {
+            let out = repo.run_env(
+                dir,
+                &[command, "--json", "--no-cache"],
+                &[("POLYSHIP_HISTORY_ENGINE".into(), engine.into())],
+            );
+            assert_eq!(out.code, 0, "{step}: {engine}: {}", out.stderr);
+            out.stdout
+        };
+        assert_eq!(
+            run("git"),
+            run("gix"),
+            "{step}: `{command}` compared by git (left) and by polyship (right)"
+        );
+    }
+}
+
+/// The two ways of comparing a commit with its parent agree on every shape of change: nested
+/// packages, a root package, files outside every package, changesets added (and a directory of
+/// that name), a package directory replaced by a file, renames, merges, a walk of every commit,
+/// and the root commit, compared with the empty tree (the root package has no tag).
+#[test]
+fn git_and_polyship_compare_commits_alike() {
+    let repo = monorepo();
+    same_with_both_comparisons(&repo, repo.path(), "plain");
+    // Both sources count, so that every commit's packages show.
+    change(
+        &repo,
+        "polyship.toml",
+        "[changes]\nsources = [\"changesets\", \"commits\"]\n",
+        "chore: config",
+    );
+    change(
+        &repo,
+        ".changeset/brave-cats.md",
+        "---\n\"@acme/core\": minor\n---\n\nBrave\n",
+        "chore: changeset",
+    );
+    std::fs::create_dir_all(repo.join(".changeset/odd.md")).unwrap();
+    change(
+        &repo,
+        ".changeset/odd.md/inner",
+        "x",
+        "chore: a directory named like a changeset",
+    );
+    repo.git(&["rm", "-q", "-r", ".changeset/odd.md"]);
+    change(
+        &repo,
+        ".changeset/odd.md",
+        "---\n\"engine\": patch\n---\n\nOdd\n",
+        "chore: now a file",
+    );
+    change(
+        &repo,
+        "packages/core/plugins/p/package.json",
+        r#"{ "name": "@acme/plugin", "version": "0.1.0" }"#,
+        "feat(plugin): a nested package",
+    );
+    change(
+        &repo,
+        "package.json",
+        r#"{ "private": true, "workspaces": ["packages/*", "packages/core/plugins/*"] }"#,
+        "chore: the plugin joins the workspace",
+    );
+    repo.write("src/lib.rs", "");
+    change(
+        &repo,
+        "Cargo.toml",
+        "[package]\nname = \"acme\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[workspace]\nmembers = [\"crates/*\"]\n",
+        "chore: the root is a crate too",
+    );
+    change(
+        &repo,
+        "packages/core/plugins/p/src/x.js",
+        "x",
+        "fix(plugin): x",
+    );
+    change(&repo, "packages/core/src/y.js", "y", "fix(core): y");
+    change(
+        &repo,
+        "docs/guide.md",
+        "g",
+        "docs: guide outside every package",
+    );
+    change(
+        &repo,
+        "scripts/build.sh",
+        "b",
+        "fix: the build script, the root crate's",
+    );
+    repo.git(&["mv", "packages/core/src/a.js", "packages/web/a.js"]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "-m",
+        "refactor: move a file between packages",
+    ]);
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    change(
+        &repo,
+        "crates/engine/src/lib.rs",
+        "pub fn g() {}",
+        "feat(engine): g",
+    );
+    repo.git(&["checkout", "-q", "-"]);
+    change(&repo, "packages/web/src/z.js", "z", "fix(web): z");
+    merge_topic(&repo);
+    same_with_both_comparisons(&repo, repo.path(), "many shapes");
+    // A package directory that becomes a file (and the package goes).
+    repo.git(&["rm", "-q", "-r", "packages/core/plugins"]);
+    change(
+        &repo,
+        "packages/core/plugins",
+        "now a file",
+        "refactor: drop the plugins",
+    );
+    same_with_both_comparisons(&repo, repo.path(), "a directory replaced by a file");
+    // lerna's rules walk every commit.
+    change(
+        &repo,
+        "lerna.json",
+        r#"{ "version": "independent", "packages": ["packages/*"] }"#,
+        "chore: lerna",
+    );
+    same_with_both_comparisons(&repo, repo.path(), "every commit walked");
+}

@@ -21,6 +21,7 @@ use gix::bstr::{BStr, BString, ByteSlice};
 use gix::prelude::FindExt;
 
 use super::cache::{Cache, Outcome, Versioned};
+use super::gitdiff::{self, Found};
 
 /// A map keyed by object id, hashed by the id's own first bytes (git ids are hashes already).
 type IdMap<V> = gix::hashtable::HashMap<ObjectId, V>;
@@ -410,66 +411,95 @@ fn touched_packages(
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, 8);
-    let threads = if todo.len() < 2_000 { 1 } else { threads };
-    let chunk = todo.len().div_ceil(threads).max(1);
-    let sync_repo = repo.clone().into_sync();
-    let parts: Vec<Result<Vec<Found>, HistoryError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = todo
-            .chunks(chunk)
-            .map(|slice| {
-                let (dirs, ancestors, sync_repo) = (&dirs, &ancestors, &sync_repo);
-                let dir_index = &dir_index;
-                scope.spawn(move || {
-                    let repo = sync_repo.to_thread_local();
-                    let mut diff = PackageDiff::new(dirs, ancestors, shared, n, repo.object_hash());
-                    let root_owner = dirs.get(".").map(Vec::as_slice);
-                    let mut out = Vec::with_capacity(slice.len());
-                    for &k in slice {
-                        let i = needed[k];
-                        diff.next_commit();
-                        diff.diff(
-                            &repo,
-                            commits[i].parent_tree,
-                            Some(commits[i].tree),
-                            ".",
-                            root_owner,
-                        )?;
-                        let mut found: Vec<u32> = diff.hits.iter().map(|&p| dir_index(p)).collect();
-                        found.sort_unstable();
-                        found.dedup();
-                        out.push(Found {
-                            dirs: found,
-                            outside: diff.outside,
-                            changesets: std::mem::take(&mut diff.added_changesets),
-                        });
-                    }
-                    Ok(out)
-                })
-            })
+    // A long stretch goes to git, a process per core; a short one is compared here (a process
+    // costs more than a few hundred comparisons).
+    let engine = std::env::var("POLYSHIP_HISTORY_ENGINE").unwrap_or_default();
+    let by_git =
+        (todo.len() >= GIT_DIFF_FROM && engine != "gix") || (engine == "git" && !todo.is_empty());
+    let from_git = if by_git {
+        let pairs: Vec<(Option<ObjectId>, ObjectId)> = todo
+            .iter()
+            .map(|&k| (commits[needed[k]].parent_tree, commits[needed[k]].tree))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(HistoryError::Git("a history thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut computed = todo.into_iter();
-    for part in parts {
-        for found in part? {
-            let k = computed.next().expect("one result per commit to compare");
-            let commit = &commits[needed[k]];
-            cache.insert_touched(
-                commit.id,
-                commit.parent_tree,
-                found.outside,
-                &found.dirs,
-                &found.changesets,
-            );
-            let hits = expand(found.outside, &mut found.dirs.iter().copied());
-            out[k] = Some((hits, found.changesets));
+        // On any failure of git's own, the comparison is made here instead.
+        gitdiff::touched(
+            repo.git_dir(),
+            &pairs,
+            &gitdiff::Owners::new(&layout),
+            threads,
+        )
+        .ok()
+    } else {
+        None
+    };
+    let found_all = if let Some(found) = from_git {
+        found
+    } else {
+        let threads = if todo.len() < 2_000 { 1 } else { threads };
+        let chunk = todo.len().div_ceil(threads).max(1);
+        let sync_repo = repo.clone().into_sync();
+        let parts: Vec<Result<Vec<Found>, HistoryError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = todo
+                .chunks(chunk)
+                .map(|slice| {
+                    let (dirs, ancestors, sync_repo) = (&dirs, &ancestors, &sync_repo);
+                    let dir_index = &dir_index;
+                    scope.spawn(move || {
+                        let repo = sync_repo.to_thread_local();
+                        let mut diff =
+                            PackageDiff::new(dirs, ancestors, shared, n, repo.object_hash());
+                        let root_owner = dirs.get(".").map(Vec::as_slice);
+                        let mut out = Vec::with_capacity(slice.len());
+                        for &k in slice {
+                            let i = needed[k];
+                            diff.next_commit();
+                            diff.diff(
+                                &repo,
+                                commits[i].parent_tree,
+                                Some(commits[i].tree),
+                                ".",
+                                root_owner,
+                            )?;
+                            let mut found: Vec<u32> =
+                                diff.hits.iter().map(|&p| dir_index(p)).collect();
+                            found.sort_unstable();
+                            found.dedup();
+                            out.push(Found {
+                                dirs: found,
+                                outside: diff.outside,
+                                changesets: std::mem::take(&mut diff.added_changesets),
+                            });
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(HistoryError::Git("a history thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut all = Vec::with_capacity(todo.len());
+        for part in parts {
+            all.extend(part?);
         }
+        all
+    };
+    for (&k, found) in todo.iter().zip(found_all) {
+        let commit = &commits[needed[k]];
+        cache.insert_touched(
+            commit.id,
+            commit.parent_tree,
+            found.outside,
+            &found.dirs,
+            &found.changesets,
+        );
+        let hits = expand(found.outside, &mut found.dirs.iter().copied());
+        out[k] = Some((hits, found.changesets));
     }
     Ok(out
         .into_iter()
@@ -477,12 +507,8 @@ fn touched_packages(
         .collect())
 }
 
-/// What one comparison found, by layout directory.
-struct Found {
-    dirs: Vec<u32>,
-    outside: bool,
-    changesets: Vec<String>,
-}
+/// From how many comparisons on, git compares (see [`gitdiff`]).
+const GIT_DIFF_FROM: usize = 512;
 
 /// Finds, per package, the commit that set its current version when that is newer than its last
 /// release: the `version` commit of a release not yet published. It ends the package's range like

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod changeset;
 pub mod changesets_config;
 pub mod conventional;
+mod gitdiff;
 pub mod history;
 pub mod lerna_config;
 pub mod lint;

@@ -96,6 +96,11 @@ impl Repo {
             .env("NO_COLOR", "1")
             // 2026-11-22T00:00:00Z: changelog dates and snapshot versions are reproducible.
             .env("SOURCE_DATE_EPOCH", "1795305600");
+        // `POLYSHIP_HISTORY_ENGINE=git|gix cargo test` runs every test with one way of comparing
+        // commits (by default short histories, all of the tests', are compared by polyship).
+        if let Some(engine) = std::env::var_os("POLYSHIP_HISTORY_ENGINE") {
+            cmd.env("POLYSHIP_HISTORY_ENGINE", engine);
+        }
     }
 
     /// Tags HEAD (lightweight).
