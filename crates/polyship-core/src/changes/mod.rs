@@ -308,7 +308,13 @@ pub fn collect(
             {
                 continue;
             }
-            let kind = conventional::kind_under(&c.message, r.preset, &map);
+            // Under the Conventional Commits preset, the message parsed above says it already.
+            let kind = match r.preset {
+                crate::config::Preset::Conventionalcommits => kind,
+                preset @ crate::config::Preset::Angular => {
+                    conventional::kind_under(&c.message, preset, &map)
+                }
+            };
             if kind != ChangeKind::None {
                 by_package[p].push(Change {
                     source: Source::Commit,
