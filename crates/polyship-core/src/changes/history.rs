@@ -417,9 +417,16 @@ fn touched_packages(
     let by_git =
         (todo.len() >= GIT_DIFF_FROM && engine != "gix") || (engine == "git" && !todo.is_empty());
     let from_git = if by_git {
-        let pairs: Vec<(Option<ObjectId>, ObjectId)> = todo
+        let pairs: Vec<gitdiff::Pair> = todo
             .iter()
-            .map(|&k| (commits[needed[k]].parent_tree, commits[needed[k]].tree))
+            .map(|&k| {
+                let c = &commits[needed[k]];
+                gitdiff::Pair {
+                    commit: c.id,
+                    parent: c.parent_tree.and(c.parent),
+                    tree: c.tree,
+                }
+            })
             .collect();
         // On any failure of git's own, the comparison is made here instead.
         gitdiff::touched(
@@ -916,6 +923,8 @@ struct WalkedCommit {
     tree: ObjectId,
     /// The first parent's tree; `None` for a root commit (compared with the empty tree).
     parent_tree: Option<ObjectId>,
+    /// The first parent, when `parent_tree` is its tree.
+    parent: Option<ObjectId>,
     /// Where its message is in [`Walked::messages`].
     message: std::ops::Range<usize>,
 }
@@ -1080,12 +1089,14 @@ fn walk_first_parent(
         next = parents.first().copied();
         if let Some(child) = commits.last_mut() {
             child.parent_tree = Some(tree);
+            child.parent = Some(id);
         }
         on_chain.insert(id, commits.len());
         commits.push(WalkedCommit {
             id,
             tree,
             parent_tree: None,
+            parent: None,
             message,
         });
         if shallow.contains(&id) {
@@ -1179,6 +1190,7 @@ fn walk_all(
             id,
             tree,
             parent_tree: None,
+            parent: None,
             message,
         });
         parents.push(Vec::new());
@@ -1203,6 +1215,7 @@ fn walk_all(
     for i in 0..commits.len() {
         let first = first_parents[i].and_then(|p| index.get(&p)).copied();
         commits[i].parent_tree = first.map(|p| commits[p].tree);
+        commits[i].parent = first.map(|p| commits[p].id);
     }
     // Topological order, children first (Kahn), so each commit is done before its parents.
     let mut order = Vec::with_capacity(commits.len());
