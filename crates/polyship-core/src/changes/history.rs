@@ -247,15 +247,22 @@ pub fn tags(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, HistoryEr
     for reference in platform.tags().map_err(git_err)? {
         let mut reference = reference.map_err(|e| HistoryError::Git(e.into()))?;
         let name = reference.name().shorten().to_str_lossy().into_owned();
-        let Ok(id) = reference.peel_to_id() else {
-            continue;
+        // What `packed-refs` says a tag peels to, or what a lightweight tag names, is read as it
+        // is; peeling each of tens of thousands of tags asks the ref store again every time.
+        let direct = reference
+            .inner
+            .peeled
+            .or_else(|| reference.inner.target.try_id().map(ToOwned::to_owned));
+        let kind = |id: ObjectId| repo.find_header(id).ok().map(|h| h.kind());
+        let id = match direct {
+            Some(id) if kind(id) == Some(gix::object::Kind::Commit) => id,
+            Some(id) if kind(id) != Some(gix::object::Kind::Tag) => continue,
+            _ => match reference.peel_to_id() {
+                Ok(id) if kind(id.detach()) == Some(gix::object::Kind::Commit) => id.detach(),
+                _ => continue,
+            },
         };
-        let is_commit = repo
-            .find_header(id)
-            .is_ok_and(|h| h.kind() == gix::object::Kind::Commit);
-        if is_commit {
-            out.push((name, id.detach()));
-        }
+        out.push((name, id));
     }
     Ok(out)
 }
@@ -1437,13 +1444,25 @@ fn release_candidates(
 ) -> Vec<Vec<(String, String, ObjectId)>> {
     let mut out = vec![Vec::new(); ws.packages.len()];
     let mut warned = HashSet::new();
+    // Templates by prefix: a tag is matched against the templates whose prefix it starts with,
+    // not against every package's (tens of thousands of tags, thousands of packages).
+    let mut by_prefix: HashMap<&str, Vec<(usize, &TagTemplate)>> = HashMap::new();
+    for (p, list) in templates.iter().enumerate() {
+        for template in list {
+            by_prefix
+                .entry(template.prefix.as_str())
+                .or_default()
+                .push((p, template));
+        }
+    }
     for (tag, id) in tags {
         let mut valid = false;
         let mut shaped = false;
-        for (p, package) in ws.packages.iter().enumerate() {
-            for template in &templates[p] {
+        let prefixes = (0..=tag.len()).filter(|&i| tag.is_char_boundary(i));
+        for entries in prefixes.filter_map(|i| by_prefix.get(&tag[..i])) {
+            for &(p, template) in entries {
                 if let Some(version) = template.version_of(tag) {
-                    if crate::version::is_valid(package.ecosystem, version) {
+                    if crate::version::is_valid(ws.packages[p].ecosystem, version) {
                         valid = true;
                         out[p].push((tag.clone(), version.to_owned(), *id));
                     } else if !names_another_package(version) {
