@@ -77,7 +77,7 @@ if [ ! -x "$CACHE/bin/git-cliff" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fresh() { rm -rf "$work/r"; git clone -q "$repo" "$work/r"; git -C "$work/r" fetch -q --tags; echo "$work/r"; }
+fresh() { cd "$work"; rm -rf r; git clone -q "$repo" r; git -C r fetch -q --tags; echo "$work/r"; }
 once() { # seconds of one run of "$@" in the current directory
     python3 "$BENCH/timeit.py" 1 "$@" | awk '{printf "%.3f\n", $1/1000}'
 }

@@ -18,7 +18,7 @@ use crate::changes::conventional::ChangeKind;
 use crate::changes::{Change, Changes, Source};
 use crate::config::{DependentsPolicy, GroupKind, LoadedConfig};
 use crate::diagnostic::{SourceError, Warning};
-use crate::version::bump::{from_pep440, inc, to_pep440, with_prerelease};
+use crate::version::bump::{inc, with_prerelease};
 use crate::workspace::{DependencyKind, Ecosystem, VersionSource, Workspace};
 
 /// Why a package releases.
@@ -313,11 +313,7 @@ fn current(ws: &Workspace, p: usize) -> Result<Version, String> {
             ),
         });
     };
-    let parsed = match package.ecosystem {
-        Ecosystem::Python => from_pep440(text).or_else(|| Version::parse(text).ok()),
-        _ => Version::parse(text).ok(),
-    };
-    parsed.ok_or_else(|| {
+    package.ecosystem.adapter().scheme().read(text).ok_or_else(|| {
         // Say why when a part is too large, rather than that the text is not a version.
         let huge = text
             .split(|c: char| !c.is_ascii_digit())
@@ -341,10 +337,7 @@ fn current(ws: &Workspace, p: usize) -> Result<Version, String> {
 }
 
 fn render(ecosystem: Ecosystem, version: &Version) -> Result<String, String> {
-    match ecosystem {
-        Ecosystem::Python => to_pep440(version),
-        _ => Ok(version.to_string()),
-    }
+    ecosystem.adapter().scheme().render(version)
 }
 
 /// The bump a change asks for: changesets as written; commits by kind, softened below 1.0.0.
@@ -422,30 +415,19 @@ pub fn package_policy(config: &LoadedConfig, changes: &Changes, p: usize) -> Dep
     default_policy(config, changes)
 }
 
-/// A requirement as it reads once published: pnpm and yarn replace `workspace:*` with the exact
-/// current version, `workspace:^`/`workspace:~` with `^`/`~` and it. `None`: leave it out
+/// A requirement as it reads once published ([`crate::ecosystem::Adapter::published_requirement`]):
+/// pnpm and yarn replace `workspace:*` with the exact current version. `None`: leave it out
 /// (changesets' `bumpVersionsWithWorkspaceProtocolOnly` ignores plain npm requirements).
 pub fn published_requirement(
     dep: &crate::workspace::Dependency,
     current: Option<&str>,
     workspace_protocol_only: bool,
 ) -> Option<Option<String>> {
-    let req = dep.requirement.as_deref();
-    if dep.ecosystem != Ecosystem::Npm {
-        return Some(req.map(str::to_owned));
-    }
-    match req.map(str::trim) {
-        Some(r) if r.starts_with("workspace:") => {
-            let rest = &r["workspace:".len()..];
-            Some(Some(match (rest, current) {
-                ("*", Some(v)) => v.to_owned(),
-                ("^" | "~", Some(v)) => format!("{rest}{v}"),
-                _ => r.to_owned(),
-            }))
-        }
-        _ if workspace_protocol_only => None,
-        other => Some(other.map(str::to_owned)),
-    }
+    dep.ecosystem.adapter().published_requirement(
+        dep.requirement.as_deref(),
+        current,
+        workspace_protocol_only,
+    )
 }
 
 /// Plans with `options`: a selection of packages and a prerelease mode.
@@ -492,10 +474,7 @@ pub fn plan_with(
                 location.map_or(package.manifest.as_str(), |l| l.file.as_str()),
                 message.clone(),
             )
-            .help(match package.ecosystem {
-                Ecosystem::Python => "write a PEP 440 version such as `1.2.0`",
-                _ => "write a full SemVer version such as `1.2.0`",
-            });
+            .help(package.ecosystem.adapter().scheme().help());
             if let Some(l) = location {
                 err = err.at_position(Some(crate::diagnostic::Position {
                     line: l.line,

@@ -22,7 +22,6 @@ use crate::config::LoadedConfig;
 use crate::diagnostic::{Position, SourceError};
 use crate::fsutil::FileEdit;
 use crate::plan::{Plan, Release};
-use crate::version::bump::from_pep440;
 use crate::workspace::{
     Dependency, DependencyKind, Ecosystem, Location, VersionSource, Workspace, child, parent_dir,
 };
@@ -137,10 +136,7 @@ fn edit_error(e: &EditError, file: &str, line: Option<usize>, text: &str) -> App
 
 /// The SemVer form of a release's new version (Python versions are rendered PEP 440).
 fn semver_of(release: &Release) -> Option<Version> {
-    match release.ecosystem {
-        Ecosystem::Python => from_pep440(&release.to),
-        _ => Version::parse(&release.to).ok(),
-    }
+    release.ecosystem.adapter().scheme().read_own(&release.to)
 }
 
 /// Sets the version a package's manifest holds.
@@ -218,29 +214,9 @@ fn write_string(
     files.set(file, new)
 }
 
-/// A requirement pinned to exactly `version` (snapshots), keeping npm protocols.
+/// A requirement pinned to exactly `version` (snapshots), keeping the ecosystem's protocols.
 fn exact(ecosystem: Ecosystem, requirement: &str, version: &str) -> Option<String> {
-    let req = requirement.trim();
-    match ecosystem {
-        Ecosystem::Npm => {
-            if let Some(rest) = req.strip_prefix("workspace:") {
-                return (!matches!(rest, "*" | "^" | "~")).then(|| format!("workspace:{version}"));
-            }
-            if ["file:", "link:", "portal:"]
-                .iter()
-                .any(|p| req.starts_with(p))
-            {
-                return None;
-            }
-            if let Some(alias) = req.strip_prefix("npm:") {
-                let at = alias.get(1..)?.find('@')? + 1;
-                return Some(format!("npm:{}@{version}", &alias[..at]));
-            }
-            Some(version.to_owned())
-        }
-        Ecosystem::Cargo => Some(format!("={version}")),
-        Ecosystem::Python => Some(format!("=={version}")),
-    }
+    ecosystem.adapter().pin(requirement.trim(), version)
 }
 
 /// A requirement the release rewrote, for lockfiles that copy requirements.
@@ -362,7 +338,7 @@ fn rewrite_requirement(
         return write_requirement(files, ws, (dependent, dep), requirement, new);
     }
     if rule.workspace_protocol_only
-        && dep.ecosystem == Ecosystem::Npm
+        && dep.ecosystem.adapter().has_workspace_protocol()
         && !requirement.trim().starts_with("workspace:")
     {
         return Ok(None);
@@ -370,9 +346,9 @@ fn rewrite_requirement(
     let Some(version) = semver_of(release) else {
         return Ok(None);
     };
-    let target = match dep.ecosystem {
-        Ecosystem::Python => release.to.clone(),
-        _ => version.to_string(),
+    let target = match dep.ecosystem.adapter().scheme() {
+        crate::version::Scheme::Pep440 => release.to.clone(),
+        crate::version::Scheme::SemVer => version.to_string(),
     };
     let in_range =
         crate::version::satisfies(dep.ecosystem, Some(requirement), &target) == Some(true);

@@ -213,8 +213,8 @@ fn split_key(line: &str) -> Option<(String, &str)> {
 
 /// Finds the package a name in a changeset (or on the command line) refers to.
 ///
-/// `ecosystem:name` picks one ecosystem; a bare name must match exactly one package. Python names
-/// compare after PEP 503 normalisation.
+/// `ecosystem:name` picks one ecosystem; a bare name must match exactly one package. Names compare
+/// after the ecosystem's normalisation (PEP 503 for Python).
 pub fn resolve_name(ws: &Workspace, full: &str) -> Result<usize, String> {
     // A name is quoted back in messages: never a 10 MB one whole.
     let written = crate::diagnostic::clip(full);
@@ -223,13 +223,12 @@ pub fn resolve_name(ws: &Workspace, full: &str) -> Result<usize, String> {
         Some((eco, name)) if Ecosystem::parse(eco).is_some() => (Ecosystem::parse(eco), name),
         _ => (None, written),
     };
-    let python = crate::ecosystem::python::normalize_name(name);
     let matches: Vec<usize> = ws
         .packages
         .iter()
         .enumerate()
         .filter(|(_, p)| ecosystem.is_none_or(|e| e == p.ecosystem))
-        .filter(|(_, p)| p.name == name || (p.ecosystem == Ecosystem::Python && p.name == python))
+        .filter(|(_, p)| p.name == name || p.name == p.ecosystem.adapter().normalize_name(name))
         .map(|(i, _)| i)
         .collect();
     match matches.as_slice() {

@@ -1,12 +1,21 @@
 //! One adapter per packaging world, all behind [`Adapter`].
 //!
 //! An adapter knows its ecosystem's workspace rules (which directories are members), how to read a
-//! manifest into a [`Package`], and which dependencies can point inside the workspace. Adding an
-//! ecosystem is a new file here and one line in [`ADAPTERS`]; nothing else in polyship names one.
+//! manifest into a [`Package`], which dependencies can point inside the workspace, the version
+//! scheme its packages use and the dialect of their requirements. Adding an ecosystem is a new file
+//! here and one line in [`ADAPTERS`] and [`Ecosystem::adapter`]; elsewhere an ecosystem is named
+//! only in matches the compiler checks for exhaustiveness.
 
 use std::path::Path;
 
+use semver::Version;
+
 use crate::diagnostic::{SourceError, Warning};
+use crate::release::preflight::Needs;
+use crate::release::publish::Problem;
+use crate::release::registry::{Presence, Registries, RegistryError};
+use crate::release::tools::{Artifact, Setup, ToolError};
+use crate::version::Scheme;
 use crate::workspace::files::FileIndex;
 use crate::workspace::{DiscoveryError, Ecosystem, Package};
 
@@ -19,10 +28,17 @@ pub const ADAPTERS: [&dyn Adapter; 3] = [&cargo::Cargo, &npm::Npm, &python::Pyth
 
 /// The adapter for `ecosystem`.
 pub fn adapter(ecosystem: Ecosystem) -> &'static dyn Adapter {
-    match ecosystem {
-        Ecosystem::Cargo => &cargo::Cargo,
-        Ecosystem::Npm => &npm::Npm,
-        Ecosystem::Python => &python::Python,
+    ecosystem.adapter()
+}
+
+impl Ecosystem {
+    /// This ecosystem's adapter: what the rest of polyship asks instead of naming an ecosystem.
+    pub fn adapter(self) -> &'static dyn Adapter {
+        match self {
+            Ecosystem::Cargo => &cargo::Cargo,
+            Ecosystem::Npm => &npm::Npm,
+            Ecosystem::Python => &python::Python,
+        }
     }
 }
 
@@ -71,8 +87,9 @@ impl Found {
     }
 }
 
-/// A packaging world.
-pub trait Adapter: Sync {
+/// A packaging world: its workspace rules, manifests, versions and requirements here; releasing
+/// its packages in [`Publish`], which each ecosystem implements in its `release` module.
+pub trait Adapter: Publish + Sync {
     fn ecosystem(&self) -> Ecosystem;
 
     /// The packages this ecosystem's own workspace rules make members of the repository.
@@ -98,6 +115,115 @@ pub trait Adapter: Sync {
     /// says no (without `path` it comes from a registry); npm and Python resolve workspace packages
     /// by name.
     fn links_by_name(&self) -> bool;
+
+    /// `name` as this ecosystem compares package names (PEP 503 normalisation for Python).
+    fn normalize_name(&self, name: &str) -> String {
+        name.to_owned()
+    }
+
+    /// How this ecosystem's packages write versions.
+    fn scheme(&self) -> Scheme;
+
+    /// Whether `version` satisfies `requirement` (trimmed, never empty of meaning: a path-only
+    /// dependency has none) as this ecosystem reads it. `None` when it cannot be read as a range (a
+    /// tag, a URL): the caller must not guess.
+    fn satisfies(&self, requirement: &str, version: &str) -> Option<bool>;
+
+    /// `requirement` (trimmed) rewritten for `new` in the style it was written; `Ok(None)` when it
+    /// stays (it follows the version by definition, or is a path). `Err` says why it cannot be
+    /// rewritten safely.
+    fn rewrite_requirement(
+        &self,
+        requirement: &str,
+        new: &Version,
+    ) -> Result<Option<String>, String>;
+
+    /// A requirement of `version`: exactly it (`exact`), or what `^` means in npm (compatible
+    /// updates).
+    fn requirement(&self, version: &str, exact: bool) -> String;
+
+    /// `requirement` (trimmed) pinned to exactly `version` (snapshot releases), keeping what the
+    /// ecosystem's protocols need; `None` when it stays (a path, a requirement that follows the
+    /// version by definition).
+    fn pin(&self, requirement: &str, version: &str) -> Option<String> {
+        let _ = requirement;
+        Some(self.requirement(version, true))
+    }
+
+    /// Whether requirements may say "the workspace's own version" with a protocol (`workspace:`),
+    /// which changesets' `bumpVersionsWithWorkspaceProtocolOnly` limits rewriting to.
+    fn has_workspace_protocol(&self) -> bool {
+        false
+    }
+
+    /// A requirement as it reads once published, given the dependency's `current` version (pnpm
+    /// and yarn replace `workspace:*` with it). `None`: leave it out (with
+    /// `workspace_protocol_only`, a requirement without the protocol is not the workspace's).
+    fn published_requirement(
+        &self,
+        requirement: Option<&str>,
+        current: Option<&str>,
+        workspace_protocol_only: bool,
+    ) -> Option<Option<String>> {
+        let _ = (current, workspace_protocol_only);
+        Some(requirement.map(str::to_owned))
+    }
+}
+
+/// Releasing a package of one ecosystem: what its registry holds, the tools and credentials an
+/// upload needs, building and uploading.
+pub trait Publish {
+    /// Whether `name` `version` is on this ecosystem's registry, with the checksums it records.
+    fn presence(
+        &self,
+        agent: &ureq::Agent,
+        registries: &Registries,
+        name: &str,
+        version: &str,
+    ) -> Result<Presence, RegistryError>;
+
+    /// The registries `package` is read from and published to: those configured, unless the
+    /// package names its own.
+    fn registries_for<'a>(
+        &self,
+        package: &Package,
+        registries: &'a Registries,
+    ) -> std::borrow::Cow<'a, Registries> {
+        let _ = package;
+        std::borrow::Cow::Borrowed(registries)
+    }
+
+    /// The checksum the registry records of an artifact file: sha256 hex unless the ecosystem
+    /// records another (npm's `sha512-` integrity).
+    fn checksum(&self, path: &Path) -> std::io::Result<String> {
+        crate::release::tools::sha256_file(path)
+    }
+
+    /// Whether building a package needs its dependencies on the registry first (`cargo package`
+    /// resolves them there); others are built up front, in parallel.
+    fn builds_against_registry(&self) -> bool {
+        false
+    }
+
+    /// Checks the tools and credentials an upload needs, pushing every problem; `npmrc` collects
+    /// lines of the npm user config the release generates.
+    fn preflight(&self, needs: &Needs<'_>, problems: &mut Vec<Problem>, npmrc: &mut Vec<String>);
+
+    /// Builds what will be uploaded into `work`, an empty directory.
+    fn pack(
+        &self,
+        setup: &Setup,
+        package: &Package,
+        work: &Path,
+    ) -> Result<Vec<Artifact>, ToolError>;
+
+    /// Uploads what [`Publish::pack`] built; returns what the tool printed (redacted).
+    fn upload(
+        &self,
+        setup: &Setup,
+        package: &Package,
+        artifacts: &[Artifact],
+    ) -> Result<String, ToolError>;
 }
 
 /// A byte range in a file, when the parser kept one.

@@ -5,7 +5,7 @@
 pub mod forge;
 pub mod git;
 pub mod journal;
-mod preflight;
+pub mod preflight;
 pub mod publish;
 pub mod redact;
 pub mod registry;

@@ -13,7 +13,7 @@ use crate::config::LoadedConfig;
 use crate::workspace::Ecosystem;
 
 /// What this release uploads, and where.
-pub(super) struct Needs<'a> {
+pub struct Needs<'a> {
     pub root: &'a Path,
     pub git_dir: &'a Path,
     pub ecosystems: BTreeSet<Ecosystem>,
@@ -34,153 +34,13 @@ pub(super) struct Needs<'a> {
 pub(super) fn credentials_and_tools(needs: &Needs<'_>, problems: &mut Vec<Problem>) -> Vec<String> {
     let mut generated = Vec::new();
     for eco in &needs.ecosystems {
-        match eco {
-            Ecosystem::Cargo => {
-                if !tool_runs("cargo", &["--version"]) {
-                    problems.push(problem("`cargo` does not run", "install Rust with rustup"));
-                }
-                let var = cargo_token_var(needs.cargo_registry);
-                match std::env::var(&var) {
-                    Ok(v) if v.trim().is_empty() => problems.push(problem(
-                        format!("`{var}` is set but empty"),
-                        format!("set `{var}` to the registry's API token"),
-                    )),
-                    Ok(_) => {}
-                    Err(_) if cargo_credentials_file_has(needs.cargo_registry) => {}
-                    Err(_) => problems.push(problem(
-                        format!(
-                            "no token to publish crates to {}: `{var}` is not set",
-                            needs.cargo_registry.unwrap_or("crates.io")
-                        ),
-                        format!("set `{var}`, or run `cargo login` on this machine"),
-                    )),
-                }
-            }
-            Ecosystem::Npm => {
-                if !tool_runs("npm", &["--version"]) {
-                    problems.push(problem("`npm` does not run", "install Node.js with npm"));
-                }
-                if needs.npm_client == NpmClient::Pnpm && !needs.root.join("node_modules").is_dir()
-                {
-                    problems.push(problem(
-                        "pnpm packs only an installed workspace, and this one has no `node_modules`",
-                        "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
-                    ));
-                }
-                if needs.npm_client != NpmClient::Npm
-                    && !tool_runs(needs.npm_client.program(), &["--version"])
-                {
-                    problems.push(problem(
-                        format!(
-                            "`{}` does not run, and this workspace packs with it",
-                            needs.npm_client.program()
-                        ),
-                        format!(
-                            "install {}: it rewrites `workspace:` requirements when packing",
-                            needs.npm_client.program()
-                        ),
-                    ));
-                }
-                let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
-                    .iter()
-                    .find(|v| env_nonempty(v).is_some());
-                for reg in needs.npm_registries {
-                    match npmrc_auth(&npmrc_files(needs.root, needs.root), reg) {
-                        Some(Ok(())) => {}
-                        Some(Err(e)) => problems.push(problem(
-                            e,
-                            "set the variable, or put the token in the environment as `NPM_TOKEN`",
-                        )),
-                        // `NPM_TOKEN` is the configured registry's credential, and only its.
-                        None if reg != needs.npm_configured => problems.push(problem(
-                            format!(
-                                "a package publishes to {reg} (its `publishConfig.registry`), and no credential is configured for it; `NPM_TOKEN` is sent only to {}",
-                                needs.npm_configured
-                            ),
-                            format!(
-                                "add `{}:_authToken=${{VARIABLE}}` to `.npmrc`, naming the variable that holds that registry's token",
-                                npmrc_key(reg)
-                            ),
-                        )),
-                        None => {
-                            if let Some(var) = env_token {
-                                generated.push(format!("{}:_authToken=${{{var}}}", npmrc_key(reg)));
-                            } else {
-                                let empty = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
-                                    .iter()
-                                    .find(|v| std::env::var_os(v).is_some());
-                                problems.push(problem(
-                                    match empty {
-                                        Some(v) => format!("`{v}` is set but empty"),
-                                        None => format!("no npm token for {reg}: `NPM_TOKEN` is not set and no `.npmrc` has an auth line for it"),
-                                    },
-                                    format!("set `NPM_TOKEN`, or add `{}:_authToken=${{NPM_TOKEN}}` to `.npmrc`", npmrc_key(reg)),
-                                ));
-                            }
-                        }
-                    }
-                }
-                if !generated.is_empty()
-                    && let Some(user) = npmrc_files(needs.root, needs.root).pop()
-                    && let Ok(text) = std::fs::read_to_string(&user)
-                    && let Some(literal) = text.lines().position(holds_literal_secret)
-                {
-                    // The generated user config replaces the user's own, which holds a token
-                    // written out: copying it would put a secret in another file.
-                    problems.push(problem(
-                        format!(
-                            "{}:{}: this npm config holds a token written out, and polyship will not copy it into the config it gives npm",
-                            user.display(),
-                            literal + 1
-                        ),
-                        "reference the token by variable there (`//registry/:_authToken=${NPM_TOKEN}`), or remove the line",
-                    ));
-                }
-            }
-            Ecosystem::Python => {
-                let py = needs.python;
-                if !tool_runs(py, &["-m", "build", "--version"]) {
-                    problems.push(problem(
-                        format!("`{py} -m build` does not run"),
-                        format!("install it with `{py} -m pip install build`, or set `[publish.python] command`"),
-                    ));
-                }
-                if !tool_runs(py, &["-m", "twine", "--version"]) {
-                    problems.push(problem(
-                        format!("`{py} -m twine` does not run"),
-                        format!("install it with `{py} -m pip install twine`"),
-                    ));
-                }
-                let vars = [
-                    "TWINE_PASSWORD",
-                    "MATURIN_PYPI_TOKEN",
-                    "UV_PUBLISH_TOKEN",
-                    "PYPI_TOKEN",
-                ];
-                if !vars.iter().any(|v| env_nonempty(v).is_some()) {
-                    let pypirc =
-                        home().and_then(|h| std::fs::read_to_string(h.join(".pypirc")).ok());
-                    let has_pypirc = pypirc
-                        .is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with("password")));
-                    if !has_pypirc {
-                        let empty = vars.iter().find(|v| std::env::var_os(v).is_some());
-                        problems.push(problem(
-                            match empty {
-                                Some(v) => format!("`{v}` is set but empty"),
-                                None => "no token to upload Python distributions: none of `TWINE_PASSWORD`, `MATURIN_PYPI_TOKEN`, `UV_PUBLISH_TOKEN` is set".to_owned(),
-                            },
-                            "set `TWINE_PASSWORD` to a PyPI API token (username `__token__`)",
-                        ));
-                    }
-                }
-            }
-        }
+        eco.adapter().preflight(needs, problems, &mut generated);
     }
     generated
 }
 
 /// An npm config line that holds a credential written out rather than a `${VARIABLE}`.
-fn holds_literal_secret(line: &str) -> bool {
+pub(crate) fn holds_literal_secret(line: &str) -> bool {
     let Some((k, v)) = line.trim().split_once('=') else {
         return false;
     };
@@ -242,12 +102,12 @@ pub(super) fn npmrc_path(git_dir: &Path) -> PathBuf {
     journal::dir(git_dir).join("npmrc")
 }
 
-pub(super) fn env_nonempty(name: &str) -> Option<String> {
+pub(crate) fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// The environment variable cargo reads a registry's token from.
-pub(super) fn cargo_token_var(registry: Option<&str>) -> String {
+pub(crate) fn cargo_token_var(registry: Option<&str>) -> String {
     registry.map_or_else(
         || "CARGO_REGISTRY_TOKEN".to_owned(),
         |r| {
@@ -259,12 +119,12 @@ pub(super) fn cargo_token_var(registry: Option<&str>) -> String {
     )
 }
 
-fn home() -> Option<PathBuf> {
+pub(crate) fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
 /// Whether cargo's own credential store has a token for the registry.
-fn cargo_credentials_file_has(registry: Option<&str>) -> bool {
+pub(crate) fn cargo_credentials_file_has(registry: Option<&str>) -> bool {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| home().map(|h| h.join(".cargo")));
@@ -294,7 +154,7 @@ fn cargo_credentials_file_has(registry: Option<&str>) -> bool {
 }
 
 /// `//host:port/path/` of a registry URL, the key `.npmrc` files give tokens under.
-fn npmrc_key(registry: &str) -> String {
+pub(crate) fn npmrc_key(registry: &str) -> String {
     let rest = registry
         .split_once("://")
         .map_or(registry, |(_, r)| r)
@@ -303,7 +163,7 @@ fn npmrc_key(registry: &str) -> String {
 }
 
 /// The `.npmrc` files npm reads, most specific first.
-fn npmrc_files(root: &Path, package_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn npmrc_files(root: &Path, package_dir: &Path) -> Vec<PathBuf> {
     let mut files = vec![package_dir.join(".npmrc"), root.join(".npmrc")];
     if let Some(user) = std::env::var_os("NPM_CONFIG_USERCONFIG")
         .or_else(|| std::env::var_os("npm_config_userconfig"))
@@ -317,7 +177,7 @@ fn npmrc_files(root: &Path, package_dir: &Path) -> Vec<PathBuf> {
 
 /// How an `.npmrc` authenticates to `registry`: `Some(Ok(()))` with a usable token, `Some(Err)`
 /// with one that is empty or names an unset variable, `None` when no line is for this registry.
-fn npmrc_auth(files: &[PathBuf], registry: &str) -> Option<Result<(), String>> {
+pub(crate) fn npmrc_auth(files: &[PathBuf], registry: &str) -> Option<Result<(), String>> {
     let key = npmrc_key(registry);
     for file in files {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -363,7 +223,7 @@ fn npmrc_auth(files: &[PathBuf], registry: &str) -> Option<Result<(), String>> {
 }
 
 /// Whether a program runs (`program args` exits 0).
-fn tool_runs(program: &str, args: &[&str]) -> bool {
+pub(crate) fn tool_runs(program: &str, args: &[&str]) -> bool {
     std::process::Command::new(program)
         .args(args)
         .stdout(std::process::Stdio::null())

@@ -101,7 +101,7 @@ pub struct Problem {
     pub help: Option<String>,
 }
 
-pub(super) fn problem(message: impl Into<String>, help: impl Into<String>) -> Problem {
+pub(crate) fn problem(message: impl Into<String>, help: impl Into<String>) -> Problem {
     let help = help.into();
     Problem {
         message: message.into(),
@@ -158,7 +158,7 @@ struct Settings {
 }
 
 /// A registry base URL as polyship joins paths to it: without a `sparse+` prefix, ending in `/`.
-pub(super) fn slash(url: &str) -> String {
+pub(crate) fn slash(url: &str) -> String {
     let url = url.trim().trim_start_matches("sparse+");
     if url.ends_with('/') {
         url.to_owned()
@@ -194,34 +194,17 @@ fn read_auth(cargo_registry: Option<&str>, python_index: Option<&str>) -> regist
     registry::Auth { cargo, npm, python }
 }
 
-/// Whether a package's version is on its registry (an npm package's own `publishConfig.registry`
-/// when it names one).
+/// Whether a package's version is on its registry (the ecosystem's to say which: an npm
+/// package's own `publishConfig.registry` when it names one).
 fn presence_of(
     agent: &ureq::Agent,
     registries: &Registries,
     p: &Package,
 ) -> Result<Presence, registry::RegistryError> {
-    let own;
-    let registries = match &p.registry {
-        Some(r) if p.ecosystem == Ecosystem::Npm => {
-            let npm = slash(r);
-            // A credential goes only to the registry it was configured for.
-            let mut auth = registries.auth.clone();
-            if npm != registries.npm {
-                auth.npm = None;
-            }
-            own = Registries {
-                npm,
-                auth,
-                ..registries.clone()
-            };
-            &own
-        }
-        _ => registries,
-    };
+    let registries = p.ecosystem.adapter().registries_for(p, registries);
     registry::presence(
         agent,
-        registries,
+        &registries,
         p.ecosystem,
         &p.name,
         p.version.as_deref().unwrap_or_default(),
@@ -255,12 +238,10 @@ fn artifacts(
             })
             .collect();
         let intact = reused.iter().all(|a| {
-            let now = if p.ecosystem == Ecosystem::Npm {
-                tools::integrity_file(&a.path)
-            } else {
-                tools::sha256_file(&a.path)
-            };
-            now.is_ok_and(|c| c == a.checksum)
+            p.ecosystem
+                .adapter()
+                .checksum(&a.path)
+                .is_ok_and(|c| c == a.checksum)
         });
         if intact {
             return Ok(reused);
@@ -497,7 +478,7 @@ impl Run<'_> {
         };
         // `cargo package` resolves dependencies on the registry: only once they are there. Other
         // builds do not need them, and were mostly made up front, in parallel.
-        if p.ecosystem == Ecosystem::Cargo
+        if p.ecosystem.adapter().builds_against_registry()
             && let Err(state) = wait()
         {
             return state;
@@ -509,7 +490,7 @@ impl Run<'_> {
             Err(_) if self.interrupted.load(Ordering::SeqCst) => return State::Interrupted,
             Err(e) => return State::Failed(e.message),
         };
-        if p.ecosystem != Ecosystem::Cargo
+        if !p.ecosystem.adapter().builds_against_registry()
             && let Err(state) = wait()
         {
             return state;
@@ -846,6 +827,123 @@ fn run_redacted(
     options: &Options<'_>,
     report: Reporter<'_>,
 ) -> Result<Report, PublishError> {
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let cx = open(ws, config, root, options, &mut problems)?;
+    let (targets, local_tags) = select(&cx, &mut problems, &mut notes)?;
+    let agent = registry::agent();
+    let (mut targets, existing) = read_registries(&cx, &agent, targets, &local_tags, &mut problems);
+    if targets.is_empty() && problems.is_empty() {
+        // Everything is released: a dirty tree or another branch does not matter.
+        return Ok(cx.report(targets, None, false, notes));
+    }
+    check_repository(&cx, &agent, &targets, &mut problems)?;
+    let (setup, _npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
+    let mut lock = None;
+    let old = journal::load(&cx.git_dir).map_err(PublishError::Setup)?;
+    if !options.dry_run && problems.is_empty() {
+        match journal::lock(&cx.git_dir) {
+            Ok(l) => lock = Some(l),
+            Err(e) => problems.push(problem(e, "")),
+        }
+    }
+    if problems.is_empty() {
+        compare_existing(
+            &cx,
+            &setup,
+            old.as_ref(),
+            (&existing, &targets),
+            (&mut problems, &mut notes),
+            report,
+        );
+    }
+    if !problems.is_empty() {
+        // Problems quote URLs and answers: no secret reaches the screen through them.
+        for p in &mut problems {
+            p.message = cx.redactor.redact(&p.message);
+            p.help = p.help.as_deref().map(|h| cx.redactor.redact(h));
+        }
+        return Err(PublishError::Preflight(problems));
+    }
+    if options.dry_run {
+        return Ok(cx.report(targets, None, false, notes));
+    }
+    let _lock = lock;
+
+    let run = start(&cx, &setup, &agent, old, &targets, report)?;
+    tag_existing(&run, &mut targets);
+    build(&run, &targets);
+    upload(&run, &mut targets);
+    let interrupted = options.interrupted.load(Ordering::SeqCst);
+    let commit_pushed = if options.no_push {
+        notes.push("--no-push: the release commit and tags stay local; no forge releases".into());
+        None
+    } else if interrupted {
+        None
+    } else {
+        let pushed = run.push(
+            &mut targets,
+            &cx.remote_refs.clone().unwrap_or_default(),
+            &mut notes,
+        );
+        if let Some(forge) = &cx.settings.forge {
+            run.release(forge, &mut targets);
+        }
+        Some(pushed)
+    };
+    finish(
+        &cx,
+        run,
+        cx.report(targets, commit_pushed, interrupted, notes),
+    )
+}
+
+/// What every step of a release reads: the workspace and settings, the release commit, the
+/// remote's refs.
+struct Release<'a> {
+    ws: &'a Workspace,
+    config: &'a LoadedConfig,
+    root: &'a Path,
+    options: &'a Options<'a>,
+    redactor: Redactor,
+    head: String,
+    git_dir: PathBuf,
+    changesets: Option<crate::changes::changesets_config::ChangesetsConfig>,
+    settings: Settings,
+    remote_refs: Option<git::RemoteRefs>,
+    /// The named Cargo registry the crates publish to, `None` for crates.io.
+    cargo_registry_name: Option<String>,
+    /// The configured npm registry: the only one `NPM_TOKEN` is sent to.
+    npm_registry: String,
+}
+
+impl Release<'_> {
+    fn report(
+        &self,
+        targets: Vec<Target>,
+        commit_pushed: Option<bool>,
+        interrupted: bool,
+        notes: Vec<String>,
+    ) -> Report {
+        Report {
+            commit: self.head.clone(),
+            dry_run: self.options.dry_run,
+            targets,
+            commit_pushed,
+            interrupted,
+            notes,
+        }
+    }
+}
+
+/// The release commit, the settings, the remote: what every later step reads.
+fn open<'a>(
+    ws: &'a Workspace,
+    config: &'a LoadedConfig,
+    root: &'a Path,
+    options: &'a Options<'a>,
+    problems: &mut Vec<Problem>,
+) -> Result<Release<'a>, PublishError> {
     let redactor = Redactor::from_env();
     let setup_err = |e: git::GitError| PublishError::Setup(e.to_string());
     let head = git::head(root, &redactor).map_err(|e| {
@@ -861,10 +959,6 @@ fn run_redacted(
     let cfg = &config.config.publish;
     let changesets = crate::changes::changesets_config::read(root, &mut Vec::new())
         .map_err(|e| PublishError::Setup(e.to_string()))?;
-    let mut problems = Vec::new();
-    let mut notes = Vec::new();
-
-    // Settings.
     let remote = cfg.remote.clone().unwrap_or_else(|| "origin".to_owned());
     let branch = cfg
         .branch
@@ -921,7 +1015,7 @@ fn run_redacted(
     let forge = if options.no_push {
         None
     } else {
-        resolve_forge(config, remote_url.as_deref(), &mut problems)
+        resolve_forge(config, remote_url.as_deref(), problems)
     };
     let settings = Settings {
         branch,
@@ -946,7 +1040,38 @@ fn run_redacted(
             .unwrap_or_else(|| "python3".to_owned()),
     };
 
-    // 1. The packages of this release and their tags.
+    Ok(Release {
+        ws,
+        config,
+        root,
+        options,
+        redactor,
+        head,
+        git_dir,
+        changesets,
+        settings,
+        remote_refs,
+        cargo_registry_name,
+        npm_registry,
+    })
+}
+
+/// Step 1: the packages of this release and their tags; with the local tags (name → commit).
+fn select(
+    cx: &Release<'_>,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<Target>, BTreeMap<String, String>), PublishError> {
+    let Release {
+        ws,
+        config,
+        root,
+        options,
+        head,
+        changesets,
+        remote_refs,
+        ..
+    } = cx;
     let repo =
         crate::changes::history::open(root).map_err(|e| PublishError::Setup(e.to_string()))?;
     let peeled =
@@ -1010,11 +1135,11 @@ fn run_redacted(
         };
         let tag = template.render(&version);
         let remote_tag = remote_refs.as_ref().and_then(|r| r.tags.get(&tag));
-        let tagged = local_tags.get(&tag).is_some_and(|c| *c == head);
+        let tagged = local_tags.get(&tag).is_some_and(|c| c == head);
         let elsewhere = local_tags
             .get(&tag)
             .or(remote_tag)
-            .is_some_and(|c| *c != head);
+            .is_some_and(|c| c != head);
         if p.private && elsewhere {
             continue;
         }
@@ -1025,7 +1150,7 @@ fn run_redacted(
             version,
             tag,
             tagged,
-            pushed: remote_tag.is_some_and(|c| *c == head),
+            pushed: remote_tag.is_some_and(|c| c == head),
             release: None,
             state: if p.private {
                 State::Private
@@ -1042,26 +1167,45 @@ fn run_redacted(
         config,
         changesets.as_ref(),
         &targets,
-        &mut problems,
-        &mut notes,
+        problems,
+        notes,
     );
 
-    // 2. Ask every registry.
-    let agent = registry::agent();
+    Ok((targets, local_tags))
+}
+
+/// Step 2: ask every registry, in parallel. Versions released before (tagged elsewhere, on the
+/// registry) drop out; those on the registry and untagged are returned with its checksums, to
+/// compare.
+#[allow(clippy::type_complexity)]
+fn read_registries(
+    cx: &Release<'_>,
+    agent: &ureq::Agent,
+    targets: Vec<Target>,
+    local_tags: &BTreeMap<String, String>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Target>, Vec<(usize, Vec<String>)>) {
+    let Release {
+        ws,
+        head,
+        settings,
+        remote_refs,
+        ..
+    } = cx;
     let reads = parallel(&targets, 8, |t: &Target| {
         if t.state == State::Private {
             return Ok(Presence::Absent);
         }
-        presence_of(&agent, &settings.registries, &ws.packages[t.package])
+        presence_of(agent, &settings.registries, &ws.packages[t.package])
     });
     let mut existing: Vec<(usize, Vec<String>)> = Vec::new();
     let mut keep = Vec::new();
     for (mut t, read) in targets.into_iter().zip(reads) {
-        let local = local_tags.get(&t.tag).filter(|c| **c != head);
+        let local = local_tags.get(&t.tag).filter(|c| *c != head);
         let remote_tag = remote_refs
             .as_ref()
             .and_then(|r| r.tags.get(&t.tag))
-            .filter(|c| **c != head);
+            .filter(|c| *c != head);
         let elsewhere = local
             .map(|c| (c.clone(), String::new()))
             .or_else(|| remote_tag.map(|c| (c.clone(), format!(" on `{}`", settings.remote))));
@@ -1098,21 +1242,28 @@ fn run_redacted(
             Ok(Presence::Absent) => keep.push(t),
         }
     }
-    let mut targets = keep;
-    if targets.is_empty() && problems.is_empty() {
-        // Everything is released: a dirty tree or another branch does not matter.
-        return Ok(Report {
-            commit: head,
-            dry_run: options.dry_run,
-            targets,
-            commit_pushed: None,
-            interrupted: false,
-            notes,
-        });
-    }
+    (keep, existing)
+}
 
-    // 3. Preflight.
-    let dirty = git::dirty_files(root, &redactor).map_err(setup_err)?;
+/// Step 3, preflight of the repository: a clean tree on the release branch, level with the
+/// remote; every dependency outside the release already on its registry.
+fn check_repository(
+    cx: &Release<'_>,
+    agent: &ureq::Agent,
+    targets: &[Target],
+    problems: &mut Vec<Problem>,
+) -> Result<(), PublishError> {
+    let Release {
+        ws,
+        root,
+        redactor,
+        head,
+        settings,
+        remote_refs,
+        ..
+    } = cx;
+    let setup_err = |e: git::GitError| PublishError::Setup(e.to_string());
+    let dirty = git::dirty_files(root, redactor).map_err(setup_err)?;
     if !dirty.is_empty() {
         let shown: Vec<&str> = dirty.iter().take(20).map(String::as_str).collect();
         problems.push(problem(
@@ -1128,7 +1279,7 @@ fn run_redacted(
             "commit or stash these files: a release publishes what is committed",
         ));
     }
-    match git::current_branch(root, &redactor).map_err(setup_err)? {
+    match git::current_branch(root, redactor).map_err(setup_err)? {
         Some(b) if b == settings.branch => {}
         Some(b) => problems.push(problem(
             format!(
@@ -1142,7 +1293,7 @@ fn run_redacted(
         None if remote_refs
             .as_ref()
             .and_then(|r| r.branches.get(&settings.branch))
-            .is_some_and(|tip| *tip == head) => {}
+            .is_some_and(|tip| tip == head) => {}
         None => problems.push(problem(
             format!(
                 "HEAD is detached and is not the newest commit of `{}/{}`",
@@ -1153,7 +1304,7 @@ fn run_redacted(
     }
     if let Some(refs) = &remote_refs
         && let Some(tip) = refs.branches.get(&settings.branch)
-        && !git::is_ancestor(root, tip, &head, &redactor)
+        && !git::is_ancestor(root, tip, head, redactor)
     {
         problems.push(problem(
             format!(
@@ -1180,7 +1331,7 @@ fn run_redacted(
                 continue;
             }
             let version = dep.version.as_deref().unwrap_or_default();
-            if let Ok(Presence::Absent) = presence_of(&agent, &settings.registries, dep) {
+            if let Ok(Presence::Absent) = presence_of(agent, &settings.registries, dep) {
                 problems.push(problem(
                     format!(
                         "{} depends on {} {version}, which is not on its registry and not part of this release",
@@ -1192,7 +1343,32 @@ fn run_redacted(
         }
     }
 
-    // Credentials and tools, for each ecosystem with something to upload.
+    Ok(())
+}
+
+/// Step 3, preflight of the tools: credentials and tools for each ecosystem with something to
+/// upload, and what the builds and uploads need. The generated npm config is removed when the
+/// returned guard drops.
+fn prepare_tools(
+    cx: &Release<'_>,
+    targets: &[Target],
+    problems: &mut Vec<Problem>,
+) -> Result<(Setup, RemoveOnDrop), PublishError> {
+    let Release {
+        ws,
+        config,
+        root,
+        options,
+        redactor,
+        head,
+        git_dir,
+        changesets,
+        settings,
+        cargo_registry_name,
+        npm_registry,
+        ..
+    } = cx;
+    let cfg = &config.config.publish;
     let uploads: Vec<&Target> = targets
         .iter()
         .filter(|t| t.state == State::Pending)
@@ -1212,26 +1388,26 @@ fn run_redacted(
     let npm_client = NpmClient::detect(root);
     let needs = preflight::Needs {
         root,
-        git_dir: &git_dir,
+        git_dir,
         ecosystems: uploads.iter().map(|t| t.ecosystem).collect(),
         cargo_registry: cargo_registry_name.as_deref(),
         npm_client,
         npm_registries: &npm_registries,
-        npm_configured: &npm_registry,
+        npm_configured: npm_registry,
         python: &settings.python,
     };
-    let generated_npmrc = preflight::credentials_and_tools(&needs, &mut problems);
+    let generated_npmrc = preflight::credentials_and_tools(&needs, problems);
     // The generated npm config exists only while a release that passed preflight runs.
     let npm_env = if !options.dry_run && problems.is_empty() {
         preflight::write_npmrc(&needs, &generated_npmrc).map_err(PublishError::Setup)?
     } else {
         Vec::new()
     };
-    let _npmrc = RemoveOnDrop(preflight::npmrc_path(&git_dir));
+    let npmrc = RemoveOnDrop(preflight::npmrc_path(git_dir));
 
-    let source_date_epoch = git::commit_time(root, &head, &redactor).unwrap_or(0);
+    let source_date_epoch = git::commit_time(root, head, redactor).unwrap_or(0);
     let setup = Setup {
-        root: root.to_owned(),
+        root: root.to_path_buf(),
         cargo_registry: cargo_registry_name.clone(),
         cargo_verify: cfg.cargo.verify.unwrap_or(true),
         npm_client,
@@ -1251,48 +1427,57 @@ fn run_redacted(
         source_date_epoch,
         redactor: redactor.clone(),
         commit: head.clone(),
-        export_dir: journal::dir(&git_dir).join("tree"),
+        export_dir: journal::dir(git_dir).join("tree"),
         exported: std::sync::OnceLock::new(),
     };
 
-    let mut lock = None;
-    let old = journal::load(&git_dir).map_err(PublishError::Setup)?;
-    if !options.dry_run && problems.is_empty() {
-        match journal::lock(&git_dir) {
-            Ok(l) => lock = Some(l),
-            Err(e) => problems.push(problem(e, "")),
-        }
-    }
+    Ok((setup, npmrc))
+}
 
-    // A version the registry already has: the same content is done, other content is taken.
-    if problems.is_empty() {
-        for (i, checksums) in &existing {
-            let t = &targets[*i];
-            // Tagged here, or on the remote at this commit (a fresh CI clone): a finished
-            // release, with nothing to build.
-            if t.tagged || t.pushed {
-                continue;
-            }
-            let p = &ws.packages[t.package];
-            let recorded = old
-                .as_ref()
-                .filter(|j| j.commit == head)
-                .and_then(|j| j.find(Some(t.ecosystem), &t.name))
-                .filter(|e| e.version == t.version)
-                .map(|e| e.artifacts.clone())
-                .unwrap_or_default();
-            if options.dry_run && recorded.is_empty() {
-                notes.push(format!(
+/// Step 3, preflight of content: a version the registry already has is done when it is this
+/// commit's content (built to compare), and taken when it is not.
+fn compare_existing(
+    cx: &Release<'_>,
+    setup: &Setup,
+    old: Option<&Journal>,
+    (existing, targets): (&[(usize, Vec<String>)], &[Target]),
+    (problems, notes): (&mut Vec<Problem>, &mut Vec<String>),
+    report: Reporter<'_>,
+) {
+    let Release {
+        ws,
+        options,
+        head,
+        git_dir,
+        ..
+    } = cx;
+    for (i, checksums) in existing {
+        let t = &targets[*i];
+        // Tagged here, or on the remote at this commit (a fresh CI clone): a finished
+        // release, with nothing to build.
+        if t.tagged || t.pushed {
+            continue;
+        }
+        let p = &ws.packages[t.package];
+        let recorded = old
+            .as_ref()
+            .filter(|j| j.commit == *head)
+            .and_then(|j| j.find(Some(t.ecosystem), &t.name))
+            .filter(|e| e.version == t.version)
+            .map(|e| e.artifacts.clone())
+            .unwrap_or_default();
+        if options.dry_run && recorded.is_empty() {
+            notes.push(format!(
                     "{} {} is already on its registry; a real run compares its content with this commit's",
                     t.name, t.version
                 ));
-                continue;
-            }
-            report(
-                "Comparing",
-                &format!("{} {} with the registry's copy", t.name, t.version),
-            );
-            match artifacts(&setup, &git_dir, p, &recorded) {
+            continue;
+        }
+        report(
+            "Comparing",
+            &format!("{} {} with the registry's copy", t.name, t.version),
+        );
+        match artifacts(setup, git_dir, p, &recorded) {
                 Ok(built) => match tools::same_content(checksums, &built) {
                     Some(true) => {}
                     Some(false) => problems.push(problem(
@@ -1321,52 +1506,51 @@ fn run_redacted(
                     "",
                 )),
             }
-        }
     }
+}
 
-    if !problems.is_empty() {
-        // Problems quote URLs and answers: no secret reaches the screen through them.
-        for p in &mut problems {
-            p.message = redactor.redact(&p.message);
-            p.help = p.help.as_deref().map(|h| redactor.redact(h));
-        }
-        return Err(PublishError::Preflight(problems));
-    }
-    if options.dry_run {
-        return Ok(Report {
-            commit: head,
-            dry_run: true,
-            targets,
-            commit_pushed: None,
-            interrupted: false,
-            notes,
-        });
-    }
-    let _lock = lock;
-
-    // 4. Publish, tag, push, release.
+/// Step 4 begins: the journal says the release is running, with every target in it.
+fn start<'a>(
+    cx: &'a Release<'a>,
+    setup: &'a Setup,
+    agent: &'a ureq::Agent,
+    old: Option<Journal>,
+    targets: &[Target],
+    report: Reporter<'a>,
+) -> Result<Run<'a>, PublishError> {
+    let Release {
+        ws,
+        config,
+        root,
+        options,
+        redactor,
+        head,
+        git_dir,
+        settings,
+        ..
+    } = cx;
     let mut journal = match old {
-        Some(j) if j.commit == head => j,
-        _ => Journal::new(&head),
+        Some(j) if j.commit == **head => j,
+        _ => Journal::new(head),
     };
     journal.runs += 1;
     journal.state = "running".into();
-    for t in &targets {
+    for t in targets {
         let e = journal.entry(Some(t.ecosystem), &t.name, &t.version, &t.tag);
         e.private = t.state == State::Private;
         e.error = None;
     }
-    journal::save(&git_dir, &mut journal)
+    journal::save(git_dir, &mut journal)
         .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
     let run = Run {
         ws,
         root,
-        git_dir: &git_dir,
-        head: &head,
-        setup: &setup,
-        settings: &settings,
-        agent: &agent,
-        redactor: &redactor,
+        git_dir,
+        head,
+        setup,
+        settings,
+        agent,
+        redactor,
         changelog_path: &config.config.changelog.path,
         journal: Mutex::new(journal),
         prebuilt: Mutex::new(BTreeMap::new()),
@@ -1374,8 +1558,12 @@ fn run_redacted(
         interrupted: options.interrupted,
     };
 
-    // Already there: tag now.
-    for t in &mut targets {
+    Ok(run)
+}
+
+/// Tags what is already on its registry (and private packages, which are only tagged).
+fn tag_existing(run: &Run<'_>, targets: &mut [Target]) {
+    for t in targets.iter_mut() {
         if t.state.done() {
             let state = if t.state == State::Existing {
                 "existing"
@@ -1386,14 +1574,17 @@ fn run_redacted(
             run.tag(t);
         }
     }
-    // Packing needs no registry: build every npm and Python package up front, in parallel, so
-    // that only the uploads wait for dependency order.
+}
+
+/// Builds every package whose build needs no registry up front, in parallel, so that only the
+/// uploads wait for dependency order.
+fn build(run: &Run<'_>, targets: &[Target]) {
     let upfront: Vec<&Target> = targets
         .iter()
-        .filter(|t| t.state == State::Pending && t.ecosystem != Ecosystem::Cargo)
+        .filter(|t| t.state == State::Pending && !t.ecosystem.adapter().builds_against_registry())
         .collect();
-    let built = parallel(&upfront, settings.jobs, |t: &&Target| {
-        if options.interrupted.load(Ordering::SeqCst) {
+    let built = parallel(&upfront, run.settings.jobs, |t: &&Target| {
+        if run.interrupted.load(Ordering::SeqCst) {
             return None;
         }
         Some(run.build(t))
@@ -1406,29 +1597,18 @@ fn run_redacted(
             }
         }
     }
-    schedule(&run, &mut targets);
+}
 
-    let interrupted = options.interrupted.load(Ordering::SeqCst);
-    let mut commit_pushed = None;
-    if options.no_push {
-        notes.push("--no-push: the release commit and tags stay local; no forge releases".into());
-    } else if !interrupted {
-        commit_pushed = Some(run.push(&mut targets, &remote_refs.unwrap_or_default(), &mut notes));
-        if let Some(forge) = &settings.forge {
-            run.release(forge, &mut targets);
-        }
-    }
+/// Uploads every pending target in dependency order, tagging each once it is out.
+fn upload(run: &Run<'_>, targets: &mut [Target]) {
+    schedule(run, targets);
+}
 
+/// The journal's last word: complete, failed or interrupted.
+fn finish(cx: &Release<'_>, run: Run<'_>, result: Report) -> Result<Report, PublishError> {
+    let git_dir = &cx.git_dir;
     let mut journal = run.journal.into_inner().expect("journal");
-    let result = Report {
-        commit: head,
-        dry_run: false,
-        targets,
-        commit_pushed,
-        interrupted,
-        notes,
-    };
-    journal.state = if interrupted {
+    journal.state = if result.interrupted {
         "interrupted"
     } else if result.failed() {
         "failed"
@@ -1436,12 +1616,12 @@ fn run_redacted(
         "complete"
     }
     .into();
-    journal::save(&git_dir, &mut journal)
+    journal::save(git_dir, &mut journal)
         .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
     if journal.state == "complete" {
         // Every package is out and tagged: no rerun needs the built files again.
-        let _ = fs_err::remove_dir_all(journal::dir(&git_dir).join("artifacts"));
-        let _ = fs_err::remove_dir_all(journal::dir(&git_dir).join("tree"));
+        let _ = fs_err::remove_dir_all(journal::dir(git_dir).join("artifacts"));
+        let _ = fs_err::remove_dir_all(journal::dir(git_dir).join("tree"));
     }
     Ok(result)
 }

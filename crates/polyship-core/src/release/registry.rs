@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use crate::ecosystem::python::normalize_name as pep503;
-use crate::workspace::Ecosystem;
 
 /// What a registry holds of one version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +138,7 @@ const ATTEMPTS: u32 = 5;
 
 /// GETs `url` with `accept`: `Ok(None)` for 404 and 410, the body for 200, an error otherwise.
 /// 429 and 5xx answers and failed connections are retried with backoff (honouring `Retry-After`).
-fn get(
+pub(crate) fn get(
     agent: &ureq::Agent,
     url: &str,
     accept: &str,
@@ -195,55 +194,21 @@ fn get(
     }
 }
 
-/// Whether `name` `version` is on the registry of `ecosystem`.
+/// Whether `name` `version` is on the registry of `ecosystem`
+/// ([`crate::ecosystem::Adapter::presence`]).
 pub fn presence(
     agent: &ureq::Agent,
     registries: &Registries,
-    ecosystem: Ecosystem,
+    ecosystem: crate::workspace::Ecosystem,
     name: &str,
     version: &str,
 ) -> Result<Presence, RegistryError> {
-    match ecosystem {
-        Ecosystem::Cargo => {
-            let url = format!("{}{}", registries.cargo, cargo_index_path(name));
-            let Some(body) = get(agent, &url, "*/*", registries.auth.cargo.as_deref())? else {
-                return Ok(Presence::Absent);
-            };
-            cargo_presence(&body, version)
-                .map_err(|message| RegistryError::Unreadable { url, message })
-        }
-        Ecosystem::Npm => {
-            // Scoped names keep their `@` and encode the `/`.
-            let url = format!("{}{}", registries.npm, name.replace('/', "%2f"));
-            let Some(body) = get(
-                agent,
-                &url,
-                "application/json",
-                registries.auth.npm.as_deref(),
-            )?
-            else {
-                return Ok(Presence::Absent);
-            };
-            npm_presence(&body, version)
-                .map_err(|message| RegistryError::Unreadable { url, message })
-        }
-        Ecosystem::Python => {
-            let url = format!("{}simple/{}/", registries.python, pep503(name));
-            let Some(body) = get(
-                agent,
-                &url,
-                "application/vnd.pypi.simple.v1+json, text/html;q=0.5",
-                registries.auth.python.as_deref(),
-            )?
-            else {
-                return Ok(Presence::Absent);
-            };
-            Ok(python_presence(&body, name, version))
-        }
-    }
+    ecosystem
+        .adapter()
+        .presence(agent, registries, name, version)
 }
 
-fn cargo_presence(body: &str, version: &str) -> Result<Presence, String> {
+pub(crate) fn cargo_presence(body: &str, version: &str) -> Result<Presence, String> {
     for line in body.lines().filter(|l| !l.trim().is_empty()) {
         let entry: serde_json::Value =
             serde_json::from_str(line).map_err(|e| format!("an index line is not JSON: {e}"))?;
@@ -261,7 +226,7 @@ fn cargo_presence(body: &str, version: &str) -> Result<Presence, String> {
     Ok(Presence::Absent)
 }
 
-fn npm_presence(body: &str, version: &str) -> Result<Presence, String> {
+pub(crate) fn npm_presence(body: &str, version: &str) -> Result<Presence, String> {
     let doc: serde_json::Value =
         serde_json::from_str(body).map_err(|e| format!("the packument is not JSON: {e}"))?;
     let Some(entry) = doc.get("versions").and_then(|v| v.get(version)) else {
@@ -283,7 +248,7 @@ fn npm_presence(body: &str, version: &str) -> Result<Presence, String> {
 
 /// The files of `name` `version` in a simple-API page: file names start with the name (any of
 /// `-`, `_`, `.` spellings, case-insensitive) followed by `-<version>` and then `-`, `.tar`, `.zip`.
-fn python_presence(body: &str, name: &str, version: &str) -> Presence {
+pub(crate) fn python_presence(body: &str, name: &str, version: &str) -> Presence {
     let wanted = pep503(name);
     let matches = |file: &str| {
         let file = file.rsplit('/').next().unwrap_or(file);

@@ -111,7 +111,7 @@ const TRANSIENT: &[&str] = &[
 ];
 
 impl Setup {
-    fn run(&self, mut command: Command, what: &str) -> Result<String, ToolError> {
+    pub(crate) fn run(&self, mut command: Command, what: &str) -> Result<String, ToolError> {
         command.env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string());
         let program = command.get_program().to_string_lossy().into_owned();
         let out = command.output().map_err(|e| ToolError {
@@ -136,7 +136,7 @@ impl Setup {
 
     /// The release commit's files (`git archive`), exported once into `export_dir`. A marker
     /// written last names the commit, so an export cut short by a kill is made again.
-    fn exported_tree(&self) -> Result<&Path, ToolError> {
+    pub(crate) fn exported_tree(&self) -> Result<&Path, ToolError> {
         let result = self.exported.get_or_init(|| {
             let dir = &self.export_dir;
             let marker = dir.join(".polyship-export");
@@ -202,164 +202,30 @@ impl Setup {
 
     /// Builds what will be uploaded into `work` (emptied first).
     pub fn pack(&self, package: &Package, work: &Path) -> Result<Vec<Artifact>, ToolError> {
-        let io = |e: std::io::Error| ToolError {
-            message: format!("failed to prepare {}: {e}", work.display()),
-            transient: false,
-        };
+        let io = io_error(work);
         if work.exists() {
             fs_err::remove_dir_all(work).map_err(io)?;
         }
         fs_err::create_dir_all(work).map_err(io)?;
-        let dir = self.root.join(&package.path);
-        match package.ecosystem {
-            Ecosystem::Cargo => {
-                let mut c = Command::new("cargo");
-                c.current_dir(&self.root)
-                    .args(["package", "--quiet", "--no-verify", "--manifest-path"])
-                    .arg(self.root.join(&package.manifest))
-                    .arg("--target-dir")
-                    .arg(work.join("target"));
-                if let Some(r) = &self.cargo_registry {
-                    c.args(["--registry", r]);
-                }
-                self.run(c, "cargo package")?;
-                let version = package.version.as_deref().unwrap_or_default();
-                let file = work
-                    .join("target/package")
-                    .join(format!("{}-{version}.crate", package.name));
-                Ok(vec![Artifact {
-                    checksum: sha256_file(&file).map_err(io)?,
-                    path: file,
-                }])
-            }
-            Ecosystem::Npm => {
-                let mut c = Command::new(self.npm_client.program());
-                c.current_dir(&dir).envs(self.npm_env.iter().cloned());
-                match self.npm_client {
-                    NpmClient::Npm | NpmClient::Pnpm => {
-                        c.args(["pack", "--pack-destination"]).arg(work)
-                    }
-                    NpmClient::Yarn => c.args(["pack", "--out"]).arg(work.join("package.tgz")),
-                };
-                self.run(c, &format!("{} pack", self.npm_client.program()))?;
-                let file = only_file(work, ".tgz").map_err(io)?;
-                check_packed_manifest(&file, package)?;
-                Ok(vec![Artifact {
-                    checksum: integrity_file(&file).map_err(io)?,
-                    path: file,
-                }])
-            }
-            Ecosystem::Python => {
-                // Build backends write into their sources (setuptools' `build/` and
-                // `*.egg-info`), and a build should see only what is committed: build from an
-                // export of the release commit, never in the work tree.
-                let src = self.exported_tree()?.join(&package.path);
-                let mut c = Command::new(&self.python);
-                c.current_dir(&src)
-                    .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
-                    .arg(work)
-                    .arg(&src);
-                self.run(c, "python -m build")?;
-                let mut files: Vec<PathBuf> = fs_err::read_dir(work)
-                    .map_err(io)?
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        let n = p.to_string_lossy();
-                        n.ends_with(".whl") || n.ends_with(".tar.gz")
-                    })
-                    .collect();
-                files.sort();
-                files
-                    .into_iter()
-                    .map(|path| {
-                        Ok(Artifact {
-                            checksum: sha256_file(&path).map_err(io)?,
-                            path,
-                        })
-                    })
-                    .collect()
-            }
-        }
+        package.ecosystem.adapter().pack(self, package, work)
     }
 
     /// Uploads what [`Setup::pack`] built; returns what the tool printed (redacted).
     pub fn upload(&self, package: &Package, artifacts: &[Artifact]) -> Result<String, ToolError> {
-        match package.ecosystem {
-            Ecosystem::Cargo => {
-                let mut c = Command::new("cargo");
-                c.current_dir(&self.root)
-                    .args(["publish", "--quiet", "--manifest-path"])
-                    .arg(self.root.join(&package.manifest));
-                if let Some(r) = &self.cargo_registry {
-                    c.args(["--registry", r]);
-                }
-                if !self.cargo_verify {
-                    c.arg("--no-verify");
-                }
-                self.run(c, "cargo publish")
-            }
-            Ecosystem::Npm => {
-                let registry = package.registry.as_deref().unwrap_or(&self.npm_registry);
-                let mut c = Command::new("npm");
-                c.current_dir(self.root.join(&package.path))
-                    .envs(self.npm_env.iter().cloned())
-                    .arg("publish");
-                c.args(artifacts.iter().map(|a| &a.path));
-                c.args(["--registry", registry]);
-                if let Some(access) = &self.npm_access {
-                    c.args(["--access", access]);
-                }
-                let version = package.version.as_deref().unwrap_or_default();
-                if let Ok(v) = semver::Version::parse(version)
-                    && let Some(first) = v.pre.as_str().split('.').next()
-                    && !first.is_empty()
-                {
-                    // A prerelease goes to its own dist-tag, never `latest`.
-                    let tag = if first.chars().all(|c| c.is_ascii_digit()) {
-                        "next"
-                    } else {
-                        first
-                    };
-                    c.args(["--tag", tag]);
-                }
-                self.run(c, "npm publish")
-            }
-            Ecosystem::Python => {
-                let mut c = Command::new(&self.python);
-                c.current_dir(&self.root)
-                    .args([
-                        "-m",
-                        "twine",
-                        "upload",
-                        "--non-interactive",
-                        "--disable-progress-bar",
-                        "--repository-url",
-                        &self.python_upload,
-                    ])
-                    .args(artifacts.iter().map(|a| &a.path));
-                // Each tool's token names, mapped to twine's variables.
-                if std::env::var_os("TWINE_PASSWORD").is_none() {
-                    let token = ["MATURIN_PYPI_TOKEN", "UV_PUBLISH_TOKEN", "PYPI_TOKEN"]
-                        .iter()
-                        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
-                    if let Some(token) = token {
-                        c.env("TWINE_PASSWORD", token);
-                        if std::env::var_os("TWINE_USERNAME").is_none() {
-                            c.env("TWINE_USERNAME", "__token__");
-                        }
-                    }
-                } else if std::env::var_os("TWINE_USERNAME").is_none() {
-                    c.env("TWINE_USERNAME", "__token__");
-                }
-                self.run(c, "twine upload")
-            }
-        }
+        package.ecosystem.adapter().upload(self, package, artifacts)
+    }
+}
+
+/// How an I/O failure while preparing `work` reads.
+pub(crate) fn io_error(work: &Path) -> impl Fn(std::io::Error) -> ToolError + Copy + '_ {
+    move |e| ToolError {
+        message: format!("failed to prepare {}: {e}", work.display()),
+        transient: false,
     }
 }
 
 /// The one file in `dir` whose name ends with `suffix`.
-fn only_file(dir: &Path, suffix: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn only_file(dir: &Path, suffix: &str) -> std::io::Result<PathBuf> {
     let mut found: Vec<PathBuf> = fs_err::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -442,7 +308,7 @@ pub fn npm_notice_shasum(output: &str) -> Option<Artifact> {
 
 /// Refuses a packed npm manifest that still has `workspace:` (or `catalog:`) requirements: the
 /// registry would publish a package nobody can install.
-fn check_packed_manifest(tarball: &Path, package: &Package) -> Result<(), ToolError> {
+pub(crate) fn check_packed_manifest(tarball: &Path, package: &Package) -> Result<(), ToolError> {
     let text = read_tar_gz_member(tarball, "package/package.json").map_err(|e| ToolError {
         message: format!(
             "could not read package/package.json from {}: {e}",

@@ -5,6 +5,11 @@
 //! `VersionReq`, node-semver ranges (`npm_range`), PEP 440 specifiers (`pep440`) — which planning's
 //! "out-of-range" rule for dependents needs — computes next versions (`bump`: node-semver's `inc`,
 //! prerelease labels, SemVer ↔ PEP 440 rendering), and rewrites requirements for them (`rewrite`).
+//! Which scheme and which requirement dialect a package uses is its adapter's to say
+//! ([`crate::ecosystem::Adapter::scheme`], [`crate::ecosystem::Adapter::satisfies`]); the functions
+//! here that take an [`Ecosystem`] ask it.
+
+use semver::Version;
 
 use crate::workspace::Ecosystem;
 
@@ -13,60 +18,130 @@ pub mod npm_range;
 pub mod pep440;
 pub mod rewrite;
 
-/// Whether `text` is a valid version in `ecosystem`'s scheme. Python accepts PEP 440, and SemVer
-/// too, since tags of Python packages are often written that way.
-pub fn is_valid(ecosystem: Ecosystem, text: &str) -> bool {
-    match ecosystem {
-        Ecosystem::Cargo | Ecosystem::Npm => semver::Version::parse(text).is_ok(),
-        Ecosystem::Python => is_pep440(text) || semver::Version::parse(text).is_ok(),
+/// How an ecosystem writes versions. Planning computes in SemVer; a scheme reads a package's
+/// version into SemVer and renders the next one back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Semantic Versioning 2.0: Cargo, npm.
+    SemVer,
+    /// PEP 440, through its SemVer counterpart (`1.3.0b1` is `1.3.0-beta.1`): Python.
+    Pep440,
+}
+
+impl Scheme {
+    /// Whether `text` is a version in this scheme. PEP 440 accepts SemVer too, since tags of Python
+    /// packages are often written that way.
+    pub fn is_valid(self, text: &str) -> bool {
+        match self {
+            Scheme::SemVer => Version::parse(text).is_ok(),
+            Scheme::Pep440 => is_pep440(text) || Version::parse(text).is_ok(),
+        }
     }
+
+    /// A package's version in SemVer form, as planning computes with it; PEP 440 accepts SemVer
+    /// text too. `None` when it does not parse (or has no SemVer form: an epoch, a post-release).
+    pub fn read(self, text: &str) -> Option<Version> {
+        match self {
+            Scheme::SemVer => Version::parse(text).ok(),
+            Scheme::Pep440 => bump::from_pep440(text).or_else(|| Version::parse(text).ok()),
+        }
+    }
+
+    /// A version polyship wrote (a plan's new version) in SemVer form: only this scheme's own
+    /// syntax.
+    pub fn read_own(self, text: &str) -> Option<Version> {
+        match self {
+            Scheme::SemVer => Version::parse(text).ok(),
+            Scheme::Pep440 => bump::from_pep440(text),
+        }
+    }
+
+    /// `version` written in this scheme; `Err` says why it has no such form.
+    pub fn render(self, version: &Version) -> Result<String, String> {
+        match self {
+            Scheme::SemVer => Ok(version.to_string()),
+            Scheme::Pep440 => bump::to_pep440(version),
+        }
+    }
+
+    /// A snapshot release of `version`'s base, stamped `stamp` (digits). SemVer keeps the
+    /// snapshot's own text; PEP 440 has no free-form labels: a development release of the base.
+    pub fn snapshot(self, version: &Version, stamp: &str) -> String {
+        match self {
+            Scheme::SemVer => version.to_string(),
+            Scheme::Pep440 => format!(
+                "{}.{}.{}.dev{stamp}",
+                version.major, version.minor, version.patch
+            ),
+        }
+    }
+
+    /// What to write instead of a version that does not parse.
+    pub fn help(self) -> &'static str {
+        match self {
+            Scheme::SemVer => "write a full SemVer version such as `1.2.0`",
+            Scheme::Pep440 => "write a PEP 440 version such as `1.2.0`",
+        }
+    }
+}
+
+/// Whether `text` is a valid version in `ecosystem`'s scheme ([`Scheme::is_valid`]).
+pub fn is_valid(ecosystem: Ecosystem, text: &str) -> bool {
+    ecosystem.adapter().scheme().is_valid(text)
 }
 
 /// Whether `version` (in the ecosystem's scheme) satisfies `requirement` as written in a dependent's
 /// manifest. `None` when the requirement cannot be read as a range (a tag, a URL): the caller must
-/// not guess. `workspace:*`, `workspace:^` and `workspace:~` follow the version by definition, and so
-/// do `file:`/`link:` paths and path-only requirements.
+/// not guess. No requirement (a path-only dependency) follows the version by definition; what else
+/// does is the ecosystem's to say ([`crate::ecosystem::Adapter::satisfies`]).
 pub fn satisfies(ecosystem: Ecosystem, requirement: Option<&str>, version: &str) -> Option<bool> {
     let Some(requirement) = requirement.map(str::trim) else {
         return Some(true);
     };
-    match ecosystem {
-        Ecosystem::Cargo => {
-            let req = semver::VersionReq::parse(requirement).ok()?;
-            Some(req.matches(&semver::Version::parse(version).ok()?))
+    ecosystem.adapter().satisfies(requirement, version)
+}
+
+/// Cargo's reading of a requirement (`VersionReq`).
+pub(crate) fn satisfies_cargo(requirement: &str, version: &str) -> Option<bool> {
+    let req = semver::VersionReq::parse(requirement).ok()?;
+    Some(req.matches(&Version::parse(version).ok()?))
+}
+
+/// npm's reading of a requirement: node-semver ranges, with what pnpm and yarn add. `workspace:*`,
+/// `workspace:^` and `workspace:~` follow the version by definition, and so do `file:`/`link:`
+/// paths.
+pub(crate) fn satisfies_npm(requirement: &str, version: &str) -> Option<bool> {
+    let range = match requirement.strip_prefix("workspace:") {
+        Some("*" | "^" | "~") => return Some(true),
+        Some(rest) => rest.rsplit_once('@').map_or(rest, |(_, r)| r),
+        None if ["file:", "link:", "portal:"]
+            .iter()
+            .any(|p| requirement.starts_with(p)) =>
+        {
+            return Some(true);
         }
-        Ecosystem::Npm => {
-            let range = match requirement.strip_prefix("workspace:") {
-                Some("*" | "^" | "~") => return Some(true),
-                Some(rest) => rest.rsplit_once('@').map_or(rest, |(_, r)| r),
-                None if ["file:", "link:", "portal:"]
-                    .iter()
-                    .any(|p| requirement.starts_with(p)) =>
-                {
-                    return Some(true);
-                }
-                None => match requirement.strip_prefix("npm:") {
-                    Some(alias) => alias
-                        .get(1..)
-                        .and_then(|a| a.split_once('@'))
-                        .map_or("", |(_, r)| r),
-                    None => requirement,
-                },
-            };
-            Some(npm_range::Range::parse(range)?.satisfies(&semver::Version::parse(version).ok()?))
-        }
-        Ecosystem::Python => {
-            let v = pep440::Pep440::parse(version).or_else(|| {
-                semver::Version::parse(version)
-                    .ok()
-                    .and_then(|s| pep440::Pep440::from_semver(&s))
-            })?;
-            if requirement.starts_with('@') {
-                return Some(true);
-            }
-            pep440::satisfies(requirement, &v)
-        }
+        None => match requirement.strip_prefix("npm:") {
+            Some(alias) => alias
+                .get(1..)
+                .and_then(|a| a.split_once('@'))
+                .map_or("", |(_, r)| r),
+            None => requirement,
+        },
+    };
+    Some(npm_range::Range::parse(range)?.satisfies(&Version::parse(version).ok()?))
+}
+
+/// PEP 440's reading of a requirement (specifiers); a direct reference (`@ URL`) follows.
+pub(crate) fn satisfies_pep440(requirement: &str, version: &str) -> Option<bool> {
+    let v = pep440::Pep440::parse(version).or_else(|| {
+        Version::parse(version)
+            .ok()
+            .and_then(|s| pep440::Pep440::from_semver(&s))
+    })?;
+    if requirement.starts_with('@') {
+        return Some(true);
     }
+    pep440::satisfies(requirement, &v)
 }
 
 /// PEP 440 public versions with an optional local part: `[N!]N(.N)*[{a|b|rc}N][.postN][.devN][+local]`.

@@ -8,67 +8,69 @@
 
 use semver::Version;
 
-use super::{bump::to_pep440, satisfies};
+use super::{bump::to_pep440, satisfies_cargo, satisfies_npm, satisfies_pep440};
 use crate::workspace::Ecosystem;
 
 /// The requirement rewritten for `new`; `Ok(None)` when it stays as written. `Err` says why it
-/// cannot be rewritten safely.
+/// cannot be rewritten safely. The dialect is the ecosystem's
+/// ([`crate::ecosystem::Adapter::rewrite_requirement`]).
 pub fn rewrite(
     ecosystem: Ecosystem,
     requirement: &str,
     new: &Version,
 ) -> Result<Option<String>, String> {
-    let req = requirement.trim();
-    match ecosystem {
-        Ecosystem::Npm => npm(req, new),
-        Ecosystem::Cargo => single(req, new, &["=", "^", "~", ">="], ecosystem),
-        Ecosystem::Python => {
-            let rendered = to_pep440(new)?;
-            let clauses: Vec<&str> = req
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect();
-            let [clause] = clauses.as_slice() else {
-                return compound(ecosystem, req, new);
-            };
-            let Some(op) = ["===", "==", "~=", ">="]
-                .into_iter()
-                .find(|op| clause.starts_with(op))
-            else {
-                return compound(ecosystem, req, new);
-            };
-            let old = clause[op.len()..].trim();
-            if old.ends_with(".*") {
-                return compound(ecosystem, req, new);
-            }
-            // `~=` needs at least two release parts; keep as many as were written.
-            let parts = old.split('.').count().max(2);
-            let value = if op == "~=" {
-                truncate(&rendered, parts)
-            } else {
-                rendered
-            };
-            Ok(Some(format!("{op}{value}")))
-        }
+    ecosystem
+        .adapter()
+        .rewrite_requirement(requirement.trim(), new)
+}
+
+/// A Cargo requirement rewritten: one comparator, at the precision written.
+pub(crate) fn cargo(req: &str, new: &Version) -> Result<Option<String>, String> {
+    single(req, new, &["=", "^", "~", ">="], satisfies_cargo, false)
+}
+
+/// A PEP 440 specifier rewritten: one clause, rendered PEP 440.
+pub(crate) fn pep440(req: &str, new: &Version) -> Result<Option<String>, String> {
+    let ecosystem: Reads = satisfies_pep440;
+    let rendered = to_pep440(new)?;
+    let clauses: Vec<&str> = req
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    let [clause] = clauses.as_slice() else {
+        return compound(ecosystem, req, new);
+    };
+    let Some(op) = ["===", "==", "~=", ">="]
+        .into_iter()
+        .find(|op| clause.starts_with(op))
+    else {
+        return compound(ecosystem, req, new);
+    };
+    let old = clause[op.len()..].trim();
+    if old.ends_with(".*") {
+        return compound(ecosystem, req, new);
     }
+    // `~=` needs at least two release parts; keep as many as were written.
+    let parts = old.split('.').count().max(2);
+    let value = if op == "~=" {
+        truncate(&rendered, parts)
+    } else {
+        rendered
+    };
+    Ok(Some(format!("{op}{value}")))
 }
 
 /// A requirement of `version` written with a caret (`prefix` `^`) or exactly (`prefix` empty), in
-/// the ecosystem's own syntax: npm `^1.3.0`/`1.3.0`, Cargo `1.3.0`/`=1.3.0`, PEP 440
-/// `>=1.3.0`/`==1.3.0`.
+/// the ecosystem's own syntax ([`crate::ecosystem::Adapter::requirement`]): npm `^1.3.0`/`1.3.0`,
+/// Cargo `1.3.0`/`=1.3.0`, PEP 440 `>=1.3.0`/`==1.3.0`.
 pub fn with_prefix(ecosystem: Ecosystem, prefix: &str, version: &str) -> String {
-    let exact = prefix.is_empty();
-    match ecosystem {
-        Ecosystem::Npm => format!("{prefix}{version}"),
-        Ecosystem::Cargo if exact => format!("={version}"),
-        Ecosystem::Cargo => version.to_owned(),
-        Ecosystem::Python if exact => format!("=={version}"),
-        Ecosystem::Python => format!(">={version}"),
-    }
+    ecosystem.adapter().requirement(version, prefix.is_empty())
 }
 
-fn npm(req: &str, new: &Version) -> Result<Option<String>, String> {
+/// An npm requirement rewritten: protocols (`workspace:`, `npm:` aliases) kept, paths and tags
+/// left alone.
+pub(crate) fn npm(req: &str, new: &Version) -> Result<Option<String>, String> {
     if let Some(rest) = req.strip_prefix("workspace:") {
         if matches!(rest, "*" | "^" | "~") {
             return Ok(None);
@@ -91,7 +93,7 @@ fn npm(req: &str, new: &Version) -> Result<Option<String>, String> {
     {
         return Ok(None);
     }
-    single(req, new, &["^", "~", ">=", "="], Ecosystem::Npm)
+    single(req, new, &["^", "~", ">=", "="], satisfies_npm, true)
 }
 
 /// A requirement of one comparator: the operator kept, the version replaced at the precision
@@ -100,7 +102,8 @@ fn single(
     req: &str,
     new: &Version,
     ops: &[&str],
-    ecosystem: Ecosystem,
+    ecosystem: Reads,
+    full: bool,
 ) -> Result<Option<String>, String> {
     let op = ops
         .iter()
@@ -123,8 +126,8 @@ fn single(
         .unwrap_or(old)
         .split('.')
         .count();
-    // npm requirements get the full version, as changesets and `npm version` write them.
-    let value = if new.pre.is_empty() && new.build.is_empty() && ecosystem != Ecosystem::Npm {
+    // `full`: npm requirements get the full version, as changesets and `npm version` write them.
+    let value = if new.pre.is_empty() && new.build.is_empty() && !full {
         truncate(&new.to_string(), parts)
     } else {
         new.to_string()
@@ -141,8 +144,12 @@ fn truncate(version: &str, parts: usize) -> String {
     pieces[..parts].join(".")
 }
 
-fn compound(ecosystem: Ecosystem, req: &str, new: &Version) -> Result<Option<String>, String> {
-    match satisfies(ecosystem, Some(req), &new.to_string()) {
+/// How an ecosystem reads a requirement (`version::satisfies_*`).
+type Reads = fn(&str, &str) -> Option<bool>;
+
+/// A compound requirement: kept when it still allows `new`, an error when it does not.
+fn compound(reads: Reads, req: &str, new: &Version) -> Result<Option<String>, String> {
+    match reads(req, &new.to_string()) {
         Some(true) => Ok(None),
         _ => Err(format!(
             "`{req}` does not allow {new} and has no single version to replace; rewrite it by hand"

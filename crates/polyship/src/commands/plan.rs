@@ -327,10 +327,7 @@ pub fn load(
             }
             .into());
         }
-        let valid = match r.ecosystem {
-            Ecosystem::Python => polyship_core::version::bump::from_pep440(&r.to).is_some(),
-            _ => semver::Version::parse(&r.to).is_ok(),
-        };
+        let valid = r.ecosystem.adapter().scheme().read_own(&r.to).is_some();
         if !valid {
             return Err(CommandError {
                 message: format!(

@@ -418,13 +418,10 @@ fn snapshot_versions(
         .unwrap_or_default();
     let template = &config.config.release.snapshot_version;
     for r in &mut plan.releases {
-        let next = match r.ecosystem {
-            polyship_core::workspace::Ecosystem::Python => {
-                polyship_core::version::bump::from_pep440(&r.to).map(|v| v.to_string())
-            }
-            _ => Some(r.to.clone()),
-        }
-        .unwrap_or_else(|| r.to.clone());
+        let scheme = r.ecosystem.adapter().scheme();
+        let next = scheme
+            .read_own(&r.to)
+            .map_or_else(|| r.to.clone(), |v| v.to_string());
         let text = template
             .replace("{tag}", tag)
             .replace("{datetime}", &datetime)
@@ -435,14 +432,7 @@ fn snapshot_versions(
             help: Some("fix `[release] snapshot-version` in polyship.toml".into()),
             usage: true,
         })?;
-        r.to = match r.ecosystem {
-            // PEP 440 has no free-form labels: a development release of the same base.
-            polyship_core::workspace::Ecosystem::Python => format!(
-                "{}.{}.{}.dev{datetime}",
-                version.major, version.minor, version.patch
-            ),
-            _ => version.to_string(),
-        };
+        r.to = scheme.snapshot(&version, &datetime);
     }
     Ok(())
 }

@@ -6,12 +6,17 @@
 //! path dependencies can be internal: without `path` a dependency comes from a registry, whatever its
 //! name.
 
+pub(crate) mod release;
+
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use toml_edit::TableLike;
 
+use semver::Version;
+
 use super::{Adapter, Context, Found, TomlFile};
+use crate::version::Scheme;
 use crate::workspace::files::{MemberGlob, select};
 use crate::workspace::{
     Dependency, DependencyKind, DiscoveryError, Ecosystem, Location, Package, VersionSource, child,
@@ -62,6 +67,31 @@ impl Adapter for Cargo {
 
     fn links_by_name(&self) -> bool {
         false
+    }
+
+    fn scheme(&self) -> Scheme {
+        Scheme::SemVer
+    }
+
+    fn satisfies(&self, requirement: &str, version: &str) -> Option<bool> {
+        crate::version::satisfies_cargo(requirement, version)
+    }
+
+    fn rewrite_requirement(
+        &self,
+        requirement: &str,
+        new: &Version,
+    ) -> Result<Option<String>, String> {
+        crate::version::rewrite::cargo(requirement, new)
+    }
+
+    fn requirement(&self, version: &str, exact: bool) -> String {
+        // A bare requirement is a caret in Cargo.
+        if exact {
+            format!("={version}")
+        } else {
+            version.to_owned()
+        }
     }
 }
 

@@ -7,12 +7,17 @@
 //! changesets treat it. Dependencies resolve to workspace packages by name, unless they point
 //! elsewhere (`file:`/`link:` paths, git and tarball URLs).
 
+pub(crate) mod release;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use semver::Version;
 
 use super::{Adapter, Context, Found};
 use crate::diagnostic::{Position, SourceError, Warning};
 use crate::json;
+use crate::version::Scheme;
 use crate::workspace::files::{GlobStyle, MemberGlob, select};
 use crate::workspace::{
     Dependency, DependencyKind, DiscoveryError, Ecosystem, Location, Package, VersionSource, child,
@@ -160,6 +165,73 @@ impl Adapter for Npm {
 
     fn links_by_name(&self) -> bool {
         true
+    }
+
+    fn scheme(&self) -> Scheme {
+        Scheme::SemVer
+    }
+
+    fn satisfies(&self, requirement: &str, version: &str) -> Option<bool> {
+        crate::version::satisfies_npm(requirement, version)
+    }
+
+    fn rewrite_requirement(
+        &self,
+        requirement: &str,
+        new: &Version,
+    ) -> Result<Option<String>, String> {
+        crate::version::rewrite::npm(requirement, new)
+    }
+
+    fn requirement(&self, version: &str, exact: bool) -> String {
+        if exact {
+            version.to_owned()
+        } else {
+            format!("^{version}")
+        }
+    }
+
+    fn pin(&self, requirement: &str, version: &str) -> Option<String> {
+        if let Some(rest) = requirement.strip_prefix("workspace:") {
+            return (!matches!(rest, "*" | "^" | "~")).then(|| format!("workspace:{version}"));
+        }
+        if ["file:", "link:", "portal:"]
+            .iter()
+            .any(|p| requirement.starts_with(p))
+        {
+            return None;
+        }
+        if let Some(alias) = requirement.strip_prefix("npm:") {
+            let at = alias.get(1..)?.find('@')? + 1;
+            return Some(format!("npm:{}@{version}", &alias[..at]));
+        }
+        Some(version.to_owned())
+    }
+
+    fn has_workspace_protocol(&self) -> bool {
+        true
+    }
+
+    /// pnpm and yarn replace `workspace:*` with the exact current version, `workspace:^` and
+    /// `workspace:~` with `^`/`~` and it.
+    fn published_requirement(
+        &self,
+        requirement: Option<&str>,
+        current: Option<&str>,
+        workspace_protocol_only: bool,
+    ) -> Option<Option<String>> {
+        match requirement.map(str::trim) {
+            Some(r) if r.starts_with("workspace:") => {
+                let rest = &r["workspace:".len()..];
+                Some(Some(match (rest, current) {
+                    ("*", Some(v)) => v.to_owned(),
+                    ("^" | "~", Some(v)) => format!("{rest}{v}"),
+                    _ => r.to_owned(),
+                }))
+            }
+            _ if workspace_protocol_only => None,
+            other => Some(other.map(str::to_owned)),
+        }
     }
 }
 

@@ -18,9 +18,14 @@
 //! crate's version: the wheel and the crate are linked and the crate's manifest is the one a
 //! release edits.
 
+pub(crate) mod release;
+
 use toml_edit::TableLike;
 
+use semver::Version;
+
 use super::{Adapter, Context, Found, TomlFile, cargo};
+use crate::version::Scheme;
 use crate::workspace::files::{MemberGlob, select};
 use crate::workspace::{
     Dependency, DependencyKind, DiscoveryError, Ecosystem, Location, Package, VersionSource, child,
@@ -80,6 +85,34 @@ impl Adapter for Python {
 
     fn links_by_name(&self) -> bool {
         true
+    }
+
+    fn normalize_name(&self, name: &str) -> String {
+        normalize_name(name)
+    }
+
+    fn scheme(&self) -> Scheme {
+        Scheme::Pep440
+    }
+
+    fn satisfies(&self, requirement: &str, version: &str) -> Option<bool> {
+        crate::version::satisfies_pep440(requirement, version)
+    }
+
+    fn rewrite_requirement(
+        &self,
+        requirement: &str,
+        new: &Version,
+    ) -> Result<Option<String>, String> {
+        crate::version::rewrite::pep440(requirement, new)
+    }
+
+    fn requirement(&self, version: &str, exact: bool) -> String {
+        if exact {
+            format!("=={version}")
+        } else {
+            format!(">={version}")
+        }
     }
 }
 

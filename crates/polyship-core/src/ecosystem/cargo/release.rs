@@ -1,0 +1,113 @@
+//! Releasing a crate: the sparse index (`cksum`) says what is published, `cargo package` builds
+//! the `.crate`, `cargo publish` uploads it; the token comes from the registry's
+//! `CARGO_REGISTRY_TOKEN`-style variable or cargo's own credentials file.
+
+use crate::ecosystem::Publish;
+use std::path::Path;
+use std::process::Command;
+
+use crate::release::preflight::{Needs, cargo_credentials_file_has, cargo_token_var, tool_runs};
+use crate::release::publish::{Problem, problem};
+use crate::release::registry::{
+    Presence, Registries, RegistryError, cargo_index_path, cargo_presence, get,
+};
+use crate::release::tools::{Artifact, Setup, ToolError, io_error, sha256_file};
+use crate::workspace::Package;
+
+impl Publish for super::Cargo {
+    /// Whether `name` `version` is on the registry, with the checksums it records.
+    fn presence(
+        &self,
+        agent: &ureq::Agent,
+        registries: &Registries,
+        name: &str,
+        version: &str,
+    ) -> Result<Presence, RegistryError> {
+        let url = format!("{}{}", registries.cargo, cargo_index_path(name));
+        let Some(body) = get(agent, &url, "*/*", registries.auth.cargo.as_deref())? else {
+            return Ok(Presence::Absent);
+        };
+        cargo_presence(&body, version).map_err(|message| RegistryError::Unreadable { url, message })
+    }
+
+    /// The tools and credentials an upload needs; every problem is pushed.
+    fn preflight(
+        &self,
+        needs: &Needs<'_>,
+        problems: &mut Vec<Problem>,
+        _generated: &mut Vec<String>,
+    ) {
+        if !tool_runs("cargo", &["--version"]) {
+            problems.push(problem("`cargo` does not run", "install Rust with rustup"));
+        }
+        let var = cargo_token_var(needs.cargo_registry);
+        match std::env::var(&var) {
+            Ok(v) if v.trim().is_empty() => problems.push(problem(
+                format!("`{var}` is set but empty"),
+                format!("set `{var}` to the registry's API token"),
+            )),
+            Ok(_) => {}
+            Err(_) if cargo_credentials_file_has(needs.cargo_registry) => {}
+            Err(_) => problems.push(problem(
+                format!(
+                    "no token to publish crates to {}: `{var}` is not set",
+                    needs.cargo_registry.unwrap_or("crates.io")
+                ),
+                format!("set `{var}`, or run `cargo login` on this machine"),
+            )),
+        }
+    }
+
+    /// Builds what will be uploaded into `work` (empty).
+    fn pack(
+        &self,
+        setup: &Setup,
+        package: &Package,
+        work: &Path,
+    ) -> Result<Vec<Artifact>, ToolError> {
+        let io = io_error(work);
+        let mut c = Command::new("cargo");
+        c.current_dir(&setup.root)
+            .args(["package", "--quiet", "--no-verify", "--manifest-path"])
+            .arg(setup.root.join(&package.manifest))
+            .arg("--target-dir")
+            .arg(work.join("target"));
+        if let Some(r) = &setup.cargo_registry {
+            c.args(["--registry", r]);
+        }
+        setup.run(c, "cargo package")?;
+        let version = package.version.as_deref().unwrap_or_default();
+        let file = work
+            .join("target/package")
+            .join(format!("{}-{version}.crate", package.name));
+        Ok(vec![Artifact {
+            checksum: sha256_file(&file).map_err(io)?,
+            path: file,
+        }])
+    }
+
+    /// Uploads what [`pack`] built; returns what the tool printed (redacted).
+    fn upload(
+        &self,
+        setup: &Setup,
+        package: &Package,
+        _artifacts: &[Artifact],
+    ) -> Result<String, ToolError> {
+        let mut c = Command::new("cargo");
+        c.current_dir(&setup.root)
+            .args(["publish", "--quiet", "--manifest-path"])
+            .arg(setup.root.join(&package.manifest));
+        if let Some(r) = &setup.cargo_registry {
+            c.args(["--registry", r]);
+        }
+        if !setup.cargo_verify {
+            c.arg("--no-verify");
+        }
+        setup.run(c, "cargo publish")
+    }
+
+    /// `cargo package` resolves dependencies on the registry.
+    fn builds_against_registry(&self) -> bool {
+        true
+    }
+}

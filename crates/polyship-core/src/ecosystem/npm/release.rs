@@ -1,0 +1,215 @@
+//! Releasing an npm package: the packument (`integrity`, `shasum`) says what is published; npm,
+//! pnpm or yarn packs (the client whose workspace protocol the repository uses), `npm publish`
+//! uploads, a prerelease to its own dist-tag; credentials are `.npmrc` auth lines or `NPM_TOKEN`,
+//! sent only to the configured registry.
+
+use crate::ecosystem::Publish;
+use std::borrow::Cow;
+use std::path::Path;
+use std::process::Command;
+
+use crate::release::preflight::{
+    Needs, env_nonempty, holds_literal_secret, npmrc_auth, npmrc_files, npmrc_key, tool_runs,
+};
+use crate::release::publish::{Problem, problem, slash};
+use crate::release::registry::{Presence, Registries, RegistryError, get, npm_presence};
+use crate::release::tools::{
+    Artifact, NpmClient, Setup, ToolError, check_packed_manifest, integrity_file, io_error,
+    only_file,
+};
+use crate::workspace::Package;
+
+impl Publish for super::Npm {
+    /// Whether `name` `version` is on the registry, with the checksums it records.
+    fn presence(
+        &self,
+        agent: &ureq::Agent,
+        registries: &Registries,
+        name: &str,
+        version: &str,
+    ) -> Result<Presence, RegistryError> {
+        // Scoped names keep their `@` and encode the `/`.
+        let url = format!("{}{}", registries.npm, name.replace('/', "%2f"));
+        let Some(body) = get(
+            agent,
+            &url,
+            "application/json",
+            registries.auth.npm.as_deref(),
+        )?
+        else {
+            return Ok(Presence::Absent);
+        };
+        npm_presence(&body, version).map_err(|message| RegistryError::Unreadable { url, message })
+    }
+
+    /// The tools and credentials an upload needs; every problem is pushed.
+    fn preflight(
+        &self,
+        needs: &Needs<'_>,
+        problems: &mut Vec<Problem>,
+        generated: &mut Vec<String>,
+    ) {
+        if !tool_runs("npm", &["--version"]) {
+            problems.push(problem("`npm` does not run", "install Node.js with npm"));
+        }
+        if needs.npm_client == NpmClient::Pnpm && !needs.root.join("node_modules").is_dir() {
+            problems.push(problem(
+                "pnpm packs only an installed workspace, and this one has no `node_modules`",
+                "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
+            ));
+        }
+        if needs.npm_client != NpmClient::Npm
+            && !tool_runs(needs.npm_client.program(), &["--version"])
+        {
+            problems.push(problem(
+                format!(
+                    "`{}` does not run, and this workspace packs with it",
+                    needs.npm_client.program()
+                ),
+                format!(
+                    "install {}: it rewrites `workspace:` requirements when packing",
+                    needs.npm_client.program()
+                ),
+            ));
+        }
+        let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+            .iter()
+            .find(|v| env_nonempty(v).is_some());
+        for reg in needs.npm_registries {
+            match npmrc_auth(&npmrc_files(needs.root, needs.root), reg) {
+                Some(Ok(())) => {}
+                Some(Err(e)) => problems.push(problem(
+                    e,
+                    "set the variable, or put the token in the environment as `NPM_TOKEN`",
+                )),
+                // `NPM_TOKEN` is the configured registry's credential, and only its.
+                None if reg != needs.npm_configured => problems.push(problem(
+                    format!(
+                        "a package publishes to {reg} (its `publishConfig.registry`), and no credential is configured for it; `NPM_TOKEN` is sent only to {}",
+                        needs.npm_configured
+                    ),
+                    format!(
+                        "add `{}:_authToken=${{VARIABLE}}` to `.npmrc`, naming the variable that holds that registry's token",
+                        npmrc_key(reg)
+                    ),
+                )),
+                None => {
+                    if let Some(var) = env_token {
+                        generated.push(format!("{}:_authToken=${{{var}}}", npmrc_key(reg)));
+                    } else {
+                        let empty = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+                            .iter()
+                            .find(|v| std::env::var_os(v).is_some());
+                        problems.push(problem(
+                            match empty {
+                                Some(v) => format!("`{v}` is set but empty"),
+                                None => format!("no npm token for {reg}: `NPM_TOKEN` is not set and no `.npmrc` has an auth line for it"),
+                            },
+                            format!("set `NPM_TOKEN`, or add `{}:_authToken=${{NPM_TOKEN}}` to `.npmrc`", npmrc_key(reg)),
+                        ));
+                    }
+                }
+            }
+        }
+        if !generated.is_empty()
+            && let Some(user) = npmrc_files(needs.root, needs.root).pop()
+            && let Ok(text) = std::fs::read_to_string(&user)
+            && let Some(literal) = text.lines().position(holds_literal_secret)
+        {
+            // The generated user config replaces the user's own, which holds a token
+            // written out: copying it would put a secret in another file.
+            problems.push(problem(
+                format!(
+                    "{}:{}: this npm config holds a token written out, and polyship will not copy it into the config it gives npm",
+                    user.display(),
+                    literal + 1
+                ),
+                "reference the token by variable there (`//registry/:_authToken=${NPM_TOKEN}`), or remove the line",
+            ));
+        }
+    }
+
+    /// Builds what will be uploaded into `work` (empty).
+    fn pack(
+        &self,
+        setup: &Setup,
+        package: &Package,
+        work: &Path,
+    ) -> Result<Vec<Artifact>, ToolError> {
+        let io = io_error(work);
+        let dir = setup.root.join(&package.path);
+        let mut c = Command::new(setup.npm_client.program());
+        c.current_dir(&dir).envs(setup.npm_env.iter().cloned());
+        match setup.npm_client {
+            NpmClient::Npm | NpmClient::Pnpm => c.args(["pack", "--pack-destination"]).arg(work),
+            NpmClient::Yarn => c.args(["pack", "--out"]).arg(work.join("package.tgz")),
+        };
+        setup.run(c, &format!("{} pack", setup.npm_client.program()))?;
+        let file = only_file(work, ".tgz").map_err(io)?;
+        check_packed_manifest(&file, package)?;
+        Ok(vec![Artifact {
+            checksum: integrity_file(&file).map_err(io)?,
+            path: file,
+        }])
+    }
+
+    /// Uploads what [`pack`] built; returns what the tool printed (redacted).
+    fn upload(
+        &self,
+        setup: &Setup,
+        package: &Package,
+        artifacts: &[Artifact],
+    ) -> Result<String, ToolError> {
+        let registry = package.registry.as_deref().unwrap_or(&setup.npm_registry);
+        let mut c = Command::new("npm");
+        c.current_dir(setup.root.join(&package.path))
+            .envs(setup.npm_env.iter().cloned())
+            .arg("publish");
+        c.args(artifacts.iter().map(|a| &a.path));
+        c.args(["--registry", registry]);
+        if let Some(access) = &setup.npm_access {
+            c.args(["--access", access]);
+        }
+        let version = package.version.as_deref().unwrap_or_default();
+        if let Ok(v) = semver::Version::parse(version)
+            && let Some(first) = v.pre.as_str().split('.').next()
+            && !first.is_empty()
+        {
+            // A prerelease goes to its own dist-tag, never `latest`.
+            let tag = if first.chars().all(|c| c.is_ascii_digit()) {
+                "next"
+            } else {
+                first
+            };
+            c.args(["--tag", tag]);
+        }
+        setup.run(c, "npm publish")
+    }
+
+    /// npm records an `integrity` (`sha512-`).
+    fn checksum(&self, path: &Path) -> std::io::Result<String> {
+        integrity_file(path)
+    }
+
+    /// A package's own `publishConfig.registry`, when it names one; a credential goes only to the
+    /// registry it was configured for.
+    fn registries_for<'a>(
+        &self,
+        package: &Package,
+        registries: &'a Registries,
+    ) -> Cow<'a, Registries> {
+        let Some(own) = &package.registry else {
+            return Cow::Borrowed(registries);
+        };
+        let npm = slash(own);
+        let mut auth = registries.auth.clone();
+        if npm != registries.npm {
+            auth.npm = None;
+        }
+        Cow::Owned(Registries {
+            npm,
+            auth,
+            ..registries.clone()
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Releasing a Python distribution: the simple repository API (PEP 691 JSON or PEP 503 HTML, a
+//! `sha256` per file) says what is published; `python -m build` builds the sdist and wheel from an
+//! export of the release commit, `twine upload` uploads them with a token from `TWINE_PASSWORD` or
+//! the other tools' variables.
+
+use crate::ecosystem::Publish;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::normalize_name as pep503;
+use crate::release::preflight::{Needs, env_nonempty, home, tool_runs};
+use crate::release::publish::{Problem, problem};
+use crate::release::registry::{Presence, Registries, RegistryError, get, python_presence};
+use crate::release::tools::{Artifact, Setup, ToolError, io_error, sha256_file};
+use crate::workspace::Package;
+
+impl Publish for super::Python {
+    /// Whether `name` `version` is on the registry, with the checksums it records.
+    fn presence(
+        &self,
+        agent: &ureq::Agent,
+        registries: &Registries,
+        name: &str,
+        version: &str,
+    ) -> Result<Presence, RegistryError> {
+        let url = format!("{}simple/{}/", registries.python, pep503(name));
+        let Some(body) = get(
+            agent,
+            &url,
+            "application/vnd.pypi.simple.v1+json, text/html;q=0.5",
+            registries.auth.python.as_deref(),
+        )?
+        else {
+            return Ok(Presence::Absent);
+        };
+        Ok(python_presence(&body, name, version))
+    }
+
+    /// The tools and credentials an upload needs; every problem is pushed.
+    fn preflight(
+        &self,
+        needs: &Needs<'_>,
+        problems: &mut Vec<Problem>,
+        _generated: &mut Vec<String>,
+    ) {
+        let py = needs.python;
+        if !tool_runs(py, &["-m", "build", "--version"]) {
+            problems.push(problem(
+                format!("`{py} -m build` does not run"),
+                format!(
+                    "install it with `{py} -m pip install build`, or set `[publish.python] command`"
+                ),
+            ));
+        }
+        if !tool_runs(py, &["-m", "twine", "--version"]) {
+            problems.push(problem(
+                format!("`{py} -m twine` does not run"),
+                format!("install it with `{py} -m pip install twine`"),
+            ));
+        }
+        let vars = [
+            "TWINE_PASSWORD",
+            "MATURIN_PYPI_TOKEN",
+            "UV_PUBLISH_TOKEN",
+            "PYPI_TOKEN",
+        ];
+        if !vars.iter().any(|v| env_nonempty(v).is_some()) {
+            let pypirc = home().and_then(|h| std::fs::read_to_string(h.join(".pypirc")).ok());
+            let has_pypirc =
+                pypirc.is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with("password")));
+            if !has_pypirc {
+                let empty = vars.iter().find(|v| std::env::var_os(v).is_some());
+                problems.push(problem(
+                    match empty {
+                        Some(v) => format!("`{v}` is set but empty"),
+                        None => "no token to upload Python distributions: none of `TWINE_PASSWORD`, `MATURIN_PYPI_TOKEN`, `UV_PUBLISH_TOKEN` is set".to_owned(),
+                    },
+                    "set `TWINE_PASSWORD` to a PyPI API token (username `__token__`)",
+                ));
+            }
+        }
+    }
+
+    /// Builds what will be uploaded into `work` (empty).
+    fn pack(
+        &self,
+        setup: &Setup,
+        package: &Package,
+        work: &Path,
+    ) -> Result<Vec<Artifact>, ToolError> {
+        let io = io_error(work);
+        // Build backends write into their sources (setuptools' `build/` and
+        // `*.egg-info`), and a build should see only what is committed: build from an
+        // export of the release commit, never in the work tree.
+        let src = setup.exported_tree()?.join(&package.path);
+        let mut c = Command::new(&setup.python);
+        c.current_dir(&src)
+            .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
+            .arg(work)
+            .arg(&src);
+        setup.run(c, "python -m build")?;
+        let mut files: Vec<PathBuf> = fs_err::read_dir(work)
+            .map_err(io)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.to_string_lossy();
+                n.ends_with(".whl") || n.ends_with(".tar.gz")
+            })
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|path| {
+                Ok(Artifact {
+                    checksum: sha256_file(&path).map_err(io)?,
+                    path,
+                })
+            })
+            .collect()
+    }
+
+    /// Uploads what [`pack`] built; returns what the tool printed (redacted).
+    fn upload(
+        &self,
+        setup: &Setup,
+        _package: &Package,
+        artifacts: &[Artifact],
+    ) -> Result<String, ToolError> {
+        let mut c = Command::new(&setup.python);
+        c.current_dir(&setup.root)
+            .args([
+                "-m",
+                "twine",
+                "upload",
+                "--non-interactive",
+                "--disable-progress-bar",
+                "--repository-url",
+                &setup.python_upload,
+            ])
+            .args(artifacts.iter().map(|a| &a.path));
+        // Each tool's token names, mapped to twine's variables.
+        if std::env::var_os("TWINE_PASSWORD").is_none() {
+            let token = ["MATURIN_PYPI_TOKEN", "UV_PUBLISH_TOKEN", "PYPI_TOKEN"]
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
+            if let Some(token) = token {
+                c.env("TWINE_PASSWORD", token);
+                if std::env::var_os("TWINE_USERNAME").is_none() {
+                    c.env("TWINE_USERNAME", "__token__");
+                }
+            }
+        } else if std::env::var_os("TWINE_USERNAME").is_none() {
+            c.env("TWINE_USERNAME", "__token__");
+        }
+        setup.run(c, "twine upload")
+    }
+}
