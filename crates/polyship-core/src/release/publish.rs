@@ -1,15 +1,19 @@
 //! `polyship publish`: from a versioned commit to published packages, tags, pushed refs and forge
-//! releases — idempotent and resumable.
+//! releases — idempotent and resumable. [`run`] is the steps in order:
 //!
-//! 1. Find what is unreleased: every package whose version has no tag at HEAD or is not on its
-//!    registry (every registry is asked, in parallel).
-//! 2. Preflight, before any side effect, collecting every problem: work tree, branch, remote,
-//!    tags elsewhere, credentials, tools, content already on a registry.
-//! 3. Publish in dependency order with the native tools, independent packages in parallel; a
+//! 1. `open` the release: the commit, the settings, the remote's refs; `select` what is
+//!    unreleased — every package whose version has no tag at HEAD or is not on its registry — and
+//!    `read_registries` (every registry is asked, in parallel).
+//! 2. Preflight, before any side effect, collecting every problem: `check_repository` (work
+//!    tree, branch, remote, dependencies left out), `prepare_tools` (credentials and tools, each
+//!    ecosystem's own through [`crate::ecosystem::Publish`]), `compare_existing` (content already
+//!    on a registry).
+//! 3. `start` the journal, `tag_existing`, `build` what needs no registry up front, then
+//!    `upload` in dependency order with the native tools, independent packages in parallel; a
 //!    dependent waits until its dependencies show on their registries. After a failed upload the
-//!    registry is asked again and decides. A failure blocks only its dependents.
-//! 4. Tag each package once it is published (a private one at once), push the commit and each tag
-//!    on its own, make forge releases.
+//!    registry is asked again and decides. A failure blocks only its dependents. Each package is
+//!    tagged once it is published.
+//! 4. Push the commit and each tag on its own, make forge releases, `finish` the journal.
 //!
 //! Each step is written to the journal as it happens; a rerun checks reality and does the rest.
 

@@ -1,5 +1,7 @@
 //! Asking a registry whether a version is published, over its read API: the Cargo sparse index,
-//! the npm packument, the Python simple repository API (PEP 503 HTML or PEP 691 JSON).
+//! the npm packument, the Python simple repository API (PEP 503 HTML or PEP 691 JSON). Which API
+//! and URL is each ecosystem's to say ([`crate::ecosystem::Publish::presence`]); the requests,
+//! retries and the readers of each answer are here.
 //!
 //! The answer is never a guess: a 200 that lists the version means published (with the registry's
 //! checksum, to compare content); a 404, or a 200 without the version, means absent; anything else

@@ -1,5 +1,7 @@
-//! Building and uploading with each ecosystem's own tools: `cargo package`/`cargo publish`,
-//! `npm`/`pnpm`/`yarn pack` then `npm publish <tarball>`, `python -m build` then `twine upload`.
+//! Building and uploading with each ecosystem's own tools ([`crate::ecosystem::Publish`]: `cargo
+//! package`/`cargo publish`, `npm`/`pnpm`/`yarn pack` then `npm publish <tarball>`, `python -m
+//! build` then `twine upload`): what every build shares — [`Setup`], running a tool with its output
+//! redacted, the export of the release commit, checksums and the packed manifest's check.
 //!
 //! Secrets reach the tools through the environment (or the tool's own credential store), never
 //! through arguments; everything the tools print is redacted before polyship keeps it.
