@@ -205,6 +205,13 @@ pub trait Publish {
         false
     }
 
+    /// Whether a package is uploaded from its directory as it is, with no build first (see
+    /// [`Setup::publishes_directly`]).
+    fn publishes_from_directory(&self, setup: &Setup) -> bool {
+        let _ = setup;
+        false
+    }
+
     /// Checks the tools and credentials an upload needs, pushing every problem; `npmrc` collects
     /// lines of the npm user config the release generates.
     fn preflight(&self, needs: &Needs<'_>, problems: &mut Vec<Problem>, npmrc: &mut Vec<String>);

@@ -11,6 +11,73 @@ use serde::{Deserialize, Serialize};
 
 use crate::workspace::Ecosystem;
 
+/// Where one package's upload stands, as the journal names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Upload {
+    /// Not reached yet.
+    #[default]
+    #[serde(rename = "")]
+    NotReached,
+    /// Handed to the tool; the registry decides.
+    Uploading,
+    /// Published by this release.
+    Published,
+    /// The registry already had it, with this commit's content.
+    Existing,
+    /// Never uploaded: only tagged.
+    Private,
+    Failed,
+    /// A dependency failed.
+    Blocked,
+    Interrupted,
+}
+
+impl Upload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Upload::NotReached => "",
+            Upload::Uploading => "uploading",
+            Upload::Published => "published",
+            Upload::Existing => "existing",
+            Upload::Private => "private",
+            Upload::Failed => "failed",
+            Upload::Blocked => "blocked",
+            Upload::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Compared with the journal's own spelling (`"published"`, `""` for not reached).
+impl PartialEq<&str> for Upload {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Where a whole release stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Run {
+    /// A run is under way, or was killed.
+    #[default]
+    Running,
+    Complete,
+    Failed,
+    Interrupted,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Run::Running => "running",
+            Run::Complete => "complete",
+            Run::Failed => "failed",
+            Run::Interrupted => "interrupted",
+        })
+    }
+}
+
 /// Where one package's release stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -25,10 +92,8 @@ pub struct Entry {
     /// What was built for upload: file name → checksum (sha256 hex, npm `sha512-` integrity).
     #[serde(default)]
     pub artifacts: Vec<(String, String)>,
-    /// `published` (by this release), `existing` (the registry already had it), `failed`,
-    /// `blocked` (a dependency failed), `interrupted`, or empty (not reached).
     #[serde(default)]
-    pub publish: String,
+    pub publish: Upload,
     #[serde(default)]
     pub tagged: bool,
     #[serde(default)]
@@ -55,9 +120,8 @@ pub struct Journal {
     /// Whether the release commit reached the remote branch.
     #[serde(default)]
     pub commit_pushed: bool,
-    /// `running`, `complete`, `failed` or `interrupted`.
     #[serde(default)]
-    pub state: String,
+    pub state: Run,
     pub packages: Vec<Entry>,
 }
 
@@ -217,7 +281,7 @@ mod tests {
         assert_eq!(load(dir.path()).unwrap(), None);
         let mut j = Journal::new("abc");
         j.entry(Some(Ecosystem::Npm), "a", "1.0.0", "a@1.0.0")
-            .publish = "published".into();
+            .publish = Upload::Published;
         save(dir.path(), &mut j).unwrap();
         let back = load(dir.path()).unwrap().unwrap();
         assert_eq!(back.packages[0].publish, "published");

@@ -146,9 +146,72 @@ impl Report {
     }
 }
 
-/// A progress event: a verb (`Publishing`, `Published`, `Tagged`, …) and what it is about;
-/// `warning` for a warning, `output` for what a tool printed (redacted; shown with `-v`).
-pub type Reporter<'a> = &'a (dyn Fn(&str, &str) + Sync);
+/// What a release says as it goes, for the caller to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Work began on `subject` (a package, with what is being done): it lasts until the next
+    /// event about the same package.
+    Started(Activity, &'a str),
+    /// Something happened to `subject`.
+    Done(Notice, &'a str),
+    /// A warning.
+    Warning(&'a str),
+    /// What a tool printed, redacted (shown with `-v`).
+    Output(&'a str),
+}
+
+/// Work that takes a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Comparing,
+    Packing,
+    Publishing,
+    Waiting,
+    Retrying,
+}
+
+/// Things that happen once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Pushing,
+    Published,
+    Failed,
+    Pushed,
+    Tagged,
+    Released,
+    Updated,
+}
+
+impl Activity {
+    /// The verb a status line starts with.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Activity::Comparing => "Comparing",
+            Activity::Packing => "Packing",
+            Activity::Publishing => "Publishing",
+            Activity::Waiting => "Waiting",
+            Activity::Retrying => "Retrying",
+        }
+    }
+}
+
+impl Notice {
+    /// The verb a status line starts with.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Notice::Pushing => "Pushing",
+            Notice::Published => "Published",
+            Notice::Failed => "Failed",
+            Notice::Pushed => "Pushed",
+            Notice::Tagged => "Tagged",
+            Notice::Released => "Released",
+            Notice::Updated => "Updated",
+        }
+    }
+}
+
+/// Where a release's [`Event`]s go.
+pub type Reporter<'a> = &'a (dyn Fn(Event<'_>) + Sync);
 
 /// Settings resolved from `polyship.toml`, the environment and the repository.
 struct Settings {
@@ -332,10 +395,9 @@ impl Run<'_> {
         let mut j = self.journal.lock().expect("journal");
         f(j.entry(Some(t.ecosystem), &t.name, &t.version, &t.tag));
         if let Err(e) = journal::save(self.git_dir, &mut j) {
-            (self.report)(
-                "warning",
-                &format!("failed to write the release journal: {e}"),
-            );
+            (self.report)(Event::Warning(&format!(
+                "failed to write the release journal: {e}"
+            )));
         }
     }
 
@@ -367,29 +429,31 @@ impl Run<'_> {
         }
     }
 
-    /// Waits until `dep` shows on its registry, polling with backoff up to the timeout.
-    fn wait_visible(&self, dependent: &str, dep: &Package) -> Result<(), String> {
+    /// Waits until `dep` shows on its registry, polling with backoff up to the timeout. `Err` is
+    /// the dependent's state: interrupted, or failed with why.
+    fn wait_visible(&self, dependent: &str, dep: &Package) -> Result<(), State> {
         let version = dep.version.as_deref().unwrap_or_default();
         let said = || {
-            (self.report)(
-                "Waiting",
+            (self.report)(Event::Started(
+                Activity::Waiting,
                 &format!(
                     "{dependent}: for {} {version} to show on its registry",
                     dep.name
                 ),
-            );
+            ));
         };
         match self.until_published(dep, said) {
             Ok(_) => Ok(()),
-            Err(Unseen::Interrupted) => Err("interrupted".into()),
-            Err(Unseen::TimedOut) => Err(format!(
+            Err(Unseen::Interrupted) => Err(State::Interrupted),
+            Err(Unseen::TimedOut) => Err(State::Failed(format!(
                 "its dependency {} {version} did not show on its registry within {} s",
                 dep.name,
                 self.settings.timeout.as_secs()
-            )),
-            Err(Unseen::Unreadable(e)) => {
-                Err(format!("could not see its dependency {}: {e}", dep.name))
-            }
+            ))),
+            Err(Unseen::Unreadable(e)) => Err(State::Failed(format!(
+                "could not see its dependency {}: {e}",
+                dep.name
+            ))),
         }
     }
 
@@ -399,10 +463,10 @@ impl Run<'_> {
     fn confirm_upload(&self, t: &Target, built: &[Artifact], output: &str) -> State {
         let p = &self.ws.packages[t.package];
         let waiting = || {
-            (self.report)(
-                "Waiting",
+            (self.report)(Event::Started(
+                Activity::Waiting,
                 &format!("{} {}: to show on its registry", t.name, t.version),
-            );
+            ));
         };
         let checksums = match self.until_published(p, waiting) {
             Ok(c) => c,
@@ -458,7 +522,10 @@ impl Run<'_> {
             self.setup.check_source_manifest(p)?;
             return Ok(Vec::new());
         }
-        (self.report)("Packing", &format!("{} {}", t.name, t.version));
+        (self.report)(Event::Started(
+            Activity::Packing,
+            &format!("{} {}", t.name, t.version),
+        ));
         let built = artifacts(self.setup, self.git_dir, p, &recorded)?;
         let work = work_dir(self.git_dir, p);
         self.record(t, |e| e.artifacts = recorded_artifacts(&work, &built));
@@ -470,13 +537,7 @@ impl Run<'_> {
         let p = &self.ws.packages[t.package];
         let wait = || {
             for &d in deps {
-                if let Err(e) = self.wait_visible(&t.name, &self.ws.packages[d]) {
-                    return Err(if e == "interrupted" {
-                        State::Interrupted
-                    } else {
-                        State::Failed(e)
-                    });
-                }
+                self.wait_visible(&t.name, &self.ws.packages[d])?;
             }
             Ok(())
         };
@@ -499,17 +560,17 @@ impl Run<'_> {
         {
             return state;
         }
-        self.record(t, |e| e.publish = "uploading".into());
+        self.record(t, |e| e.publish = journal::Upload::Uploading);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            (self.report)(
-                "Publishing",
+            (self.report)(Event::Started(
+                Activity::Publishing,
                 &format!("{} {} ({})", t.name, t.version, t.ecosystem),
-            );
+            ));
             let err = match self.setup.upload(p, &built) {
                 Ok(output) => {
-                    (self.report)("output", output.trim_end());
+                    (self.report)(Event::Output(output.trim_end()));
                     return self.confirm_upload(t, &built, &output);
                 }
                 Err(err) => err,
@@ -547,8 +608,8 @@ impl Run<'_> {
                     // The registry's own word on when to come back, when the tool relays it.
                     let wait = retry_after(&err.message)
                         .unwrap_or_else(|| Duration::from_secs(1 << attempt));
-                    (self.report)(
-                        "Retrying",
+                    (self.report)(Event::Started(
+                        Activity::Retrying,
                         &format!(
                             "{} {} in {} s: {}",
                             t.name,
@@ -556,7 +617,7 @@ impl Run<'_> {
                             wait.as_secs(),
                             first_line(&err.message)
                         ),
-                    );
+                    ));
                     std::thread::sleep(wait);
                     if self.interrupted.load(Ordering::SeqCst) {
                         return State::Interrupted;
@@ -590,15 +651,15 @@ impl Run<'_> {
             .is_some_and(|c| *c == self.head);
         let mut ok = on_remote;
         if !on_remote && targets.iter().any(|t| t.tagged) {
-            (self.report)(
-                "Pushing",
+            (self.report)(Event::Done(
+                Notice::Pushing,
                 &format!(
                     "{} to {}/{}",
                     &self.head[..12.min(self.head.len())],
                     self.settings.remote,
                     self.settings.branch
                 ),
-            );
+            ));
             match git::push(
                 self.root,
                 &self.settings.remote,
@@ -623,7 +684,7 @@ impl Run<'_> {
                 ) {
                     Ok(()) => {
                         t.pushed = true;
-                        (self.report)("Pushed", &t.tag);
+                        (self.report)(Event::Done(Notice::Pushed, &t.tag));
                     }
                     Err(e) => t.error = Some(format!("pushing the tag failed: {e}")),
                 }
@@ -656,13 +717,13 @@ impl Run<'_> {
             };
             match forge.release(self.agent, &request) {
                 Ok(outcome) => {
-                    let verb = match outcome {
-                        forge::Outcome::Created(_) => Some("Released"),
-                        forge::Outcome::Updated(_) => Some("Updated"),
+                    let notice = match outcome {
+                        forge::Outcome::Created(_) => Some(Notice::Released),
+                        forge::Outcome::Updated(_) => Some(Notice::Updated),
                         forge::Outcome::Unchanged(_) => None,
                     };
-                    if let Some(verb) = verb {
-                        (self.report)(verb, &format!("{} {}", t.tag, outcome.url()));
+                    if let Some(notice) = notice {
+                        (self.report)(Event::Done(notice, &format!("{} {}", t.tag, outcome.url())));
                     }
                     t.release = Some(outcome.url().to_owned());
                     let url = t.release.clone();
@@ -690,7 +751,7 @@ impl Run<'_> {
         match git::create_tag(self.root, &t.tag, self.head, self.redactor) {
             Ok(()) => {
                 t.tagged = true;
-                (self.report)("Tagged", &t.tag);
+                (self.report)(Event::Done(Notice::Tagged, &t.tag));
                 self.record(t, |e| e.tagged = true);
             }
             Err(e) => {
@@ -1477,10 +1538,10 @@ fn compare_existing(
                 ));
             continue;
         }
-        report(
-            "Comparing",
+        report(Event::Started(
+            Activity::Comparing,
             &format!("{} {} with the registry's copy", t.name, t.version),
-        );
+        ));
         match artifacts(setup, git_dir, p, &recorded) {
                 Ok(built) => match tools::same_content(checksums, &built) {
                     Some(true) => {}
@@ -1538,7 +1599,7 @@ fn start<'a>(
         _ => Journal::new(head),
     };
     journal.runs += 1;
-    journal.state = "running".into();
+    journal.state = journal::Run::Running;
     for t in targets {
         let e = journal.entry(Some(t.ecosystem), &t.name, &t.version, &t.tag);
         e.private = t.state == State::Private;
@@ -1570,11 +1631,11 @@ fn tag_existing(run: &Run<'_>, targets: &mut [Target]) {
     for t in targets.iter_mut() {
         if t.state.done() {
             let state = if t.state == State::Existing {
-                "existing"
+                journal::Upload::Existing
             } else {
-                "private"
+                journal::Upload::Private
             };
-            run.record(t, |e| e.publish = state.into());
+            run.record(t, |e| e.publish = state);
             run.tag(t);
         }
     }
@@ -1613,16 +1674,15 @@ fn finish(cx: &Release<'_>, run: Run<'_>, result: Report) -> Result<Report, Publ
     let git_dir = &cx.git_dir;
     let mut journal = run.journal.into_inner().expect("journal");
     journal.state = if result.interrupted {
-        "interrupted"
+        journal::Run::Interrupted
     } else if result.failed() {
-        "failed"
+        journal::Run::Failed
     } else {
-        "complete"
-    }
-    .into();
+        journal::Run::Complete
+    };
     journal::save(git_dir, &mut journal)
         .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
-    if journal.state == "complete" {
+    if journal.state == journal::Run::Complete {
         // Every package is out and tagged: no rerun needs the built files again.
         let _ = fs_err::remove_dir_all(journal::dir(git_dir).join("artifacts"));
         let _ = fs_err::remove_dir_all(journal::dir(git_dir).join("tree"));
@@ -1739,28 +1799,31 @@ fn schedule(run: &Run<'_>, targets: &mut [Target]) {
                     let mut done = t.clone();
                     done.state = state.clone();
                     let label = match &state {
-                        State::Published => "published",
-                        State::Failed(_) => "failed",
-                        State::Interrupted => "interrupted",
-                        _ => "",
+                        State::Published => journal::Upload::Published,
+                        State::Failed(_) => journal::Upload::Failed,
+                        State::Interrupted => journal::Upload::Interrupted,
+                        _ => journal::Upload::NotReached,
                     };
                     let error = match &state {
                         State::Failed(e) => Some(e.clone()),
                         _ => None,
                     };
                     run.record(t, |e| {
-                        e.publish = label.into();
+                        e.publish = label;
                         e.error.clone_from(&error);
                     });
                     match &state {
                         State::Published => {
-                            (run.report)("Published", &format!("{} {}", t.name, t.version));
+                            (run.report)(Event::Done(
+                                Notice::Published,
+                                &format!("{} {}", t.name, t.version),
+                            ));
                             run.tag(&mut done);
                         }
-                        State::Failed(e) => (run.report)(
-                            "Failed",
+                        State::Failed(e) => (run.report)(Event::Done(
+                            Notice::Failed,
                             &format!("{} {}: {}", t.name, t.version, first_line(e)),
-                        ),
+                        )),
                         _ => {}
                     }
                     tags.lock().expect("targets")[i] = done;
@@ -1783,11 +1846,11 @@ fn schedule(run: &Run<'_>, targets: &mut [Target]) {
                 State::Blocked(reason) => {
                     let reason = reason.clone();
                     run.record(t, |e| {
-                        e.publish = "blocked".into();
+                        e.publish = journal::Upload::Blocked;
                         e.error = Some(reason);
                     });
                 }
-                State::Interrupted => run.record(t, |e| e.publish = "interrupted".into()),
+                State::Interrupted => run.record(t, |e| e.publish = journal::Upload::Interrupted),
                 _ => {}
             }
         }

@@ -14,7 +14,7 @@ use std::process::Command;
 use sha2::Digest as _;
 
 use super::redact::Redactor;
-use crate::workspace::{Ecosystem, Package};
+use crate::workspace::Package;
 
 /// A file built for upload, with the checksum its registry records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +189,7 @@ impl Setup {
     /// the manifest can be checked as it is). One `npm publish` instead of `npm pack` then
     /// `npm publish <tarball>` halves the Node start-ups, the larger part of an npm release.
     pub fn publishes_directly(&self, package: &Package) -> bool {
-        package.ecosystem == Ecosystem::Npm && self.npm_client == NpmClient::Npm
+        package.ecosystem.adapter().publishes_from_directory(self)
     }
 
     /// Checks the manifest of a package published directly.

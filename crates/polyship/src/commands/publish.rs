@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use polyship_core::release::journal;
-use polyship_core::release::publish::{self, Options, PublishError, Report, State};
+use polyship_core::release::publish::{self, Event, Options, PublishError, Report, State};
 use polyship_core::release::redact::Redactor;
 
 use crate::context::Context;
@@ -92,7 +92,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         interrupted: &stop,
     };
     let progress = Progress::new(cx);
-    let reporter = |verb: &str, message: &str| progress.event(verb, message);
+    let reporter = |event: Event<'_>| progress.event(event);
     let report = match publish::run(ws, &discovered.config, &cx.root, &options, &reporter) {
         Ok(r) => r,
         Err(PublishError::Preflight(problems)) => {
@@ -180,25 +180,29 @@ impl<'a> Progress<'a> {
         }
     }
 
-    fn event(&self, verb: &str, message: &str) {
-        if verb == "warning" {
-            self.cx.warn(&polyship_core::Warning::new(message));
-            return;
-        }
-        if verb == "output" {
-            if self.cx.verbose > 0 && !message.is_empty() {
-                let text = render::paint(self.cx.color, render::DIM, message);
-                match &self.multi {
-                    Some(multi) => {
-                        let _ = multi.println(text);
-                    }
-                    None => {
-                        let _ = writeln!(std::io::stderr(), "{text}");
+    fn event(&self, event: Event<'_>) {
+        let (verb, message, lasts) = match event {
+            Event::Warning(message) => {
+                self.cx.warn(&polyship_core::Warning::new(message));
+                return;
+            }
+            Event::Output(message) => {
+                if self.cx.verbose > 0 && !message.is_empty() {
+                    let text = render::paint(self.cx.color, render::DIM, message);
+                    match &self.multi {
+                        Some(multi) => {
+                            let _ = multi.println(text);
+                        }
+                        None => {
+                            let _ = writeln!(std::io::stderr(), "{text}");
+                        }
                     }
                 }
+                return;
             }
-            return;
-        }
+            Event::Started(activity, message) => (activity.verb(), message, true),
+            Event::Done(notice, message) => (notice.verb(), message, false),
+        };
         let Some(multi) = &self.multi else {
             self.cx.status(verb, message);
             return;
@@ -209,24 +213,22 @@ impl<'a> Progress<'a> {
             .unwrap_or_default()
             .to_owned();
         let mut bars = self.bars.lock().expect("progress");
-        match verb {
-            "Comparing" | "Packing" | "Publishing" | "Waiting" | "Retrying" => {
-                let bar = bars.entry(key).or_insert_with(|| {
-                    let bar = multi.add(ProgressBar::new_spinner());
-                    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
-                        bar.set_style(style);
-                    }
-                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-                    bar
-                });
-                bar.set_message(format!("{verb} {message}"));
-            }
-            _ => {
-                if let Some(bar) = bars.remove(&key) {
-                    bar.finish_and_clear();
+        if lasts {
+            // A spinner for the package until its next event.
+            let bar = bars.entry(key).or_insert_with(|| {
+                let bar = multi.add(ProgressBar::new_spinner());
+                if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+                    bar.set_style(style);
                 }
-                let _ = multi.println(self.cx.status_line(verb, message));
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                bar
+            });
+            bar.set_message(format!("{verb} {message}"));
+        } else {
+            if let Some(bar) = bars.remove(&key) {
+                bar.finish_and_clear();
             }
+            let _ = multi.println(self.cx.status_line(verb, message));
         }
     }
 
@@ -370,10 +372,10 @@ fn status(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
                     e.name.clone(),
                     e.ecosystem.map_or_else(String::new, |x| x.to_string()),
                     e.version.clone(),
-                    if e.publish.is_empty() {
+                    if e.publish == journal::Upload::NotReached {
                         "-".into()
                     } else {
-                        e.publish.clone()
+                        e.publish.as_str().to_owned()
                     },
                     if e.tagged { e.tag.clone() } else { "-".into() },
                     if e.pushed { "yes".into() } else { "no".into() },

@@ -186,6 +186,12 @@ impl Publish for super::Npm {
         setup.run(c, "npm publish")
     }
 
+    /// npm packs what it publishes and rewrites nothing: in an npm workspace, one `npm publish`
+    /// from the directory instead of `npm pack` then `npm publish <tarball>`.
+    fn publishes_from_directory(&self, setup: &Setup) -> bool {
+        setup.npm_client == NpmClient::Npm
+    }
+
     /// npm records an `integrity` (`sha512-`).
     fn checksum(&self, path: &Path) -> std::io::Result<String> {
         integrity_file(path)
