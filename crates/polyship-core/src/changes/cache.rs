@@ -39,6 +39,27 @@ pub const MAX_BYTES: usize = 256 << 20;
 /// Release-commit outcomes kept at most.
 const MAX_OUTCOMES: usize = 100_000;
 
+/// The cache being read by [`prefetch`], by path.
+#[allow(clippy::type_complexity)]
+static PREFETCHED: std::sync::Mutex<Option<(PathBuf, std::thread::JoinHandle<Option<Cache>>)>> =
+    std::sync::Mutex::new(None);
+
+/// Starts reading and indexing the cache of `git_dir` on another thread, so that it is ready when
+/// [`Cache::load`] asks for it — while discovery waits for `git ls-files`, on a long history.
+pub fn prefetch(git_dir: &Path) {
+    let path = git_dir.join("polyship").join("history-cache");
+    if !path.is_file() {
+        return;
+    }
+    let reading = {
+        let path = path.clone();
+        std::thread::spawn(move || std::fs::read(&path).ok().and_then(decode))
+    };
+    if let Ok(mut slot) = PREFETCHED.lock() {
+        *slot = Some((path, reading));
+    }
+}
+
 /// A cached commit, read in place.
 #[derive(Debug, Clone, Copy)]
 pub struct CommitRef<'a> {
@@ -143,14 +164,20 @@ impl Cache {
     }
 
     /// The cache of the repository whose git directory is `git_dir`, for a workspace whose package
-    /// directories are `layout`. Unreadable or absent: empty.
+    /// directories are `layout`. Unreadable or absent: empty. What [`prefetch`] read is taken.
     pub fn load(git_dir: &Path, layout: &[String]) -> Self {
         let path = git_dir.join("polyship").join("history-cache");
         let layout = sorted(layout);
-        let mut cache = std::fs::read(&path)
+        let prefetched = PREFETCHED
+            .lock()
             .ok()
-            .and_then(decode)
-            .unwrap_or_default();
+            .and_then(|mut p| p.take())
+            .filter(|(p, _)| *p == path);
+        let read = match prefetched {
+            Some((_, reading)) => reading.join().ok().flatten(),
+            None => std::fs::read(&path).ok().and_then(decode),
+        };
+        let mut cache = read.unwrap_or_default();
         if cache.layout != layout {
             if !cache.touched.is_empty() {
                 cache.changed = true;
@@ -302,7 +329,9 @@ impl Cache {
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(dir)?;
             let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&encode(self))?;
+            for part in encode(self) {
+                file.write_all(&part)?;
+            }
             file.flush()?;
             drop(file);
             std::fs::rename(&tmp, path)
@@ -351,48 +380,57 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-fn encode(cache: &Cache) -> Vec<u8> {
-    let mut body = Vec::with_capacity(cache.size() + 4096);
-    let section = |body: &mut Vec<u8>, parts: &[&[u8]]| {
+/// The file's bytes, as pieces to write one after the other: the parts read from the old file
+/// are borrowed, never copied (the file is tens of megabytes on a long history).
+fn encode(cache: &Cache) -> Vec<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    fn section<'a>(body: &mut Vec<Cow<'a, [u8]>>, parts: [&'a [u8]; 2]) {
         let n: usize = parts.iter().map(|p| p.len()).sum();
-        body.extend_from_slice(&(n as u64).to_le_bytes());
+        body.push(Cow::Owned((n as u64).to_le_bytes().to_vec()));
         for p in parts {
-            body.extend_from_slice(p);
+            body.push(Cow::Borrowed(p));
         }
-    };
+    }
+    let mut body: Vec<Cow<'_, [u8]>> = Vec::new();
     let in_file = |r: &std::ops::Range<usize>| &cache.file[r.clone()];
     section(
         &mut body,
-        &[in_file(&cache.commits_in_file), &cache.added_commits],
+        [in_file(&cache.commits_in_file), &cache.added_commits],
     );
-    put_u32(&mut body, len32(cache.layout.len()));
+    let mut small = Vec::new();
+    put_u32(&mut small, len32(cache.layout.len()));
     for dir in &cache.layout {
-        put_bytes(&mut body, dir.as_bytes());
+        put_bytes(&mut small, dir.as_bytes());
     }
+    body.push(Cow::Owned(std::mem::take(&mut small)));
     section(
         &mut body,
-        &[in_file(&cache.touched_in_file), &cache.added_touched],
+        [in_file(&cache.touched_in_file), &cache.added_touched],
     );
-    put_u32(&mut body, len32(cache.outcomes.len()));
+    put_u32(&mut small, len32(cache.outcomes.len()));
     for (key, o) in &cache.outcomes {
-        put_bytes(&mut body, key.as_bytes());
-        body.extend_from_slice(o.head.as_bytes());
+        put_bytes(&mut small, key.as_bytes());
+        small.extend_from_slice(o.head.as_bytes());
         match o.found {
-            Versioned::AtTag => body.push(0),
-            Versioned::Nowhere => body.push(1),
+            Versioned::AtTag => small.push(0),
+            Versioned::Nowhere => small.push(1),
             Versioned::At(id) => {
-                body.push(2);
-                body.extend_from_slice(id.as_bytes());
+                small.push(2);
+                small.extend_from_slice(id.as_bytes());
             }
         }
     }
+    body.push(Cow::Owned(small));
     let mut crc = flate2::Crc::new();
-    crc.update(&body);
-    let mut out = Vec::with_capacity(body.len() + 32);
-    out.extend_from_slice(MAGIC);
-    put_u32(&mut out, FORMAT);
-    put_u32(&mut out, crc.sum());
-    out.extend_from_slice(&body);
+    for part in &body {
+        crc.update(part);
+    }
+    let mut header = Vec::with_capacity(32);
+    header.extend_from_slice(MAGIC);
+    put_u32(&mut header, FORMAT);
+    put_u32(&mut header, crc.sum());
+    let mut out = vec![Cow::Owned(header)];
+    out.extend(body);
     out
 }
 

@@ -222,7 +222,7 @@ pub fn collect(
     };
 
     let repo = history::open(root)?;
-    let tags = history::tags(&repo)?;
+    let tags = history::tags_of(root, &repo)?;
     let version_files: Vec<Option<history::VersionFile>> = (0..ws.packages.len())
         .map(|p| version_file(ws, p))
         .collect();

@@ -21,6 +21,15 @@ pub struct Discovered {
 }
 
 /// Discovers the workspace and shows its warnings.
+/// Starts reading the tags and the history cache while discovery runs (a worktree's cache,
+/// elsewhere, is read when it is needed).
+pub fn prefetch_history(cx: &Context) {
+    polyship_core::changes::history::prefetch_tags(&cx.root);
+    if cx.history_cache == polyship_core::changes::HistoryCache::Use {
+        polyship_core::changes::cache::prefetch(&cx.root.join(".git"));
+    }
+}
+
 pub fn discover(cx: &Context) -> anyhow::Result<Discovered> {
     let (config, discovery) = polyship_core::workspace::open(&cx.root)?;
     if config.present {

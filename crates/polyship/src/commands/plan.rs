@@ -86,6 +86,7 @@ pub struct Planned {
 /// Discovers, collects changes and plans as `args` say. Pre mode continues when the repository
 /// is in it (`.changeset/pre.json`), so CI and people agree without repeating `--pre`.
 pub fn make(cx: &Context, args: &PlanArgs) -> anyhow::Result<Planned> {
+    super::prefetch_history(cx);
     let discovered = super::discover(cx)?;
     let (config, ws) = (&discovered.config, &discovered.workspace);
     // Never freed: the process ends soon after, and freeing every change of a long history one

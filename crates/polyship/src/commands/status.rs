@@ -57,6 +57,7 @@ struct PackageRef<'a> {
 }
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    super::prefetch_history(cx);
     let discovery = super::discover(cx)?;
     let (config, ws) = (&discovery.config, &discovery.workspace);
     // Never freed: the process ends soon after, and freeing every change of a long history one
