@@ -1,5 +1,6 @@
-//! The git operations of a release, through the `git` binary so that users' hooks, signing and
-//! credential helpers work as they expect: work-tree state, the remote's refs, tags and pushes.
+//! The git operations of polyship, through the `git` binary so that users' hooks, signing and
+//! credential helpers work as they expect: work-tree state, the release commit, the remote's refs,
+//! tags and pushes. Every command that writes to git does it here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,40 @@ pub fn head(root: &Path, redactor: &Redactor) -> Result<String, GitError> {
     Ok(git(root, &["rev-parse", "HEAD"], redactor)?
         .trim()
         .to_owned())
+}
+
+/// HEAD's abbreviated id; empty before the first commit or outside git.
+pub fn short_head(root: &Path, redactor: &Redactor) -> String {
+    git(root, &["rev-parse", "--short", "HEAD"], redactor)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Stages `paths` as they are in the work tree, removals included (`git add -A -- <paths>`).
+pub fn stage(root: &Path, paths: &[String], redactor: &Redactor) -> Result<(), GitError> {
+    let mut args = vec!["add", "-A", "--"];
+    args.extend(paths.iter().map(String::as_str));
+    git(root, &args, redactor).map(drop).map_err(|e| GitError {
+        command: "add".to_owned(),
+        ..e
+    })
+}
+
+/// Commits what is staged with `message`; the user's hooks and signing apply.
+pub fn commit(root: &Path, message: &str, redactor: &Redactor) -> Result<(), GitError> {
+    git(root, &["commit", "-q", "-m", message], redactor)
+        .map(drop)
+        .map_err(|e| GitError {
+            command: "commit".to_owned(),
+            ..e
+        })
+}
+
+/// Where git keeps `name` inside the repository (`git rev-parse --git-path`, honouring
+/// `core.hooksPath` for `hooks`).
+pub fn git_path(root: &Path, name: &str, redactor: &Redactor) -> Result<PathBuf, GitError> {
+    let path = git(root, &["rev-parse", "--git-path", name], redactor)?;
+    Ok(root.join(path.trim()))
 }
 
 /// The checked-out branch, `None` when HEAD is detached.

@@ -74,21 +74,15 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Writes `commit-msg` into the repository's hooks directory (honouring `core.hooksPath`).
 fn install_hook(cx: &Context) -> anyhow::Result<ExitCode> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&cx.root)
-        .args(["rev-parse", "--git-path", "hooks"])
-        .output()
-        .context("failed to run `git rev-parse --git-path hooks`")?;
-    if !out.status.success() {
+    let redactor = polyship_core::release::redact::Redactor::from_env();
+    let Ok(dir) = polyship_core::release::git::git_path(&cx.root, "hooks", &redactor) else {
         return Err(CommandError {
             message: "`polyship init --hooks` needs a git repository".to_owned(),
             help: Some("run `git init` first".to_owned()),
             usage: true,
         }
         .into());
-    }
-    let dir = cx.root.join(String::from_utf8_lossy(&out.stdout).trim());
+    };
     fs_err::create_dir_all(&dir)?;
     let path = dir.join("commit-msg");
     if let Ok(existing) = std::fs::read_to_string(&path)

@@ -204,14 +204,8 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
 
 /// HEAD's commit id, empty outside git or before the first commit.
 fn head(root: &Path) -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--verify", "-q", "HEAD"])
-        .current_dir(root)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
+    let redactor = polyship_core::release::redact::Redactor::from_env();
+    polyship_core::release::git::head(root, &redactor).unwrap_or_default()
 }
 
 /// FNV-1a over the files a plan depends on: the configuration, every manifest and every file in

@@ -4,12 +4,14 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use polyship_core::apply::{self, Files, changelog::Forge, pre};
 use polyship_core::fsutil::FileEdit;
 use polyship_core::plan::Plan;
+use polyship_core::release::git;
+use polyship_core::release::redact::Redactor;
 use polyship_core::transaction::{self, FollowUp};
 
 use super::plan::{PlanArgs, Planned, table};
@@ -170,16 +172,14 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         cx.note("snapshot versions written; nothing was staged or committed");
         return Ok(ExitCode::SUCCESS);
     }
-    git(
-        &cx.root,
-        &[&["add", "-A", "--"], &paths_ref(&paths)[..]].concat(),
-    )?;
+    let redactor = Redactor::from_env();
+    git::stage(&cx.root, &paths, &redactor)?;
     if args.no_commit {
         complete(tx)?;
         cx.note("changes are staged; commit them when ready");
         return Ok(ExitCode::SUCCESS);
     }
-    let committed = git(&cx.root, &["commit", "-q", "-m", &message]);
+    let committed = git::commit(&cx.root, &message, &redactor);
     complete(tx)?;
     committed.map_err(|e| {
         anyhow::Error::new(CommandError::failed(
@@ -288,26 +288,6 @@ fn complete(tx: transaction::Transaction) -> anyhow::Result<()> {
     })
 }
 
-fn paths_ref(paths: &[String]) -> Vec<&str> {
-    paths.iter().map(String::as_str).collect()
-}
-
-fn git(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .output()
-        .context("failed to run `git`")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "`git {}` failed: {}",
-            args.first().copied().unwrap_or_default(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
 /// The commit message: `{releases}` becomes `a@1.3.0, b@2.0.0`; when that makes the subject
 /// longer than 100 characters, the subject counts the packages and the body lists them.
 fn commit_message(template: &str, plan: &Plan) -> String {
@@ -346,15 +326,8 @@ fn forge(cx: &Context, config: &polyship_core::config::LoadedConfig) -> Option<F
     if let Some(url) = &config.config.changelog.repository {
         return Some(Forge::from_url(url));
     }
-    let out = Command::new("git")
-        .args(["remote", "get-url", "origin"])
-        .current_dir(&cx.root)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| Forge::from_remote(&String::from_utf8_lossy(&out.stdout)))
-        .flatten()
+    let url = git::remote_url(&cx.root, "origin", &Redactor::from_env())?;
+    Forge::from_remote(&url)
 }
 
 /// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
@@ -408,14 +381,7 @@ fn snapshot_versions(
     }
     let (y, mo, d, h, mi, s) = civil(epoch_seconds());
     let datetime = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}");
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(&cx.root)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let commit = git::short_head(&cx.root, &Redactor::from_env());
     let template = &config.config.release.snapshot_version;
     for r in &mut plan.releases {
         let scheme = r.ecosystem.adapter().scheme();
