@@ -200,6 +200,27 @@ fn no_cache_reads_and_writes_nothing() {
     assert!(!repo.exists(CACHE));
 }
 
+#[test]
+fn a_cache_that_cannot_be_written_is_a_warning_and_changes_nothing() {
+    let repo = monorepo();
+    let without = repo.run(&["status", "--json", "--no-cache"]);
+    assert_eq!(without.code, 0, "{}", without.stderr);
+    // A directory where the cache file goes: it can be neither read nor replaced.
+    repo.write(".git/polyship/history-cache/keep", "not a cache\n");
+    let with = repo.run(&["status", "--json"]);
+    assert_eq!(with.code, 0, "{}", with.stderr);
+    assert_eq!(with.stdout, without.stdout);
+    assert!(
+        with.stderr.contains("history cache") && with.stderr.contains("was not written"),
+        "{}",
+        with.stderr
+    );
+    assert_eq!(
+        repo.read(".git/polyship/history-cache/keep"),
+        "not a cache\n"
+    );
+}
+
 /// `status --json` and `plan --json` (no cache) with history compared by git (`git diff-tree`,
 /// what long histories use) and by polyship itself (short ones), checked equal.
 fn same_with_both_comparisons(repo: &Repo, dir: &std::path::Path, step: &str) {

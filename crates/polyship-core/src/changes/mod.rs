@@ -263,11 +263,8 @@ pub fn collect(
         },
         &mut cache,
     )?;
-    if let Err(e) = cache.save() {
-        warnings.push(Warning::new(e).help(
-            "the next run reads history again; make `.git/polyship/` writable, or pass `--no-cache`",
-        ));
-    }
+    // Written while the changes are worked out (tens of megabytes on a long history).
+    let saving = std::thread::spawn(move || cache.save());
     let map = BumpMap::with(config.config.commits.types.clone());
 
     let mut by_package: Vec<Vec<Change>> = vec![Vec::new(); ws.packages.len()];
@@ -335,6 +332,14 @@ pub fn collect(
         });
     }
     warnings.extend(history.warnings.iter().cloned());
+    let saved = saving
+        .join()
+        .unwrap_or_else(|_| Err("the history cache was not written: its writer panicked".into()));
+    if let Err(e) = saved {
+        warnings.push(Warning::new(e).help(
+            "the next run reads history again; make `.git/polyship/` writable, or pass `--no-cache`",
+        ));
+    }
     let ignored = (0..ws.packages.len()).map(ignored).collect();
     Ok(Changes {
         changesets,
