@@ -1,5 +1,7 @@
 //! Lockfiles follow a release by direct, format-preserving edits of their workspace entries: no
 //! tool runs and nothing is fetched, and only the bytes of the values that change are replaced.
+//! Each format's edit lives with its ecosystem (`ecosystem/<name>/lockfile.rs`); what they share —
+//! which lockfile a file is, the entries that change, splicing, staleness errors — is here.
 //!
 //! - `Cargo.lock` (v3, v4): `[[package]]` entries without `source` are the workspace's crates; their
 //!   `version` moves, and so do `"name version"` references, which Cargo writes when a name is
@@ -60,7 +62,7 @@ impl Kind {
     }
 
     /// The command that brings the lockfile up to date.
-    fn refresh(self) -> &'static str {
+    pub(crate) fn refresh(self) -> &'static str {
         match self {
             Kind::CargoLock => "cargo update --workspace",
             Kind::PackageLock => "npm install --package-lock-only",
@@ -110,7 +112,7 @@ fn relative(lock_dir: &str, path: &str) -> Option<String> {
 }
 
 /// Byte-range replacements, applied from the end so earlier offsets stay valid.
-struct Splices(Vec<(Range<usize>, String)>);
+pub(crate) struct Splices(pub(crate) Vec<(Range<usize>, String)>);
 
 impl Splices {
     fn apply(mut self, text: &str) -> Option<String> {
@@ -127,7 +129,13 @@ impl Splices {
     }
 }
 
-fn stale(kind: Kind, file: &str, text: &str, offset: usize, message: String) -> SourceError {
+pub(crate) fn stale(
+    kind: Kind,
+    file: &str,
+    text: &str,
+    offset: usize,
+    message: String,
+) -> SourceError {
     SourceError::new(file, message)
         .at(text, offset)
         .help(format!(
@@ -160,16 +168,20 @@ pub fn update(
         return Ok(None);
     }
     let splices = match kind {
-        Kind::CargoLock => cargo(file, text, &bumped)?,
-        Kind::PackageLock => npm(file, text, &bumped, &requirements)?,
-        Kind::PnpmLock => pnpm(file, text, &requirements)?,
-        Kind::YarnLock => yarn(text, &requirements),
-        Kind::UvLock => uv(file, text, &bumped, &requirements)?,
+        Kind::CargoLock => crate::ecosystem::cargo::lockfile::cargo_lock(file, text, &bumped)?,
+        Kind::PackageLock => {
+            crate::ecosystem::npm::lockfile::package_lock(file, text, &bumped, &requirements)?
+        }
+        Kind::PnpmLock => crate::ecosystem::npm::lockfile::pnpm_lock(file, text, &requirements)?,
+        Kind::YarnLock => crate::ecosystem::npm::lockfile::yarn_lock(text, &requirements),
+        Kind::UvLock => {
+            crate::ecosystem::python::lockfile::uv_lock(file, text, &bumped, &requirements)?
+        }
     };
     Ok(splices.apply(text))
 }
 
-fn parse_toml(
+pub(crate) fn parse_toml(
     kind: Kind,
     file: &str,
     text: &str,
@@ -183,7 +195,7 @@ fn parse_toml(
 
 /// Moves a workspace entry's `version` from `b.from` to `b.to`; any other version means the
 /// lockfile is stale.
-fn move_version(
+pub(crate) fn move_version(
     kind: Kind,
     file: &str,
     text: &str,
@@ -213,412 +225,8 @@ fn move_version(
 }
 
 /// A TOML string value's inner span (between the quotes).
-fn inner(span: Range<usize>) -> Range<usize> {
+pub(crate) fn inner(span: Range<usize>) -> Range<usize> {
     span.start + 1..span.end - 1
-}
-
-fn cargo(file: &str, text: &str, bumped: &[(&Bumped, String)]) -> Result<Splices, SourceError> {
-    let kind = Kind::CargoLock;
-    let doc = parse_toml(kind, file, text)?;
-    let mut out = Vec::new();
-    let Some(packages) = doc
-        .get("package")
-        .and_then(toml_edit::Item::as_array_of_tables)
-    else {
-        return Ok(Splices(out));
-    };
-    for (b, _) in bumped {
-        for table in packages {
-            if table.get("name").and_then(toml_edit::Item::as_str) != Some(b.name)
-                || table.contains_key("source")
-            {
-                continue;
-            }
-            if let Some(version) = table.get("version") {
-                move_version(kind, file, text, b, version, &mut out)?;
-            }
-        }
-        // `"name version"` references, written when a name is ambiguous.
-        let reference = format!("{} {}", b.name, b.from);
-        for table in packages {
-            let Some(deps) = table
-                .get("dependencies")
-                .and_then(toml_edit::Item::as_array)
-            else {
-                continue;
-            };
-            for dep in deps {
-                if dep.as_str() == Some(reference.as_str())
-                    && let Some(span) = dep.span()
-                {
-                    out.push((inner(span), format!("{} {}", b.name, b.to)));
-                }
-            }
-        }
-    }
-    Ok(Splices(out))
-}
-
-fn npm(
-    file: &str,
-    text: &str,
-    bumped: &[(&Bumped, String)],
-    requirements: &[(&Requirement, String)],
-) -> Result<Splices, SourceError> {
-    let kind = Kind::PackageLock;
-    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let doc: serde_json::Value = serde_json::from_str(body).map_err(|e| {
-        SourceError::new(file, format!("the lockfile does not parse: {e}"))
-            .help(format!("repair it with `{}`", kind.refresh()))
-    })?;
-    let version = doc
-        .get("lockfileVersion")
-        .and_then(serde_json::Value::as_u64);
-    if !matches!(version, Some(2 | 3)) {
-        let at = crate::json::nearest_span(text, &["lockfileVersion"]).start;
-        return Err(SourceError::new(
-            file,
-            format!(
-                "lockfileVersion {} has no workspace entries polyship can update",
-                version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
-            ),
-        )
-        .at(text, at)
-        .help("upgrade it with npm 7 or newer (`npm install --package-lock-only`), or pass `--no-lockfile`"));
-    }
-    let packages = doc.get("packages");
-    let mut out = Vec::new();
-    for (b, rel) in bumped {
-        let Some(entry) = packages.and_then(|p| p.get(rel.as_str())) else {
-            return Err(stale(
-                kind,
-                file,
-                text,
-                crate::json::nearest_span(text, &["packages"]).start,
-                format!("`{}` ({}) has no entry in `packages`", b.name, b.path),
-            ));
-        };
-        match entry.get("version").and_then(serde_json::Value::as_str) {
-            None => {}
-            Some(v) if v == b.to => {}
-            Some(v) if v == b.from => {
-                if let Some(span) = crate::json::value_span(text, &["packages", rel, "version"]) {
-                    out.push((inner(span), b.to.to_owned()));
-                }
-            }
-            Some(v) => {
-                let at = crate::json::nearest_span(text, &["packages", rel, "version"]).start;
-                return Err(stale(
-                    kind,
-                    file,
-                    text,
-                    at,
-                    format!(
-                        "`{}` is at {v} here, but its manifest says {}",
-                        b.name, b.from
-                    ),
-                ));
-            }
-        }
-    }
-    for (r, rel) in requirements {
-        let path = ["packages", rel.as_str(), r.field, r.name];
-        let current = packages
-            .and_then(|p| p.get(rel.as_str()))
-            .and_then(|e| e.get(r.field))
-            .and_then(|d| d.get(r.name))
-            .and_then(serde_json::Value::as_str);
-        match current {
-            Some(v) if v == r.from => {
-                if let Some(span) = crate::json::value_span(text, &path) {
-                    out.push((inner(span), r.to.to_owned()));
-                }
-            }
-            // npm leaves requirements out of some entries (the root of older lockfiles).
-            None => {}
-            Some(v) if v == r.to => {}
-            Some(v) => {
-                return Err(stale(
-                    kind,
-                    file,
-                    text,
-                    crate::json::nearest_span(text, &path).start,
-                    format!(
-                        "`{}` requires `{}` {v} here, but its manifest says {}",
-                        r.dependent_path, r.name, r.from
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(Splices(out))
-}
-
-/// One line of a YAML block mapping: its indentation, key (unquoted), and the byte span of its
-/// scalar value (quotes excluded) when it has one on the same line.
-struct YamlLine {
-    indent: usize,
-    key: String,
-    value: Option<Range<usize>>,
-}
-
-fn yaml_line(line: &str, offset: usize) -> Option<YamlLine> {
-    let trimmed = line.trim_end_matches(['\r', '\n']);
-    let indent = trimmed.len() - trimmed.trim_start().len();
-    let rest = &trimmed[indent..];
-    if rest.is_empty() || rest.starts_with('#') || rest.starts_with('-') {
-        return None;
-    }
-    let (key, after) = if let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
-        let end = rest[1..].find(q)? + 1;
-        let after = rest[end + 1..].strip_prefix(':')?;
-        (rest[1..end].to_owned(), (after, indent + end + 2))
-    } else {
-        let colon = rest
-            .find(": ")
-            .or_else(|| rest.strip_suffix(':').map(str::len))?;
-        (
-            rest[..colon].to_owned(),
-            (&rest[colon + 1..], indent + colon + 1),
-        )
-    };
-    let (after, at) = after;
-    let value_text = after.trim_start();
-    let start = offset + at + (after.len() - value_text.len());
-    let value = if value_text.is_empty() {
-        None
-    } else if let Some(q) = value_text
-        .chars()
-        .next()
-        .filter(|c| *c == '\'' || *c == '"')
-    {
-        let end = value_text[1..].find(q)? + 1;
-        Some(start + 1..start + end)
-    } else {
-        let end = value_text.find(" #").unwrap_or(value_text.len());
-        Some(start..start + value_text[..end].trim_end().len())
-    };
-    Some(YamlLine { indent, key, value })
-}
-
-/// Every `(key path, value span)` of a block-style YAML document.
-fn yaml_values(text: &str) -> Vec<(Vec<String>, Range<usize>)> {
-    let mut out = Vec::new();
-    let mut stack: Vec<(usize, String)> = Vec::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if let Some(l) = yaml_line(line, offset) {
-            while stack.last().is_some_and(|(i, _)| *i >= l.indent) {
-                stack.pop();
-            }
-            stack.push((l.indent, l.key));
-            if let Some(v) = l.value {
-                out.push((stack.iter().map(|(_, k)| k.clone()).collect(), v));
-            }
-        }
-        offset += line.len();
-    }
-    out
-}
-
-fn pnpm(
-    file: &str,
-    text: &str,
-    requirements: &[(&Requirement, String)],
-) -> Result<Splices, SourceError> {
-    let values = yaml_values(text);
-    let version = values
-        .iter()
-        .find(|(k, _)| k.len() == 1 && k[0] == "lockfileVersion")
-        .map(|(_, v)| text[v.clone()].to_owned());
-    let v5 = version.as_deref().is_some_and(|v| v.starts_with('5'));
-    if !version
-        .as_deref()
-        .is_some_and(|v| ["5", "6", "7", "9"].iter().any(|p| v.starts_with(p)))
-    {
-        return Err(SourceError::new(
-            file,
-            format!(
-                "lockfileVersion {} is not one polyship can update",
-                version.unwrap_or_default()
-            ),
-        )
-        .help("update it with `pnpm install --lockfile-only`, or pass `--no-lockfile`"));
-    }
-    let has_importers = values
-        .iter()
-        .any(|(k, _)| k.first().is_some_and(|k| k == "importers"));
-    let mut out = Vec::new();
-    for (r, rel) in requirements {
-        let importer = if rel.is_empty() {
-            ".".to_owned()
-        } else {
-            rel.clone()
-        };
-        let mut path: Vec<String> = Vec::new();
-        if has_importers {
-            path.extend(["importers".to_owned(), importer]);
-        } else if !rel.is_empty() {
-            continue;
-        }
-        if v5 {
-            path.extend(["specifiers".to_owned(), r.name.to_owned()]);
-        } else {
-            path.extend([
-                r.field.to_owned(),
-                r.name.to_owned(),
-                "specifier".to_owned(),
-            ]);
-        }
-        let Some((_, span)) = values.iter().find(|(k, _)| *k == path) else {
-            continue;
-        };
-        let current = &text[span.clone()];
-        if current == r.from {
-            out.push((span.clone(), r.to.to_owned()));
-        } else if current != r.to {
-            return Err(stale(
-                Kind::PnpmLock,
-                file,
-                text,
-                span.start,
-                format!(
-                    "`{}` requires `{}` {current} here, but its manifest says {}",
-                    r.dependent_path, r.name, r.from
-                ),
-            ));
-        }
-    }
-    Ok(Splices(out))
-}
-
-fn yarn(text: &str, requirements: &[(&Requirement, String)]) -> Splices {
-    if !text.contains("\n__metadata:") && !text.starts_with("__metadata:") {
-        // Classic yarn links workspaces without recording them.
-        return Splices(Vec::new());
-    }
-    let mut out = Vec::new();
-    for (r, rel) in requirements {
-        let member_path = if rel.is_empty() { "." } else { rel.as_str() };
-        // Descriptors: `name@npm:^1.2.0` wherever a key lists it.
-        for (old, new) in [
-            (
-                format!("{}@npm:{}", r.name, r.from),
-                format!("{}@npm:{}", r.name, r.to),
-            ),
-            (
-                format!("{}@{}", r.name, r.from),
-                format!("{}@{}", r.name, r.to),
-            ),
-        ] {
-            let mut offset = 0;
-            for line in text.split_inclusive('\n') {
-                if !line.starts_with(' ') {
-                    for part in line.trim_end().trim_end_matches(':').split(", ") {
-                        let part_clean = part.trim_matches('"');
-                        if part_clean == old {
-                            let at = offset + line.find(&old).unwrap_or(0);
-                            out.push((at..at + old.len(), new.clone()));
-                        }
-                    }
-                }
-                offset += line.len();
-            }
-        }
-        // The dependent member's `dependencies:` entry, and nobody else's.
-        let mut offset = 0;
-        let mut in_member = false;
-        for line in text.split_inclusive('\n') {
-            if !line.starts_with(' ') && !line.trim().is_empty() {
-                in_member = line.contains(&format!("@workspace:{member_path}\""))
-                    || line.contains(&format!("@workspace:{member_path}:"));
-            }
-            let trimmed = line.trim_start();
-            for quoted_name in [format!("\"{}\": ", r.name), format!("{}: ", r.name)] {
-                if let Some(value) = trimmed.strip_prefix(&quoted_name) {
-                    let value = value.trim_end().trim_matches('"');
-                    let bare = value.strip_prefix("npm:").unwrap_or(value);
-                    if in_member && bare == r.from && line.starts_with("    ") {
-                        let at = offset + line.rfind(r.from).unwrap_or(0);
-                        out.push((at..at + r.from.len(), r.to.to_owned()));
-                    }
-                }
-            }
-            offset += line.len();
-        }
-    }
-    Splices(out)
-}
-
-fn uv(
-    file: &str,
-    text: &str,
-    bumped: &[(&Bumped, String)],
-    requirements: &[(&Requirement, String)],
-) -> Result<Splices, SourceError> {
-    let kind = Kind::UvLock;
-    let doc = parse_toml(kind, file, text)?;
-    let mut out = Vec::new();
-    let Some(packages) = doc
-        .get("package")
-        .and_then(toml_edit::Item::as_array_of_tables)
-    else {
-        return Ok(Splices(out));
-    };
-    let member = |t: &toml_edit::Table| {
-        t.get("source")
-            .and_then(toml_edit::Item::as_table_like)
-            .is_some_and(|s| {
-                s.contains_key("editable")
-                    || s.contains_key("virtual")
-                    || s.contains_key("directory")
-            })
-    };
-    let normal = crate::ecosystem::python::normalize_name;
-    for (b, _) in bumped {
-        for table in packages.iter().filter(|t| member(t)) {
-            if table
-                .get("name")
-                .and_then(toml_edit::Item::as_str)
-                .map(normal)
-                != Some(normal(b.name))
-            {
-                continue;
-            }
-            if let Some(version) = table.get("version") {
-                move_version(kind, file, text, b, version, &mut out)?;
-            }
-        }
-    }
-    for (r, _) in requirements {
-        for table in packages.iter().filter(|t| member(t)) {
-            let Some(dist) = table
-                .get("metadata")
-                .and_then(toml_edit::Item::as_table_like)
-                .and_then(|m| m.get("requires-dist"))
-                .and_then(toml_edit::Item::as_array)
-            else {
-                continue;
-            };
-            for entry in dist.iter().filter_map(toml_edit::Value::as_inline_table) {
-                if entry
-                    .get("name")
-                    .and_then(toml_edit::Value::as_str)
-                    .map(normal)
-                    != Some(normal(r.name))
-                {
-                    continue;
-                }
-                if let Some(spec) = entry.get("specifier")
-                    && spec.as_str() == Some(r.from)
-                    && let Some(span) = spec.span()
-                {
-                    out.push((inner(span), r.to.to_owned()));
-                }
-            }
-        }
-    }
-    Ok(Splices(out))
 }
 
 #[cfg(test)]

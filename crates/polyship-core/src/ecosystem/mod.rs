@@ -2,9 +2,11 @@
 //!
 //! An adapter knows its ecosystem's workspace rules (which directories are members), how to read a
 //! manifest into a [`Package`], which dependencies can point inside the workspace, the version
-//! scheme its packages use and the dialect of their requirements. Adding an ecosystem is a new file
-//! here and one line in [`ADAPTERS`] and [`Ecosystem::adapter`]; elsewhere an ecosystem is named
-//! only in matches the compiler checks for exhaustiveness.
+//! scheme its packages use and the dialect of their requirements; its [`Publish`] half knows its
+//! registry, tools and credentials. Adding an ecosystem is a new folder here (`<name>/mod.rs` for
+//! the [`Adapter`], `<name>/release.rs` for [`Publish`]) and one line in [`ADAPTERS`] and
+//! [`Ecosystem::adapter`]. Code elsewhere asks the adapter rather than naming an ecosystem, and
+//! where it must name one, matches every ecosystem, so that the compiler finds it.
 
 use std::path::Path;
 

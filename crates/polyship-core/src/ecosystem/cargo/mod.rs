@@ -6,6 +6,7 @@
 //! path dependencies can be internal: without `path` a dependency comes from a registry, whatever its
 //! name.
 
+pub(crate) mod lockfile;
 pub(crate) mod release;
 
 use std::collections::{BTreeSet, HashMap};

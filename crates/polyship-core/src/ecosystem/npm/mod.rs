@@ -7,6 +7,7 @@
 //! changesets treat it. Dependencies resolve to workspace packages by name, unless they point
 //! elsewhere (`file:`/`link:` paths, git and tarball URLs).
 
+pub(crate) mod lockfile;
 pub(crate) mod release;
 
 use serde::Deserialize;

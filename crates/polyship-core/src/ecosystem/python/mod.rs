@@ -18,6 +18,7 @@
 //! crate's version: the wheel and the crate are linked and the crate's manifest is the one a
 //! release edits.
 
+pub(crate) mod lockfile;
 pub(crate) mod release;
 
 use toml_edit::TableLike;
