@@ -7,6 +7,7 @@
 
 pub mod changelog;
 pub mod changesets_changelog;
+pub mod commit;
 pub mod edit;
 pub mod layout;
 pub mod lockfile;

@@ -1,0 +1,135 @@
+//! The release commit and its stamps: the commit message a `version` run writes, today's date for
+//! changelogs (`SOURCE_DATE_EPOCH` honoured), and snapshot versions.
+
+use crate::plan::Plan;
+
+/// The commit message: `{releases}` becomes `a@1.3.0, b@2.0.0`; when that makes the subject
+/// longer than 100 characters, the subject counts the packages and the body lists them.
+pub fn commit_message(template: &str, plan: &Plan) -> String {
+    let mut list: Vec<String> = Vec::new();
+    for r in &plan.releases {
+        // A crate and its wheel share name and version: one entry.
+        let item = format!("{}@{}", r.name, r.to);
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+    if list.is_empty() {
+        return template.replace("{releases}", "changesets that release nothing");
+    }
+    let full = template.replace("{releases}", &list.join(", "));
+    if full.lines().next().unwrap_or_default().chars().count() <= 100 {
+        return full;
+    }
+    let count = if list.len() == 1 {
+        "1 package".to_owned()
+    } else {
+        format!("{} packages", list.len())
+    };
+    let mut message = template.replace("{releases}", &count);
+    message.push_str("\n\n");
+    for item in &list {
+        message.push_str("- ");
+        message.push_str(item);
+        message.push('\n');
+    }
+    message
+}
+
+/// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
+pub fn epoch_seconds() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
+}
+
+/// (year, month, day, hour, minute, second) in UTC.
+pub fn civil(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`, as changelogs write it.
+pub fn today() -> String {
+    let (y, m, d, ..) = civil(epoch_seconds());
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Why snapshot versions cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("`{0}` cannot be part of a version")]
+    Tag(String),
+    #[error("the snapshot version `{text}` is not a valid version: {message}")]
+    Version { text: String, message: String },
+}
+
+impl SnapshotError {
+    /// What to do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            SnapshotError::Tag(_) => "use letters, digits and `-` in a snapshot tag",
+            SnapshotError::Version { .. } => "fix `[release] snapshot-version` in polyship.toml",
+        }
+    }
+}
+
+/// Replaces every release's version with a snapshot version from `template` (`{tag}`,
+/// `{datetime}`, `{commit}` — `commit` — and `{next}`), in each ecosystem's scheme.
+pub fn snapshot(
+    plan: &mut Plan,
+    template: &str,
+    tag: &str,
+    commit: &str,
+) -> Result<(), SnapshotError> {
+    if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(SnapshotError::Tag(tag.to_owned()));
+    }
+    let (y, mo, d, h, mi, s) = civil(epoch_seconds());
+    let datetime = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}");
+    for r in &mut plan.releases {
+        let scheme = r.ecosystem.adapter().scheme();
+        let next = scheme
+            .read_own(&r.to)
+            .map_or_else(|| r.to.clone(), |v| v.to_string());
+        let text = template
+            .replace("{tag}", tag)
+            .replace("{datetime}", &datetime)
+            .replace("{commit}", commit)
+            .replace("{next}", &next);
+        let version = semver::Version::parse(&text).map_err(|e| SnapshotError::Version {
+            message: e.to_string(),
+            text,
+        })?;
+        r.to = scheme.snapshot(&version, &datetime);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(civil(1_795_392_000), (2026, 11, 23, 0, 0, 0));
+        assert_eq!(civil(951_782_400 + 3_661), (2000, 2, 29, 1, 1, 1));
+    }
+}
