@@ -655,6 +655,20 @@ fn release_commits(
                 continue;
             }
         }
+        // A version HEAD does not have was set in the work tree, not by a commit (`version
+        // --no-commit`): no commit of the history is its release commit, and reading the version
+        // file at every commit to find none would be the slowest thing a run does.
+        let at_head = version_in(&mut blobs, walked.commits[0].tree, file)?;
+        if !at_head.is_some_and(|v| same_version(&v, current)) {
+            cache.set_outcome(
+                key,
+                Outcome {
+                    head,
+                    found: Versioned::Nowhere,
+                },
+            );
+            continue;
+        }
         // What an earlier search from an older head found, and where the commits made since end.
         let (newer_than, earlier) = match cached {
             Some(o) if o.head == head => (0, Some(o.found)),
