@@ -10,7 +10,7 @@ use super::journal;
 use super::publish::{Problem, problem, slash};
 use super::tools::NpmClient;
 use crate::config::LoadedConfig;
-use crate::workspace::Ecosystem;
+use crate::workspace::{Ecosystem, Package};
 
 /// What this release uploads, and where.
 pub struct Needs<'a> {
@@ -20,8 +20,8 @@ pub struct Needs<'a> {
     /// The named Cargo registry (`publish = ["name"]`), `None` for crates.io.
     pub cargo_registry: Option<&'a str>,
     pub npm_client: NpmClient,
-    /// Every npm registry packages go to.
-    pub npm_registries: &'a [String],
+    /// The packages this release uploads.
+    pub uploads: Vec<&'a Package>,
     /// The registry `[publish.npm] registry` names (or npmjs.org): the only one `NPM_TOKEN` is
     /// ever sent to.
     pub npm_configured: &'a str,

@@ -1438,18 +1438,6 @@ fn prepare_tools(
         .iter()
         .filter(|t| t.state == State::Pending)
         .collect();
-    let mut npm_registries: Vec<String> = uploads
-        .iter()
-        .filter(|t| t.ecosystem == Ecosystem::Npm)
-        .map(|t| {
-            ws.packages[t.package]
-                .registry
-                .as_deref()
-                .map_or_else(|| npm_registry.clone(), slash)
-        })
-        .collect();
-    npm_registries.sort();
-    npm_registries.dedup();
     let npm_client = NpmClient::detect(root);
     let needs = preflight::Needs {
         root,
@@ -1457,7 +1445,7 @@ fn prepare_tools(
         ecosystems: uploads.iter().map(|t| t.ecosystem).collect(),
         cargo_registry: cargo_registry_name.as_deref(),
         npm_client,
-        npm_registries: &npm_registries,
+        uploads: uploads.iter().map(|t| &ws.packages[t.package]).collect(),
         npm_configured: npm_registry,
         python: &settings.python,
     };

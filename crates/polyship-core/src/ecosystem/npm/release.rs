@@ -17,7 +17,7 @@ use crate::release::tools::{
     Artifact, NpmClient, Setup, ToolError, check_packed_manifest, integrity_file, io_error,
     only_file,
 };
-use crate::workspace::Package;
+use crate::workspace::{Ecosystem, Package};
 
 impl Publish for super::Npm {
     /// Whether `name` `version` is on the registry, with the checksums it records.
@@ -75,7 +75,20 @@ impl Publish for super::Npm {
         let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
             .iter()
             .find(|v| env_nonempty(v).is_some());
-        for reg in needs.npm_registries {
+        // Every registry the npm packages go to: the configured one, or their own.
+        let mut registries: Vec<String> = needs
+            .uploads
+            .iter()
+            .filter(|p| p.ecosystem == Ecosystem::Npm)
+            .map(|p| {
+                p.registry
+                    .as_deref()
+                    .map_or_else(|| needs.npm_configured.to_owned(), slash)
+            })
+            .collect();
+        registries.sort();
+        registries.dedup();
+        for reg in &registries {
             match npmrc_auth(&npmrc_files(needs.root, needs.root), reg) {
                 Some(Ok(())) => {}
                 Some(Err(e)) => problems.push(problem(
