@@ -140,7 +140,7 @@ const ATTEMPTS: u32 = 5;
 
 /// GETs `url` with `accept`: `Ok(None)` for 404 and 410, the body for 200, an error otherwise.
 /// 429 and 5xx answers and failed connections are retried with backoff (honouring `Retry-After`).
-pub(crate) fn get(
+fn get(
     agent: &ureq::Agent,
     url: &str,
     accept: &str,
@@ -208,6 +208,21 @@ pub fn presence(
     ecosystem
         .adapter()
         .presence(agent, registries, name, version)
+}
+
+/// What the registry at `url` holds: absent when it answers 404, else what `read` finds in the
+/// answer (a reader's complaint is an unreadable answer from `url`).
+pub(crate) fn read_presence(
+    agent: &ureq::Agent,
+    url: String,
+    accept: &str,
+    auth: Option<&str>,
+    read: impl FnOnce(&str) -> Result<Presence, String>,
+) -> Result<Presence, RegistryError> {
+    let Some(body) = get(agent, &url, accept, auth)? else {
+        return Ok(Presence::Absent);
+    };
+    read(&body).map_err(|message| RegistryError::Unreadable { url, message })
 }
 
 pub(crate) fn cargo_presence(body: &str, version: &str) -> Result<Presence, String> {

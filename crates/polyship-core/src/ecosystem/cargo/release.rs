@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::release::preflight::{Needs, cargo_credentials_file_has, cargo_token_var, tool_runs};
 use crate::release::publish::{Problem, problem};
 use crate::release::registry::{
-    Presence, Registries, RegistryError, cargo_index_path, cargo_presence, get,
+    Presence, Registries, RegistryError, cargo_index_path, cargo_presence, read_presence,
 };
 use crate::release::tools::{Artifact, Setup, ToolError, io_error, sha256_file};
 use crate::workspace::Package;
@@ -23,11 +23,13 @@ impl Publish for super::Cargo {
         name: &str,
         version: &str,
     ) -> Result<Presence, RegistryError> {
-        let url = format!("{}{}", registries.cargo, cargo_index_path(name));
-        let Some(body) = get(agent, &url, "*/*", registries.auth.cargo.as_deref())? else {
-            return Ok(Presence::Absent);
-        };
-        cargo_presence(&body, version).map_err(|message| RegistryError::Unreadable { url, message })
+        read_presence(
+            agent,
+            format!("{}{}", registries.cargo, cargo_index_path(name)),
+            "*/*",
+            registries.auth.cargo.as_deref(),
+            |body| cargo_presence(body, version),
+        )
     }
 
     /// The tools and credentials an upload needs; every problem is pushed.

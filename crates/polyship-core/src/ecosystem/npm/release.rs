@@ -12,7 +12,7 @@ use crate::release::preflight::{
     Needs, env_nonempty, holds_literal_secret, npmrc_auth, npmrc_files, npmrc_key, tool_runs,
 };
 use crate::release::publish::{Problem, problem, slash};
-use crate::release::registry::{Presence, Registries, RegistryError, get, npm_presence};
+use crate::release::registry::{Presence, Registries, RegistryError, npm_presence, read_presence};
 use crate::release::tools::{
     Artifact, NpmClient, Setup, ToolError, check_packed_manifest, integrity_file, io_error,
     only_file,
@@ -29,17 +29,13 @@ impl Publish for super::Npm {
         version: &str,
     ) -> Result<Presence, RegistryError> {
         // Scoped names keep their `@` and encode the `/`.
-        let url = format!("{}{}", registries.npm, name.replace('/', "%2f"));
-        let Some(body) = get(
+        read_presence(
             agent,
-            &url,
+            format!("{}{}", registries.npm, name.replace('/', "%2f")),
             "application/json",
             registries.auth.npm.as_deref(),
-        )?
-        else {
-            return Ok(Presence::Absent);
-        };
-        npm_presence(&body, version).map_err(|message| RegistryError::Unreadable { url, message })
+            |body| npm_presence(body, version),
+        )
     }
 
     /// The tools and credentials an upload needs; every problem is pushed.

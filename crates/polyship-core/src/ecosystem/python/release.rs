@@ -10,7 +10,9 @@ use std::process::Command;
 use super::normalize_name as pep503;
 use crate::release::preflight::{Needs, env_nonempty, home, tool_runs};
 use crate::release::publish::{Problem, problem};
-use crate::release::registry::{Presence, Registries, RegistryError, get, python_presence};
+use crate::release::registry::{
+    Presence, Registries, RegistryError, python_presence, read_presence,
+};
 use crate::release::tools::{Artifact, Setup, ToolError, io_error, sha256_file};
 use crate::workspace::Package;
 
@@ -23,17 +25,13 @@ impl Publish for super::Python {
         name: &str,
         version: &str,
     ) -> Result<Presence, RegistryError> {
-        let url = format!("{}simple/{}/", registries.python, pep503(name));
-        let Some(body) = get(
+        read_presence(
             agent,
-            &url,
+            format!("{}simple/{}/", registries.python, pep503(name)),
             "application/vnd.pypi.simple.v1+json, text/html;q=0.5",
             registries.auth.python.as_deref(),
-        )?
-        else {
-            return Ok(Presence::Absent);
-        };
-        Ok(python_presence(&body, name, version))
+            |body| Ok(python_presence(body, name, version)),
+        )
     }
 
     /// The tools and credentials an upload needs; every problem is pushed.
