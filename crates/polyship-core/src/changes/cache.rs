@@ -39,10 +39,8 @@ pub const MAX_BYTES: usize = 256 << 20;
 /// Release-commit outcomes kept at most.
 const MAX_OUTCOMES: usize = 100_000;
 
-/// The cache being read by [`prefetch`], by path.
-#[allow(clippy::type_complexity)]
-static PREFETCHED: std::sync::Mutex<Option<(PathBuf, std::thread::JoinHandle<Option<Cache>>)>> =
-    std::sync::Mutex::new(None);
+/// The cache being read by [`prefetch`].
+static PREFETCHED: super::prefetch::Prefetch<Cache> = super::prefetch::Prefetch::new();
 
 /// Starts reading and indexing the cache of `git_dir` on another thread, so that it is ready when
 /// [`Cache::load`] asks for it — while discovery waits for `git ls-files`, on a long history.
@@ -51,13 +49,7 @@ pub fn prefetch(git_dir: &Path) {
     if !path.is_file() {
         return;
     }
-    let reading = {
-        let path = path.clone();
-        std::thread::spawn(move || std::fs::read(&path).ok().and_then(decode))
-    };
-    if let Ok(mut slot) = PREFETCHED.lock() {
-        *slot = Some((path, reading));
-    }
+    PREFETCHED.start(path, |path| std::fs::read(path).ok().and_then(decode));
 }
 
 /// A cached commit, read in place.
@@ -168,16 +160,10 @@ impl Cache {
     pub fn load(git_dir: &Path, layout: &[String]) -> Self {
         let path = git_dir.join("polyship").join("history-cache");
         let layout = sorted(layout);
-        let prefetched = PREFETCHED
-            .lock()
-            .ok()
-            .and_then(|mut p| p.take())
-            .filter(|(p, _)| *p == path);
-        let read = match prefetched {
-            Some((_, reading)) => reading.join().ok().flatten(),
-            None => std::fs::read(&path).ok().and_then(decode),
-        };
-        let mut cache = read.unwrap_or_default();
+        let mut cache = PREFETCHED
+            .take(&path)
+            .or_else(|| std::fs::read(&path).ok().and_then(decode))
+            .unwrap_or_default();
         if cache.layout != layout {
             if !cache.touched.is_empty() {
                 cache.changed = true;

@@ -13,7 +13,7 @@
 //! ends the range at the newest chain commit it descends from.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use gix::ObjectId;
@@ -240,26 +240,16 @@ pub fn current_branch(repo: &gix::Repository) -> Option<String> {
         .map(|n| n.shorten().to_str_lossy().into_owned())
 }
 
-/// Every tag of the repository, peeled to the commit it names.
-/// Tags being read by [`prefetch_tags`], by repository root.
-#[allow(clippy::type_complexity)]
-static PREFETCHED_TAGS: std::sync::Mutex<
-    Option<(
-        PathBuf,
-        std::thread::JoinHandle<Option<Vec<(String, ObjectId)>>>,
-    )>,
-> = std::sync::Mutex::new(None);
+/// Tags being read by [`prefetch_tags`].
+static PREFETCHED_TAGS: super::prefetch::Prefetch<Vec<(String, ObjectId)>> =
+    super::prefetch::Prefetch::new();
 
 /// Starts reading the tags of the repository at `root` on another thread, for [`tags_of`] later
 /// in this process: tens of thousands of tags are read while discovery runs.
 pub fn prefetch_tags(root: &Path) {
-    let reading = {
-        let root = root.to_owned();
-        std::thread::spawn(move || open(&root).ok().and_then(|repo| tags(&repo).ok()))
-    };
-    if let Ok(mut slot) = PREFETCHED_TAGS.lock() {
-        *slot = Some((root.to_owned(), reading));
-    }
+    PREFETCHED_TAGS.start(root.to_owned(), |root| {
+        open(root).ok().and_then(|repo| tags(&repo).ok())
+    });
 }
 
 /// The tags of the repository at `root`: those [`prefetch_tags`] read, else read now.
@@ -267,17 +257,13 @@ pub fn tags_of(
     root: &Path,
     repo: &gix::Repository,
 ) -> Result<Vec<(String, ObjectId)>, HistoryError> {
-    let prefetched = PREFETCHED_TAGS
-        .lock()
-        .ok()
-        .and_then(|mut p| p.take())
-        .filter(|(r, _)| r == root);
-    match prefetched.and_then(|(_, reading)| reading.join().ok().flatten()) {
+    match PREFETCHED_TAGS.take(root) {
         Some(tags) => Ok(tags),
         None => tags(repo),
     }
 }
 
+/// Every tag of the repository, peeled to the commit it names.
 pub fn tags(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, HistoryError> {
     let mut out = Vec::new();
     let platform = repo.references().map_err(git_err)?;

@@ -21,6 +21,7 @@ mod gitdiff;
 pub mod history;
 pub mod lerna_config;
 pub mod lint;
+mod prefetch;
 pub mod rules;
 pub mod scheme;
 
