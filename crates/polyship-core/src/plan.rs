@@ -261,14 +261,8 @@ fn groups(
 /// wrapped (smaller) version.
 fn overflow(ws: &Workspace, p: usize, from: &Version, bump: Bump) -> PlanError {
     let package = &ws.packages[p];
-    let location = match &package.version_source {
-        VersionSource::Manifest { location } | VersionSource::Workspace { location } => {
-            Some(location)
-        }
-        _ => None,
-    };
-    let mut err = SourceError::new(
-        location.map_or(package.manifest.as_str(), |l| l.file.as_str()),
+    let err = at_version(
+        package,
         format!(
             "a {} release of `{}` from {from} overflows: a version part cannot go past {}",
             bump.as_str(),
@@ -277,14 +271,30 @@ fn overflow(ws: &Workspace, p: usize, from: &Version, bump: Bump) -> PlanError {
         ),
     )
     .help("set the version by hand to one that can be released from");
-    if let Some(l) = location {
-        err = err.at_position(Some(crate::diagnostic::Position {
+    PlanError::Input(err)
+}
+
+/// An error about `package`'s version, at the line that writes it when discovery knows one (else
+/// about its manifest).
+fn at_version(package: &crate::workspace::Package, message: String) -> SourceError {
+    let location = match &package.version_source {
+        VersionSource::Manifest { location } | VersionSource::Workspace { location } => {
+            Some(location)
+        }
+        _ => None,
+    };
+    let err = SourceError::new(
+        location.map_or(package.manifest.as_str(), |l| l.file.as_str()),
+        message,
+    );
+    match location {
+        Some(l) => err.at_position(Some(crate::diagnostic::Position {
             line: l.line,
             column: 1,
             line_text: String::new(),
-        }));
+        })),
+        None => err,
     }
-    PlanError::Input(err)
 }
 
 /// lerna's `isBreakingChange`: a release from `line` by `bump` that every member must take.
@@ -464,24 +474,8 @@ pub fn plan_with(
         if let (Err(message), Some(_)) = (&versions[p], &package.version)
             && counted[p].iter().any(|c| c.bump > Bump::None)
         {
-            let location = match &package.version_source {
-                VersionSource::Manifest { location } | VersionSource::Workspace { location } => {
-                    Some(location)
-                }
-                _ => None,
-            };
-            let mut err = SourceError::new(
-                location.map_or(package.manifest.as_str(), |l| l.file.as_str()),
-                message.clone(),
-            )
-            .help(package.ecosystem.adapter().scheme().help());
-            if let Some(l) = location {
-                err = err.at_position(Some(crate::diagnostic::Position {
-                    line: l.line,
-                    column: 1,
-                    line_text: String::new(),
-                }));
-            }
+            let err = at_version(package, message.clone())
+                .help(package.ecosystem.adapter().scheme().help());
             return Err(PlanError::Input(err));
         }
     }
