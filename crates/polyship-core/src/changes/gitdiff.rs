@@ -93,16 +93,19 @@ pub struct Pair {
 }
 
 impl Pair {
-    /// The line git reads, and the header it answers with.
-    fn line_and_header(&self) -> (String, String) {
-        if let Some(parent) = self.parent {
-            (
-                format!("{} {parent}\n", self.commit),
-                format!("{}\0", self.commit),
-            )
-        } else {
-            let line = format!("{EMPTY_TREE} {}\n", self.tree);
-            (line.clone(), line)
+    /// The line git reads.
+    fn line(&self) -> String {
+        match self.parent {
+            Some(parent) => format!("{} {parent}\n", self.commit),
+            None => format!("{EMPTY_TREE} {}\n", self.tree),
+        }
+    }
+
+    /// The header git answers the line with: the commit and a NUL, or the tree-pair line itself.
+    fn header(&self) -> String {
+        match self.parent {
+            Some(_) => format!("{}\0", self.commit),
+            None => self.line(),
         }
     }
 }
@@ -170,7 +173,7 @@ fn one_process(git_dir: &Path, pairs: &[Pair], owners: &Owners<'_>) -> Result<Ve
         let feeder = scope.spawn(move || -> std::io::Result<()> {
             let mut input = Vec::with_capacity(pairs.len() * 82);
             for pair in pairs {
-                input.write_all(pair.line_and_header().0.as_bytes())?;
+                input.write_all(pair.line().as_bytes())?;
             }
             stdin.write_all(&input)
         });
@@ -207,7 +210,7 @@ fn parse(mut out: impl BufRead, pairs: &[Pair], owners: &Owners<'_>) -> Result<V
     let mut header = Vec::new();
     for pair in pairs {
         header.clear();
-        let (_, expected) = pair.line_and_header();
+        let expected = pair.header();
         let end = if pair.parent.is_some() { 0 } else { b'\n' };
         out.read_until(end, &mut header)
             .map_err(|e| e.to_string())?;
