@@ -79,7 +79,9 @@ pub fn default_templates(ws: &Workspace, package: &Package) -> Vec<String> {
         ];
     }
     vec![
-        crate::ecosystem::adapter(package.ecosystem)
+        package
+            .ecosystem
+            .adapter()
             .default_tag_template()
             .to_owned(),
     ]

@@ -179,7 +179,7 @@ pub fn resolve(
         .packages
         .iter()
         .map(|p| {
-            let governed = lerna_mode && crate::ecosystem::adapter(p.ecosystem).governed_by_lerna();
+            let governed = lerna_mode && p.ecosystem.adapter().governed_by_lerna();
             let matches = |g: &glob::Pattern| g.matches(&p.name) || g.matches(&p.id());
             let (sources, origin) =
                 if let Some((_, s, _)) = overrides.iter().find(|(g, _, _)| matches(g)) {

@@ -61,7 +61,7 @@ pub struct Schemes {
 
 /// Schemes that carry the package name, in order of preference for an ecosystem.
 fn named(ecosystem: Ecosystem) -> [&'static str; 3] {
-    match crate::ecosystem::adapter(ecosystem).default_tag_template() {
+    match ecosystem.adapter().default_tag_template() {
         "{name}@{version}" => ["{name}@{version}", "{name}-v{version}", "{name}-{version}"],
         _ => ["{name}-v{version}", "{name}@{version}", "{name}-{version}"],
     }

@@ -28,11 +28,6 @@ pub mod python;
 /// Every adapter, in the order their packages are listed.
 pub const ADAPTERS: [&dyn Adapter; 3] = [&cargo::Cargo, &npm::Npm, &python::Python];
 
-/// The adapter for `ecosystem`.
-pub fn adapter(ecosystem: Ecosystem) -> &'static dyn Adapter {
-    ecosystem.adapter()
-}
-
 impl Ecosystem {
     /// This ecosystem's adapter: what the rest of polyship asks instead of naming an ecosystem.
     pub fn adapter(self) -> &'static dyn Adapter {

@@ -808,8 +808,8 @@ fn shared_tags(
         }) || changesets
             .is_some_and(|c| c.fixed.iter().any(|g| in_list(g, pa) && in_list(g, pb)))
             || (lerna_fixed
-                && crate::ecosystem::adapter(pa.ecosystem).governed_by_lerna()
-                && crate::ecosystem::adapter(pb.ecosystem).governed_by_lerna());
+                && pa.ecosystem.adapter().governed_by_lerna()
+                && pb.ecosystem.adapter().governed_by_lerna());
         linked(pa, pb) || linked(pb, pa) || field || grouped
     };
     for (tag, packages) in by_tag {

@@ -166,7 +166,7 @@ pub fn discover_in(
                 loaded = true;
                 continue;
             }
-            if let Some(more) = ecosystem::adapter(eco).load(&cx, &dir)? {
+            if let Some(more) = eco.adapter().load(&cx, &dir)? {
                 loaded = true;
                 found.extend(more);
             }
@@ -192,7 +192,7 @@ pub fn discover_in(
             .packages
             .iter()
             .any(|p| p.ecosystem == eco && p.path == dir)
-            && let Some(more) = ecosystem::adapter(eco).load(&cx, &dir)?
+            && let Some(more) = eco.adapter().load(&cx, &dir)?
         {
             found.extend(more);
         }
@@ -314,7 +314,7 @@ fn resolve_dependencies(packages: &mut [Package], warnings: &mut Vec<Warning>) {
         .collect();
     let mut warned = BTreeSet::new();
     for package in packages.iter_mut() {
-        let links_by_name = ecosystem::adapter(package.ecosystem).links_by_name();
+        let links_by_name = package.ecosystem.adapter().links_by_name();
         package.dependencies.retain(|dep| {
             let at = Some(Position { line: dep.location.line, column: 1, line_text: String::new() });
             let Some(target_path) = by_name.get(&(dep.ecosystem, dep.name.clone())) else {
