@@ -279,9 +279,11 @@ pub fn tags(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, HistoryEr
             .peeled
             .or_else(|| reference.inner.target.try_id().map(ToOwned::to_owned));
         let kind = |id: ObjectId| repo.find_header(id).ok().map(|h| h.kind());
-        let id = match direct {
-            Some(id) if kind(id) == Some(gix::object::Kind::Commit) => id,
-            Some(id) if kind(id) != Some(gix::object::Kind::Tag) => continue,
+        let id = match direct.map(|id| (id, kind(id))) {
+            Some((id, Some(gix::object::Kind::Commit))) => id,
+            // A tree or blob, or an object that is not there.
+            Some((_, kind)) if kind != Some(gix::object::Kind::Tag) => continue,
+            // An annotated tag that `packed-refs` has not peeled.
             _ => match reference.peel_to_id() {
                 Ok(id) if kind(id.detach()) == Some(gix::object::Kind::Commit) => id.detach(),
                 _ => continue,
