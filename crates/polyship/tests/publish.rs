@@ -95,6 +95,24 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// A clone of the origin as CI makes it: shallow, the release branch only, no tags.
+    fn ci_clone(&self) -> Repo {
+        let ci = Repo::bare_dir();
+        let origin = format!("file://{}", self.origin.path().display());
+        ci.git(&[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--no-tags",
+            "-b",
+            "main",
+            &origin,
+            &ci.path().to_string_lossy(),
+        ]);
+        ci
+    }
+
     fn new(npm_registry: &str, extra_config: &str) -> Self {
         let id = uid();
         let crate_name = format!("core_{id}");
@@ -1293,19 +1311,7 @@ fn a_fresh_shallow_clone_in_ci_sees_the_release_through_the_remote_tags() {
     f.repo.git(&["add", "README.md"]);
     f.repo.git(&["commit", "-qm", "docs: readme"]);
     f.repo.git(&["push", "-q", "origin", "main"]);
-    let ci = Repo::bare_dir();
-    let origin = format!("file://{}", f.origin.path().display());
-    ci.git(&[
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        "--no-tags",
-        "-b",
-        "main",
-        &origin,
-        &ci.path().to_string_lossy(),
-    ]);
+    let ci = f.ci_clone();
     assert_eq!(ci.git(&["tag"]), "");
     // As GitLab's runners do: a detached HEAD at the branch's newest commit.
     ci.git(&["checkout", "-q", "--detach"]);
@@ -1632,19 +1638,7 @@ fn a_rerun_on_a_fresh_clone_of_a_finished_release_builds_nothing() {
     let f = Fixture::new(&npm, "");
     let out = f.run(&["publish"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    let ci = Repo::bare_dir();
-    let origin = format!("file://{}", f.origin.path().display());
-    ci.git(&[
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        "--no-tags",
-        "-b",
-        "main",
-        &origin,
-        &ci.path().to_string_lossy(),
-    ]);
+    let ci = f.ci_clone();
     assert_eq!(ci.git(&["tag"]), "");
     let out = ci.run_env(ci.path(), &["publish"], &f.env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
