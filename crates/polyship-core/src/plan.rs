@@ -804,6 +804,9 @@ pub fn plan_with(
         let package = &ws.packages[p];
         let rendered = render(package.ecosystem, to)
             .map_err(|m| PlanError::Input(SourceError::new(&package.manifest, m)))?;
+        if let Err((message, help)) = package.ecosystem.adapter().check_release(package, to) {
+            return Err(PlanError::Input(at_version(package, message).help(help)));
+        }
         releases.push(Release {
             package: p,
             name: package.name.clone(),

@@ -18,6 +18,8 @@ pub enum EditError {
     NotAString { file: String, key: Vec<String> },
     #[error("`{value}` cannot be written inside a quoted string in `{file}`")]
     Unwritable { file: String, value: String },
+    #[error("polyship cannot edit this kind of file: `{file}`")]
+    Unsupported { file: String },
 }
 
 /// The kind of file, by its syntax.

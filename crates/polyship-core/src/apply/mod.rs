@@ -179,14 +179,15 @@ fn set_version(
             .help("packages that share one version field must release together: put them in a fixed group"),
         ));
     }
-    write_string(files, location, &[], &release.to)?;
+    write_string(files, package.ecosystem, location, &[], &release.to)?;
     written.insert(slot, release.to.clone());
     Ok(())
 }
 
-/// Writes `value` at `location` (plus `suffix` keys).
+/// Writes `value` at `location` (plus `suffix` keys), as `ecosystem` edits its manifests.
 fn write_string(
     files: &mut Files,
+    ecosystem: Ecosystem,
     location: &Location,
     suffix: &[&str],
     value: &str,
@@ -198,19 +199,15 @@ fn write_string(
             "the file disappeared since it was read",
         ))
     })?;
-    let syntax = Syntax::of(file).ok_or_else(|| {
-        ApplyError::Input(SourceError::new(
-            file,
-            "polyship cannot edit this kind of file",
-        ))
-    })?;
     let key: Vec<String> = location
         .key
         .iter()
         .cloned()
         .chain(suffix.iter().map(|s| (*s).to_owned()))
         .collect();
-    let new = edit::set_string(syntax, file, &text, &key, value)
+    let new = ecosystem
+        .adapter()
+        .set_string(file, &text, &key, value)
         .map_err(|e| edit_error(&e, file, Some(location.line), &text))?;
     files.set(file, new)
 }
@@ -399,45 +396,44 @@ fn write_requirement(
     let location = &dep.location;
     let file = location.file.clone();
     let text = files.text(&file)?.unwrap_or_default();
-    let syntax = Syntax::of(&file).unwrap_or(Syntax::Toml);
-    match dep.ecosystem {
-        Ecosystem::Npm => write_string(files, location, &[], &new)?,
-        Ecosystem::Cargo | Ecosystem::Python => {
-            // A bare string (`core = "1.2"`, a PEP 508 string, Poetry's `core = "^1.2"`) or a table
-            // with a `version` key.
-            match edit::get_string(syntax, &file, &text, &location.key) {
-                Ok(current) => {
-                    let replaced = if current.trim() == requirement {
-                        new.clone()
-                    } else {
-                        // A PEP 508 string: the specifier inside it.
-                        let name_end = current
-                            .find(|c: char| !(c.is_alphanumeric() || "-_.".contains(c)))
-                            .unwrap_or(current.len());
-                        let at = current[name_end..].find(requirement).map(|i| i + name_end);
-                        let Some(at) = at else {
-                            return Err(ApplyError::Input(
-                                SourceError::new(
-                                    &file,
-                                    format!("cannot find `{requirement}` in `{current}`"),
-                                )
-                                .at_position(Some(Position::line_col(&text, location.line, 1)))
-                                .help("rewrite the requirement by hand"),
-                            ));
-                        };
-                        format!(
-                            "{}{new}{}",
-                            &current[..at],
-                            &current[at + requirement.len()..]
-                        )
+    let adapter = dep.ecosystem.adapter();
+    if adapter.requirement_is_whole_value() {
+        write_string(files, dep.ecosystem, location, &[], &new)?;
+    } else {
+        // A bare string (`core = "1.2"`, a PEP 508 string, Poetry's `core = "^1.2"`) or a table
+        // with a `version` key.
+        match adapter.get_string(&file, &text, &location.key) {
+            Ok(current) => {
+                let replaced = if current.trim() == requirement {
+                    new.clone()
+                } else {
+                    // A PEP 508 string: the specifier inside it.
+                    let name_end = current
+                        .find(|c: char| !(c.is_alphanumeric() || "-_.".contains(c)))
+                        .unwrap_or(current.len());
+                    let at = current[name_end..].find(requirement).map(|i| i + name_end);
+                    let Some(at) = at else {
+                        return Err(ApplyError::Input(
+                            SourceError::new(
+                                &file,
+                                format!("cannot find `{requirement}` in `{current}`"),
+                            )
+                            .at_position(Some(Position::line_col(&text, location.line, 1)))
+                            .help("rewrite the requirement by hand"),
+                        ));
                     };
-                    write_string(files, location, &[], &replaced)?;
-                }
-                Err(EditError::NotAString { .. }) => {
-                    write_string(files, location, &["version"], &new)?;
-                }
-                Err(e) => return Err(edit_error(&e, &file, Some(location.line), &text)),
+                    format!(
+                        "{}{new}{}",
+                        &current[..at],
+                        &current[at + requirement.len()..]
+                    )
+                };
+                write_string(files, dep.ecosystem, location, &[], &replaced)?;
             }
+            Err(EditError::NotAString { .. }) => {
+                write_string(files, dep.ecosystem, location, &["version"], &new)?;
+            }
+            Err(e) => return Err(edit_error(&e, &file, Some(location.line), &text)),
         }
     }
     Ok(Some(Rewritten {

@@ -32,6 +32,8 @@ pub enum SchemeOrigin {
     Repository,
     /// No tag says: the ecosystem's default.
     Default,
+    /// The only form its ecosystem's tools read (a Go module's `{directory}/v{version}`).
+    Ecosystem,
 }
 
 impl SchemeOrigin {
@@ -45,6 +47,7 @@ impl SchemeOrigin {
                 "inferred: no tag of it yet, the other packages are tagged so"
             }
             SchemeOrigin::Default => "the default: no tag of it exists yet",
+            SchemeOrigin::Ecosystem => "what its ecosystem's tools read versions from",
         }
     }
 }
@@ -175,6 +178,9 @@ fn choose(
         tags,
         version_at,
     } = cx;
+    if let Some(fixed) = package.ecosystem.adapter().fixed_tag_template(package) {
+        return Ok((vec![fixed], SchemeOrigin::Ecosystem));
+    }
     if let Some(list) = &config.config.tags.templates {
         for t in list {
             TagTemplate::new(t.get_ref(), &package.name).map_err(|m| {

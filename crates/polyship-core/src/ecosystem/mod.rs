@@ -12,6 +12,7 @@ use std::path::Path;
 
 use semver::Version;
 
+use crate::apply::edit::{EditError, Syntax};
 use crate::diagnostic::{SourceError, Warning};
 use crate::release::preflight::Needs;
 use crate::release::publish::Problem;
@@ -104,6 +105,43 @@ pub trait Adapter: Publish + Sync {
         "{name}-v{version}"
     }
 
+    /// The one tag template `package` can be released with, when its ecosystem's tools read
+    /// versions from tags of a set form (Go modules): it beats configuration and inference.
+    fn fixed_tag_template(&self, package: &Package) -> Option<String> {
+        let _ = package;
+        None
+    }
+
+    /// Whether `package` may be released at `version`; `Err` holds what is wrong and the fix
+    /// (a Go module's major version is part of its path).
+    fn check_release(&self, package: &Package, version: &Version) -> Result<(), (String, String)> {
+        let _ = (package, version);
+        Ok(())
+    }
+
+    /// The string at `key` (the key path discovery recorded) in `text`, a manifest this ecosystem
+    /// reads. TOML and JSON by default.
+    fn get_string(&self, file: &str, text: &str, key: &[String]) -> Result<String, EditError> {
+        crate::apply::edit::get_string(syntax_of(file)?, file, text, key)
+    }
+
+    /// `text` with the string at `key` replaced by `value`: the whole new text or the reason.
+    fn set_string(
+        &self,
+        file: &str,
+        text: &str,
+        key: &[String],
+        value: &str,
+    ) -> Result<String, EditError> {
+        crate::apply::edit::set_string(syntax_of(file)?, file, text, key, value)
+    }
+
+    /// Whether a requirement is all of the string at its location (npm, Go); otherwise the
+    /// location may hold a table with a `version` key or a PEP 508 string around it.
+    fn requirement_is_whole_value(&self) -> bool {
+        false
+    }
+
     /// The package whose manifest is in `dir` (root-relative), for packages named explicitly in
     /// `polyship.toml` or needed by another ecosystem. `None` when `dir` holds no such manifest.
     fn load(&self, cx: &Context<'_>, dir: &str) -> Result<Option<Found>, DiscoveryError>;
@@ -167,6 +205,13 @@ pub trait Adapter: Publish + Sync {
     }
 }
 
+/// The syntax of a manifest file by its name, for the default editors.
+fn syntax_of(file: &str) -> Result<Syntax, EditError> {
+    Syntax::of(file).ok_or_else(|| EditError::Unsupported {
+        file: file.to_owned(),
+    })
+}
+
 /// Releasing a package of one ecosystem: what its registry holds, the tools and credentials an
 /// upload needs, building and uploading.
 pub trait Publish {
@@ -199,6 +244,12 @@ pub trait Publish {
     /// Whether building a package needs its dependencies on the registry first (`cargo package`
     /// resolves them there); others are built up front, in parallel.
     fn builds_against_registry(&self) -> bool {
+        false
+    }
+
+    /// Whether the release is the tag itself (Go modules): nothing is built or uploaded, and the
+    /// registry learns of the version from the pushed tag, so nothing waits for it to show.
+    fn released_by_tag(&self) -> bool {
         false
     }
 

@@ -432,6 +432,10 @@ impl Run<'_> {
     /// Waits until `dep` shows on its registry, polling with backoff up to the timeout. `Err` is
     /// the dependent's state: interrupted, or failed with why.
     fn wait_visible(&self, dependent: &str, dep: &Package) -> Result<(), State> {
+        if dep.ecosystem.adapter().released_by_tag() {
+            // Its registry learns of it from the tag, pushed after this release.
+            return Ok(());
+        }
         let version = dep.version.as_deref().unwrap_or_default();
         let said = || {
             (self.report)(Event::Started(
@@ -535,6 +539,10 @@ impl Run<'_> {
     /// Publishes one package; returns its state.
     fn publish_one(&self, t: &Target, deps: &[usize]) -> State {
         let p = &self.ws.packages[t.package];
+        if p.ecosystem.adapter().released_by_tag() {
+            // The tag the scheduler makes next is the release.
+            return State::Published;
+        }
         let wait = || {
             for &d in deps {
                 self.wait_visible(&t.name, &self.ws.packages[d])?;
@@ -1634,7 +1642,12 @@ fn tag_existing(run: &Run<'_>, targets: &mut [Target]) {
 fn build(run: &Run<'_>, targets: &[Target]) {
     let upfront: Vec<&Target> = targets
         .iter()
-        .filter(|t| t.state == State::Pending && !t.ecosystem.adapter().builds_against_registry())
+        .filter(|t| {
+            let adapter = t.ecosystem.adapter();
+            t.state == State::Pending
+                && !adapter.builds_against_registry()
+                && !adapter.released_by_tag()
+        })
         .collect();
     let built = parallel(&upfront, run.settings.jobs, |t: &&Target| {
         if run.interrupted.load(Ordering::SeqCst) {

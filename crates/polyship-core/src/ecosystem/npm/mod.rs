@@ -168,6 +168,10 @@ impl Adapter for Npm {
         true
     }
 
+    fn requirement_is_whole_value(&self) -> bool {
+        true
+    }
+
     fn scheme(&self) -> Scheme {
         Scheme::SemVer
     }
