@@ -20,6 +20,9 @@ pub enum EditError {
     Unwritable { file: String, value: String },
     #[error("polyship cannot edit this kind of file: `{file}`")]
     Unsupported { file: String },
+    /// The ecosystem's editor will not write there, and says why.
+    #[error("{message}")]
+    Refused { file: String, message: String },
 }
 
 /// The kind of file, by its syntax.

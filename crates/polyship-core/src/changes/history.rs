@@ -116,11 +116,13 @@ pub enum SharedPaths {
     All,
 }
 
-/// Where a package's version is written: a file (root-relative) and the key path in it.
+/// Where a package's version is written: a file (root-relative) and the key path in it, read as
+/// its ecosystem reads its manifests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionFile {
     pub file: String,
     pub key: Vec<String>,
+    pub ecosystem: crate::workspace::Ecosystem,
 }
 
 /// How to read history.
@@ -739,8 +741,10 @@ pub fn version_at(repo: &gix::Repository, commit: ObjectId, file: &VersionFile) 
 fn read_version(repo: &gix::Repository, blob: ObjectId, file: &VersionFile) -> Option<String> {
     let data = repo.find_object(blob).ok()?.detach().data;
     let text = String::from_utf8(data).ok()?;
-    let syntax = crate::apply::edit::Syntax::of(&file.file)?;
-    crate::apply::edit::get_string(syntax, &file.file, &text, &file.key).ok()
+    file.ecosystem
+        .adapter()
+        .get_string(&file.file, &text, &file.key)
+        .ok()
 }
 
 /// Two versions as written are the same release (`1.2.0b1` and `1.2.0-beta.1` are).

@@ -397,6 +397,7 @@ fn version_file(ws: &Workspace, p: usize) -> Option<history::VersionFile> {
         | crate::workspace::VersionSource::Workspace { location } => Some(history::VersionFile {
             file: location.file.clone(),
             key: location.key.clone(),
+            ecosystem: ws.packages[p].ecosystem,
         }),
         crate::workspace::VersionSource::Linked { ecosystem, name } => {
             let q = ws.find(*ecosystem, name)?;

@@ -90,6 +90,10 @@ impl Found {
 pub trait Adapter: Publish + Sync {
     fn ecosystem(&self) -> Ecosystem;
 
+    /// The file names discovery reads for this ecosystem, wherever they are in the repository
+    /// (manifests and workspace files); the repository's files are listed once, for every adapter.
+    fn listed_files(&self) -> &'static [&'static str];
+
     /// The packages this ecosystem's own workspace rules make members of the repository.
     fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError>;
 

@@ -1269,6 +1269,18 @@ fn read_registries(
         if t.state == State::Private {
             return Ok(Presence::Absent);
         }
+        // Where the tag is the release, a tag of the version anywhere is the version released.
+        let tag_known = t.tagged
+            || t.pushed
+            || local_tags.contains_key(&t.tag)
+            || remote_refs
+                .as_ref()
+                .is_some_and(|r| r.tags.contains_key(&t.tag));
+        if tag_known && t.ecosystem.adapter().released_by_tag() {
+            return Ok(Presence::Published {
+                checksums: Vec::new(),
+            });
+        }
         presence_of(agent, &settings.registries, &ws.packages[t.package])
     });
     let mut existing: Vec<(usize, Vec<String>)> = Vec::new();

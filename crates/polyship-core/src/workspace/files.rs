@@ -14,14 +14,12 @@ use glob::{MatchOptions, Pattern};
 /// Directory names that never hold workspace packages.
 pub const SKIPPED_DIRS: [&str; 5] = ["node_modules", "target", ".venv", ".git", "__pypackages__"];
 
-/// The manifest file names discovery looks for.
-const MANIFEST_NAMES: [&str; 5] = [
-    "Cargo.toml",
-    "package.json",
-    "pyproject.toml",
-    "pnpm-workspace.yaml",
-    "lerna.json",
-];
+/// The manifest file names discovery looks for: what the adapters read.
+fn manifest_names() -> impl Iterator<Item = &'static str> {
+    crate::ecosystem::ADAPTERS
+        .into_iter()
+        .flat_map(|a| a.listed_files().iter().copied())
+}
 
 /// Failure to list the repository's files.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +123,7 @@ fn list_git(root: &Path) -> Result<Vec<String>, ListError> {
         "--exclude-standard",
         "--",
     ]);
-    for name in MANIFEST_NAMES {
+    for name in manifest_names() {
         cmd.arg(name).arg(format!(":(glob)**/{name}"));
     }
     let out = cmd.output().map_err(|source| ListError::Git {
@@ -183,7 +181,7 @@ fn list_walk(root: &Path) -> Result<Vec<String>, ListError> {
                 if !SKIPPED_DIRS.contains(&name.as_str()) {
                     stack.push((entry.path(), rel_path));
                 }
-            } else if MANIFEST_NAMES.contains(&name.as_str()) {
+            } else if manifest_names().any(|m| m == name) {
                 files.push(rel_path);
             }
         }

@@ -42,6 +42,10 @@ impl Adapter for Cargo {
         Ecosystem::Cargo
     }
 
+    fn listed_files(&self) -> &'static [&'static str] {
+        &["Cargo.toml"]
+    }
+
     fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError> {
         let Some(text) = cx.read(MANIFEST)? else {
             return Ok(Found::default());

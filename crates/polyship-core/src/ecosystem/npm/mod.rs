@@ -41,6 +41,10 @@ impl Adapter for Npm {
         Ecosystem::Npm
     }
 
+    fn listed_files(&self) -> &'static [&'static str] {
+        &["package.json", "pnpm-workspace.yaml", "lerna.json"]
+    }
+
     fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError> {
         let mut found = Found::default();
         let root = match cx.read(MANIFEST)? {

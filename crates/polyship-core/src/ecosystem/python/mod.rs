@@ -43,6 +43,10 @@ impl Adapter for Python {
         Ecosystem::Python
     }
 
+    fn listed_files(&self) -> &'static [&'static str] {
+        &["pyproject.toml"]
+    }
+
     fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError> {
         let mut found = Found::default();
         let dirs: Vec<&str> = cx.files.dirs_with(MANIFEST).collect();
