@@ -489,7 +489,7 @@ mod tests {
     fn wrong_type_points_at_the_value() {
         let err = parse("ignore = \"x\"\n").unwrap_err();
         assert_eq!(err.position.unwrap().line, 1);
-        let err = parse("[[package]]\npath = \"a\"\necosystem = \"go\"\n").unwrap_err();
+        let err = parse("[[package]]\npath = \"a\"\necosystem = \"maven\"\n").unwrap_err();
         assert_eq!(err.position.unwrap().line, 3);
     }
 }

@@ -23,11 +23,12 @@ use crate::workspace::files::FileIndex;
 use crate::workspace::{DiscoveryError, Ecosystem, Package};
 
 pub mod cargo;
+pub mod go;
 pub mod npm;
 pub mod python;
 
 /// Every adapter, in the order their packages are listed.
-pub const ADAPTERS: [&dyn Adapter; 3] = [&cargo::Cargo, &npm::Npm, &python::Python];
+pub const ADAPTERS: [&dyn Adapter; 4] = [&cargo::Cargo, &npm::Npm, &python::Python, &go::Go];
 
 impl Ecosystem {
     /// This ecosystem's adapter: what the rest of polyship asks instead of naming an ecosystem.
@@ -36,6 +37,7 @@ impl Ecosystem {
             Ecosystem::Cargo => &cargo::Cargo,
             Ecosystem::Npm => &npm::Npm,
             Ecosystem::Python => &python::Python,
+            Ecosystem::Go => &go::Go,
         }
     }
 }

@@ -9,23 +9,30 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A packaging world. Cargo and npm share SemVer; Python renders versions in PEP 440.
+/// A packaging world. Cargo, npm and Go share SemVer; Python renders versions in PEP 440.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ecosystem {
     Cargo,
     Npm,
     Python,
+    Go,
 }
 
 impl Ecosystem {
-    pub const ALL: [Ecosystem; 3] = [Ecosystem::Cargo, Ecosystem::Npm, Ecosystem::Python];
+    pub const ALL: [Ecosystem; 4] = [
+        Ecosystem::Cargo,
+        Ecosystem::Npm,
+        Ecosystem::Python,
+        Ecosystem::Go,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Ecosystem::Cargo => "cargo",
             Ecosystem::Npm => "npm",
             Ecosystem::Python => "python",
+            Ecosystem::Go => "go",
         }
     }
 
@@ -35,6 +42,7 @@ impl Ecosystem {
             Ecosystem::Cargo => "Cargo.toml",
             Ecosystem::Npm => "package.json",
             Ecosystem::Python => "pyproject.toml",
+            Ecosystem::Go => "go.mod",
         }
     }
 
