@@ -447,194 +447,287 @@ pub fn plan_with(
     config: &LoadedConfig,
     options: &Options,
 ) -> Result<Plan, PlanError> {
-    let n = ws.packages.len();
-    let mut warnings = Vec::new();
-    let versions: Vec<Result<Version, String>> = (0..n).map(|p| current(ws, p)).collect();
-    let selected = |p: usize| options.selected.as_ref().is_none_or(|s| s[p]);
-    let released_before: &[String] = match &options.pre {
-        Some(PreMode::Continue { released, .. }) => released,
-        _ => &[],
-    };
-    // The changes that count: changesets already released on the prerelease line do not.
-    let counted: Vec<Vec<Change>> = (0..n)
-        .map(|p| {
-            if !selected(p) {
-                return Vec::new();
+    let mut planning = Planning::new(ws, changes, config, options)?;
+    planning.own_bumps();
+    planning.propagate()?;
+    let next = planning.next_versions()?;
+    planning.releases(&next)
+}
+
+/// One plan being made: the packages' current versions and the changes that count, then the
+/// bump each takes and why.
+struct Planning<'a> {
+    ws: &'a Workspace,
+    changes: &'a Changes,
+    config: &'a LoadedConfig,
+    options: &'a Options,
+    versions: Vec<Result<Version, String>>,
+    /// The changes that count: changesets already released on the prerelease line do not.
+    counted: Vec<Vec<Change>>,
+    frozen: Vec<bool>,
+    groups: Vec<Group>,
+    /// Packages that share one source (a maturin wheel and its crate), `(wheel, crate)`.
+    same_source: Vec<(usize, usize)>,
+    bump: Vec<Bump>,
+    /// What each package's own changes ask for, whether or not they release it by themselves.
+    own_bump: Vec<Bump>,
+    reasons: Vec<Vec<Reason>>,
+}
+
+impl<'a> Planning<'a> {
+    fn new(
+        ws: &'a Workspace,
+        changes: &'a Changes,
+        config: &'a LoadedConfig,
+        options: &'a Options,
+    ) -> Result<Self, PlanError> {
+        let n = ws.packages.len();
+        let versions: Vec<Result<Version, String>> = (0..n).map(|p| current(ws, p)).collect();
+        let released_before: &[String] = match &options.pre {
+            Some(PreMode::Continue { released, .. }) => released,
+            _ => &[],
+        };
+        let counted: Vec<Vec<Change>> = (0..n)
+            .map(|p| {
+                if !options.selected.as_ref().is_none_or(|s| s[p]) {
+                    return Vec::new();
+                }
+                changes.by_package[p]
+                    .iter()
+                    .filter(|c| !(c.source == Source::Changeset && released_before.contains(&c.id)))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        // A version that is written but does not parse cannot be released from: an error, not a
+        // skip.
+        for p in 0..n {
+            let package = &ws.packages[p];
+            if let (Err(message), Some(_)) = (&versions[p], &package.version)
+                && counted[p].iter().any(|c| c.bump > Bump::None)
+            {
+                let err = at_version(package, message.clone())
+                    .help(package.ecosystem.adapter().scheme().help());
+                return Err(PlanError::Input(err));
             }
-            changes.by_package[p]
-                .iter()
-                .filter(|c| !(c.source == Source::Changeset && released_before.contains(&c.id)))
-                .cloned()
-                .collect()
+        }
+        let same_source = (0..n)
+            .filter_map(|p| match &ws.packages[p].version_source {
+                VersionSource::Linked { ecosystem, name } => {
+                    ws.find(*ecosystem, name).map(|q| (p, q))
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(Self {
+            ws,
+            changes,
+            config,
+            options,
+            versions,
+            counted,
+            frozen: frozen(ws, changes),
+            groups: groups(ws, config, changes)?,
+            same_source,
+            bump: vec![Bump::None; n],
+            own_bump: vec![Bump::None; n],
+            reasons: vec![Vec::new(); n],
         })
-        .collect();
-    // A version that is written but does not parse cannot be released from: an error, not a skip.
-    for p in 0..n {
-        let package = &ws.packages[p];
-        if let (Err(message), Some(_)) = (&versions[p], &package.version)
-            && counted[p].iter().any(|c| c.bump > Bump::None)
-        {
-            let err = at_version(package, message.clone())
-                .help(package.ecosystem.adapter().scheme().help());
-            return Err(PlanError::Input(err));
+    }
+
+    fn selected(&self, p: usize) -> bool {
+        self.options.selected.as_ref().is_none_or(|s| s[p])
+    }
+
+    /// The prerelease label versions go to, when on a prerelease line.
+    fn label(&self) -> Option<&str> {
+        match &self.options.pre {
+            Some(PreMode::Continue { label, .. }) => Some(label.as_str()),
+            _ => None,
         }
     }
-    let frozen = frozen(ws, changes);
-    let groups = groups(ws, config, changes)?;
-    let mut bump = vec![Bump::None; n];
-    // What each package's own changes ask for, whether or not they release it by themselves.
-    let mut own_bump = vec![Bump::None; n];
-    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); n];
-    for p in 0..n {
-        let Ok(v) = &versions[p] else { continue };
-        if frozen[p] {
-            continue;
-        }
-        // A locked group's members are below 1.0.0 when its line is.
-        let line = groups
-            .iter()
-            .find(|g| g.kind == GroupKind::Locked && g.members.contains(&p))
-            .and_then(|g| g.line.as_ref())
-            .filter(|l| *l > v)
-            .unwrap_or(v);
-        let own = counted[p]
-            .iter()
-            .map(|c| change_bump(c, line, config))
-            .max()
-            .unwrap_or(Bump::None);
-        own_bump[p] = own;
-        let rules = &changes.rules.packages[p];
-        let forced = rules.lerna
-            && changes.rules.lerna.as_ref().is_some_and(|l| {
-                l.force_publish.iter().any(|g| {
-                    g == "*" || glob::Pattern::new(g).is_ok_and(|g| g.matches(&ws.packages[p].name))
-                })
-            });
-        // Under `any-change` (lerna) a package releases when its files changed; its commits then
-        // decide how far. Commits that touched only ignored files release nothing by themselves.
-        let files_changed = changes.history.changed[p] || forced;
-        let any_change = rules.commits() && rules.any_change > Bump::None;
-        if own > Bump::None
-            && (!any_change
-                || files_changed
-                || counted[p].iter().any(|c| c.source == Source::Changeset))
-        {
-            bump[p] = own;
-            reasons[p].push(Reason::Changes);
-        }
-        if selected(p) && any_change && files_changed && rules.any_change > bump[p] {
-            bump[p] = rules.any_change;
-            reasons[p].push(Reason::Changed);
-        }
-        if options.pre == Some(PreMode::Graduate) && !v.pre.is_empty() && bump[p] == Bump::None {
-            bump[p] = Bump::Patch;
-            reasons[p].push(Reason::Graduates);
-        }
-    }
-    let label = match &options.pre {
-        Some(PreMode::Continue { label, .. }) => Some(label.as_str()),
-        _ => None,
-    };
-    // The version a bump gives, on the prerelease line when there is one.
-    let version_for = |p: usize, b: Bump| -> Option<Version> {
-        let v = versions[p].as_ref().ok()?;
+
+    /// The version a bump gives, on the prerelease line when there is one.
+    fn version_for(&self, p: usize, b: Bump) -> Option<Version> {
+        let v = self.versions[p].as_ref().ok()?;
         let next = inc(v, b)?;
-        match label {
+        match self.label() {
             Some(label) => with_prerelease(&next, label, next_pre_number(v)?).ok(),
             None => Some(next),
         }
-    };
-    let cs = changes.changesets_config.as_ref();
-    let workspace_protocol_only = cs.is_some_and(|c| c.workspace_protocol_only);
-    let policy = |p: usize| {
-        groups
+    }
+
+    /// How `p`'s dependents follow its releases: its group's policy, else its own.
+    fn policy(&self, p: usize) -> DependentsPolicy {
+        self.groups
             .iter()
             .find(|g| g.members.contains(&p))
             .and_then(|g| g.dependents)
-            .unwrap_or_else(|| package_policy(config, changes, p))
-    };
-    let same_source: Vec<(usize, usize)> = (0..n)
-        .filter_map(|p| match &ws.packages[p].version_source {
-            VersionSource::Linked { ecosystem, name } => ws.find(*ecosystem, name).map(|q| (p, q)),
-            _ => None,
-        })
-        .collect();
-    let raise = |bump: &mut Vec<Bump>,
-                 reasons: &mut Vec<Vec<Reason>>,
-                 p: usize,
-                 to: Bump,
-                 why: Reason|
-     -> bool {
-        if to > bump[p] && versions[p].is_ok() && !frozen[p] {
-            bump[p] = to;
-            if !reasons[p].contains(&why) {
-                reasons[p].push(why);
+            .unwrap_or_else(|| package_policy(self.config, self.changes, p))
+    }
+
+    /// Raises `p`'s bump to `to` for `why`; whether it rose.
+    fn raise(&mut self, p: usize, to: Bump, why: Reason) -> bool {
+        if to > self.bump[p] && self.versions[p].is_ok() && !self.frozen[p] {
+            self.bump[p] = to;
+            if !self.reasons[p].contains(&why) {
+                self.reasons[p].push(why);
             }
             return true;
         }
         false
-    };
-    loop {
+    }
+
+    /// What each package's own changes (and lerna's `any-change`, and graduation) release.
+    fn own_bumps(&mut self) {
+        let (ws, changes, config) = (self.ws, self.changes, self.config);
+        for p in 0..ws.packages.len() {
+            let Ok(v) = &self.versions[p] else { continue };
+            if self.frozen[p] {
+                continue;
+            }
+            // A locked group's members are below 1.0.0 when its line is.
+            let line = self
+                .groups
+                .iter()
+                .find(|g| g.kind == GroupKind::Locked && g.members.contains(&p))
+                .and_then(|g| g.line.as_ref())
+                .filter(|l| *l > v)
+                .unwrap_or(v);
+            let own = self.counted[p]
+                .iter()
+                .map(|c| change_bump(c, line, config))
+                .max()
+                .unwrap_or(Bump::None);
+            self.own_bump[p] = own;
+            let rules = &changes.rules.packages[p];
+            let forced = rules.lerna
+                && changes.rules.lerna.as_ref().is_some_and(|l| {
+                    l.force_publish.iter().any(|g| {
+                        g == "*"
+                            || glob::Pattern::new(g).is_ok_and(|g| g.matches(&ws.packages[p].name))
+                    })
+                });
+            // Under `any-change` (lerna) a package releases when its files changed; its commits
+            // then decide how far. Commits that touched only ignored files release nothing by
+            // themselves.
+            let files_changed = changes.history.changed[p] || forced;
+            let any_change = rules.commits() && rules.any_change > Bump::None;
+            if own > Bump::None
+                && (!any_change
+                    || files_changed
+                    || self.counted[p]
+                        .iter()
+                        .any(|c| c.source == Source::Changeset))
+            {
+                self.bump[p] = own;
+                self.reasons[p].push(Reason::Changes);
+            }
+            if self.selected(p) && any_change && files_changed && rules.any_change > self.bump[p] {
+                self.bump[p] = rules.any_change;
+                self.reasons[p].push(Reason::Changed);
+            }
+            if self.options.pre == Some(PreMode::Graduate)
+                && !v.pre.is_empty()
+                && self.bump[p] == Bump::None
+            {
+                self.bump[p] = Bump::Patch;
+                self.reasons[p].push(Reason::Graduates);
+            }
+        }
+    }
+
+    /// Spreads bumps through groups, shared sources and dependents until nothing rises.
+    fn propagate(&mut self) -> Result<(), PlanError> {
+        loop {
+            let mut raised = self.raise_groups();
+            raised |= self.raise_same_sources();
+            raised |= self.raise_dependents()?;
+            if !raised {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A fixed group moves together; a locked line moves every member when the release would
+    /// break it, else its releasing members to the highest bump.
+    fn raise_groups(&mut self) -> bool {
         let mut raised = false;
-        for g in &groups {
-            let top = g
+        for g in 0..self.groups.len() {
+            let group = &self.groups[g];
+            let top = group
                 .members
                 .iter()
-                .map(|&m| bump[m])
+                .map(|&m| self.bump[m])
                 .max()
                 .unwrap_or(Bump::None);
             if top == Bump::None {
                 continue;
             }
-            // A locked line moves every member when the release would break it.
-            let all = g.kind == GroupKind::Fixed
-                || (g.kind == GroupKind::Locked
-                    && g.line.as_ref().is_some_and(|line| breaks_line(line, top)));
-            for &m in &g.members {
-                if all || bump[m] > Bump::None {
-                    raised |= raise(
-                        &mut bump,
-                        &mut reasons,
-                        m,
-                        top,
-                        Reason::Group {
-                            group: g.name.clone(),
-                            group_kind: g.kind,
-                        },
-                    );
+            let all = group.kind == GroupKind::Fixed
+                || (group.kind == GroupKind::Locked
+                    && group
+                        .line
+                        .as_ref()
+                        .is_some_and(|line| breaks_line(line, top)));
+            let why = Reason::Group {
+                group: group.name.clone(),
+                group_kind: group.kind,
+            };
+            for m in group.members.clone() {
+                if all || self.bump[m] > Bump::None {
+                    raised |= self.raise(m, top, why.clone());
                 }
             }
         }
-        for &(wheel, krate) in &same_source {
-            let top = bump[wheel].max(bump[krate]);
+        raised
+    }
+
+    /// A maturin wheel and its crate release together, at the higher bump.
+    fn raise_same_sources(&mut self) -> bool {
+        let mut raised = false;
+        for (wheel, krate) in self.same_source.clone() {
+            let top = self.bump[wheel].max(self.bump[krate]);
             for (p, other) in [(wheel, krate), (krate, wheel)] {
                 let why = Reason::SameSource {
-                    name: ws.packages[other].name.clone(),
-                    ecosystem: ws.packages[other].ecosystem,
+                    name: self.ws.packages[other].name.clone(),
+                    ecosystem: self.ws.packages[other].ecosystem,
                 };
-                raised |= raise(&mut bump, &mut reasons, p, top, why);
+                raised |= self.raise(p, top, why);
             }
         }
-        for p in 0..n {
-            if bump[p] == Bump::None {
+        raised
+    }
+
+    /// Dependents whose requirements a release leaves behind (or that their policy releases
+    /// anyway). A dependent left out of a filtered release that would be left behind is an error.
+    fn raise_dependents(&mut self) -> Result<bool, PlanError> {
+        let ws = self.ws;
+        let cs = self.changes.changesets_config.as_ref();
+        let workspace_protocol_only = cs.is_some_and(|c| c.workspace_protocol_only);
+        let mut raised = false;
+        for p in 0..ws.packages.len() {
+            if self.bump[p] == Bump::None {
                 continue;
             }
-            let Some(next) = version_for(p, bump[p]) else {
+            let Some(next) = self.version_for(p, self.bump[p]) else {
                 continue;
             };
             let next_text = next.to_string();
+            let dependency = &ws.packages[p];
             for &(d, kind) in ws.graph.dependents(p) {
-                if kind == DependencyKind::Dev && policy(d) != DependentsPolicy::All {
+                let policy = self.policy(d);
+                if kind == DependencyKind::Dev && policy != DependentsPolicy::All {
                     continue;
                 }
                 for e in ws.packages[d].dependencies.iter().filter(|e| {
                     e.kind == kind
-                        && e.ecosystem == ws.packages[p].ecosystem
-                        && e.name == ws.packages[p].name
+                        && e.ecosystem == dependency.ecosystem
+                        && e.name == dependency.name
                 }) {
                     let Some(requirement) = published_requirement(
                         e,
-                        ws.packages[p].version.as_deref(),
+                        dependency.version.as_deref(),
                         workspace_protocol_only,
                     ) else {
                         continue;
@@ -644,32 +737,34 @@ pub fn plan_with(
                     let out_of_range =
                         crate::version::satisfies(e.ecosystem, requirement.as_deref(), &next_text)
                             != Some(true);
-                    let to = match policy(d) {
+                    let to = match policy {
                         // lerna: every dependent through a requirement the current version meets.
                         DependentsPolicy::All => {
                             let local = crate::version::satisfies(
                                 e.ecosystem,
                                 requirement.as_deref(),
-                                ws.packages[p].version.as_deref().unwrap_or_default(),
+                                dependency.version.as_deref().unwrap_or_default(),
                             ) == Some(true);
                             if local {
-                                own_bump[d].max(Bump::Patch)
+                                self.own_bump[d].max(Bump::Patch)
                             } else {
                                 Bump::None
                             }
                         }
-                        _ if kind == DependencyKind::Peer => peer_bump(cs, bump[p], out_of_range),
+                        _ if kind == DependencyKind::Peer => {
+                            peer_bump(cs, self.bump[p], out_of_range)
+                        }
                         DependentsPolicy::Patch => Bump::Patch,
                         DependentsPolicy::OutOfRange if out_of_range => Bump::Patch,
                         DependentsPolicy::OutOfRange | DependentsPolicy::None => Bump::None,
                     };
-                    if to == Bump::None || to <= bump[d] {
+                    if to == Bump::None || to <= self.bump[d] {
                         continue;
                     }
-                    if !selected(d) {
+                    if !self.selected(d) {
                         if out_of_range {
                             return Err(PlanError::Excluded {
-                                dependency: ws.packages[p].name.clone(),
+                                dependency: dependency.name.clone(),
                                 version: next_text,
                                 dependent: ws.packages[d].name.clone(),
                                 requirement: e.requirement.clone().unwrap_or_default(),
@@ -678,149 +773,169 @@ pub fn plan_with(
                         continue;
                     }
                     let why = Reason::Dependency {
-                        name: ws.packages[p].name.clone(),
-                        ecosystem: ws.packages[p].ecosystem,
+                        name: dependency.name.clone(),
+                        ecosystem: dependency.ecosystem,
                         version: next_text.clone(),
                         requirement: e.requirement.clone(),
                     };
-                    raised |= raise(&mut bump, &mut reasons, d, to, why);
+                    raised |= self.raise(d, to, why);
                 }
             }
         }
-        if !raised {
-            break;
-        }
+        Ok(raised)
     }
 
-    // Versions: each package on its own line, a fixed group at one shared version, a changesets
-    // linked group's releasing members from the highest version among them.
-    for p in (0..n).filter(|&p| bump[p] > Bump::None) {
-        if let Ok(v) = &versions[p]
-            && (inc(v, bump[p]).is_none() || (label.is_some() && next_pre_number(v).is_none()))
-        {
-            return Err(overflow(ws, p, v, bump[p]));
-        }
-    }
-    let mut next: Vec<Option<Version>> = (0..n)
-        .map(|p| {
-            if bump[p] > Bump::None {
-                version_for(p, bump[p])
-            } else {
-                None
+    /// Each releasing package's next version: on its own line, a changesets linked group's
+    /// releasing members from the highest version among them, a locked line's and a fixed
+    /// group's members at one shared version.
+    fn next_versions(&self) -> Result<Vec<Option<Version>>, PlanError> {
+        let n = self.ws.packages.len();
+        for p in (0..n).filter(|&p| self.bump[p] > Bump::None) {
+            if let Ok(v) = &self.versions[p]
+                && (inc(v, self.bump[p]).is_none()
+                    || (self.label().is_some() && next_pre_number(v).is_none()))
+            {
+                return Err(overflow(self.ws, p, v, self.bump[p]));
             }
-        })
-        .collect();
-    for g in &groups {
-        if g.kind == GroupKind::Linked && g.align {
-            let releasing = g.releasing(&next);
-            // changesets: the highest version of every member, releasing or not.
+        }
+        let mut next: Vec<Option<Version>> = (0..n)
+            .map(|p| {
+                if self.bump[p] > Bump::None {
+                    self.version_for(p, self.bump[p])
+                } else {
+                    None
+                }
+            })
+            .collect();
+        self.align_linked(&mut next)?;
+        self.lock_lines(&mut next)?;
+        for g in self.groups.iter().filter(|g| g.kind == GroupKind::Fixed) {
+            if let Some(shared) = g.members.iter().filter_map(|&m| next[m].clone()).max() {
+                for &m in &g.members {
+                    if next[m].is_some() {
+                        next[m] = Some(shared.clone());
+                    }
+                }
+            }
+        }
+        for &(wheel, krate) in &self.same_source {
+            if let Some(v) = next[krate].clone() {
+                next[wheel] = Some(v);
+            }
+        }
+        Ok(next)
+    }
+
+    /// changesets' `linked`: releasing members go from the highest version of every member,
+    /// releasing or not.
+    fn align_linked(&self, next: &mut [Option<Version>]) -> Result<(), PlanError> {
+        for g in &self.groups {
+            if g.kind != GroupKind::Linked || !g.align {
+                continue;
+            }
+            let releasing = g.releasing(next);
             let highest = g
                 .members
                 .iter()
-                .filter_map(|&m| versions[m].as_ref().ok())
+                .filter_map(|&m| self.versions[m].as_ref().ok())
                 .max()
                 .cloned();
-            if let Some(base) = highest {
-                for &m in &releasing {
-                    let Some(v) = inc(&base, bump[m]) else {
-                        return Err(overflow(ws, m, &base, bump[m]));
-                    };
-                    next[m] = match label {
-                        Some(label) => {
-                            next_pre_number(&base).and_then(|n| with_prerelease(&v, label, n).ok())
-                        }
-                        None => Some(v),
-                    };
-                }
+            let Some(base) = highest else { continue };
+            for &m in &releasing {
+                let Some(v) = inc(&base, self.bump[m]) else {
+                    return Err(overflow(self.ws, m, &base, self.bump[m]));
+                };
+                next[m] = match self.label() {
+                    Some(label) => {
+                        next_pre_number(&base).and_then(|n| with_prerelease(&v, label, n).ok())
+                    }
+                    None => Some(v),
+                };
             }
         }
-    }
-    // A locked line: each releasing member's next version from the line (or its own, when ahead),
-    // and all of them at the highest.
-    for g in groups.iter().filter(|g| g.kind == GroupKind::Locked) {
-        let releasing = g.releasing(&next);
-        let line = g.line.clone().or_else(|| {
-            g.members
-                .iter()
-                .filter_map(|&m| versions[m].as_ref().ok())
-                .max()
-                .cloned()
-        });
-        let Some(line) = line else { continue };
-        let mut shared = line.clone();
-        for &m in &releasing {
-            let Ok(v) = &versions[m] else { continue };
-            let base = if *v > line { v.clone() } else { line.clone() };
-            let Some(up) = inc(&base, bump[m]) else {
-                return Err(overflow(ws, m, &base, bump[m]));
-            };
-            let candidate = match label {
-                Some(label) => {
-                    let Some(n) = next_pre_number(&base) else {
-                        return Err(overflow(ws, m, &base, bump[m]));
-                    };
-                    with_prerelease(&up, label, n).unwrap_or(up)
-                }
-                None => up,
-            };
-            shared = shared.max(candidate);
-        }
-        for &m in &releasing {
-            next[m] = Some(shared.clone());
-        }
-    }
-    for g in groups.iter().filter(|g| g.kind == GroupKind::Fixed) {
-        if let Some(shared) = g.members.iter().filter_map(|&m| next[m].clone()).max() {
-            for &m in &g.members {
-                if next[m].is_some() {
-                    next[m] = Some(shared.clone());
-                }
-            }
-        }
-    }
-    for &(wheel, krate) in &same_source {
-        if let Some(v) = next[krate].clone() {
-            next[wheel] = Some(v);
-        }
+        Ok(())
     }
 
-    let mut releases = Vec::new();
-    let mut order: BTreeMap<usize, usize> = BTreeMap::new();
-    // A release order must exist: a cycle of normal dependencies cannot be published, so nothing
-    // is planned while one exists.
-    if next.iter().any(Option::is_some) {
-        let topo = ws.topological_order().map_err(PlanError::Cycle)?;
-        for (rank, p) in topo.into_iter().enumerate() {
-            order.insert(p, rank);
+    /// A locked line: each releasing member's next version from the line (or its own, when
+    /// ahead), and all of them at the highest.
+    fn lock_lines(&self, next: &mut [Option<Version>]) -> Result<(), PlanError> {
+        for g in self.groups.iter().filter(|g| g.kind == GroupKind::Locked) {
+            let releasing = g.releasing(next);
+            let line = g.line.clone().or_else(|| {
+                g.members
+                    .iter()
+                    .filter_map(|&m| self.versions[m].as_ref().ok())
+                    .max()
+                    .cloned()
+            });
+            let Some(line) = line else { continue };
+            let mut shared = line.clone();
+            for &m in &releasing {
+                let Ok(v) = &self.versions[m] else { continue };
+                let base = if *v > line { v.clone() } else { line.clone() };
+                let Some(up) = inc(&base, self.bump[m]) else {
+                    return Err(overflow(self.ws, m, &base, self.bump[m]));
+                };
+                let candidate = match self.label() {
+                    Some(label) => {
+                        let Some(n) = next_pre_number(&base) else {
+                            return Err(overflow(self.ws, m, &base, self.bump[m]));
+                        };
+                        with_prerelease(&up, label, n).unwrap_or(up)
+                    }
+                    None => up,
+                };
+                shared = shared.max(candidate);
+            }
+            for &m in &releasing {
+                next[m] = Some(shared.clone());
+            }
         }
+        Ok(())
     }
-    for p in 0..n {
-        if let Err(message) = &versions[p]
-            && !counted[p].iter().all(|c| c.bump == Bump::None)
-        {
-            warnings.push(Warning::new(message.clone()));
+
+    /// The releases, dependencies before dependents, each checked by its ecosystem.
+    fn releases(mut self, next: &[Option<Version>]) -> Result<Plan, PlanError> {
+        let ws = self.ws;
+        let mut warnings = Vec::new();
+        let mut releases = Vec::new();
+        let mut order: BTreeMap<usize, usize> = BTreeMap::new();
+        // A release order must exist: a cycle of normal dependencies cannot be published, so
+        // nothing is planned while one exists.
+        if next.iter().any(Option::is_some) {
+            let topo = ws.topological_order().map_err(PlanError::Cycle)?;
+            for (rank, p) in topo.into_iter().enumerate() {
+                order.insert(p, rank);
+            }
         }
-        let Some(to) = &next[p] else { continue };
-        let package = &ws.packages[p];
-        let rendered = render(package.ecosystem, to)
-            .map_err(|m| PlanError::Input(SourceError::new(&package.manifest, m)))?;
-        if let Err((message, help)) = package.ecosystem.adapter().check_release(package, to) {
-            return Err(PlanError::Input(at_version(package, message).help(help)));
+        for (p, next) in next.iter().enumerate() {
+            if let Err(message) = &self.versions[p]
+                && !self.counted[p].iter().all(|c| c.bump == Bump::None)
+            {
+                warnings.push(Warning::new(message.clone()));
+            }
+            let Some(to) = next else { continue };
+            let package = &ws.packages[p];
+            let rendered = render(package.ecosystem, to)
+                .map_err(|m| PlanError::Input(SourceError::new(&package.manifest, m)))?;
+            if let Err((message, help)) = package.ecosystem.adapter().check_release(package, to) {
+                return Err(PlanError::Input(at_version(package, message).help(help)));
+            }
+            releases.push(Release {
+                package: p,
+                name: package.name.clone(),
+                ecosystem: package.ecosystem,
+                from: package.version.clone().unwrap_or_default(),
+                to: rendered,
+                bump: self.bump[p],
+                reasons: std::mem::take(&mut self.reasons[p]),
+                changes: self.counted[p].clone(),
+            });
         }
-        releases.push(Release {
-            package: p,
-            name: package.name.clone(),
-            ecosystem: package.ecosystem,
-            from: package.version.clone().unwrap_or_default(),
-            to: rendered,
-            bump: bump[p],
-            reasons: std::mem::take(&mut reasons[p]),
-            changes: counted[p].clone(),
-        });
+        // Dependencies before dependents, as they will be published.
+        releases.sort_by_key(|r| order.get(&r.package).copied().unwrap_or(r.package));
+        Ok(Plan { releases, warnings })
     }
-    // Dependencies before dependents, as they will be published.
-    releases.sort_by_key(|r| order.get(&r.package).copied().unwrap_or(r.package));
-    Ok(Plan { releases, warnings })
 }
 
 /// The bump a release of `dependency_bump` gives a dependent through a peer dependency. Consumers
