@@ -102,7 +102,7 @@ impl Forge {
         method: &str,
         url: &str,
         body: Option<&Value>,
-    ) -> Result<(u16, Value), String> {
+    ) -> Result<(u16, Value), ForgeError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -138,27 +138,31 @@ impl Forge {
                     let _ = e;
                     Duration::from_millis(500 << attempt)
                 }
-                Err(e) => return Err(format!("`{url}` could not be reached: {e}")),
+                Err(e) => {
+                    return Err(ForgeError::Unreachable {
+                        url: url.to_owned(),
+                        message: e,
+                    });
+                }
             };
             std::thread::sleep(wait);
         }
     }
 
-    fn fail(url: &str, status: u16, value: &Value) -> String {
-        let message = value
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("no message");
-        let hint = match status {
-            401 => " (the token was refused: check GITHUB_TOKEN / GITEA_TOKEN)",
-            403 | 404 => " (the token may lack permission to write releases of this repository)",
-            _ => "",
-        };
-        format!("`{url}` answered {status}: {message}{hint}")
+    fn fail(url: &str, status: u16, value: &Value) -> ForgeError {
+        ForgeError::Status {
+            url: url.to_owned(),
+            status,
+            message: value
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message")
+                .to_owned(),
+        }
     }
 
     /// The release of `tag`, drafts included.
-    fn find(&self, agent: &ureq::Agent, tag: &str) -> Result<Option<Found>, String> {
+    fn find(&self, agent: &ureq::Agent, tag: &str) -> Result<Option<Found>, ForgeError> {
         let read = |v: &Value| {
             Some(Found {
                 id: v.get("id")?.as_u64()?,
@@ -189,7 +193,7 @@ impl Forge {
                 return Err(Self::fail(&url, status, &value));
             }
             let Some(list) = value.as_array() else {
-                return Err(format!("`{url}` did not answer a list"));
+                return Err(ForgeError::NotAList { url });
             };
             if let Some(found) = list
                 .iter()
@@ -209,7 +213,7 @@ impl Forge {
         &self,
         agent: &ureq::Agent,
         request: &ReleaseRequest<'_>,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, ForgeError> {
         if let Some(found) = self.find(agent, request.tag)? {
             if found.body.trim() == request.body.trim() && !found.draft {
                 return Ok(Outcome::Unchanged(found.url));
@@ -245,6 +249,30 @@ impl Forge {
             return Ok(Outcome::Created(html_url(&value)));
         }
         Err(Self::fail(&post, status, &value))
+    }
+}
+
+/// Why the forge did not make, find or update a release.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    #[error("`{url}` could not be reached: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("`{url}` answered {status}: {message}{}", status_hint(*.status))]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("`{url}` did not answer a list")]
+    NotAList { url: String },
+}
+
+/// What a refused request usually means.
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 => " (the token was refused: check GITHUB_TOKEN / GITEA_TOKEN)",
+        403 | 404 => " (the token may lack permission to write releases of this repository)",
+        _ => "",
     }
 }
 

@@ -186,19 +186,42 @@ fn file(git_dir: &Path) -> PathBuf {
 }
 
 /// Reads the journal; `None` when there is none.
-pub fn load(git_dir: &Path) -> Result<Option<Journal>, String> {
+pub fn load(git_dir: &Path) -> Result<Option<Journal>, JournalError> {
     let path = file(git_dir);
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-            format!(
-                "{}: line {}: the release journal does not parse ({e}); delete it to start over",
-                path.display(),
-                e.line()
-            )
-        }),
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|source| JournalError::Unparsable { path, source }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("failed to read {}: {e}", path.display())),
+        Err(source) => Err(JournalError::Read { path, source }),
     }
+}
+
+/// Why the journal or its lock could not be read or taken.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{}: line {}: the release journal does not parse ({source}); delete it to start over", path.display(), source.line())]
+    Unparsable {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("failed to read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another polyship run (process {pid}) holds {}; wait for it, or delete the file if that process is gone", path.display())]
+    Held { pid: String, path: PathBuf },
+    #[error("failed to create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not take {}", path.display())]
+    Contended { path: PathBuf },
 }
 
 /// Writes the journal atomically.
@@ -223,9 +246,12 @@ impl Drop for Lock {
 }
 
 /// Takes `.git/polyship/lock`. A lock left by a process that no longer runs is taken over.
-pub fn lock(git_dir: &Path) -> Result<Lock, String> {
+pub fn lock(git_dir: &Path) -> Result<Lock, JournalError> {
     let dir = dir(git_dir);
-    fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(|source| JournalError::Create {
+        path: dir.clone(),
+        source,
+    })?;
     let path = dir.join("lock");
     for _ in 0..2 {
         match std::fs::OpenOptions::new()
@@ -249,17 +275,17 @@ pub fn lock(git_dir: &Path) -> Result<Lock, String> {
                 }
                 let pid = holder.trim();
                 if !pid.is_empty() && process_alive(pid) {
-                    return Err(format!(
-                        "another polyship run (process {pid}) holds {}; wait for it, or delete the file if that process is gone",
-                        path.display()
-                    ));
+                    return Err(JournalError::Held {
+                        pid: pid.to_owned(),
+                        path,
+                    });
                 }
                 let _ = std::fs::remove_file(&path);
             }
-            Err(e) => return Err(format!("failed to create {}: {e}", path.display())),
+            Err(source) => return Err(JournalError::Create { path, source }),
         }
     }
-    Err(format!("could not take {}", path.display()))
+    Err(JournalError::Contended { path })
 }
 
 /// Whether a process with this id runs (where `/proc` tells; elsewhere assume it does).
@@ -294,7 +320,7 @@ mod tests {
         );
 
         let held = lock(dir.path()).unwrap();
-        assert!(lock(dir.path()).unwrap_err().contains("holds"));
+        assert!(lock(dir.path()).unwrap_err().to_string().contains("holds"));
         drop(held);
         drop(lock(dir.path()).unwrap());
         // A lock of a dead process is taken over.

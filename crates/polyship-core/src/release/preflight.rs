@@ -58,7 +58,7 @@ pub(crate) fn holds_literal_secret(line: &str) -> bool {
 pub(super) fn write_npmrc(
     needs: &Needs<'_>,
     generated: &[String],
-) -> Result<Vec<(String, String)>, String> {
+) -> std::io::Result<Vec<(String, String)>> {
     if generated.is_empty() {
         return Ok(Vec::new());
     }
@@ -76,7 +76,7 @@ pub(super) fn write_npmrc(
         text.push('\n');
     }
     let path = npmrc_path(needs.git_dir);
-    fs_err::create_dir_all(journal::dir(needs.git_dir)).map_err(|e| e.to_string())?;
+    fs_err::create_dir_all(journal::dir(needs.git_dir))?;
     let _ = std::fs::remove_file(&path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -90,7 +90,9 @@ pub(super) fn write_npmrc(
         f.write_all(text.as_bytes())?;
         f.sync_all()
     });
-    written.map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    written.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("failed to write {}: {e}", path.display()))
+    })?;
     Ok(vec![(
         "NPM_CONFIG_USERCONFIG".to_owned(),
         path.to_string_lossy().into_owned(),

@@ -120,6 +120,8 @@ pub enum PublishError {
     Preflight(Vec<Problem>),
     #[error("{0}")]
     Setup(String),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
 }
 
 /// What happened, for the summary.
@@ -738,7 +740,7 @@ impl Run<'_> {
                     self.record(t, |e| e.release = url);
                 }
                 Err(e) => {
-                    let e = self.redactor.redact(&e);
+                    let e = self.redactor.redact(&e.to_string());
                     t.error = Some(format!("the forge release failed: {e}"));
                     let msg = t.error.clone();
                     self.record(t, |e| e.error = msg);
@@ -889,7 +891,8 @@ pub fn run(
     let redactor = Redactor::from_env();
     run_redacted(ws, config, root, options, report).map_err(|e| match e {
         PublishError::Setup(m) => PublishError::Setup(redactor.redact(&m)),
-        other @ PublishError::Preflight(_) => other,
+        // Paths and process ids: nothing to hide.
+        other @ (PublishError::Preflight(_) | PublishError::Journal(_)) => other,
     })
 }
 
@@ -913,11 +916,11 @@ fn run_redacted(
     check_repository(&cx, &agent, &targets, &mut problems)?;
     let (setup, _npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
     let mut lock = None;
-    let old = journal::load(&cx.git_dir).map_err(PublishError::Setup)?;
+    let old = journal::load(&cx.git_dir)?;
     if !options.dry_run && problems.is_empty() {
         match journal::lock(&cx.git_dir) {
             Ok(l) => lock = Some(l),
-            Err(e) => problems.push(problem(e, "")),
+            Err(e) => problems.push(problem(e.to_string(), "")),
         }
     }
     if problems.is_empty() {
@@ -1472,7 +1475,8 @@ fn prepare_tools(
     let generated_npmrc = preflight::credentials_and_tools(&needs, problems);
     // The generated npm config exists only while a release that passed preflight runs.
     let npm_env = if !options.dry_run && problems.is_empty() {
-        preflight::write_npmrc(&needs, &generated_npmrc).map_err(PublishError::Setup)?
+        preflight::write_npmrc(&needs, &generated_npmrc)
+            .map_err(|e| PublishError::Setup(e.to_string()))?
     } else {
         Vec::new()
     };

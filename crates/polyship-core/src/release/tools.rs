@@ -83,7 +83,7 @@ pub struct Setup {
     /// The release commit, and where it is exported (once, on first need) for builds.
     pub commit: String,
     pub export_dir: PathBuf,
-    pub exported: std::sync::OnceLock<Result<PathBuf, String>>,
+    pub exported: std::sync::OnceLock<Result<PathBuf, ToolError>>,
 }
 
 /// Words in a tool's output that mark a failure as passing.
@@ -145,8 +145,10 @@ impl Setup {
             if std::fs::read_to_string(&marker).is_ok_and(|c| c.trim() == self.commit) {
                 return Ok(dir.clone());
             }
-            let fail =
-                |e: String| format!("exporting {} to {} failed: {e}", self.commit, dir.display());
+            let fail = |e: String| ToolError {
+                message: format!("exporting {} to {} failed: {e}", self.commit, dir.display()),
+                transient: false,
+            };
             if dir.exists() {
                 fs_err::remove_dir_all(dir).map_err(|e| fail(e.to_string()))?;
             }
@@ -175,13 +177,7 @@ impl Setup {
             fs_err::write(&marker, &self.commit).map_err(|e| fail(e.to_string()))?;
             Ok(dir.clone())
         });
-        match result {
-            Ok(dir) => Ok(dir),
-            Err(message) => Err(ToolError {
-                message: message.clone(),
-                transient: false,
-            }),
-        }
+        result.as_deref().map_err(Clone::clone)
     }
 
     /// Whether the package is published from its directory rather than from a tarball built first:

@@ -121,6 +121,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         Err(PublishError::Setup(message)) => {
             return Err(CommandError::failed(message, "nothing was published").into());
         }
+        Err(e @ PublishError::Journal(_)) => {
+            return Err(CommandError::failed(e.to_string(), "nothing was published").into());
+        }
     };
     progress.clear();
     for note in &report.notes {
@@ -342,8 +345,8 @@ fn table<const N: usize>(out: &mut String, header: &[&str; N], rows: &[[String; 
 
 fn status(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     let git_dir = polyship_core::release::git::common_dir(&cx.root, &Redactor::default())?;
-    let Some(journal) = journal::load(&git_dir).map_err(|message| CommandError {
-        message,
+    let Some(journal) = journal::load(&git_dir).map_err(|e| CommandError {
+        message: e.to_string(),
         help: None,
         usage: false,
     })?

@@ -146,8 +146,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             .context("failed to install the interrupt handler")?;
     }
     let git_dir = transaction::git_dir(&cx.root).context("failed to find the git directory")?;
-    let _lock = polyship_core::release::journal::lock(&git_dir)
-        .map_err(|m| CommandError::failed(m, "wait for it to finish, then run again"))?;
+    let _lock = polyship_core::release::journal::lock(&git_dir).map_err(|e| {
+        CommandError::failed(e.to_string(), "wait for it to finish, then run again")
+    })?;
     let tx = transaction::apply(
         &cx.root,
         &git_dir,
