@@ -1,7 +1,69 @@
 //! The release commit and its stamps: the commit message a `version` run writes, today's date for
 //! changelogs (`SOURCE_DATE_EPOCH` honoured), and snapshot versions.
 
+use std::fmt::Write as _;
+
+use crate::changes::Changes;
+use crate::changes::lerna_config::Mode;
+use crate::config::LoadedConfig;
 use crate::plan::Plan;
+
+/// The release commit's message: `[release] commit_message`, else lerna's when `lerna.json`
+/// versions the whole release, else polyship's default.
+pub fn release_message(config: &LoadedConfig, changes: &Changes, plan: &Plan) -> String {
+    match (
+        &config.config.release.commit_message,
+        lerna_message(changes, plan),
+    ) {
+        (None, Some(lerna)) => lerna,
+        (template, _) => commit_message(
+            template
+                .as_deref()
+                .unwrap_or(crate::config::DEFAULT_COMMIT_MESSAGE),
+            plan,
+        ),
+    }
+}
+
+/// The release commit's message as lerna writes it, when `lerna.json` versions every release:
+/// its `message` (`%s` the tag, `%v` the version), by default the tag in fixed mode and
+/// `Publish` with the list of tags in independent mode.
+fn lerna_message(changes: &Changes, plan: &Plan) -> Option<String> {
+    let lerna = changes.rules.lerna.as_ref()?;
+    let governed: Vec<&crate::plan::Release> = plan
+        .releases
+        .iter()
+        .filter(|r| changes.rules.packages[r.package].lerna)
+        .collect();
+    if governed.is_empty() || governed.len() != plan.releases.len() {
+        return None;
+    }
+    match lerna.mode {
+        Mode::Fixed(_) => {
+            let version = &governed[0].to;
+            let tag = format!("{}{version}", lerna.tag_version_prefix);
+            Some(lerna.message.as_deref().map_or_else(
+                || tag.clone(),
+                |m| m.replace("%s", &tag).replace("%v", version),
+            ))
+        }
+        Mode::Independent => {
+            let mut message = lerna
+                .message
+                .clone()
+                .unwrap_or_else(|| "Publish".to_owned());
+            message.push('\n');
+            for r in governed {
+                let _ = write!(
+                    message,
+                    "\n - {}{}{}",
+                    r.name, lerna.tag_version_separator, r.to
+                );
+            }
+            Some(message)
+        }
+    }
+}
 
 /// The commit message: `{releases}` becomes `a@1.3.0, b@2.0.0`; when that makes the subject
 /// longer than 100 characters, the subject counts the packages and the body lists them.

@@ -269,7 +269,41 @@ pub fn collect(
     let map = BumpMap::with(config.config.commits.types.clone());
 
     let mut by_package: Vec<Vec<Change>> = vec![Vec::new(); ws.packages.len()];
-    for cs in &changesets {
+    changeset_changes(&changesets, &rules, &history, &mut by_package);
+    let (commits, nonconforming) = commit_changes(&history, &rules, &map, &mut by_package);
+    warnings.extend(history.warnings.iter().cloned());
+    let saved = saving
+        .join()
+        .unwrap_or_else(|_| Err("the history cache was not written: its writer panicked".into()));
+    if let Err(e) = saved {
+        warnings.push(Warning::new(e).help(
+            "the next run reads history again; make `.git/polyship/` writable, or pass `--no-cache`",
+        ));
+    }
+    let ignored = (0..ws.packages.len()).map(ignored).collect();
+    Ok(Changes {
+        changesets,
+        commits,
+        nonconforming,
+        history,
+        by_package,
+        changesets_config: cs_config,
+        pre,
+        ignored,
+        rules,
+        schemes,
+        warnings,
+    })
+}
+
+/// Each changeset's releases, for the packages that read changesets.
+fn changeset_changes(
+    changesets: &[Changeset],
+    rules: &rules::Rules,
+    history: &History,
+    by_package: &mut [Vec<Change>],
+) {
+    for cs in changesets {
         for entry in &cs.releases {
             if !rules.packages[entry.package].changesets() {
                 continue;
@@ -284,6 +318,16 @@ pub fn collect(
             });
         }
     }
+}
+
+/// Every pending commit parsed, and its change for each package that reads commits (a commit
+/// and its revert cancel out); with the commits that are not Conventional Commits.
+fn commit_changes(
+    history: &History,
+    rules: &rules::Rules,
+    map: &BumpMap,
+    by_package: &mut [Vec<Change>],
+) -> (Vec<ParsedCommit>, Vec<String>) {
     let reverted = reverted_pairs(&history.commits);
     let mut commits = Vec::with_capacity(history.commits.len());
     let mut nonconforming = Vec::new();
@@ -310,7 +354,7 @@ pub fn collect(
             let kind = match r.preset {
                 crate::config::Preset::Conventionalcommits => kind,
                 preset @ crate::config::Preset::Angular => {
-                    conventional::kind_under(&c.message, preset, &map)
+                    conventional::kind_under(&c.message, preset, map)
                 }
             };
             if kind != ChangeKind::None {
@@ -332,29 +376,7 @@ pub fn collect(
             packages: c.packages.clone(),
         });
     }
-    warnings.extend(history.warnings.iter().cloned());
-    let saved = saving
-        .join()
-        .unwrap_or_else(|_| Err("the history cache was not written: its writer panicked".into()));
-    if let Err(e) = saved {
-        warnings.push(Warning::new(e).help(
-            "the next run reads history again; make `.git/polyship/` writable, or pass `--no-cache`",
-        ));
-    }
-    let ignored = (0..ws.packages.len()).map(ignored).collect();
-    Ok(Changes {
-        changesets,
-        commits,
-        nonconforming,
-        history,
-        by_package,
-        changesets_config: cs_config,
-        pre,
-        ignored,
-        rules,
-        schemes,
-        warnings,
-    })
+    (commits, nonconforming)
 }
 
 /// A fixed `lerna.json` version that is not its packages' highest: lerna would release from it

@@ -1,7 +1,6 @@
 //! `polyship version`: apply the plan — versions, requirements, lockfiles, changelogs, changesets —
 //! all or nothing, then one commit.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -48,14 +47,45 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
-    let planned = super::plan::make(cx, &args.plan)?;
+    let prepared = prepare(cx, args)?;
+    if args.dry_run {
+        let mut out = table(&prepared.plan);
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        for e in &prepared.edits {
+            out.push_str(&diff(&cx.root, e));
+        }
+        std::io::stdout()
+            .lock()
+            .write_all(out.as_bytes())
+            .context("failed to write to stdout")?;
+        cx.note("dry run: nothing was written");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if prepared.edits.is_empty() {
+        cx.note("nothing to release");
+        return Ok(ExitCode::SUCCESS);
+    }
+    write(cx, args, &prepared)
+}
+
+/// What a `version` run writes: the plan, every file's new content, the commit message.
+struct Prepared {
+    plan: Plan,
+    edits: Vec<FileEdit>,
+    message: String,
+}
+
+/// Plans (or loads the saved plan), stamps snapshot versions, and computes every edit.
+fn prepare(cx: &Context, args: &Args) -> anyhow::Result<Prepared> {
     let Planned {
         discovered,
         changes,
         mut plan,
         selected,
         mode,
-    } = planned;
+    } = super::plan::make(cx, &args.plan)?;
     let (config, ws) = (&discovered.config, &discovered.workspace);
     allowed_branch(cx, &changes)?;
     if let Some(file) = &args.plan_file {
@@ -71,7 +101,6 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             usage: true,
         })?;
     }
-
     let mut files = Files::new(&cx.root);
     let options = apply::Options {
         lockfiles: !args.no_lockfile,
@@ -86,27 +115,21 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             cx.warn(&w);
         }
     }
-    let edits = files.into_edits();
+    Ok(Prepared {
+        message: commit::release_message(config, &changes, &plan),
+        edits: files.into_edits(),
+        plan,
+    })
+}
 
-    if args.dry_run {
-        let mut out = table(&plan);
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        for e in &edits {
-            out.push_str(&diff(&cx.root, e));
-        }
-        std::io::stdout()
-            .lock()
-            .write_all(out.as_bytes())
-            .context("failed to write to stdout")?;
-        cx.note("dry run: nothing was written");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if edits.is_empty() {
-        cx.note("nothing to release");
-        return Ok(ExitCode::SUCCESS);
-    }
+/// Writes every edit all or nothing, then stages and commits them (a snapshot neither).
+fn write(cx: &Context, args: &Args, prepared: &Prepared) -> anyhow::Result<ExitCode> {
+    let Prepared {
+        plan,
+        edits,
+        message,
+    } = prepared;
+    let snapshot = args.snapshot.is_some();
     let paths: Vec<String> = edits
         .iter()
         .map(|e| {
@@ -117,19 +140,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
                 .replace('\\', "/")
         })
         .collect();
-    let message = match (
-        &config.config.release.commit_message,
-        lerna_message(&changes, &plan),
-    ) {
-        (None, Some(lerna)) => lerna,
-        (template, _) => commit::commit_message(
-            template
-                .as_deref()
-                .unwrap_or(polyship_core::config::DEFAULT_COMMIT_MESSAGE),
-            &plan,
-        ),
-    };
-    let follow_up = if snapshot.is_some() {
+    let follow_up = if snapshot {
         FollowUp::default()
     } else {
         FollowUp {
@@ -153,7 +164,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         &cx.root,
         &git_dir,
         "polyship version",
-        &edits,
+        edits,
         follow_up,
         &stop,
     )
@@ -174,7 +185,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         };
         cx.status("Versioned", &format!("{name} {} → {}", r.from, r.to));
     }
-    if snapshot.is_some() {
+    if snapshot {
         complete(tx)?;
         cx.note("snapshot versions written; nothing was staged or committed");
         return Ok(ExitCode::SUCCESS);
@@ -186,7 +197,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         cx.note("changes are staged; commit them when ready");
         return Ok(ExitCode::SUCCESS);
     }
-    let committed = git::commit(&cx.root, &message, &redactor);
+    let committed = git::commit(&cx.root, message, &redactor);
     complete(tx)?;
     committed.map_err(|e| {
         anyhow::Error::new(CommandError::failed(
@@ -224,46 +235,6 @@ fn allowed_branch(cx: &Context, changes: &polyship_core::changes::Changes) -> an
         "switch to an allowed branch, or change `allowBranch` in lerna.json",
     )
     .into())
-}
-
-/// The release commit's message as lerna writes it, when `lerna.json` versions the release and
-/// `polyship.toml` sets no message: its `message` (`%s` the tag, `%v` the version), by default the
-/// tag in fixed mode and `Publish` with the list of tags in independent mode.
-fn lerna_message(changes: &polyship_core::changes::Changes, plan: &Plan) -> Option<String> {
-    let lerna = changes.rules.lerna.as_ref()?;
-    let governed: Vec<&polyship_core::plan::Release> = plan
-        .releases
-        .iter()
-        .filter(|r| changes.rules.packages[r.package].lerna)
-        .collect();
-    if governed.is_empty() || governed.len() != plan.releases.len() {
-        return None;
-    }
-    match lerna.mode {
-        polyship_core::changes::lerna_config::Mode::Fixed(_) => {
-            let version = &governed[0].to;
-            let tag = format!("{}{version}", lerna.tag_version_prefix);
-            Some(lerna.message.as_deref().map_or_else(
-                || tag.clone(),
-                |m| m.replace("%s", &tag).replace("%v", version),
-            ))
-        }
-        polyship_core::changes::lerna_config::Mode::Independent => {
-            let mut message = lerna
-                .message
-                .clone()
-                .unwrap_or_else(|| "Publish".to_owned());
-            message.push('\n');
-            for r in governed {
-                let _ = write!(
-                    message,
-                    "\n - {}{}{}",
-                    r.name, lerna.tag_version_separator, r.to
-                );
-            }
-            Some(message)
-        }
-    }
 }
 
 /// GitHub's API with `GITHUB_TOKEN` (as `@changesets/changelog-github` reads it), for changelog

@@ -419,9 +419,65 @@ fn read_project(
         }
         return Ok(None);
     };
-    let is_maturin =
-        maturin.is_some() || backend.as_deref().is_some_and(|b| b.starts_with("maturin"));
+    let tables = Tables {
+        project,
+        poetry,
+        maturin,
+        backend: backend.as_deref(),
+    };
+    let (version, version_source) = project_version(cx, file, dir, name, &tables, found)?;
+    let mut private = false;
+    for (table, key) in [(project, "project"), (poetry, "tool.poetry")] {
+        if let Some(t) = table {
+            private |= file
+                .strings(t, "classifiers", &format!("{key}.classifiers"))?
+                .iter()
+                .any(|(c, _)| c.trim() == PRIVATE_CLASSIFIER);
+        }
+    }
+    let mut deps = Vec::new();
+    if let Some(p) = project {
+        pep621_dependencies(file, p, &mut deps)?;
+    }
+    dependency_groups(file, &mut deps)?;
+    if let Some(p) = poetry {
+        poetry_dependencies(file, dir, p, &mut deps)?;
+    }
+    if let Some(t) = tool {
+        uv_sources(file, dir, t, &mut deps)?;
+    }
 
+    Ok(Some(Package {
+        name: normalize_name(name),
+        ecosystem: Ecosystem::Python,
+        path: dir.to_owned(),
+        manifest: file.file.clone(),
+        version,
+        version_source,
+        private,
+        registry: None,
+        dependencies: deps,
+    }))
+}
+
+/// The tables of a `pyproject.toml` its version and dependencies are read from.
+struct Tables<'a> {
+    project: Option<&'a dyn TableLike>,
+    poetry: Option<&'a dyn TableLike>,
+    maturin: Option<&'a dyn TableLike>,
+    backend: Option<&'a str>,
+}
+
+/// Where the distribution `name`'s version is: `[project]` or `[tool.poetry]`, its crate's for a
+/// maturin project without one, computed at build time when `dynamic`, or missing.
+fn project_version(
+    cx: &Context<'_>,
+    file: &TomlFile,
+    dir: &str,
+    name: &str,
+    tables: &Tables<'_>,
+    found: &mut Found,
+) -> Result<(Option<String>, VersionSource), DiscoveryError> {
     let version_in = |table: &dyn TableLike,
                       key: &[&str]|
      -> Result<Option<(String, VersionSource)>, DiscoveryError> {
@@ -440,158 +496,177 @@ fn read_project(
                 (v.to_owned(), VersionSource::Manifest { location })
             }))
     };
-    let mut version = match project {
+    let mut version = match tables.project {
         Some(p) => version_in(p, &["project"])?,
         None => None,
     };
     if version.is_none()
-        && let Some(p) = poetry
+        && let Some(p) = tables.poetry
     {
         version = version_in(p, &["tool", "poetry"])?;
     }
-    let (version, version_source) = match version {
-        Some((v, source)) => (Some(v), source),
-        None if is_maturin => {
-            let manifest_path = match maturin {
-                Some(m) => file
-                    .string(m, "manifest-path", "tool.maturin.manifest-path")?
-                    .unwrap_or("Cargo.toml"),
-                None => "Cargo.toml",
-            };
-            let crate_dir = join_rel(dir, manifest_path).map(|p| parent_dir(&p).to_owned());
-            let krate = match &crate_dir {
-                Some(d) => cargo::read_crate_in(cx, d)?,
-                None => None,
-            };
-            let (Some(krate), Some(crate_dir)) = (krate, crate_dir) else {
-                return Err(file
-                    .error(None, format!("maturin project `{name}` has no crate at `{manifest_path}`"))
-                    .with_help("set `tool.maturin.manifest-path` to the crate's `Cargo.toml`, or give `project.version`"));
-            };
-            found.needs.push((Ecosystem::Cargo, crate_dir));
-            (
-                krate.version.clone(),
-                VersionSource::Linked {
-                    ecosystem: Ecosystem::Cargo,
-                    name: krate.name,
-                },
-            )
-        }
-        None => {
-            let dynamic = project
-                .and_then(|p| p.get("dynamic"))
-                .and_then(toml_edit::Item::as_array)
-                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
-            if dynamic {
-                (
-                    None,
-                    VersionSource::Dynamic {
-                        backend: backend.clone().unwrap_or_else(|| "setuptools".to_owned()),
-                    },
-                )
-            } else {
-                (None, VersionSource::Missing)
-            }
-        }
-    };
+    if let Some((v, source)) = version {
+        return Ok((Some(v), source));
+    }
+    let is_maturin =
+        tables.maturin.is_some() || tables.backend.is_some_and(|b| b.starts_with("maturin"));
+    if is_maturin {
+        let manifest_path = match tables.maturin {
+            Some(m) => file
+                .string(m, "manifest-path", "tool.maturin.manifest-path")?
+                .unwrap_or("Cargo.toml"),
+            None => "Cargo.toml",
+        };
+        let crate_dir = join_rel(dir, manifest_path).map(|p| parent_dir(&p).to_owned());
+        let krate = match &crate_dir {
+            Some(d) => cargo::read_crate_in(cx, d)?,
+            None => None,
+        };
+        let (Some(krate), Some(crate_dir)) = (krate, crate_dir) else {
+            return Err(file
+                .error(None, format!("maturin project `{name}` has no crate at `{manifest_path}`"))
+                .with_help("set `tool.maturin.manifest-path` to the crate's `Cargo.toml`, or give `project.version`"));
+        };
+        found.needs.push((Ecosystem::Cargo, crate_dir));
+        return Ok((
+            krate.version.clone(),
+            VersionSource::Linked {
+                ecosystem: Ecosystem::Cargo,
+                name: krate.name,
+            },
+        ));
+    }
+    let dynamic = tables
+        .project
+        .and_then(|p| p.get("dynamic"))
+        .and_then(toml_edit::Item::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
+    Ok(if dynamic {
+        (
+            None,
+            VersionSource::Dynamic {
+                backend: tables.backend.unwrap_or("setuptools").to_owned(),
+            },
+        )
+    } else {
+        (None, VersionSource::Missing)
+    })
+}
 
-    let mut private = false;
-    for (table, key) in [(project, "project"), (poetry, "tool.poetry")] {
-        if let Some(t) = table {
-            private |= file
-                .strings(t, "classifiers", &format!("{key}.classifiers"))?
-                .iter()
-                .any(|(c, _)| c.trim() == PRIVATE_CLASSIFIER);
+/// PEP 621 `dependencies` and `optional-dependencies`.
+fn pep621_dependencies(
+    file: &TomlFile,
+    project: &dyn TableLike,
+    deps: &mut Vec<Dependency>,
+) -> Result<(), DiscoveryError> {
+    pep508_list(
+        file,
+        project,
+        &["project", "dependencies"],
+        DependencyKind::Normal,
+        None,
+        deps,
+    )?;
+    if let Some(extras) = file.table(
+        project,
+        "optional-dependencies",
+        "project.optional-dependencies",
+    )? {
+        for (extra, _) in extras.iter() {
+            pep508_list(
+                file,
+                extras,
+                &["project", "optional-dependencies", extra],
+                DependencyKind::Optional,
+                Some(extra),
+                deps,
+            )?;
         }
     }
+    Ok(())
+}
 
-    let mut deps = Vec::new();
-    if let Some(p) = project {
-        pep508_list(
-            file,
-            p,
-            &["project", "dependencies"],
-            DependencyKind::Normal,
-            None,
-            &mut deps,
-        )?;
-        if let Some(extras) =
-            file.table(p, "optional-dependencies", "project.optional-dependencies")?
-        {
-            for (extra, _) in extras.iter() {
-                pep508_list(
+/// PEP 735 `[dependency-groups]`: dev dependencies.
+fn dependency_groups(file: &TomlFile, deps: &mut Vec<Dependency>) -> Result<(), DiscoveryError> {
+    let Some(groups) = file.table(file.root(), "dependency-groups", "dependency-groups")? else {
+        return Ok(());
+    };
+    for (group, item) in groups.iter() {
+        // Entries may be `{ include-group = "…" }` tables; only strings are requirements.
+        let Some(array) = item.as_array() else {
+            return Err(file.error(
+                item.span(),
+                format!("`dependency-groups.{group}` must be an array"),
+            ));
+        };
+        for (i, v) in array.iter().enumerate() {
+            if let Some(s) = v.as_str() {
+                push_pep508(
                     file,
-                    extras,
-                    &["project", "optional-dependencies", extra],
-                    DependencyKind::Optional,
-                    Some(extra),
-                    &mut deps,
+                    s,
+                    v.span(),
+                    &["dependency-groups", group, &i.to_string()],
+                    DependencyKind::Dev,
+                    Some(group),
+                    deps,
                 )?;
             }
         }
     }
-    if let Some(groups) = file.table(root, "dependency-groups", "dependency-groups")? {
+    Ok(())
+}
+
+/// Poetry's `dependencies`, `dev-dependencies` and `group.<name>.dependencies`.
+fn poetry_dependencies(
+    file: &TomlFile,
+    dir: &str,
+    poetry: &dyn TableLike,
+    deps: &mut Vec<Dependency>,
+) -> Result<(), DiscoveryError> {
+    poetry_table(
+        file,
+        dir,
+        poetry,
+        &["tool", "poetry", "dependencies"],
+        DependencyKind::Normal,
+        None,
+        deps,
+    )?;
+    poetry_table(
+        file,
+        dir,
+        poetry,
+        &["tool", "poetry", "dev-dependencies"],
+        DependencyKind::Dev,
+        None,
+        deps,
+    )?;
+    if let Some(groups) = file.table(poetry, "group", "tool.poetry.group")? {
         for (group, item) in groups.iter() {
-            // Entries may be `{ include-group = "…" }` tables; only strings are requirements.
-            let Some(array) = item.as_array() else {
-                return Err(file.error(
-                    item.span(),
-                    format!("`dependency-groups.{group}` must be an array"),
-                ));
-            };
-            for (i, v) in array.iter().enumerate() {
-                if let Some(s) = v.as_str() {
-                    push_pep508(
-                        file,
-                        s,
-                        v.span(),
-                        &["dependency-groups", group, &i.to_string()],
-                        DependencyKind::Dev,
-                        Some(group),
-                        &mut deps,
-                    )?;
-                }
+            if let Some(g) = item.as_table_like() {
+                poetry_table(
+                    file,
+                    dir,
+                    g,
+                    &["tool", "poetry", "group", group, "dependencies"],
+                    DependencyKind::Dev,
+                    Some(group),
+                    deps,
+                )?;
             }
         }
     }
-    if let Some(p) = poetry {
-        poetry_table(
-            file,
-            dir,
-            p,
-            &["tool", "poetry", "dependencies"],
-            DependencyKind::Normal,
-            None,
-            &mut deps,
-        )?;
-        poetry_table(
-            file,
-            dir,
-            p,
-            &["tool", "poetry", "dev-dependencies"],
-            DependencyKind::Dev,
-            None,
-            &mut deps,
-        )?;
-        if let Some(groups) = file.table(p, "group", "tool.poetry.group")? {
-            for (group, item) in groups.iter() {
-                if let Some(g) = item.as_table_like() {
-                    poetry_table(
-                        file,
-                        dir,
-                        g,
-                        &["tool", "poetry", "group", group, "dependencies"],
-                        DependencyKind::Dev,
-                        Some(group),
-                        &mut deps,
-                    )?;
-                }
-            }
-        }
-    }
-    // `[tool.uv.sources]` can point a requirement at a path; then only that path is internal.
-    if let Some(t) = tool
-        && let Some(uv) = file.table(t, "uv", "tool.uv")?
+    Ok(())
+}
+
+/// `[tool.uv.sources]` can point a requirement at a path; then only that path is internal.
+fn uv_sources(
+    file: &TomlFile,
+    dir: &str,
+    tool: &dyn TableLike,
+    deps: &mut [Dependency],
+) -> Result<(), DiscoveryError> {
+    if let Some(uv) = file.table(tool, "uv", "tool.uv")?
         && let Some(sources) = file.table(uv, "sources", "tool.uv.sources")?
     {
         for (key, item) in sources.iter() {
@@ -607,18 +682,7 @@ fn read_project(
             }
         }
     }
-
-    Ok(Some(Package {
-        name: normalize_name(name),
-        ecosystem: Ecosystem::Python,
-        path: dir.to_owned(),
-        manifest: file.file.clone(),
-        version,
-        version_source,
-        private,
-        registry: None,
-        dependencies: deps,
-    }))
+    Ok(())
 }
 
 fn pep508_list(
