@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-use polyship_core::release::registry::{Presence, Registries, RegistryError, agent, presence};
+use polyship_core::release::registry::{
+    Presence, Registries, Registry, RegistryError, agent, presence,
+};
 use polyship_core::workspace::Ecosystem;
 
 fn var(name: &str) -> String {
@@ -21,12 +23,26 @@ fn var(name: &str) -> String {
 }
 
 fn registries() -> Registries {
-    Registries {
-        cargo: var("POLYSHIP_TEST_CARGO_SPARSE"),
-        npm: var("POLYSHIP_TEST_NPM_REGISTRY"),
-        python: var("POLYSHIP_TEST_PYPI_URL"),
-        ..Registries::default()
-    }
+    Registries::default()
+        .with(
+            Ecosystem::Cargo,
+            Registry::new(var("POLYSHIP_TEST_CARGO_SPARSE")),
+        )
+        .with(
+            Ecosystem::Npm,
+            Registry::new(var("POLYSHIP_TEST_NPM_REGISTRY")),
+        )
+        .with(
+            Ecosystem::Python,
+            Registry::new(var("POLYSHIP_TEST_PYPI_URL")),
+        )
+}
+
+/// Every ecosystem's registry at `base`.
+fn all_at(base: &str) -> Registries {
+    Ecosystem::ALL
+        .into_iter()
+        .fold(Registries::default(), |r, e| r.with(e, Registry::new(base)))
 }
 
 /// A name no earlier run used: the registries live as long as one `scripts/test`, but a developer
@@ -249,12 +265,7 @@ fn failing_server(status: &'static str) -> String {
 fn other_answers_are_errors_never_guesses() {
     let a = agent();
     let base = failing_server("503 Service Unavailable");
-    let r = Registries {
-        cargo: base.clone(),
-        npm: base.clone(),
-        python: base,
-        ..Registries::default()
-    };
+    let r = all_at(&base);
     for eco in Ecosystem::ALL {
         let err = presence(&a, &r, eco, "acme", "1.0.0").unwrap_err();
         assert!(
@@ -266,12 +277,7 @@ fn other_answers_are_errors_never_guesses() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let base = format!("http://127.0.0.1:{port}/");
-    let down = Registries {
-        cargo: base.clone(),
-        npm: base.clone(),
-        python: base,
-        ..Registries::default()
-    };
+    let down = all_at(&base);
     let err = presence(&a, &down, Ecosystem::Npm, "acme", "1.0.0").unwrap_err();
     assert!(matches!(err, RegistryError::Unreachable { .. }), "{err}");
 }

@@ -16,7 +16,7 @@ use crate::apply::edit::{EditError, Syntax};
 use crate::diagnostic::{SourceError, Warning};
 use crate::release::preflight::Needs;
 use crate::release::publish::Problem;
-use crate::release::registry::{Presence, Registries, RegistryError};
+use crate::release::registry::{Presence, Registries, Registry, RegistryError};
 use crate::release::tools::{Artifact, Setup, ToolError};
 use crate::version::Scheme;
 use crate::workspace::files::FileIndex;
@@ -221,6 +221,9 @@ fn syntax_of(file: &str) -> Result<Syntax, EditError> {
 /// Releasing a package of one ecosystem: what its registry holds, the tools and credentials an
 /// upload needs, building and uploading.
 pub trait Publish {
+    /// The registry read when the release configures none.
+    fn default_registry(&self) -> Registry;
+
     /// Whether `name` `version` is on this ecosystem's registry, with the checksums it records.
     fn presence(
         &self,

@@ -28,7 +28,7 @@ use super::git;
 use super::journal::{self, Journal};
 use super::preflight::{self, env_nonempty, resolve_forge};
 use super::redact::Redactor;
-use super::registry::{self, Presence, Registries};
+use super::registry::{self, Presence, Registries, Registry};
 use super::tools::{self, Artifact, NpmClient, Setup};
 use crate::config::LoadedConfig;
 use crate::workspace::{Ecosystem, Package, Workspace};
@@ -236,10 +236,15 @@ pub(crate) fn slash(url: &str) -> String {
     }
 }
 
-/// Credentials for registry reads, for private registries that want them: a named Cargo
-/// registry's token, the npm token, and twine's user and password for a Python index other than
-/// PyPI. Sent only to the registry they belong to.
-fn read_auth(cargo_registry: Option<&str>, python_index: Option<&str>) -> registry::Auth {
+/// The configured registries with the credentials for their reads, for private registries that
+/// want them: a named Cargo registry's token, the npm token, and twine's user and password for a
+/// Python index other than PyPI. Sent only to the registry they belong to. Other ecosystems read
+/// their adapter's default.
+fn read_registries_config(
+    (cargo_index, cargo_registry): (String, Option<&str>),
+    npm_registry: &str,
+    python_index: Option<&str>,
+) -> Registries {
     use base64::Engine as _;
     let cargo = cargo_registry.and_then(|r| env_nonempty(&preflight::cargo_token_var(Some(r))));
     let npm = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
@@ -260,7 +265,28 @@ fn read_auth(cargo_registry: Option<&str>, python_index: Option<&str>) -> regist
                 base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
             )
         });
-    registry::Auth { cargo, npm, python }
+    Registries::default()
+        .with(
+            Ecosystem::Cargo,
+            Registry {
+                url: cargo_index,
+                auth: cargo,
+            },
+        )
+        .with(
+            Ecosystem::Npm,
+            Registry {
+                url: npm_registry.to_owned(),
+                auth: npm,
+            },
+        )
+        .with(
+            Ecosystem::Python,
+            Registry {
+                url: python_index.map_or_else(|| "https://pypi.org/".to_owned(), slash),
+                auth: python,
+            },
+        )
 }
 
 /// Whether a package's version is on its registry (the ecosystem's to say which: an npm
@@ -513,7 +539,6 @@ impl Run<'_> {
         }
     }
 
-    /// Publishes one package; returns its state.
     /// Builds what a package uploads (or reuses what the journal recorded) and records it.
     fn build(&self, t: &Target) -> Result<Vec<Artifact>, tools::ToolError> {
         let p = &self.ws.packages[t.package];
@@ -536,6 +561,42 @@ impl Run<'_> {
         let work = work_dir(self.git_dir, p);
         self.record(t, |e| e.artifacts = recorded_artifacts(&work, &built));
         Ok(built)
+    }
+
+    /// Records where `t`'s upload ended, says so, and tags what was published; returns the
+    /// target as it now stands.
+    fn published(&self, t: &Target, state: &State) -> Target {
+        let mut done = t.clone();
+        done.state = state.clone();
+        let label = match state {
+            State::Published => journal::Upload::Published,
+            State::Failed(_) => journal::Upload::Failed,
+            State::Interrupted => journal::Upload::Interrupted,
+            _ => journal::Upload::NotReached,
+        };
+        let error = match state {
+            State::Failed(e) => Some(e.clone()),
+            _ => None,
+        };
+        self.record(t, |e| {
+            e.publish = label;
+            e.error.clone_from(&error);
+        });
+        match state {
+            State::Published => {
+                (self.report)(Event::Done(
+                    Notice::Published,
+                    &format!("{} {}", t.name, t.version),
+                ));
+                self.tag(&mut done);
+            }
+            State::Failed(e) => (self.report)(Event::Done(
+                Notice::Failed,
+                &format!("{} {}: {}", t.name, t.version, first_line(e)),
+            )),
+            _ => {}
+        }
+        done
     }
 
     /// Publishes one package; returns its state.
@@ -1098,16 +1159,11 @@ fn open<'a>(
         remote,
         jobs: options.jobs.or(cfg.jobs).unwrap_or(4).max(1),
         timeout: Duration::from_secs(cfg.timeout.unwrap_or(300)),
-        registries: Registries {
-            cargo: cargo_index,
-            npm: npm_registry.clone(),
-            python: cfg
-                .python
-                .index
-                .as_deref()
-                .map_or_else(|| "https://pypi.org/".to_owned(), slash),
-            auth: read_auth(cargo_registry_name.as_deref(), cfg.python.index.as_deref()),
-        },
+        registries: read_registries_config(
+            (cargo_index, cargo_registry_name.as_deref()),
+            &npm_registry,
+            cfg.python.index.as_deref(),
+        ),
         forge,
         python: cfg
             .python
@@ -1716,32 +1772,7 @@ struct Shared {
 
 /// Publishes every pending target in dependency order on up to `jobs` threads.
 fn schedule(run: &Run<'_>, targets: &mut [Target]) {
-    let index: BTreeMap<usize, usize> = targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.package, i))
-        .collect();
-    // Per target: the targets it waits for, and every internal dependency (to wait until visible).
-    let deps: Vec<(Vec<usize>, Vec<usize>)> = targets
-        .iter()
-        .map(|t| {
-            let p = &run.ws.packages[t.package];
-            let mut within = Vec::new();
-            let mut packages = Vec::new();
-            for d in p.dependencies.iter().filter(|d| d.kind.orders_release()) {
-                if let Some(j) = run.ws.find(d.ecosystem, &d.name) {
-                    if run.ws.packages[j].private {
-                        continue;
-                    }
-                    if let Some(&k) = index.get(&j) {
-                        within.push(k);
-                    }
-                    packages.push(j);
-                }
-            }
-            (within, packages)
-        })
-        .collect();
+    let deps = release_order(run, targets);
     let shared = Mutex::new(Shared {
         states: targets.iter().map(|t| t.state.clone()).collect(),
         started: targets.iter().map(|t| t.state != State::Pending).collect(),
@@ -1757,45 +1788,11 @@ fn schedule(run: &Run<'_>, targets: &mut [Target]) {
                     let picked = {
                         let mut sh = shared.lock().expect("schedule");
                         loop {
-                            // Block the dependents of anything that did not make it.
-                            let mut changed = true;
-                            while changed {
-                                changed = false;
-                                for (i, (within, _)) in deps.iter().enumerate() {
-                                    if sh.states[i] != State::Pending || sh.started[i] {
-                                        continue;
-                                    }
-                                    if let Some(&bad) = within.iter().find(|&&d| {
-                                        matches!(
-                                            sh.states[d],
-                                            State::Failed(_)
-                                                | State::Blocked(_)
-                                                | State::Interrupted
-                                        )
-                                    }) {
-                                        sh.states[i] = State::Blocked(format!(
-                                            "its dependency {} was not published",
-                                            snapshot[bad].name
-                                        ));
-                                        sh.started[i] = true;
-                                        changed = true;
-                                    }
-                                }
-                            }
+                            sh.block_dependents_of_failures(&deps, &snapshot);
                             if run.interrupted.load(Ordering::SeqCst) {
-                                for i in 0..sh.states.len() {
-                                    if !sh.started[i] {
-                                        sh.started[i] = true;
-                                        sh.states[i] = State::Interrupted;
-                                    }
-                                }
+                                sh.interrupt_the_rest();
                             }
-                            let ready = (0..sh.states.len()).find(|&i| {
-                                !sh.started[i] && deps[i].0.iter().all(|&d| sh.states[d].done())
-                            });
-                            if let Some(i) = ready {
-                                sh.started[i] = true;
-                                sh.running += 1;
+                            if let Some(i) = sh.take_ready(&deps) {
                                 break Some(i);
                             }
                             if sh.running == 0 {
@@ -1813,37 +1810,7 @@ fn schedule(run: &Run<'_>, targets: &mut [Target]) {
                     };
                     let t = &snapshot[i];
                     let state = run.publish_one(t, &deps[i].1);
-                    let mut done = t.clone();
-                    done.state = state.clone();
-                    let label = match &state {
-                        State::Published => journal::Upload::Published,
-                        State::Failed(_) => journal::Upload::Failed,
-                        State::Interrupted => journal::Upload::Interrupted,
-                        _ => journal::Upload::NotReached,
-                    };
-                    let error = match &state {
-                        State::Failed(e) => Some(e.clone()),
-                        _ => None,
-                    };
-                    run.record(t, |e| {
-                        e.publish = label;
-                        e.error.clone_from(&error);
-                    });
-                    match &state {
-                        State::Published => {
-                            (run.report)(Event::Done(
-                                Notice::Published,
-                                &format!("{} {}", t.name, t.version),
-                            ));
-                            run.tag(&mut done);
-                        }
-                        State::Failed(e) => (run.report)(Event::Done(
-                            Notice::Failed,
-                            &format!("{} {}: {}", t.name, t.version, first_line(e)),
-                        )),
-                        _ => {}
-                    }
-                    tags.lock().expect("targets")[i] = done;
+                    tags.lock().expect("targets")[i] = run.published(t, &state);
                     let mut sh = shared.lock().expect("schedule");
                     sh.states[i] = state;
                     sh.running -= 1;
@@ -1871,6 +1838,86 @@ fn schedule(run: &Run<'_>, targets: &mut [Target]) {
                 _ => {}
             }
         }
+    }
+}
+
+/// Per target: the targets it waits for, and every internal dependency (to wait until visible).
+fn release_order(run: &Run<'_>, targets: &[Target]) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let index: BTreeMap<usize, usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.package, i))
+        .collect();
+    targets
+        .iter()
+        .map(|t| {
+            let p = &run.ws.packages[t.package];
+            let mut within = Vec::new();
+            let mut packages = Vec::new();
+            for d in p.dependencies.iter().filter(|d| d.kind.orders_release()) {
+                if let Some(j) = run.ws.find(d.ecosystem, &d.name) {
+                    if run.ws.packages[j].private {
+                        continue;
+                    }
+                    if let Some(&k) = index.get(&j) {
+                        within.push(k);
+                    }
+                    packages.push(j);
+                }
+            }
+            (within, packages)
+        })
+        .collect()
+}
+
+impl Shared {
+    /// Blocks the dependents of anything that did not make it, transitively.
+    fn block_dependents_of_failures(
+        &mut self,
+        deps: &[(Vec<usize>, Vec<usize>)],
+        targets: &[Target],
+    ) {
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (i, (within, _)) in deps.iter().enumerate() {
+                if self.states[i] != State::Pending || self.started[i] {
+                    continue;
+                }
+                if let Some(&bad) = within.iter().find(|&&d| {
+                    matches!(
+                        self.states[d],
+                        State::Failed(_) | State::Blocked(_) | State::Interrupted
+                    )
+                }) {
+                    self.states[i] = State::Blocked(format!(
+                        "its dependency {} was not published",
+                        targets[bad].name
+                    ));
+                    self.started[i] = true;
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    /// Marks every target not started as interrupted.
+    fn interrupt_the_rest(&mut self) {
+        for i in 0..self.states.len() {
+            if !self.started[i] {
+                self.started[i] = true;
+                self.states[i] = State::Interrupted;
+            }
+        }
+    }
+
+    /// A target not started whose dependencies are all done, now counted as running.
+    fn take_ready(&mut self, deps: &[(Vec<usize>, Vec<usize>)]) -> Option<usize> {
+        let i = (0..self.states.len())
+            .find(|&i| !self.started[i] && deps[i].0.iter().all(|&d| self.states[d].done()))?;
+        self.started[i] = true;
+        self.running += 1;
+        Some(i)
     }
 }
 

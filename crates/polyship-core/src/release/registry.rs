@@ -7,7 +7,11 @@
 //! checksum, to compare content); a 404, or a 200 without the version, means absent; anything else
 //! is an error that says what the registry answered.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use crate::workspace::Ecosystem;
 
 use crate::ecosystem::python::normalize_name as pep503;
 
@@ -22,36 +26,50 @@ pub enum Presence {
     },
 }
 
-/// Where each ecosystem's registry answers reads. Bases end with `/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Registries {
-    /// A sparse index (`https://index.crates.io/`).
-    pub cargo: String,
-    /// An npm registry (`https://registry.npmjs.org/`).
-    pub npm: String,
-    /// A Python package index root; its simple API is `<base>simple/` (`https://pypi.org/`).
-    pub python: String,
-    /// `Authorization` header values for registries that want reads authenticated (private
-    /// registries), per ecosystem.
-    pub auth: Auth,
-}
-
-/// `Authorization` header values, per ecosystem.
+/// Where one ecosystem's registry answers reads (a base ending with `/`), and the
+/// `Authorization` header value a private registry wants for them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Auth {
-    pub cargo: Option<String>,
-    pub npm: Option<String>,
-    pub python: Option<String>,
+pub struct Registry {
+    pub url: String,
+    pub auth: Option<String>,
 }
 
-impl Default for Registries {
-    fn default() -> Self {
+impl Registry {
+    /// A registry read without credentials.
+    pub fn new(url: impl Into<String>) -> Self {
         Self {
-            cargo: "https://index.crates.io/".to_owned(),
-            npm: "https://registry.npmjs.org/".to_owned(),
-            python: "https://pypi.org/".to_owned(),
-            auth: Auth::default(),
+            url: url.into(),
+            auth: None,
         }
+    }
+}
+
+/// Every ecosystem's registry: those the release configured, else each adapter's default
+/// ([`crate::ecosystem::Publish::default_registry`]: crates.io's sparse index, npmjs.org, PyPI,
+/// the Go module proxy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registries {
+    configured: BTreeMap<Ecosystem, Registry>,
+}
+
+impl Registries {
+    /// The registry of `ecosystem`.
+    pub fn get(&self, ecosystem: Ecosystem) -> Cow<'_, Registry> {
+        match self.configured.get(&ecosystem) {
+            Some(r) => Cow::Borrowed(r),
+            None => Cow::Owned(ecosystem.adapter().default_registry()),
+        }
+    }
+
+    pub fn set(&mut self, ecosystem: Ecosystem, registry: Registry) {
+        self.configured.insert(ecosystem, registry);
+    }
+
+    /// These registries with `ecosystem`'s replaced.
+    #[must_use]
+    pub fn with(mut self, ecosystem: Ecosystem, registry: Registry) -> Self {
+        self.set(ecosystem, registry);
+        self
     }
 }
 

@@ -9,12 +9,16 @@ use std::process::Command;
 use crate::release::preflight::{Needs, cargo_credentials_file_has, cargo_token_var, tool_runs};
 use crate::release::publish::{Problem, problem};
 use crate::release::registry::{
-    Presence, Registries, RegistryError, cargo_index_path, cargo_presence, read_presence,
+    Presence, Registries, Registry, RegistryError, cargo_index_path, cargo_presence, read_presence,
 };
 use crate::release::tools::{Artifact, Setup, ToolError, io_error, sha256_file};
-use crate::workspace::Package;
+use crate::workspace::{Ecosystem, Package};
 
 impl Publish for super::Cargo {
+    fn default_registry(&self) -> Registry {
+        Registry::new("https://index.crates.io/")
+    }
+
     /// Whether `name` `version` is on the registry, with the checksums it records.
     fn presence(
         &self,
@@ -23,11 +27,12 @@ impl Publish for super::Cargo {
         name: &str,
         version: &str,
     ) -> Result<Presence, RegistryError> {
+        let registry = registries.get(Ecosystem::Cargo);
         read_presence(
             agent,
-            format!("{}{}", registries.cargo, cargo_index_path(name)),
+            format!("{}{}", registry.url, cargo_index_path(name)),
             "*/*",
-            registries.auth.cargo.as_deref(),
+            registry.auth.as_deref(),
             |body| cargo_presence(body, version),
         )
     }

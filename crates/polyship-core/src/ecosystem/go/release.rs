@@ -11,15 +11,20 @@ use std::path::{Path, PathBuf};
 use crate::ecosystem::Publish;
 use crate::release::preflight::Needs;
 use crate::release::publish::Problem;
-use crate::release::registry::{Presence, Registries, RegistryError, read_presence};
+use crate::release::registry::{Presence, Registries, Registry, RegistryError, read_presence};
 use crate::release::tools::{Artifact, Setup, ToolError};
-use crate::workspace::Package;
+use crate::workspace::{Ecosystem, Package};
 
 impl Publish for super::Go {
+    /// The first proxy of `GOPROXY`, as the go command asks.
+    fn default_registry(&self) -> Registry {
+        Registry::new(first_proxy(std::env::var("GOPROXY").ok().as_deref()))
+    }
+
     fn presence(
         &self,
         agent: &ureq::Agent,
-        _registries: &Registries,
+        registries: &Registries,
         name: &str,
         version: &str,
     ) -> Result<Presence, RegistryError> {
@@ -31,7 +36,8 @@ impl Publish for super::Go {
             return Ok(Presence::Absent);
         }
         let list = format!("{}/@v/list", escape(name));
-        match proxy(env("GOPROXY").as_deref()) {
+        let registry = registries.get(Ecosystem::Go);
+        match proxy(&registry.url) {
             None => Ok(Presence::Absent),
             Some(Proxy::Dir(dir)) => {
                 let file = dir.join(&list);
@@ -48,7 +54,7 @@ impl Publish for super::Go {
                 agent,
                 format!("{base}{list}"),
                 "text/plain",
-                auth.as_deref(),
+                registry.auth.as_deref().or(auth.as_deref()),
                 |body| Ok(listed(body, version)),
             ),
         }
@@ -95,13 +101,23 @@ enum Proxy {
     Dir(PathBuf),
 }
 
-/// The first proxy of a `GOPROXY` value (`,` or `|` between entries); `None` for `direct` or
-/// `off`.
-fn proxy(value: Option<&str>) -> Option<Proxy> {
+/// The first entry of a `GOPROXY` value (`,` or `|` between entries), the go command's default
+/// when it is unset.
+fn first_proxy(value: Option<&str>) -> String {
     let value = value
         .filter(|v| !v.trim().is_empty())
         .unwrap_or("https://proxy.golang.org,direct");
-    let first = value.split([',', '|']).next()?.trim();
+    value
+        .split([',', '|'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Where a proxy entry answers; `None` for `direct` or `off`.
+fn proxy(first: &str) -> Option<Proxy> {
+    let first = first.trim();
     if first == "direct" || first == "off" || first.is_empty() {
         return None;
     }
@@ -168,6 +184,7 @@ mod tests {
 
     #[test]
     fn the_first_proxy_is_asked() {
+        let proxy = |v: Option<&str>| proxy(&first_proxy(v));
         assert_eq!(
             proxy(None),
             Some(Proxy::Http {

@@ -12,7 +12,9 @@ use crate::release::preflight::{
     Needs, env_nonempty, holds_literal_secret, npmrc_auth, npmrc_files, npmrc_key, tool_runs,
 };
 use crate::release::publish::{Problem, problem, slash};
-use crate::release::registry::{Presence, Registries, RegistryError, npm_presence, read_presence};
+use crate::release::registry::{
+    Presence, Registries, Registry, RegistryError, npm_presence, read_presence,
+};
 use crate::release::tools::{
     Artifact, NpmClient, Setup, ToolError, check_packed_manifest, integrity_file, io_error,
     only_file,
@@ -20,6 +22,10 @@ use crate::release::tools::{
 use crate::workspace::{Ecosystem, Package};
 
 impl Publish for super::Npm {
+    fn default_registry(&self) -> Registry {
+        Registry::new("https://registry.npmjs.org/")
+    }
+
     /// Whether `name` `version` is on the registry, with the checksums it records.
     fn presence(
         &self,
@@ -29,11 +35,12 @@ impl Publish for super::Npm {
         version: &str,
     ) -> Result<Presence, RegistryError> {
         // Scoped names keep their `@` and encode the `/`.
+        let registry = registries.get(Ecosystem::Npm);
         read_presence(
             agent,
-            format!("{}{}", registries.npm, name.replace('/', "%2f")),
+            format!("{}{}", registry.url, name.replace('/', "%2f")),
             "application/json",
-            registries.auth.npm.as_deref(),
+            registry.auth.as_deref(),
             |body| npm_presence(body, version),
         )
     }
@@ -216,15 +223,11 @@ impl Publish for super::Npm {
         let Some(own) = &package.registry else {
             return Cow::Borrowed(registries);
         };
-        let npm = slash(own);
-        let mut auth = registries.auth.clone();
-        if npm != registries.npm {
-            auth.npm = None;
+        let url = slash(own);
+        if url == registries.get(Ecosystem::Npm).url {
+            return Cow::Borrowed(registries);
         }
-        Cow::Owned(Registries {
-            npm,
-            auth,
-            ..registries.clone()
-        })
+        // Its own registry gets no credential configured for another.
+        Cow::Owned(registries.clone().with(Ecosystem::Npm, Registry::new(url)))
     }
 }

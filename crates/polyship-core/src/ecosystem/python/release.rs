@@ -11,12 +11,16 @@ use super::normalize_name as pep503;
 use crate::release::preflight::{Needs, env_nonempty, home, tool_runs};
 use crate::release::publish::{Problem, problem};
 use crate::release::registry::{
-    Presence, Registries, RegistryError, python_presence, read_presence,
+    Presence, Registries, Registry, RegistryError, python_presence, read_presence,
 };
 use crate::release::tools::{Artifact, Setup, ToolError, io_error, sha256_file};
-use crate::workspace::Package;
+use crate::workspace::{Ecosystem, Package};
 
 impl Publish for super::Python {
+    fn default_registry(&self) -> Registry {
+        Registry::new("https://pypi.org/")
+    }
+
     /// Whether `name` `version` is on the registry, with the checksums it records.
     fn presence(
         &self,
@@ -25,11 +29,12 @@ impl Publish for super::Python {
         name: &str,
         version: &str,
     ) -> Result<Presence, RegistryError> {
+        let registry = registries.get(Ecosystem::Python);
         read_presence(
             agent,
-            format!("{}simple/{}/", registries.python, pep503(name)),
+            format!("{}simple/{}/", registry.url, pep503(name)),
             "application/vnd.pypi.simple.v1+json, text/html;q=0.5",
-            registries.auth.python.as_deref(),
+            registry.auth.as_deref(),
             |body| Ok(python_presence(body, name, version)),
         )
     }
