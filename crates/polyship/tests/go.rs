@@ -36,11 +36,19 @@ fn kit() -> Repo {
             "kit.go",
             "package kit\n\nimport (\n\t\"example.com/kit/log\"\n\ttrace \"example.com/kit/trace/v2\"\n)\n\nfunc Hello() string { return log.Prefix() + trace.Span() + \"hello\" }\n",
         )
-        .file("log/go.mod", "module example.com/kit/log\n\ngo 1.19\n")
+        // Modules may require each other in a cycle (as `go.opentelemetry.io/otel` and its
+        // `metric` module do).
+        .file(
+            "log/go.mod",
+            "module example.com/kit/log\n\ngo 1.19\n\nrequire example.com/kit v1.4.0\n\nreplace example.com/kit => ../\n",
+        )
         .file("log/log.go", "package log\n\nfunc Prefix() string { return \"[log] \" }\n")
         .file("trace/v2/go.mod", "module example.com/kit/trace/v2\n\ngo 1.19\n")
         .file("trace/v2/trace.go", "package trace\n\nfunc Span() string { return \"span \" }\n")
-        .file("internal/tools/go.mod", "module tools\n\ngo 1.19\n")
+        .file(
+            "internal/tools/go.mod",
+            "module example.com/kit/internal/tools\n\ngo 1.19\n",
+        )
         .file("log/testdata/broken/go.mod", "this is not a go.mod at all (\n")
         .file("web/package.json", "{\"name\": \"web\", \"version\": \"1.0.0\"}\n")
         .commit("feat: first release")
@@ -214,7 +222,11 @@ fn a_go_workspace_is_versioned_tagged_and_resolved_by_go_through_a_proxy() {
         modules,
         [
             ("example.com/kit".to_owned(), "1.4.0".to_owned(), false),
-            ("tools".to_owned(), "-".to_owned(), true),
+            (
+                "example.com/kit/internal/tools".to_owned(),
+                "-".to_owned(),
+                true
+            ),
             ("example.com/kit/log".to_owned(), "0.3.0".to_owned(), false),
             (
                 "example.com/kit/trace/v2".to_owned(),
@@ -228,7 +240,12 @@ fn a_go_workspace_is_versioned_tagged_and_resolved_by_go_through_a_proxy() {
     let version = repo.run(&["version"]);
     assert_eq!(version.code, 0, "{}", version.snapshot());
     let read = |f: &str| std::fs::read_to_string(repo.path().join(f)).unwrap();
-    assert!(read("log/go.mod").starts_with("module example.com/kit/log // v0.4.0\n"));
+    let log = read("log/go.mod");
+    assert!(
+        log.starts_with("module example.com/kit/log // v0.4.0\n"),
+        "{log}"
+    );
+    assert!(log.contains("\nrequire example.com/kit v1.5.0\n"), "{log}");
     assert!(read("trace/v2/go.mod").starts_with("module example.com/kit/trace/v2 // v2.0.1\n"));
     let root = read("go.mod");
     assert!(

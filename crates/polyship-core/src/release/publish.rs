@@ -1465,7 +1465,7 @@ fn check_repository(
         for d in ws.packages[t.package]
             .dependencies
             .iter()
-            .filter(|d| d.kind.orders_release())
+            .filter(|d| d.orders_release())
         {
             let Some(j) = ws.find(d.ecosystem, &d.name) else {
                 continue;
@@ -1854,7 +1854,7 @@ fn release_order(run: &Run<'_>, targets: &[Target]) -> Vec<(Vec<usize>, Vec<usiz
             let p = &run.ws.packages[t.package];
             let mut within = Vec::new();
             let mut packages = Vec::new();
-            for d in p.dependencies.iter().filter(|d| d.kind.orders_release()) {
+            for d in p.dependencies.iter().filter(|d| d.orders_release()) {
                 if let Some(j) = run.ws.find(d.ecosystem, &d.name) {
                     if run.ws.packages[j].private {
                         continue;

@@ -1,8 +1,9 @@
 //! The internal dependency graph and the release order it implies.
 //!
 //! Dev-dependency edges are kept (later stages update their requirements) but never order a
-//! release, so the common "a's tests use b, b's tests use a" cycle is legal. A cycle through any other
-//! kind cannot be released in any order and is an error that names it.
+//! release, so the common "a's tests use b, b's tests use a" cycle is legal; neither do the edges
+//! of an ecosystem released by tags alone (Go modules may require each other). A cycle through
+//! any other edge cannot be released in any order and is an error that names it.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,6 +14,9 @@ use super::{DependencyKind, Package};
 pub struct DependencyGraph {
     dependencies: Vec<Vec<(usize, DependencyKind)>>,
     dependents: Vec<Vec<(usize, DependencyKind)>>,
+    /// The edges that order releases ([`super::Dependency::orders_release`]), both ways.
+    ordering: Vec<Vec<usize>>,
+    ordered: Vec<Vec<usize>>,
 }
 
 /// A cycle through dependencies that order releases.
@@ -38,11 +42,17 @@ impl DependencyGraph {
             .collect();
         let mut dependencies = vec![Vec::new(); packages.len()];
         let mut dependents = vec![Vec::new(); packages.len()];
+        let mut ordering = vec![Vec::new(); packages.len()];
+        let mut ordered = vec![Vec::new(); packages.len()];
         for (from, p) in packages.iter().enumerate() {
             for dep in &p.dependencies {
                 if let Some(&to) = index.get(&(dep.ecosystem, dep.name.as_str())) {
                     dependencies[from].push((to, dep.kind));
                     dependents[to].push((from, dep.kind));
+                    if dep.orders_release() {
+                        ordering[from].push(to);
+                        ordered[to].push(from);
+                    }
                 }
             }
         }
@@ -50,9 +60,15 @@ impl DependencyGraph {
             list.sort_unstable();
             list.dedup();
         }
+        for list in ordering.iter_mut().chain(ordered.iter_mut()) {
+            list.sort_unstable();
+            list.dedup();
+        }
         Self {
             dependencies,
             dependents,
+            ordering,
+            ordered,
         }
     }
 
@@ -67,10 +83,7 @@ impl DependencyGraph {
     }
 
     fn ordering_deps(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.dependencies[i]
-            .iter()
-            .filter(|(_, k)| k.orders_release())
-            .map(|(t, _)| *t)
+        self.ordering[i].iter().copied()
     }
 
     /// Every package index, dependencies first. Among packages free at the same time the lower index
@@ -84,12 +97,7 @@ impl DependencyGraph {
         let mut order = Vec::with_capacity(n);
         while let Some(i) = ready.pop_first() {
             order.push(i);
-            let unique: BTreeSet<usize> = self.dependents[i]
-                .iter()
-                .filter(|(_, k)| k.orders_release())
-                .map(|(d, _)| *d)
-                .collect();
-            for d in unique {
+            for &d in &self.ordered[i] {
                 waiting[d] -= 1;
                 if waiting[d] == 0 {
                     ready.insert(d);

@@ -123,6 +123,15 @@ pub struct Dependency {
     pub location: Location,
 }
 
+impl Dependency {
+    /// Whether the dependency must be released before its dependent: every kind but `Dev`, unless
+    /// releases of its ecosystem are tags alone (Go), which need no order (and Go modules may
+    /// require each other in a cycle).
+    pub fn orders_release(&self) -> bool {
+        self.kind.orders_release() && !self.ecosystem.adapter().released_by_tag()
+    }
+}
+
 /// Where a package's version comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]

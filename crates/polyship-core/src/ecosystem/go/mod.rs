@@ -3,7 +3,8 @@
 //! Which modules: those a root `go.work` lists with `use`; without one, every `go.mod` the
 //! repository tracks outside the directories the go command itself skips (`testdata`, `vendor`,
 //! names starting with `.` or `_`). A module whose path has no dot in its first element
-//! (`module tools`) cannot be fetched by anyone, and is private.
+//! (`module tools`) cannot be fetched by anyone, and one with an `internal` element can be imported
+//! only from the tree above it: both are private.
 //!
 //! A module's version is the comment on its module line (`module example.com/m // v1.2.3`, as
 //! knope writes it); without one, the highest of its tags. Its tags are what the go command reads:
@@ -355,10 +356,7 @@ fn read_module(
         manifest: manifest.clone(),
         version: None,
         version_source: VersionSource::Manifest { location },
-        private: !path
-            .split('/')
-            .next()
-            .is_some_and(|first| first.contains('.')),
+        private: is_private(path),
         registry: None,
         dependencies: Vec::new(),
     };
@@ -412,6 +410,17 @@ fn read_module(
         });
     }
     Ok(Some(package))
+}
+
+/// Whether no one outside the repository can use the module: its path's first element has no
+/// dot (`module tools`, which cannot be fetched), or an element is `internal` (the go command lets
+/// only the tree above it import it: tools and test modules).
+fn is_private(path: &str) -> bool {
+    !path
+        .split('/')
+        .next()
+        .is_some_and(|first| first.contains('.'))
+        || path.split('/').any(|part| part == "internal")
 }
 
 /// The `N` of a module path's major-version suffix (`example.com/m/v2` → 2).
@@ -591,6 +600,15 @@ mod tests {
             Go.set_string("go.mod", deprecated, &key(&["module"]), "1.0.0"),
             Err(EditError::Refused { .. })
         ));
+    }
+
+    #[test]
+    fn unfetchable_and_internal_modules_are_private() {
+        assert!(is_private("tools"));
+        assert!(is_private("go.opentelemetry.io/otel/internal/tools"));
+        assert!(is_private("example.com/kit/trace/internal/telemetry/test"));
+        assert!(!is_private("go.opentelemetry.io/otel/sdk"));
+        assert!(!is_private("example.com/internals"));
     }
 
     #[test]
