@@ -218,11 +218,41 @@ fn syntax_of(file: &str) -> Result<Syntax, EditError> {
     })
 }
 
+/// What an adapter reads its release settings from.
+pub struct Configure<'a> {
+    pub ws: &'a crate::workspace::Workspace,
+    pub config: &'a crate::config::LoadedConfig,
+    pub root: &'a Path,
+    pub changesets: Option<&'a crate::changes::changesets_config::ChangesetsConfig>,
+}
+
+/// Each ecosystem's release settings, read by its adapter ([`Publish::configure`]) and read back
+/// only by it.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub cargo: cargo::Settings,
+    pub npm: npm::Settings,
+    pub python: python::Settings,
+}
+
 /// Releasing a package of one ecosystem: what its registry holds, the tools and credentials an
 /// upload needs, building and uploading.
 pub trait Publish {
     /// The registry read when the release configures none.
     fn default_registry(&self) -> Registry;
+
+    /// Reads this ecosystem's release settings (`[publish.<ecosystem>]`, the environment) into
+    /// `settings`, and its registry with the credential for reads into `registries`; pushes what
+    /// is wrong.
+    fn configure(
+        &self,
+        cx: &Configure<'_>,
+        settings: &mut Settings,
+        registries: &mut Registries,
+        problems: &mut Vec<Problem>,
+    ) {
+        let _ = (cx, settings, registries, problems);
+    }
 
     /// Whether `name` `version` is on this ecosystem's registry, with the checksums it records.
     fn presence(

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use super::forge::{Forge, ForgeKind};
 use super::journal;
 use super::publish::{Problem, problem, slash};
-use super::tools::NpmClient;
 use crate::config::LoadedConfig;
 use crate::workspace::{Ecosystem, Package};
 
@@ -17,15 +16,10 @@ pub struct Needs<'a> {
     pub root: &'a Path,
     pub git_dir: &'a Path,
     pub ecosystems: BTreeSet<Ecosystem>,
-    /// The named Cargo registry (`publish = ["name"]`), `None` for crates.io.
-    pub cargo_registry: Option<&'a str>,
-    pub npm_client: NpmClient,
     /// The packages this release uploads.
     pub uploads: Vec<&'a Package>,
-    /// The registry `[publish.npm] registry` names (or npmjs.org): the only one `NPM_TOKEN` is
-    /// ever sent to.
-    pub npm_configured: &'a str,
-    pub python: &'a str,
+    /// Each ecosystem's own settings.
+    pub settings: &'a crate::ecosystem::Settings,
 }
 
 /// Checks credentials and tools for every ecosystem with something to upload. Returns the lines

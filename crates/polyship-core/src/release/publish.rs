@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 use super::forge::{self, Forge};
 use super::git;
 use super::journal::{self, Journal};
-use super::preflight::{self, env_nonempty, resolve_forge};
+use super::preflight::{self, resolve_forge};
 use super::redact::Redactor;
-use super::registry::{self, Presence, Registries, Registry};
-use super::tools::{self, Artifact, NpmClient, Setup};
+use super::registry::{self, Presence, Registries};
+use super::tools::{self, Artifact, Setup};
 use crate::config::LoadedConfig;
 use crate::workspace::{Ecosystem, Package, Workspace};
 
@@ -223,7 +223,6 @@ struct Settings {
     timeout: Duration,
     registries: Registries,
     forge: Option<Forge>,
-    python: String,
 }
 
 /// A registry base URL as polyship joins paths to it: without a `sparse+` prefix, ending in `/`.
@@ -234,59 +233,6 @@ pub(crate) fn slash(url: &str) -> String {
     } else {
         format!("{url}/")
     }
-}
-
-/// The configured registries with the credentials for their reads, for private registries that
-/// want them: a named Cargo registry's token, the npm token, and twine's user and password for a
-/// Python index other than PyPI. Sent only to the registry they belong to. Other ecosystems read
-/// their adapter's default.
-fn read_registries_config(
-    (cargo_index, cargo_registry): (String, Option<&str>),
-    npm_registry: &str,
-    python_index: Option<&str>,
-) -> Registries {
-    use base64::Engine as _;
-    let cargo = cargo_registry.and_then(|r| env_nonempty(&preflight::cargo_token_var(Some(r))));
-    let npm = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
-        .iter()
-        .find_map(|v| env_nonempty(v))
-        .map(|t| format!("Bearer {t}"));
-    let python = python_index
-        .filter(|i| !i.contains("pypi.org"))
-        .and_then(|_| {
-            Some((
-                env_nonempty("TWINE_USERNAME")?,
-                env_nonempty("TWINE_PASSWORD")?,
-            ))
-        })
-        .map(|(u, p)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        });
-    Registries::default()
-        .with(
-            Ecosystem::Cargo,
-            Registry {
-                url: cargo_index,
-                auth: cargo,
-            },
-        )
-        .with(
-            Ecosystem::Npm,
-            Registry {
-                url: npm_registry.to_owned(),
-                auth: npm,
-            },
-        )
-        .with(
-            Ecosystem::Python,
-            Registry {
-                url: python_index.map_or_else(|| "https://pypi.org/".to_owned(), slash),
-                auth: python,
-            },
-        )
 }
 
 /// Whether a package's version is on its registry (the ecosystem's to say which: an npm
@@ -1048,10 +994,8 @@ struct Release<'a> {
     changesets: Option<crate::changes::changesets_config::ChangesetsConfig>,
     settings: Settings,
     remote_refs: Option<git::RemoteRefs>,
-    /// The named Cargo registry the crates publish to, `None` for crates.io.
-    cargo_registry_name: Option<String>,
-    /// The configured npm registry: the only one `NPM_TOKEN` is sent to.
-    npm_registry: String,
+    /// Each ecosystem's own release settings.
+    ecosystems: crate::ecosystem::Settings,
 }
 
 impl Release<'_> {
@@ -1101,35 +1045,17 @@ fn open<'a>(
         .branch
         .clone()
         .unwrap_or_else(|| crate::changes::base_branch(config, changesets.as_ref()));
-    let npm_registry = cfg
-        .npm
-        .registry
-        .as_deref()
-        .map_or_else(|| "https://registry.npmjs.org/".to_owned(), slash);
-    let cargo_registry_name = ws
-        .packages
-        .iter()
-        .find(|p| p.ecosystem == Ecosystem::Cargo && !p.private)
-        .and_then(|p| p.registry.clone());
-    let cargo_index = match (&cfg.cargo.index, &cargo_registry_name) {
-        (Some(i), _) => slash(i),
-        (None, None) => "https://index.crates.io/".to_owned(),
-        (None, Some(name)) => {
-            let var = format!(
-                "CARGO_REGISTRIES_{}_INDEX",
-                name.to_ascii_uppercase().replace('-', "_")
-            );
-            if let Some(i) = env_nonempty(&var).filter(|i| i.starts_with("sparse+")) {
-                slash(&i)
-            } else {
-                problems.push(problem(
-                    format!("polyship reads registry `{name}` over the sparse protocol and does not know its URL"),
-                    format!("set `[publish.cargo] index = \"https://…/\"`, or `{var}` to a `sparse+` URL"),
-                ));
-                String::new()
-            }
-        }
+    let mut ecosystems = crate::ecosystem::Settings::default();
+    let mut registries = Registries::default();
+    let configure = crate::ecosystem::Configure {
+        ws,
+        config,
+        root,
+        changesets: changesets.as_ref(),
     };
+    for adapter in crate::ecosystem::ADAPTERS {
+        adapter.configure(&configure, &mut ecosystems, &mut registries, problems);
+    }
     let remote_url = git::remote_url(root, &remote, &redactor);
     // The remote's tags count as much as local ones: a CI clone often has none of its own.
     let mut remote_refs = None;
@@ -1159,17 +1085,8 @@ fn open<'a>(
         remote,
         jobs: options.jobs.or(cfg.jobs).unwrap_or(4).max(1),
         timeout: Duration::from_secs(cfg.timeout.unwrap_or(300)),
-        registries: read_registries_config(
-            (cargo_index, cargo_registry_name.as_deref()),
-            &npm_registry,
-            cfg.python.index.as_deref(),
-        ),
+        registries,
         forge,
-        python: cfg
-            .python
-            .command
-            .clone()
-            .unwrap_or_else(|| "python3".to_owned()),
     };
 
     Ok(Release {
@@ -1183,8 +1100,7 @@ fn open<'a>(
         changesets,
         settings,
         remote_refs,
-        cargo_registry_name,
-        npm_registry,
+        ecosystems,
     })
 }
 
@@ -1500,33 +1416,24 @@ fn prepare_tools(
 ) -> Result<(Setup, RemoveOnDrop), PublishError> {
     let Release {
         ws,
-        config,
         root,
         options,
         redactor,
         head,
         git_dir,
-        changesets,
-        settings,
-        cargo_registry_name,
-        npm_registry,
+        ecosystems,
         ..
     } = cx;
-    let cfg = &config.config.publish;
     let uploads: Vec<&Target> = targets
         .iter()
         .filter(|t| t.state == State::Pending)
         .collect();
-    let npm_client = NpmClient::detect(root);
     let needs = preflight::Needs {
         root,
         git_dir,
         ecosystems: uploads.iter().map(|t| t.ecosystem).collect(),
-        cargo_registry: cargo_registry_name.as_deref(),
-        npm_client,
         uploads: uploads.iter().map(|t| &ws.packages[t.package]).collect(),
-        npm_configured: npm_registry,
-        python: &settings.python,
+        settings: ecosystems,
     };
     let generated_npmrc = preflight::credentials_and_tools(&needs, problems);
     // The generated npm config exists only while a release that passed preflight runs.
@@ -1539,24 +1446,11 @@ fn prepare_tools(
     let npmrc = RemoveOnDrop(preflight::npmrc_path(git_dir));
 
     let source_date_epoch = git::commit_time(root, head, redactor).unwrap_or(0);
+    let mut settings = ecosystems.clone();
+    settings.npm.env = npm_env;
     let setup = Setup {
         root: root.to_path_buf(),
-        cargo_registry: cargo_registry_name.clone(),
-        cargo_verify: cfg.cargo.verify.unwrap_or(true),
-        npm_client,
-        npm_registry: npm_registry.clone(),
-        npm_access: cfg
-            .npm
-            .access
-            .clone()
-            .or_else(|| changesets.as_ref().and_then(|c| c.access.clone())),
-        npm_env,
-        python: settings.python.clone(),
-        python_upload: cfg
-            .python
-            .upload
-            .clone()
-            .unwrap_or_else(|| "https://upload.pypi.org/legacy/".to_owned()),
+        settings,
         source_date_epoch,
         redactor: redactor.clone(),
         commit: head.clone(),

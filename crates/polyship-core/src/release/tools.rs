@@ -34,8 +34,9 @@ pub struct ToolError {
 }
 
 /// Which npm client packs: the one whose workspace protocol the repository uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NpmClient {
+    #[default]
     Npm,
     Pnpm,
     Yarn,
@@ -66,17 +67,8 @@ impl NpmClient {
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub root: PathBuf,
-    /// `cargo publish --registry`, when not crates.io.
-    pub cargo_registry: Option<String>,
-    pub cargo_verify: bool,
-    pub npm_client: NpmClient,
-    /// The npm registry URL publishing goes to.
-    pub npm_registry: String,
-    pub npm_access: Option<String>,
-    /// Extra environment for npm (a generated user config carrying `${NPM_TOKEN}`).
-    pub npm_env: Vec<(String, String)>,
-    pub python: String,
-    pub python_upload: String,
+    /// Each ecosystem's own settings, which only its adapter reads.
+    pub settings: crate::ecosystem::Settings,
     /// `SOURCE_DATE_EPOCH` for reproducible builds: the release commit's time.
     pub source_date_epoch: i64,
     pub redactor: Redactor,

@@ -9,6 +9,8 @@
 pub(crate) mod lockfile;
 pub(crate) mod release;
 
+pub use release::Settings;
+
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 

@@ -10,6 +10,8 @@
 pub(crate) mod lockfile;
 pub(crate) mod release;
 
+pub use release::Settings;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 

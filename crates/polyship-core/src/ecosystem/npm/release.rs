@@ -3,7 +3,7 @@
 //! uploads, a prerelease to its own dist-tag; credentials are `.npmrc` auth lines or `NPM_TOKEN`,
 //! sent only to the configured registry.
 
-use crate::ecosystem::Publish;
+use crate::ecosystem::{Configure, Publish, Settings as EcosystemSettings};
 use std::borrow::Cow;
 use std::path::Path;
 use std::process::Command;
@@ -21,9 +21,58 @@ use crate::release::tools::{
 };
 use crate::workspace::{Ecosystem, Package};
 
+/// How npm packages are released.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The client that packs: the one whose workspace protocol the repository uses.
+    pub client: NpmClient,
+    /// The configured registry (`[publish.npm] registry`, else npmjs.org): where packages without
+    /// their own publish to, and the only one `NPM_TOKEN` is ever sent to.
+    pub registry: String,
+    /// `npm publish --access`: `[publish.npm] access`, else `.changeset/config.json`'s.
+    pub access: Option<String>,
+    /// Extra environment for npm (a generated user config carrying `${NPM_TOKEN}`).
+    pub env: Vec<(String, String)>,
+}
+
 impl Publish for super::Npm {
     fn default_registry(&self) -> Registry {
         Registry::new("https://registry.npmjs.org/")
+    }
+
+    /// The configured registry and its token for reads, the client, the access.
+    fn configure(
+        &self,
+        cx: &Configure<'_>,
+        settings: &mut EcosystemSettings,
+        registries: &mut Registries,
+        _problems: &mut Vec<Problem>,
+    ) {
+        let cfg = &cx.config.config.publish.npm;
+        let registry = cfg
+            .registry
+            .as_deref()
+            .map_or_else(|| self.default_registry().url, slash);
+        let auth = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]
+            .iter()
+            .find_map(|v| env_nonempty(v))
+            .map(|t| format!("Bearer {t}"));
+        registries.set(
+            Ecosystem::Npm,
+            Registry {
+                url: registry.clone(),
+                auth,
+            },
+        );
+        settings.npm = Settings {
+            client: NpmClient::detect(cx.root),
+            registry,
+            access: cfg
+                .access
+                .clone()
+                .or_else(|| cx.changesets.and_then(|c| c.access.clone())),
+            env: Vec::new(),
+        };
     }
 
     /// Whether `name` `version` is on the registry, with the checksums it records.
@@ -55,23 +104,24 @@ impl Publish for super::Npm {
         if !tool_runs("npm", &["--version"]) {
             problems.push(problem("`npm` does not run", "install Node.js with npm"));
         }
-        if needs.npm_client == NpmClient::Pnpm && !needs.root.join("node_modules").is_dir() {
+        if needs.settings.npm.client == NpmClient::Pnpm && !needs.root.join("node_modules").is_dir()
+        {
             problems.push(problem(
                 "pnpm packs only an installed workspace, and this one has no `node_modules`",
                 "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
             ));
         }
-        if needs.npm_client != NpmClient::Npm
-            && !tool_runs(needs.npm_client.program(), &["--version"])
+        if needs.settings.npm.client != NpmClient::Npm
+            && !tool_runs(needs.settings.npm.client.program(), &["--version"])
         {
             problems.push(problem(
                 format!(
                     "`{}` does not run, and this workspace packs with it",
-                    needs.npm_client.program()
+                    needs.settings.npm.client.program()
                 ),
                 format!(
                     "install {}: it rewrites `workspace:` requirements when packing",
-                    needs.npm_client.program()
+                    needs.settings.npm.client.program()
                 ),
             ));
         }
@@ -86,7 +136,7 @@ impl Publish for super::Npm {
             .map(|p| {
                 p.registry
                     .as_deref()
-                    .map_or_else(|| needs.npm_configured.to_owned(), slash)
+                    .map_or_else(|| needs.settings.npm.registry.clone(), slash)
             })
             .collect();
         registries.sort();
@@ -99,10 +149,10 @@ impl Publish for super::Npm {
                     "set the variable, or put the token in the environment as `NPM_TOKEN`",
                 )),
                 // `NPM_TOKEN` is the configured registry's credential, and only its.
-                None if reg != needs.npm_configured => problems.push(problem(
+                None if *reg != needs.settings.npm.registry => problems.push(problem(
                     format!(
                         "a package publishes to {reg} (its `publishConfig.registry`), and no credential is configured for it; `NPM_TOKEN` is sent only to {}",
-                        needs.npm_configured
+                        needs.settings.npm.registry
                     ),
                     format!(
                         "add `{}:_authToken=${{VARIABLE}}` to `.npmrc`, naming the variable that holds that registry's token",
@@ -154,13 +204,14 @@ impl Publish for super::Npm {
     ) -> Result<Vec<Artifact>, ToolError> {
         let io = io_error(work);
         let dir = setup.root.join(&package.path);
-        let mut c = Command::new(setup.npm_client.program());
-        c.current_dir(&dir).envs(setup.npm_env.iter().cloned());
-        match setup.npm_client {
+        let mut c = Command::new(setup.settings.npm.client.program());
+        c.current_dir(&dir)
+            .envs(setup.settings.npm.env.iter().cloned());
+        match setup.settings.npm.client {
             NpmClient::Npm | NpmClient::Pnpm => c.args(["pack", "--pack-destination"]).arg(work),
             NpmClient::Yarn => c.args(["pack", "--out"]).arg(work.join("package.tgz")),
         };
-        setup.run(c, &format!("{} pack", setup.npm_client.program()))?;
+        setup.run(c, &format!("{} pack", setup.settings.npm.client.program()))?;
         let file = only_file(work, ".tgz").map_err(io)?;
         check_packed_manifest(&file, package)?;
         Ok(vec![Artifact {
@@ -176,14 +227,17 @@ impl Publish for super::Npm {
         package: &Package,
         artifacts: &[Artifact],
     ) -> Result<String, ToolError> {
-        let registry = package.registry.as_deref().unwrap_or(&setup.npm_registry);
+        let registry = package
+            .registry
+            .as_deref()
+            .unwrap_or(&setup.settings.npm.registry);
         let mut c = Command::new("npm");
         c.current_dir(setup.root.join(&package.path))
-            .envs(setup.npm_env.iter().cloned())
+            .envs(setup.settings.npm.env.iter().cloned())
             .arg("publish");
         c.args(artifacts.iter().map(|a| &a.path));
         c.args(["--registry", registry]);
-        if let Some(access) = &setup.npm_access {
+        if let Some(access) = &setup.settings.npm.access {
             c.args(["--access", access]);
         }
         let version = package.version.as_deref().unwrap_or_default();
@@ -205,7 +259,7 @@ impl Publish for super::Npm {
     /// npm packs what it publishes and rewrites nothing: in an npm workspace, one `npm publish`
     /// from the directory instead of `npm pack` then `npm publish <tarball>`.
     fn publishes_from_directory(&self, setup: &Setup) -> bool {
-        setup.npm_client == NpmClient::Npm
+        setup.settings.npm.client == NpmClient::Npm
     }
 
     /// npm records an `integrity` (`sha512-`).

@@ -21,6 +21,8 @@
 pub(crate) mod lockfile;
 pub(crate) mod release;
 
+pub use release::Settings;
+
 use toml_edit::TableLike;
 
 use semver::Version;

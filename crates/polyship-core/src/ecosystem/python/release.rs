@@ -3,22 +3,73 @@
 //! export of the release commit, `twine upload` uploads them with a token from `TWINE_PASSWORD` or
 //! the other tools' variables.
 
-use crate::ecosystem::Publish;
+use crate::ecosystem::{Configure, Publish, Settings as EcosystemSettings};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::normalize_name as pep503;
 use crate::release::preflight::{Needs, env_nonempty, home, tool_runs};
-use crate::release::publish::{Problem, problem};
+use crate::release::publish::{Problem, problem, slash};
 use crate::release::registry::{
     Presence, Registries, Registry, RegistryError, python_presence, read_presence,
 };
 use crate::release::tools::{Artifact, Setup, ToolError, io_error, sha256_file};
 use crate::workspace::{Ecosystem, Package};
 
+/// How Python distributions are released.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The Python that runs `build` and `twine` (`[publish.python] command`, else `python3`).
+    pub command: String,
+    /// Where `twine upload` sends files (`[publish.python] upload`, else PyPI's).
+    pub upload: String,
+}
+
 impl Publish for super::Python {
     fn default_registry(&self) -> Registry {
         Registry::new("https://pypi.org/")
+    }
+
+    /// The index (`[publish.python] index`) with twine's user and password for reads when it is
+    /// not PyPI; the Python command and the upload URL.
+    fn configure(
+        &self,
+        cx: &Configure<'_>,
+        settings: &mut EcosystemSettings,
+        registries: &mut Registries,
+        _problems: &mut Vec<Problem>,
+    ) {
+        use base64::Engine as _;
+        let cfg = &cx.config.config.publish.python;
+        let index = cfg.index.as_deref();
+        let auth = index
+            .filter(|i| !i.contains("pypi.org"))
+            .and_then(|_| {
+                Some((
+                    env_nonempty("TWINE_USERNAME")?,
+                    env_nonempty("TWINE_PASSWORD")?,
+                ))
+            })
+            .map(|(u, p)| {
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                )
+            });
+        registries.set(
+            Ecosystem::Python,
+            Registry {
+                url: index.map_or_else(|| self.default_registry().url, slash),
+                auth,
+            },
+        );
+        settings.python = Settings {
+            command: cfg.command.clone().unwrap_or_else(|| "python3".to_owned()),
+            upload: cfg
+                .upload
+                .clone()
+                .unwrap_or_else(|| "https://upload.pypi.org/legacy/".to_owned()),
+        };
     }
 
     /// Whether `name` `version` is on the registry, with the checksums it records.
@@ -46,7 +97,7 @@ impl Publish for super::Python {
         problems: &mut Vec<Problem>,
         _generated: &mut Vec<String>,
     ) {
-        let py = needs.python;
+        let py = needs.settings.python.command.as_str();
         if !tool_runs(py, &["-m", "build", "--version"]) {
             problems.push(problem(
                 format!("`{py} -m build` does not run"),
@@ -96,7 +147,7 @@ impl Publish for super::Python {
         // `*.egg-info`), and a build should see only what is committed: build from an
         // export of the release commit, never in the work tree.
         let src = setup.exported_tree()?.join(&package.path);
-        let mut c = Command::new(&setup.python);
+        let mut c = Command::new(&setup.settings.python.command);
         c.current_dir(&src)
             .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
             .arg(work)
@@ -130,7 +181,7 @@ impl Publish for super::Python {
         _package: &Package,
         artifacts: &[Artifact],
     ) -> Result<String, ToolError> {
-        let mut c = Command::new(&setup.python);
+        let mut c = Command::new(&setup.settings.python.command);
         c.current_dir(&setup.root)
             .args([
                 "-m",
@@ -139,7 +190,7 @@ impl Publish for super::Python {
                 "--non-interactive",
                 "--disable-progress-bar",
                 "--repository-url",
-                &setup.python_upload,
+                &setup.settings.python.upload,
             ])
             .args(artifacts.iter().map(|a| &a.path));
         // Each tool's token names, mapped to twine's variables.
