@@ -452,26 +452,10 @@ fn touched_packages(
     let engine = std::env::var("POLYSHIP_HISTORY_ENGINE").unwrap_or_default();
     let by_git =
         (todo.len() >= GIT_DIFF_FROM && engine != "gix") || (engine == "git" && !todo.is_empty());
+    let pending: Vec<usize> = todo.iter().map(|&k| needed[k]).collect();
+    // On any failure of git's own, the comparison is made here instead.
     let from_git = if by_git {
-        let pairs: Vec<gitdiff::Pair> = todo
-            .iter()
-            .map(|&k| {
-                let c = &commits[needed[k]];
-                gitdiff::Pair {
-                    commit: c.id,
-                    parent: c.parent_tree.and(c.parent),
-                    tree: c.tree,
-                }
-            })
-            .collect();
-        // On any failure of git's own, the comparison is made here instead.
-        gitdiff::touched(
-            repo.git_dir(),
-            &pairs,
-            &gitdiff::Owners::new(&layout),
-            threads,
-        )
-        .ok()
+        compare_by_git(repo, commits, &pending, &layout, threads)
     } else {
         None
     };
@@ -479,58 +463,13 @@ fn touched_packages(
         found
     } else {
         let threads = if todo.len() < 2_000 { 1 } else { threads };
-        let chunk = todo.len().div_ceil(threads).max(1);
-        let sync_repo = repo.clone().into_sync();
-        let parts: Vec<Result<Vec<Found>, HistoryError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = todo
-                .chunks(chunk)
-                .map(|slice| {
-                    let (dirs, ancestors, sync_repo) = (&dirs, &ancestors, &sync_repo);
-                    let dir_index = &dir_index;
-                    scope.spawn(move || {
-                        let repo = sync_repo.to_thread_local();
-                        let mut diff =
-                            PackageDiff::new(dirs, ancestors, shared, n, repo.object_hash());
-                        let root_owner = dirs.get(".").map(Vec::as_slice);
-                        let mut out = Vec::with_capacity(slice.len());
-                        for &k in slice {
-                            let i = needed[k];
-                            diff.next_commit();
-                            diff.diff(
-                                &repo,
-                                commits[i].parent_tree,
-                                Some(commits[i].tree),
-                                ".",
-                                root_owner,
-                            )?;
-                            let mut found: Vec<u32> =
-                                diff.hits.iter().map(|&p| dir_index(p)).collect();
-                            found.sort_unstable();
-                            found.dedup();
-                            out.push(Found {
-                                dirs: found,
-                                outside: diff.outside,
-                                changesets: std::mem::take(&mut diff.added_changesets),
-                            });
-                        }
-                        Ok(out)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(HistoryError::Git("a history thread panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        let mut all = Vec::with_capacity(todo.len());
-        for part in parts {
-            all.extend(part?);
-        }
-        all
+        let index = PackageIndex {
+            dirs: &dirs,
+            ancestors: &ancestors,
+            shared,
+            packages: n,
+        };
+        compare_here(repo, commits, &pending, &index, &dir_index, threads)?
     };
     for (&k, found) in todo.iter().zip(found_all) {
         let commit = &commits[needed[k]];
@@ -548,6 +487,109 @@ fn touched_packages(
         .into_iter()
         .map(|t| t.expect("every needed commit was looked up or compared"))
         .collect())
+}
+
+/// What a comparison maps changed paths to: each package directory's packages, the
+/// directories above them, and what a path outside every package counts for.
+struct PackageIndex<'a> {
+    dirs: &'a HashMap<String, Vec<usize>>,
+    ancestors: &'a HashSet<String>,
+    shared: SharedPaths,
+    packages: usize,
+}
+
+/// git compares the commits at `pending` (walk indices) with their first parents, one process
+/// per core; `None` when git fails.
+fn compare_by_git(
+    repo: &gix::Repository,
+    commits: &[WalkedCommit],
+    pending: &[usize],
+    layout: &[String],
+    threads: usize,
+) -> Option<Vec<Found>> {
+    let pairs: Vec<gitdiff::Pair> = pending
+        .iter()
+        .map(|&i| {
+            let c = &commits[i];
+            gitdiff::Pair {
+                commit: c.id,
+                parent: c.parent_tree.and(c.parent),
+                tree: c.tree,
+            }
+        })
+        .collect();
+    gitdiff::touched(
+        repo.git_dir(),
+        &pairs,
+        &gitdiff::Owners::new(layout),
+        threads,
+    )
+    .ok()
+}
+
+/// polyship compares the commits at `pending` with their first parents, down to the package
+/// directories only, contiguous slices on `threads` threads.
+fn compare_here(
+    repo: &gix::Repository,
+    commits: &[WalkedCommit],
+    pending: &[usize],
+    index: &PackageIndex<'_>,
+    dir_index: &(dyn Fn(usize) -> u32 + Sync),
+    threads: usize,
+) -> Result<Vec<Found>, HistoryError> {
+    let chunk = pending.len().div_ceil(threads).max(1);
+    let sync_repo = repo.clone().into_sync();
+    let parts: Vec<Result<Vec<Found>, HistoryError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pending
+            .chunks(chunk)
+            .map(|slice| {
+                let sync_repo = &sync_repo;
+                scope.spawn(move || {
+                    let repo = sync_repo.to_thread_local();
+                    let mut diff = PackageDiff::new(
+                        index.dirs,
+                        index.ancestors,
+                        index.shared,
+                        index.packages,
+                        repo.object_hash(),
+                    );
+                    let root_owner = index.dirs.get(".").map(Vec::as_slice);
+                    let mut out = Vec::with_capacity(slice.len());
+                    for &i in slice {
+                        diff.next_commit();
+                        diff.diff(
+                            &repo,
+                            commits[i].parent_tree,
+                            Some(commits[i].tree),
+                            ".",
+                            root_owner,
+                        )?;
+                        let mut found: Vec<u32> = diff.hits.iter().map(|&p| dir_index(p)).collect();
+                        found.sort_unstable();
+                        found.dedup();
+                        out.push(Found {
+                            dirs: found,
+                            outside: diff.outside,
+                            changesets: std::mem::take(&mut diff.added_changesets),
+                        });
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(HistoryError::Git("a history thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(pending.len());
+    for part in parts {
+        all.extend(part?);
+    }
+    Ok(all)
 }
 
 /// From how many comparisons on, git compares (see [`gitdiff`]).
@@ -584,15 +626,6 @@ fn release_commits(
             touching[p].push(i);
         }
     }
-    let version_in = |blobs: &mut BlobCache,
-                      tree: ObjectId,
-                      file: &VersionFile|
-     -> Result<Option<String>, HistoryError> {
-        let Some(blob) = blobs.blob_at(repo, tree, &file.file)? else {
-            return Ok(None);
-        };
-        Ok(read_version(repo, blob, file))
-    };
     let mut positions: Option<IdMap<usize>> = None;
     let mut position = |walked: &Walked, id: ObjectId| -> Option<usize> {
         positions
@@ -617,19 +650,13 @@ fn release_commits(
         if tag.is_some_and(|t| same_version(&t.version, current)) {
             continue;
         }
-        let key = [
-            if options.first_parent {
-                "first-parent"
-            } else {
-                "all"
-            },
+        let key = outcome_key(
+            options.first_parent,
             &ws.packages[p].path,
-            &file.file,
-            &file.key.join("\u{1f}"),
+            file,
             current,
-            tag.map_or("-", |t| t.commit.as_str()),
-        ]
-        .join("\0");
+            tag,
+        );
         let cached = cache.outcome(&key);
         if cached.is_some_and(|o| o.found == Versioned::AtTag) {
             continue;
@@ -641,7 +668,9 @@ fn release_commits(
             let at_tag = ObjectId::from_hex(tag.commit.as_bytes())
                 .map_err(git_err)
                 .and_then(|id| commit_tree(repo, id))?;
-            if version_in(&mut blobs, at_tag, file)?.is_some_and(|v| same_version(&v, current)) {
+            if version_in(repo, &mut blobs, at_tag, file)?
+                .is_some_and(|v| same_version(&v, current))
+            {
                 let found = Versioned::AtTag;
                 cache.set_outcome(key, Outcome { head, found });
                 continue;
@@ -650,7 +679,7 @@ fn release_commits(
         // A version HEAD does not have was set in the work tree, not by a commit (`version
         // --no-commit`): no commit of the history is its release commit, and reading the version
         // file at every commit to find none would be the slowest thing a run does.
-        let at_head = version_in(&mut blobs, walked.commits[0].tree, file)?;
+        let at_head = version_in(repo, &mut blobs, walked.commits[0].tree, file)?;
         if !at_head.is_some_and(|v| same_version(&v, current)) {
             cache.set_outcome(
                 key,
@@ -678,31 +707,10 @@ fn release_commits(
         } else {
             needed.to_vec()
         };
-        let mut found = None;
-        for i in candidates
+        let candidates = candidates
             .into_iter()
-            .filter(|&i| i < newer_than && walked.in_range(i, p))
-        {
-            let commit = &walked.commits[i];
-            let Some(parent_tree) = commit.parent_tree else {
-                continue;
-            };
-            let after = blobs.blob_at(repo, commit.tree, &file.file)?;
-            let before = blobs.blob_at(repo, parent_tree, &file.file)?;
-            if after == before {
-                continue;
-            }
-            let (Some(old), Some(new)) = (
-                before.and_then(|b| read_version(repo, b, file)),
-                after.and_then(|b| read_version(repo, b, file)),
-            ) else {
-                continue;
-            };
-            if same_version(&new, current) && !same_version(&old, current) {
-                found = Some(i);
-                break;
-            }
-        }
+            .filter(|&i| i < newer_than && walked.in_range(i, p));
+        let mut found = version_commit(repo, walked, &mut blobs, candidates, file, current)?;
         if found.is_none()
             && let Some(Versioned::At(id)) = earlier
         {
@@ -726,6 +734,72 @@ fn release_commits(
         );
     }
     Ok(())
+}
+
+/// The cache key of one release-commit search: the walk, the package, its version file and
+/// version, and its last tag's commit.
+fn outcome_key(
+    first_parent: bool,
+    path: &str,
+    file: &VersionFile,
+    current: &str,
+    tag: Option<&Tag>,
+) -> String {
+    [
+        if first_parent { "first-parent" } else { "all" },
+        path,
+        &file.file,
+        &file.key.join("\u{1f}"),
+        current,
+        tag.map_or("-", |t| t.commit.as_str()),
+    ]
+    .join("\0")
+}
+
+/// The version `file` says in `tree`.
+fn version_in(
+    repo: &gix::Repository,
+    blobs: &mut BlobCache,
+    tree: ObjectId,
+    file: &VersionFile,
+) -> Result<Option<String>, HistoryError> {
+    let Some(blob) = blobs.blob_at(repo, tree, &file.file)? else {
+        return Ok(None);
+    };
+    Ok(read_version(repo, blob, file))
+}
+
+/// The newest of `candidates` (walk indices, newest first) whose commit changed `file` to say
+/// `current`.
+fn version_commit(
+    repo: &gix::Repository,
+    walked: &Walked,
+    blobs: &mut BlobCache,
+    candidates: impl Iterator<Item = usize>,
+    file: &VersionFile,
+    current: &str,
+) -> Result<Option<usize>, HistoryError> {
+    for i in candidates {
+        let commit = &walked.commits[i];
+        let Some(parent_tree) = commit.parent_tree else {
+            continue;
+        };
+        let after = blobs.blob_at(repo, commit.tree, &file.file)?;
+        let before = blobs.blob_at(repo, parent_tree, &file.file)?;
+        if after == before {
+            continue;
+        }
+        let (Some(old), Some(new)) = (
+            before.and_then(|b| read_version(repo, b, file)),
+            after.and_then(|b| read_version(repo, b, file)),
+        ) else {
+            continue;
+        };
+        if same_version(&new, current) && !same_version(&old, current) {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
 }
 
 /// The version `file` says at `commit`, when it exists there and holds one.
