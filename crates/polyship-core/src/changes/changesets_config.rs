@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::diagnostic::{Position, SourceError, Warning};
 use crate::json;
@@ -137,37 +137,7 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
         private_version: true,
         ..ChangesetsConfig::default()
     };
-    config.changelog = match map.get("changelog") {
-        None | Some(Value::Null) => ChangelogFormat::Git,
-        Some(Value::Bool(false)) => ChangelogFormat::None,
-        Some(Value::String(name)) => changelog_format(name, None),
-        Some(Value::Array(items)) => match items.as_slice() {
-            [Value::String(name)] => changelog_format(name, None),
-            [Value::String(name), options] => changelog_format(name, Some(options)),
-            _ => {
-                return Err(err(
-                    &["changelog"],
-                    "`changelog` must be `false`, a generator name, or `[name, options]`"
-                        .to_owned(),
-                ));
-            }
-        },
-        Some(_) => {
-            return Err(err(
-                &["changelog"],
-                "`changelog` must be `false`, a generator name, or `[name, options]`".to_owned(),
-            ));
-        }
-    };
-    if let ChangelogFormat::Other(name) = &config.changelog {
-        warnings.push(
-            Warning::new(format!(
-                "`{FILE}` names the changelog generator `{name}`, which polyship cannot run; it writes changelogs as `@changesets/changelog-git` does"
-            ))
-            .in_file(FILE, Some(Position::at(text, json::nearest_span(text, &["changelog"]).start)))
-            .help("use `@changesets/changelog-git` or `@changesets/changelog-github`, or set `[changelog] template` in polyship.toml"),
-        );
-    }
+    config.changelog = changelog(text, &map, warnings)?;
     config.workspace_protocol_only = map
         .get("bumpVersionsWithWorkspaceProtocolOnly")
         .and_then(Value::as_bool)
@@ -186,6 +156,48 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
             .and_then(Value::as_bool)
             .unwrap_or(false);
     }
+    unknown_keys(text, &map, warnings);
+    Ok(config)
+}
+
+/// `changelog`: the generator changesets would run (with a warning for one polyship cannot).
+fn changelog(
+    text: &str,
+    map: &Map<String, Value>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ChangelogFormat, SourceError> {
+    let wrong = || {
+        SourceError::new(
+            FILE,
+            "`changelog` must be `false`, a generator name, or `[name, options]`",
+        )
+        .at(text, json::nearest_span(text, &["changelog"]).start)
+    };
+    let format = match map.get("changelog") {
+        None | Some(Value::Null) => ChangelogFormat::Git,
+        Some(Value::Bool(false)) => ChangelogFormat::None,
+        Some(Value::String(name)) => changelog_format(name, None),
+        Some(Value::Array(items)) => match items.as_slice() {
+            [Value::String(name)] => changelog_format(name, None),
+            [Value::String(name), options] => changelog_format(name, Some(options)),
+            _ => return Err(wrong()),
+        },
+        Some(_) => return Err(wrong()),
+    };
+    if let ChangelogFormat::Other(name) = &format {
+        warnings.push(
+            Warning::new(format!(
+                "`{FILE}` names the changelog generator `{name}`, which polyship cannot run; it writes changelogs as `@changesets/changelog-git` does"
+            ))
+            .in_file(FILE, Some(Position::at(text, json::nearest_span(text, &["changelog"]).start)))
+            .help("use `@changesets/changelog-git` or `@changesets/changelog-github`, or set `[changelog] template` in polyship.toml"),
+        );
+    }
+    Ok(format)
+}
+
+/// A warning for each key neither polyship nor changesets' documented options know.
+fn unknown_keys(text: &str, map: &Map<String, Value>, warnings: &mut Vec<Warning>) {
     let known = [
         "fixed",
         "linked",
@@ -209,7 +221,6 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
             );
         }
     }
-    Ok(config)
 }
 
 fn changelog_format(name: &str, options: Option<&Value>) -> ChangelogFormat {

@@ -159,52 +159,113 @@ pub fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<LernaConfig, Sou
                 .help("write `{ \"version\": \"1.0.0\" }`"),
         );
     };
-    let err = |path: &[&str], message: String, help: &str| {
-        SourceError::new(FILE, message)
-            .at(text, json::nearest_span(text, path).start)
-            .help(help.to_owned())
-    };
     let command = |name: &str| -> Option<&Map<String, Value>> {
         root.get("command")
             .and_then(|c| c.get(name))
             .and_then(Value::as_object)
     };
-    let (version_cmd, publish_cmd) = (command("version"), command("publish"));
-    // lerna's lookup order: `command.version`, `command.publish`, the top level.
-    let lookup = |key: &'static str| -> Option<(Vec<&'static str>, &Value)> {
-        if let Some(v) = version_cmd.and_then(|c| c.get(key)) {
+    let options = Options {
+        text,
+        root: &root,
+        version_cmd: command("version"),
+        publish_cmd: command("publish"),
+    };
+    let version_span = json::value_span(text, &["version"]);
+    let config = LernaConfig {
+        mode: mode(text, &root)?,
+        version_line: version_span.map_or(1, |s| Position::at(text, s.start).line),
+        conventional_commits: options.boolean("conventionalCommits", false)?,
+        allow_branch: options.globs("allowBranch")?,
+        ignore_changes: options.globs("ignoreChanges")?,
+        message: options.string("message")?,
+        tag_version_prefix: options
+            .string("tagVersionPrefix")?
+            .unwrap_or_else(|| "v".to_owned()),
+        tag_version_separator: options
+            .string("tagVersionSeparator")?
+            .unwrap_or_else(|| "@".to_owned()),
+        exact: options.boolean("exact", false)?,
+        private: options.boolean("private", true)?,
+        force_publish: options.globs("forcePublish")?,
+        changelog_preset: match options.lookup("changelogPreset") {
+            Some((_, Value::Object(o))) => o.get("name").and_then(Value::as_str).map(str::to_owned),
+            _ => options.string("changelogPreset")?,
+        },
+    };
+    unknown_keys(
+        text,
+        &root,
+        options.version_cmd,
+        options.publish_cmd,
+        warnings,
+    );
+    Ok(config)
+}
+
+/// An error at the value `path` names, or the nearest key above it.
+fn error_at(text: &str, path: &[&str], message: String, help: &str) -> SourceError {
+    SourceError::new(FILE, message)
+        .at(text, json::nearest_span(text, path).start)
+        .help(help.to_owned())
+}
+
+/// The options of `lerna.json`, looked up as lerna does: `command.version`, `command.publish`,
+/// then the top level.
+struct Options<'a> {
+    text: &'a str,
+    root: &'a Map<String, Value>,
+    version_cmd: Option<&'a Map<String, Value>>,
+    publish_cmd: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Options<'a> {
+    fn lookup(&self, key: &'static str) -> Option<(Vec<&'static str>, &'a Value)> {
+        if let Some(v) = self.version_cmd.and_then(|c| c.get(key)) {
             return Some((vec!["command", "version", key], v));
         }
-        if let Some(v) = publish_cmd.and_then(|c| c.get(key)) {
+        if let Some(v) = self.publish_cmd.and_then(|c| c.get(key)) {
             return Some((vec!["command", "publish", key], v));
         }
-        root.get(key).map(|v| (vec![key], v))
-    };
-    let boolean = |key: &'static str, default: bool| -> Result<bool, SourceError> {
-        match lookup(key) {
+        self.root.get(key).map(|v| (vec![key], v))
+    }
+
+    fn boolean(&self, key: &'static str, default: bool) -> Result<bool, SourceError> {
+        match self.lookup(key) {
             None | Some((_, Value::Null)) => Ok(default),
             Some((_, Value::Bool(b))) => Ok(*b),
-            Some((path, _)) => Err(err(
+            Some((path, _)) => Err(error_at(
+                self.text,
                 &path,
                 format!("`{key}` must be `true` or `false`"),
                 "write `true` or `false`",
             )),
         }
-    };
-    let string = |key: &'static str| -> Result<Option<String>, SourceError> {
-        match lookup(key) {
+    }
+
+    fn string(&self, key: &'static str) -> Result<Option<String>, SourceError> {
+        match self.lookup(key) {
             None | Some((_, Value::Null)) => Ok(None),
             Some((_, Value::String(s))) => Ok(Some(s.clone())),
-            Some((path, _)) => Err(err(
+            Some((path, _)) => Err(error_at(
+                self.text,
                 &path,
                 format!("`{key}` must be a string"),
                 "write a quoted string",
             )),
         }
-    };
-    // Options that take one glob or a list of them.
-    let globs = |key: &'static str| -> Result<Vec<String>, SourceError> {
-        match lookup(key) {
+    }
+
+    /// An option that takes one glob or a list of them.
+    fn globs(&self, key: &'static str) -> Result<Vec<String>, SourceError> {
+        let wrong = |path: &[&str]| {
+            error_at(
+                self.text,
+                path,
+                format!("`{key}` must be a string or an array of strings"),
+                "write globs such as `[\"**/*.md\"]`",
+            )
+        };
+        match self.lookup(key) {
             None | Some((_, Value::Null)) => Ok(Vec::new()),
             Some((_, Value::String(s))) => Ok(vec![s.clone()]),
             Some((_, Value::Bool(true))) if key == "forcePublish" => Ok(vec!["*".to_owned()]),
@@ -213,67 +274,37 @@ pub fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<LernaConfig, Sou
                 .iter()
                 .map(|i| i.as_str().map(str::to_owned))
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    err(
-                        &path,
-                        format!("`{key}` must be a string or an array of strings"),
-                        "write globs such as `[\"**/*.md\"]`",
-                    )
-                }),
-            Some((path, _)) => Err(err(
-                &path,
-                format!("`{key}` must be a string or an array of strings"),
-                "write globs such as `[\"**/*.md\"]`",
-            )),
+                .ok_or_else(|| wrong(&path)),
+            Some((path, _)) => Err(wrong(&path)),
         }
-    };
+    }
+}
 
-    let version_span = json::value_span(text, &["version"]);
-    let mode = match root.get("version") {
-        Some(Value::String(v)) if v == "independent" => Mode::Independent,
-        Some(Value::String(v)) if semver::Version::parse(v).is_ok() => Mode::Fixed(v.clone()),
-        Some(Value::String(v)) => {
-            return Err(err(
-                &["version"],
-                format!(
-                    "`version` is `{}`, which is neither a SemVer version nor `independent`",
-                    crate::diagnostic::clip(v)
-                ),
-                "write the fixed version line such as `\"1.2.0\"`, or `\"independent\"`",
-            ));
-        }
-        Some(_) => {
-            return Err(err(
-                &["version"],
-                "`version` must be a string".to_owned(),
-                "write the fixed version line such as `\"1.2.0\"`, or `\"independent\"`",
-            ));
-        }
-        None => {
-            return Err(SourceError::new(FILE, "there is no `version`")
-                .at(text, 0)
-                .help("add `\"version\": \"independent\"` or the fixed version line, such as `\"version\": \"1.0.0\"`"));
-        }
-    };
-    let config = LernaConfig {
-        mode,
-        version_line: version_span.map_or(1, |s| Position::at(text, s.start).line),
-        conventional_commits: boolean("conventionalCommits", false)?,
-        allow_branch: globs("allowBranch")?,
-        ignore_changes: globs("ignoreChanges")?,
-        message: string("message")?,
-        tag_version_prefix: string("tagVersionPrefix")?.unwrap_or_else(|| "v".to_owned()),
-        tag_version_separator: string("tagVersionSeparator")?.unwrap_or_else(|| "@".to_owned()),
-        exact: boolean("exact", false)?,
-        private: boolean("private", true)?,
-        force_publish: globs("forcePublish")?,
-        changelog_preset: match lookup("changelogPreset") {
-            Some((_, Value::Object(o))) => o.get("name").and_then(Value::as_str).map(str::to_owned),
-            _ => string("changelogPreset")?,
-        },
-    };
-    unknown_keys(text, &root, version_cmd, publish_cmd, warnings);
-    Ok(config)
+/// `version`: a fixed version line, or `independent`.
+fn mode(text: &str, root: &Map<String, Value>) -> Result<Mode, SourceError> {
+    let help = "write the fixed version line such as `\"1.2.0\"`, or `\"independent\"`";
+    match root.get("version") {
+        Some(Value::String(v)) if v == "independent" => Ok(Mode::Independent),
+        Some(Value::String(v)) if semver::Version::parse(v).is_ok() => Ok(Mode::Fixed(v.clone())),
+        Some(Value::String(v)) => Err(error_at(
+            text,
+            &["version"],
+            format!(
+                "`version` is `{}`, which is neither a SemVer version nor `independent`",
+                crate::diagnostic::clip(v)
+            ),
+            help,
+        )),
+        Some(_) => Err(error_at(
+            text,
+            &["version"],
+            "`version` must be a string".to_owned(),
+            help,
+        )),
+        None => Err(SourceError::new(FILE, "there is no `version`")
+            .at(text, 0)
+            .help("add `\"version\": \"independent\"` or the fixed version line, such as `\"version\": \"1.0.0\"`")),
+    }
 }
 
 fn unknown_keys(

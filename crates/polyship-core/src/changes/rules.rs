@@ -106,54 +106,13 @@ pub fn resolve(
         .sources
         .as_ref()
         .map(|s| (s.get_ref().iter().copied().collect(), s.span().start));
-    let mut overrides: Vec<(glob::Pattern, BTreeSet<SourceKind>, usize)> = Vec::new();
-    for (pattern, sources) in &cfg.changes.packages {
-        let glob = glob::Pattern::new(pattern).map_err(|e| {
-            config
-                .error_at(
-                    sources.span().start,
-                    format!("`{pattern}` is not a valid glob: {e}"),
-                )
-                .help(
-                    "name a package as `polyship list` shows it, or write a glob such as `@acme/*`",
-                )
-        })?;
-        if !ws
-            .packages
-            .iter()
-            .any(|p| glob.matches(&p.name) || glob.matches(&p.id()))
-        {
-            return Err(config
-                .error_at(
-                    sources.span().start,
-                    format!("no package is named `{pattern}`"),
-                )
-                .help("name a package as `polyship list` shows it"));
-        }
-        overrides.push((
-            glob,
-            sources.get_ref().iter().copied().collect(),
-            sources.span().start,
-        ));
-    }
+    let overrides = package_sources(ws, config)?;
     for (sources, offset) in overrides
         .iter()
         .map(|(_, s, o)| (s, *o))
         .chain(workspace.as_ref().map(|(s, o)| (s, *o)))
     {
-        if sources.is_empty() {
-            return Err(config
-                .error_at(offset, "the list of sources is empty")
-                .help("name `\"changesets\"`, `\"commits\"` or both"));
-        }
-        if sources.contains(&SourceKind::Changesets) && !has_changesets {
-            return Err(config
-                .error_at(
-                    offset,
-                    "changesets are a source, but the repository has no `.changeset/` directory",
-                )
-                .help("create it with `polyship add`, or use `sources = [\"commits\"]`"));
-        }
+        check_sources(config, sources, offset, has_changesets)?;
     }
     let groups: Vec<(Vec<glob::Pattern>, String, BTreeSet<SourceKind>)> = cfg
         .groups
@@ -214,6 +173,85 @@ pub fn resolve(
             }
         })
         .collect();
+    let ignore_changes = ignore_changes(config, lerna.as_ref())?;
+    Ok(Rules {
+        packages,
+        first_parent: cfg.commits.first_parent.unwrap_or(!lerna_mode),
+        ignore_changes,
+        lerna,
+    })
+}
+
+/// `[changes.packages]`: per package (a name or glob), its sources and where they are written.
+#[allow(clippy::type_complexity)]
+fn package_sources(
+    ws: &Workspace,
+    config: &LoadedConfig,
+) -> Result<Vec<(glob::Pattern, BTreeSet<SourceKind>, usize)>, SourceError> {
+    let mut overrides = Vec::new();
+    for (pattern, sources) in &config.config.changes.packages {
+        let glob = glob::Pattern::new(pattern).map_err(|e| {
+            config
+                .error_at(
+                    sources.span().start,
+                    format!("`{pattern}` is not a valid glob: {e}"),
+                )
+                .help(
+                    "name a package as `polyship list` shows it, or write a glob such as `@acme/*`",
+                )
+        })?;
+        if !ws
+            .packages
+            .iter()
+            .any(|p| glob.matches(&p.name) || glob.matches(&p.id()))
+        {
+            return Err(config
+                .error_at(
+                    sources.span().start,
+                    format!("no package is named `{pattern}`"),
+                )
+                .help("name a package as `polyship list` shows it"));
+        }
+        overrides.push((
+            glob,
+            sources.get_ref().iter().copied().collect(),
+            sources.span().start,
+        ));
+    }
+    Ok(overrides)
+}
+
+/// A list of sources (written at `offset` of `polyship.toml`) names at least one, and changesets
+/// only where there is a `.changeset/` directory.
+fn check_sources(
+    config: &LoadedConfig,
+    sources: &BTreeSet<SourceKind>,
+    offset: usize,
+    has_changesets: bool,
+) -> Result<(), SourceError> {
+    if sources.is_empty() {
+        return Err(config
+            .error_at(offset, "the list of sources is empty")
+            .help("name `\"changesets\"`, `\"commits\"` or both"));
+    }
+    if sources.contains(&SourceKind::Changesets) && !has_changesets {
+        return Err(config
+            .error_at(
+                offset,
+                "changesets are a source, but the repository has no `.changeset/` directory",
+            )
+            .help("create it with `polyship add`, or use `sources = [\"commits\"]`"));
+    }
+    Ok(())
+}
+
+/// The globs of changed files that release nothing: `[commits] ignore-changes`, else lerna's
+/// `ignoreChanges`.
+fn ignore_changes(
+    config: &LoadedConfig,
+    lerna: Option<&LernaConfig>,
+) -> Result<Vec<glob::Pattern>, SourceError> {
+    let cfg = &config.config;
     let mut ignore: Vec<&str> = cfg
         .commits
         .ignore_changes
@@ -221,11 +259,11 @@ pub fn resolve(
         .map(String::as_str)
         .collect();
     if cfg.commits.ignore_changes.is_empty()
-        && let Some(l) = &lerna
+        && let Some(l) = lerna
     {
         ignore.extend(l.ignore_changes.iter().map(String::as_str));
     }
-    let ignore_changes = ignore
+    ignore
         .iter()
         .map(|g| {
             glob::Pattern::new(g.trim_start_matches("./")).map_err(|e| {
@@ -240,13 +278,7 @@ pub fn resolve(
                 .help("write a glob such as `**/*.md`")
             })
         })
-        .collect::<Result<_, _>>()?;
-    Ok(Rules {
-        packages,
-        first_parent: cfg.commits.first_parent.unwrap_or(!lerna_mode),
-        ignore_changes,
-        lerna,
-    })
+        .collect()
 }
 
 /// The preset `lerna version --conventional-commits` reads messages with.
