@@ -543,24 +543,18 @@ fn lockfiles(root: &Path, ws: &Workspace) -> Vec<(String, lockfile::Kind)> {
     out
 }
 
-/// Every edit the plan makes to manifests, dependents' requirements, lockfiles and changelogs.
-pub fn edits(
+/// Rewrites every dependent's requirement on a releasing package, as the rules say; returns
+/// what changed, for lockfiles that copy requirements.
+fn requirements(
     files: &mut Files,
     ws: &Workspace,
     plan: &Plan,
     config: &LoadedConfig,
     changes: &crate::changes::Changes,
     options: &Options,
-) -> Result<(), ApplyError> {
+) -> Result<Vec<Rewritten>, ApplyError> {
     let by_package: BTreeMap<usize, &Release> =
         plan.releases.iter().map(|r| (r.package, r)).collect();
-    let mut written = BTreeMap::new();
-    for release in &plan.releases {
-        set_version(files, ws, release, &mut written)?;
-    }
-
-    lerna_version(files, plan, changes)?;
-
     let cs = changes.changesets_config.as_ref();
     let min_update = match cs.and_then(|c| c.update_internal_dependencies.as_deref()) {
         Some("minor") => Bump::Minor,
@@ -613,50 +607,80 @@ pub fn edits(
         }
     }
 
-    if options.lockfiles {
-        let bumped: Vec<lockfile::Bumped> = plan
-            .releases
-            .iter()
-            .map(|r| lockfile::Bumped {
-                ecosystem: r.ecosystem,
-                name: &r.name,
-                path: &ws.packages[r.package].path,
-                from: &r.from,
-                to: &r.to,
-            })
-            .collect();
-        let requirements: Vec<lockfile::Requirement> = rewritten
-            .iter()
-            .map(|r| lockfile::Requirement {
-                ecosystem: r.ecosystem,
-                dependent_path: &r.dependent_path,
-                field: &r.field,
-                name: &r.name,
-                from: &r.from,
-                to: &r.to,
-            })
-            .collect();
-        for (file, kind) in lockfiles(files.root, ws) {
-            let Some(text) = files.text(&file)? else {
-                continue;
-            };
-            let updated =
-                lockfile::update(kind, &file, &text, &bumped, &requirements).map_err(|e| {
-                    let help = e.help.clone().map_or_else(
-                        || {
-                            "update the lockfile with its tool first, or pass `--no-lockfile`"
-                                .to_owned()
-                        },
-                        |h| format!("{h}; or pass `--no-lockfile`"),
-                    );
-                    ApplyError::Input(e.help(help))
-                })?;
-            if let Some(updated) = updated {
-                files.set(&file, updated)?;
-            }
+    Ok(rewritten)
+}
+
+/// Brings the workspace's lockfiles in line with the new versions and requirements.
+fn update_lockfiles(
+    files: &mut Files,
+    ws: &Workspace,
+    plan: &Plan,
+    rewritten: &[Rewritten],
+) -> Result<(), ApplyError> {
+    let bumped: Vec<lockfile::Bumped> = plan
+        .releases
+        .iter()
+        .map(|r| lockfile::Bumped {
+            ecosystem: r.ecosystem,
+            name: &r.name,
+            path: &ws.packages[r.package].path,
+            from: &r.from,
+            to: &r.to,
+        })
+        .collect();
+    let requirements: Vec<lockfile::Requirement> = rewritten
+        .iter()
+        .map(|r| lockfile::Requirement {
+            ecosystem: r.ecosystem,
+            dependent_path: &r.dependent_path,
+            field: &r.field,
+            name: &r.name,
+            from: &r.from,
+            to: &r.to,
+        })
+        .collect();
+    for (file, kind) in lockfiles(files.root, ws) {
+        let Some(text) = files.text(&file)? else {
+            continue;
+        };
+        let updated =
+            lockfile::update(kind, &file, &text, &bumped, &requirements).map_err(|e| {
+                let help = e.help.clone().map_or_else(
+                    || {
+                        "update the lockfile with its tool first, or pass `--no-lockfile`"
+                            .to_owned()
+                    },
+                    |h| format!("{h}; or pass `--no-lockfile`"),
+                );
+                ApplyError::Input(e.help(help))
+            })?;
+        if let Some(updated) = updated {
+            files.set(&file, updated)?;
         }
     }
+    Ok(())
+}
 
+/// Every edit the plan makes to manifests, dependents' requirements, lockfiles and changelogs.
+pub fn edits(
+    files: &mut Files,
+    ws: &Workspace,
+    plan: &Plan,
+    config: &LoadedConfig,
+    changes: &crate::changes::Changes,
+    options: &Options,
+) -> Result<(), ApplyError> {
+    let mut written = BTreeMap::new();
+    for release in &plan.releases {
+        set_version(files, ws, release, &mut written)?;
+    }
+
+    lerna_version(files, plan, changes)?;
+
+    let rewritten = requirements(files, ws, plan, config, changes, options)?;
+    if options.lockfiles {
+        update_lockfiles(files, ws, plan, &rewritten)?;
+    }
     if let Some(date) = &options.changelog_date
         && config.config.changelog.enabled
     {

@@ -661,33 +661,22 @@ fn release_commits(
         if cached.is_some_and(|o| o.found == Versioned::AtTag) {
             continue;
         }
-        if cached.is_none()
-            && let Some(tag) = tag
-        {
-            // The manifest already said this version when the tag was made: nothing to find.
-            let at_tag = ObjectId::from_hex(tag.commit.as_bytes())
-                .map_err(git_err)
-                .and_then(|id| commit_tree(repo, id))?;
-            if version_in(repo, &mut blobs, at_tag, file)?
-                .is_some_and(|v| same_version(&v, current))
-            {
-                let found = Versioned::AtTag;
-                cache.set_outcome(key, Outcome { head, found });
-                continue;
-            }
-        }
+        let settled = if cached.is_none() {
+            settled_at_tag(repo, &mut blobs, tag, file, current)?
+        } else {
+            None
+        };
         // A version HEAD does not have was set in the work tree, not by a commit (`version
         // --no-commit`): no commit of the history is its release commit, and reading the version
         // file at every commit to find none would be the slowest thing a run does.
-        let at_head = version_in(repo, &mut blobs, walked.commits[0].tree, file)?;
-        if !at_head.is_some_and(|v| same_version(&v, current)) {
-            cache.set_outcome(
-                key,
-                Outcome {
-                    head,
-                    found: Versioned::Nowhere,
-                },
-            );
+        let settled = match settled {
+            Some(found) => Some(found),
+            None => version_in(repo, &mut blobs, walked.commits[0].tree, file)?
+                .is_none_or(|v| !same_version(&v, current))
+                .then_some(Versioned::Nowhere),
+        };
+        if let Some(found) = settled {
+            cache.set_outcome(key, Outcome { head, found });
             continue;
         }
         // What an earlier search from an older head found, and where the commits made since end.
@@ -734,6 +723,26 @@ fn release_commits(
         );
     }
     Ok(())
+}
+
+/// `AtTag` when the manifest already said `current` at the last tag's commit: no release commit
+/// to find.
+fn settled_at_tag(
+    repo: &gix::Repository,
+    blobs: &mut BlobCache,
+    tag: Option<&Tag>,
+    file: &VersionFile,
+    current: &str,
+) -> Result<Option<Versioned>, HistoryError> {
+    let Some(tag) = tag else {
+        return Ok(None);
+    };
+    let at_tag = ObjectId::from_hex(tag.commit.as_bytes())
+        .map_err(git_err)
+        .and_then(|id| commit_tree(repo, id))?;
+    Ok(version_in(repo, blobs, at_tag, file)?
+        .is_some_and(|v| same_version(&v, current))
+        .then_some(Versioned::AtTag))
 }
 
 /// The cache key of one release-commit search: the walk, the package, its version file and

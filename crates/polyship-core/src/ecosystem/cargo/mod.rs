@@ -188,11 +188,69 @@ fn load_workspace(cx: &Context<'_>, root: &TomlFile, dir: &str) -> Result<Found,
             .any(|e| d == e || d.starts_with(&format!("{e}/")))
     };
 
-    // (directory, named explicitly): explicit members are kept even when under an `exclude` path.
+    // Explicit members are kept even when under an `exclude` path.
     let mut queue: Vec<String> = Vec::new();
     if root.root().contains_key("package") || root.root().contains_key("project") {
         queue.push(dir.to_owned());
     }
+    queue.extend(members(cx, root, ws_table, dir, &is_excluded, &mut found)?);
+
+    let mut seen = BTreeSet::new();
+    let mut queue: std::collections::VecDeque<String> = queue.into();
+    while let Some(member) = queue.pop_front() {
+        if !seen.insert(member.clone()) {
+            continue;
+        }
+        let package = if member == dir {
+            read_crate(root, dir, Some(&ws))?
+        } else {
+            let manifest = child(&member, MANIFEST);
+            let text = cx.read(&manifest)?.ok_or_else(|| DiscoveryError::Read {
+                path: cx.root.join(&manifest),
+                source: std::io::ErrorKind::NotFound.into(),
+            })?;
+            let file = TomlFile::parse(&manifest, text)?;
+            let package = read_crate(&file, &member, Some(&ws))?;
+            if package.is_none() {
+                return Err(file
+                    .error(
+                        None,
+                        format!("workspace member `{member}` has no `[package]` table"),
+                    )
+                    .with_help(format!(
+                        "add a `[package]` table, or remove `{member}` from `workspace.members`"
+                    )));
+            }
+            package
+        };
+        let Some(package) = package else { continue };
+        // Cargo makes every path dependency inside the workspace directory a member too.
+        for dep in &package.dependencies {
+            if let Some(path) = &dep.path
+                && (dir == "." || path == dir || path.starts_with(&format!("{dir}/")))
+                && !is_excluded(path)
+                && !seen.contains(path)
+                && cx.root.join(child(path, MANIFEST)).is_file()
+            {
+                queue.push_back(path.clone());
+            }
+        }
+        found.packages.push(package);
+    }
+    Ok(found)
+}
+
+/// The directories `workspace.members` names (globs matched against the crates the repository
+/// holds, less `exclude`); a glob matching nothing and a member Cargo cannot read are warnings.
+fn members(
+    cx: &Context<'_>,
+    root: &TomlFile,
+    ws_table: &dyn toml_edit::TableLike,
+    dir: &str,
+    is_excluded: &dyn Fn(&str) -> bool,
+    found: &mut Found,
+) -> Result<Vec<String>, DiscoveryError> {
+    let mut queue = Vec::new();
     for (written, span) in root.strings(ws_table, "members", "workspace.members")? {
         let glob = MemberGlob::new(dir, &written).map_err(|msg| {
             root.error(
@@ -252,49 +310,7 @@ fn load_workspace(cx: &Context<'_>, root: &TomlFile, dir: &str) -> Result<Found,
         }
     }
 
-    let mut seen = BTreeSet::new();
-    let mut queue: std::collections::VecDeque<String> = queue.into();
-    while let Some(member) = queue.pop_front() {
-        if !seen.insert(member.clone()) {
-            continue;
-        }
-        let package = if member == dir {
-            read_crate(root, dir, Some(&ws))?
-        } else {
-            let manifest = child(&member, MANIFEST);
-            let text = cx.read(&manifest)?.ok_or_else(|| DiscoveryError::Read {
-                path: cx.root.join(&manifest),
-                source: std::io::ErrorKind::NotFound.into(),
-            })?;
-            let file = TomlFile::parse(&manifest, text)?;
-            let package = read_crate(&file, &member, Some(&ws))?;
-            if package.is_none() {
-                return Err(file
-                    .error(
-                        None,
-                        format!("workspace member `{member}` has no `[package]` table"),
-                    )
-                    .with_help(format!(
-                        "add a `[package]` table, or remove `{member}` from `workspace.members`"
-                    )));
-            }
-            package
-        };
-        let Some(package) = package else { continue };
-        // Cargo makes every path dependency inside the workspace directory a member too.
-        for dep in &package.dependencies {
-            if let Some(path) = &dep.path
-                && (dir == "." || path == dir || path.starts_with(&format!("{dir}/")))
-                && !is_excluded(path)
-                && !seen.contains(path)
-                && cx.root.join(child(path, MANIFEST)).is_file()
-            {
-                queue.push_back(path.clone());
-            }
-        }
-        found.packages.push(package);
-    }
-    Ok(found)
+    Ok(queue)
 }
 
 /// What members may inherit from the workspace root.
