@@ -194,59 +194,7 @@ pub fn context(
     let mut other = Vec::new();
     let mut dependencies = Vec::new();
     for change in &release.changes {
-        let (summary, body, kind) = match change.source {
-            Source::Changeset => {
-                let mut lines = change.summary.lines();
-                let first = lines.next().unwrap_or_default().to_owned();
-                let rest: Vec<String> = lines.map(str::to_owned).collect();
-                (first, (!rest.is_empty()).then_some(rest), change.bump)
-            }
-            Source::Commit => {
-                let subject = change.summary.lines().next().unwrap_or_default();
-                let text = conventional::parse(subject)
-                    .map_or_else(|_| subject.to_owned(), |c| c.description);
-                let bump = match change.kind {
-                    Some(ChangeKind::Breaking) => Bump::Major,
-                    Some(ChangeKind::Feature) => Bump::Minor,
-                    Some(ChangeKind::Fix) => Bump::Patch,
-                    _ => Bump::None,
-                };
-                (strip_pull_request(&text).to_owned(), None, bump)
-            }
-        };
-        let message = change.commit.as_deref().and_then(message_of);
-        let pr = message
-            .as_deref()
-            .and_then(pull_request)
-            .or_else(|| pull_request(&change.summary));
-        // A commit subject or changeset can carry escape sequences: none reach the changelog.
-        let summary = crate::diagnostic::strip_controls(&summary);
-        let body = body.map(|lines| {
-            lines
-                .iter()
-                .map(|l| crate::diagnostic::strip_controls(l))
-                .collect()
-        });
-        let entry = Entry {
-            summary,
-            body,
-            bump: change.bump,
-            source: match change.source {
-                Source::Changeset => "changeset",
-                Source::Commit => "commit",
-            },
-            short: change
-                .commit
-                .as_ref()
-                .map(|c| c[..c.len().min(7)].to_owned()),
-            commit_url: forge
-                .zip(change.commit.as_deref())
-                .map(|(f, c)| f.commit(c)),
-            commit: change.commit.clone(),
-            pr,
-            pr_url: forge.zip(pr).map(|(f, n)| f.pull(n)),
-            package: package_label.map(str::to_owned),
-        };
+        let (kind, entry) = change_entry(change, forge, message_of, package_label);
         match kind {
             Bump::Major => breaking.push(entry),
             Bump::Minor => features.push(entry),
@@ -303,6 +251,70 @@ pub fn context(
     }
 }
 
+/// One change's changelog entry, with the section it goes in (its bump: a changeset's, or a
+/// commit's kind).
+fn change_entry(
+    change: &crate::changes::Change,
+    forge: Option<&Forge>,
+    message_of: &dyn Fn(&str) -> Option<String>,
+    package_label: Option<&str>,
+) -> (Bump, Entry) {
+    let (summary, body, kind) = match change.source {
+        Source::Changeset => {
+            let mut lines = change.summary.lines();
+            let first = lines.next().unwrap_or_default().to_owned();
+            let rest: Vec<String> = lines.map(str::to_owned).collect();
+            (first, (!rest.is_empty()).then_some(rest), change.bump)
+        }
+        Source::Commit => {
+            let subject = change.summary.lines().next().unwrap_or_default();
+            let text =
+                conventional::parse(subject).map_or_else(|_| subject.to_owned(), |c| c.description);
+            let bump = match change.kind {
+                Some(ChangeKind::Breaking) => Bump::Major,
+                Some(ChangeKind::Feature) => Bump::Minor,
+                Some(ChangeKind::Fix) => Bump::Patch,
+                _ => Bump::None,
+            };
+            (strip_pull_request(&text).to_owned(), None, bump)
+        }
+    };
+    let message = change.commit.as_deref().and_then(message_of);
+    let pr = message
+        .as_deref()
+        .and_then(pull_request)
+        .or_else(|| pull_request(&change.summary));
+    // A commit subject or changeset can carry escape sequences: none reach the changelog.
+    let summary = crate::diagnostic::strip_controls(&summary);
+    let body = body.map(|lines| {
+        lines
+            .iter()
+            .map(|l| crate::diagnostic::strip_controls(l))
+            .collect()
+    });
+    let entry = Entry {
+        summary,
+        body,
+        bump: change.bump,
+        source: match change.source {
+            Source::Changeset => "changeset",
+            Source::Commit => "commit",
+        },
+        short: change
+            .commit
+            .as_ref()
+            .map(|c| c[..c.len().min(7)].to_owned()),
+        commit_url: forge
+            .zip(change.commit.as_deref())
+            .map(|(f, c)| f.commit(c)),
+        commit: change.commit.clone(),
+        pr,
+        pr_url: forge.zip(pr).map(|(f, n)| f.pull(n)),
+        package: package_label.map(str::to_owned),
+    };
+    (kind, entry)
+}
+
 /// Renders a section with `template`; `Err` carries minijinja's message with its line.
 pub fn render(template: &str, context: &Context) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
@@ -345,16 +357,9 @@ fn tidy(text: &str) -> String {
     out
 }
 
-/// Writes every changelog section of `plan`.
-pub fn write(
-    files: &mut Files,
-    ws: &Workspace,
-    plan: &Plan,
-    config: &LoadedConfig,
-    changes: &crate::changes::Changes,
-    date: &str,
-    (forge, github): (Option<&Forge>, Option<&super::GitHubApi>),
-) -> Result<(), ApplyError> {
+/// The changelog template (`[changelog] template`, else the built-in one) and the file to name
+/// in its errors.
+fn template(files: &mut Files, config: &LoadedConfig) -> Result<(String, String), ApplyError> {
     let cfg = &config.config.changelog;
     let template = match &cfg.template {
         Some(path) => {
@@ -376,6 +381,57 @@ pub fn write(
         || crate::config::FILE_NAME.to_owned(),
         |t| t.get_ref().clone(),
     );
+    Ok((template, template_file))
+}
+
+/// One section for the releases that share a changelog: their entries under each heading,
+/// each labelled with its package; dependency updates left out.
+fn shared_context(
+    name: &str,
+    members: &[&Release],
+    date: &str,
+    forge: Option<&Forge>,
+    message_of: &dyn Fn(&str) -> Option<String>,
+    with_bodies: &dyn Fn(&Release) -> Release,
+) -> Context {
+    let mut cx = context(members[0], date, forge, message_of, None);
+    name.clone_into(&mut cx.name);
+    cx.sections.clear();
+    for r in members {
+        let label = r.name.clone();
+        let part = context(&with_bodies(r), date, forge, message_of, Some(&label));
+        for section in part.sections {
+            if section.title == "Dependencies" {
+                continue;
+            }
+            match cx.sections.iter_mut().find(|s| s.title == section.title) {
+                Some(s) => s.entries.extend(section.entries),
+                None => cx.sections.push(section),
+            }
+        }
+    }
+    let order = ["Breaking changes", "Features", "Fixes", "Other changes"];
+    cx.sections.sort_by_key(|s| {
+        order
+            .iter()
+            .position(|t| *t == s.title)
+            .unwrap_or(order.len())
+    });
+    cx
+}
+
+/// Writes every changelog section of `plan`.
+pub fn write(
+    files: &mut Files,
+    ws: &Workspace,
+    plan: &Plan,
+    config: &LoadedConfig,
+    changes: &crate::changes::Changes,
+    date: &str,
+    (forge, github): (Option<&Forge>, Option<&super::GitHubApi>),
+) -> Result<(), ApplyError> {
+    let cfg = &config.config.changelog;
+    let (template, template_file) = template(files, config)?;
     let commits = Commits::new(files.root, changes, github);
     let message_of = |id: &str| commits.message(id);
     // A changeset's whole text goes into the changelog, not only its first line.
@@ -439,29 +495,7 @@ pub fn write(
         place(files, &file, &release.to, &section)?;
     }
     for (file, name, members) in shared_changelogs(config, plan, changes) {
-        let mut cx = context(members[0], date, forge, &message_of, None);
-        cx.name = name;
-        cx.sections.clear();
-        for r in &members {
-            let label = r.name.clone();
-            let part = context(&with_bodies(r), date, forge, &message_of, Some(&label));
-            for section in part.sections {
-                if section.title == "Dependencies" {
-                    continue;
-                }
-                match cx.sections.iter_mut().find(|s| s.title == section.title) {
-                    Some(s) => s.entries.extend(section.entries),
-                    None => cx.sections.push(section),
-                }
-            }
-        }
-        let order = ["Breaking changes", "Features", "Fixes", "Other changes"];
-        cx.sections.sort_by_key(|s| {
-            order
-                .iter()
-                .position(|t| *t == s.title)
-                .unwrap_or(order.len())
-        });
+        let cx = shared_context(&name, &members, date, forge, &message_of, &with_bodies);
         let section = render(&cx)?;
         place(files, &file, &members[0].to, &section)?;
     }

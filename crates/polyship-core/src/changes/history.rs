@@ -1352,49 +1352,8 @@ fn walk_all(
         commits[i].parent_tree = first.map(|p| commits[p].tree);
         commits[i].parent = first.map(|p| commits[p].id);
     }
-    // Topological order, children first (Kahn), so each commit is done before its parents.
-    let mut order = Vec::with_capacity(commits.len());
-    let mut ready: Vec<usize> = (0..commits.len()).filter(|&i| children[i] == 0).collect();
-    while let Some(i) = ready.pop() {
-        order.push(i);
-        for &p in &parents[i] {
-            children[p] -= 1;
-            if children[p] == 0 {
-                ready.push(p);
-            }
-        }
-    }
-    // Each package's last release: its highest tag that HEAD reaches.
-    let mut releases = vec![None; candidates.len()];
-    let mut tag_commits: Vec<ObjectId> = Vec::new();
-    let mut tag_bit = vec![None; candidates.len()];
-    for (p, list) in candidates.iter().enumerate() {
-        if let Some(k) = list.iter().position(|(_, _, id)| index.contains_key(id)) {
-            releases[p] = Some(k);
-            let id = list[k].2;
-            let bit = tag_commits
-                .iter()
-                .position(|t| *t == id)
-                .unwrap_or_else(|| {
-                    tag_commits.push(id);
-                    tag_commits.len() - 1
-                });
-            tag_bit[p] = Some(bit);
-        }
-    }
-    let words = tag_commits.len().div_ceil(64).max(1);
-    let mut bits = vec![0u64; commits.len() * words];
-    for &i in &order {
-        if let Some(b) = tag_commits.iter().position(|t| *t == commits[i].id) {
-            bits[i * words + b / 64] |= 1 << (b % 64);
-        }
-        for &p in &parents[i] {
-            for w in 0..words {
-                let v = bits[i * words + w];
-                bits[p * words + w] |= v;
-            }
-        }
-    }
+    let order = children_first(&parents, children);
+    let (releases, tag_bit, words, bits) = reach(candidates, &commits, &index, &parents, &order);
     // Newest first for the caller: the topological order.
     let mut position = vec![0usize; commits.len()];
     for (rank, &i) in order.iter().enumerate() {
@@ -1420,6 +1379,66 @@ fn walk_all(
         },
         cut,
     })
+}
+
+/// Topological order, children first (Kahn), so each commit is done before its parents;
+/// `children` counts each commit's children.
+fn children_first(parents: &[Vec<usize>], mut children: Vec<usize>) -> Vec<usize> {
+    let mut order = Vec::with_capacity(parents.len());
+    let mut ready: Vec<usize> = (0..parents.len()).filter(|&i| children[i] == 0).collect();
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for &p in &parents[i] {
+            children[p] -= 1;
+            if children[p] == 0 {
+                ready.push(p);
+            }
+        }
+    }
+    order
+}
+
+/// Each package's last release (its highest tag that HEAD reaches), and per commit a bit set of
+/// the release commits it descends from (`words` 64-bit words a commit; each package's bit).
+#[allow(clippy::type_complexity)]
+fn reach(
+    candidates: &[Vec<(String, String, ObjectId)>],
+    commits: &[WalkedCommit],
+    index: &IdMap<usize>,
+    parents: &[Vec<usize>],
+    order: &[usize],
+) -> (Vec<Option<usize>>, Vec<Option<usize>>, usize, Vec<u64>) {
+    let mut releases = vec![None; candidates.len()];
+    let mut tag_commits: Vec<ObjectId> = Vec::new();
+    let mut tag_bit = vec![None; candidates.len()];
+    for (p, list) in candidates.iter().enumerate() {
+        if let Some(k) = list.iter().position(|(_, _, id)| index.contains_key(id)) {
+            releases[p] = Some(k);
+            let id = list[k].2;
+            let bit = tag_commits
+                .iter()
+                .position(|t| *t == id)
+                .unwrap_or_else(|| {
+                    tag_commits.push(id);
+                    tag_commits.len() - 1
+                });
+            tag_bit[p] = Some(bit);
+        }
+    }
+    let words = tag_commits.len().div_ceil(64).max(1);
+    let mut bits = vec![0u64; commits.len() * words];
+    for &i in order {
+        if let Some(b) = tag_commits.iter().position(|t| *t == commits[i].id) {
+            bits[i * words + b / 64] |= 1 << (b % 64);
+        }
+        for &p in &parents[i] {
+            for w in 0..words {
+                let v = bits[i * words + w];
+                bits[p * words + w] |= v;
+            }
+        }
+    }
+    (releases, tag_bit, words, bits)
 }
 
 /// Per commit: the packages it touches and the changesets it adds.

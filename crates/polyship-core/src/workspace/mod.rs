@@ -142,50 +142,7 @@ pub fn discover_in(
     for adapter in ecosystem::ADAPTERS {
         found.extend(adapter.discover(&cx)?);
     }
-    for entry in &config.config.packages {
-        let span = entry.span();
-        let entry = entry.get_ref();
-        let Some(dir) = join_rel(".", &entry.path) else {
-            return Err(DiscoveryError::Config(
-                config
-                    .error_at(
-                        span.start,
-                        format!("package path `{}` is outside the repository", entry.path),
-                    )
-                    .help("give a path relative to the repository root"),
-            ));
-        };
-        let ecosystems = entry.ecosystem.map_or(Ecosystem::ALL.to_vec(), |e| vec![e]);
-        let mut loaded = false;
-        for eco in ecosystems {
-            if found
-                .packages
-                .iter()
-                .any(|p| p.ecosystem == eco && p.path == dir)
-            {
-                loaded = true;
-                continue;
-            }
-            if let Some(more) = eco.adapter().load(&cx, &dir)? {
-                loaded = true;
-                found.extend(more);
-            }
-        }
-        if !loaded {
-            let wanted = entry.ecosystem.map_or_else(
-                || "`Cargo.toml`, `package.json` or `pyproject.toml`".to_owned(),
-                |e| format!("`{}`", e.manifest_name()),
-            );
-            return Err(DiscoveryError::Config(
-                config
-                    .error_at(
-                        span.start,
-                        format!("`{dir}` holds no {wanted} with a package"),
-                    )
-                    .help("fix the path, or remove this `[[package]]` entry"),
-            ));
-        }
-    }
+    load_declared(&cx, config, &mut found)?;
     // Packages one ecosystem needs from another (a maturin wheel's crate), until none is missing.
     while let Some((eco, dir)) = found.needs.pop() {
         if !found
@@ -251,6 +208,60 @@ pub fn discover_in(
         warnings,
         notes,
     })
+}
+
+/// The `[[package]]` entries of `polyship.toml`, each loaded by its ecosystem's adapter (every
+/// adapter when the entry names none) unless discovery found it already.
+fn load_declared(
+    cx: &Context<'_>,
+    config: &LoadedConfig,
+    found: &mut Found,
+) -> Result<(), DiscoveryError> {
+    for entry in &config.config.packages {
+        let span = entry.span();
+        let entry = entry.get_ref();
+        let Some(dir) = join_rel(".", &entry.path) else {
+            return Err(DiscoveryError::Config(
+                config
+                    .error_at(
+                        span.start,
+                        format!("package path `{}` is outside the repository", entry.path),
+                    )
+                    .help("give a path relative to the repository root"),
+            ));
+        };
+        let ecosystems = entry.ecosystem.map_or(Ecosystem::ALL.to_vec(), |e| vec![e]);
+        let mut loaded = false;
+        for eco in ecosystems {
+            if found
+                .packages
+                .iter()
+                .any(|p| p.ecosystem == eco && p.path == dir)
+            {
+                loaded = true;
+                continue;
+            }
+            if let Some(more) = eco.adapter().load(cx, &dir)? {
+                loaded = true;
+                found.extend(more);
+            }
+        }
+        if !loaded {
+            let wanted = entry.ecosystem.map_or_else(
+                || "`Cargo.toml`, `package.json` or `pyproject.toml`".to_owned(),
+                |e| format!("`{}`", e.manifest_name()),
+            );
+            return Err(DiscoveryError::Config(
+                config
+                    .error_at(
+                        span.start,
+                        format!("`{dir}` holds no {wanted} with a package"),
+                    )
+                    .help("fix the path, or remove this `[[package]]` entry"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn ignore_globs(config: &LoadedConfig) -> Result<Vec<MemberGlob>, DiscoveryError> {

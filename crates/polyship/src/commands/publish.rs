@@ -97,25 +97,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(PublishError::Preflight(problems)) => {
             progress.clear();
-            let mut out = String::new();
-            let _ = writeln!(
-                out,
-                "{}: preflight found {} problem{}; nothing was published",
-                render::paint(cx.color, render::RED_BOLD, "error"),
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
-            );
-            for p in &problems {
-                let _ = writeln!(out, "  - {}", crate::render::safe(&p.message));
-                if let Some(h) = &p.help {
-                    let _ = writeln!(
-                        out,
-                        "    {}: {h}",
-                        render::paint(cx.color, render::CYAN_BOLD, "help")
-                    );
-                }
-            }
-            let _ = std::io::stderr().write_all(out.as_bytes());
+            print_problems(cx, &problems);
             return Ok(ExitCode::FAILURE);
         }
         Err(PublishError::Setup(message)) => {
@@ -136,33 +118,62 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     }
     if report.failed() {
         if !cx.quiet {
-            for t in &report.targets {
-                match &t.state {
-                    State::Failed(reason) | State::Blocked(reason) => {
-                        let _ = writeln!(
-                            std::io::stderr(),
-                            "{}: {} {}: {reason}",
-                            render::paint(cx.color, render::RED_BOLD, "error"),
-                            t.name,
-                            t.version
-                        );
-                    }
-                    _ => {}
-                }
-                if let Some(e) = &t.error {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "{}: {}: {e}",
-                        render::paint(cx.color, render::RED_BOLD, "error"),
-                        t.tag
-                    );
-                }
-            }
+            print_failures(cx, &report);
         }
         cx.note("run `polyship publish` again to finish: it does only what is missing");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every problem preflight found, with its fix, on stderr.
+fn print_problems(cx: &Context, problems: &[publish::Problem]) {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: preflight found {} problem{}; nothing was published",
+        render::paint(cx.color, render::RED_BOLD, "error"),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        let _ = writeln!(out, "  - {}", crate::render::safe(&p.message));
+        if let Some(h) = &p.help {
+            let _ = writeln!(
+                out,
+                "    {}: {h}",
+                render::paint(cx.color, render::CYAN_BOLD, "help")
+            );
+        }
+    }
+    let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
+/// Why each package that did not make it failed, and each tag, push or forge release that
+/// failed, on stderr.
+fn print_failures(cx: &Context, report: &Report) {
+    for t in &report.targets {
+        match &t.state {
+            State::Failed(reason) | State::Blocked(reason) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{}: {} {}: {reason}",
+                    render::paint(cx.color, render::RED_BOLD, "error"),
+                    t.name,
+                    t.version
+                );
+            }
+            _ => {}
+        }
+        if let Some(e) = &t.error {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}: {}: {e}",
+                render::paint(cx.color, render::RED_BOLD, "error"),
+                t.tag
+            );
+        }
+    }
 }
 
 /// Progress on stderr: on a terminal, a spinner line per package while it is packed, waited for
