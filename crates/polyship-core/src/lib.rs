@@ -4,6 +4,10 @@
 //! [`workspace::discover`] turns a repository into a [`workspace::Workspace`]. Nothing in this crate
 //! prints, exits or reads global state; the binary renders what it returns, warnings included.
 
+// A function of more than a hundred lines is steps that want names (tests are exempt: the
+// workspace allows it, and integration tests are crates of their own).
+#![warn(clippy::too_many_lines)]
+
 pub mod apply;
 pub mod changes;
 pub mod config;

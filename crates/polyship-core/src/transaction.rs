@@ -300,7 +300,46 @@ pub fn apply(
 ) -> Result<Transaction, TransactionError> {
     let dir = crate::release::journal::dir(git_dir);
     let edits: Vec<&FileEdit> = edits.iter().filter(|e| e.before != e.after).collect();
-    // Checks before anything is written: unchanged since computed, writable, links inside.
+    let entries = check(root, &dir, &edits)?;
+    let mut record = Record {
+        schema: 1,
+        command: command.to_owned(),
+        pid: std::process::id(),
+        state: State::Preparing,
+        entries,
+        follow_up,
+    };
+    save(&dir, &record)?;
+    if let Err(err) = prepare(&dir, &record, &edits, stop) {
+        for temp in record.entries.iter().filter_map(|e| e.temp.as_ref()) {
+            let _ = std::fs::remove_file(temp);
+        }
+        let _ = remove(&dir);
+        return Err(err);
+    }
+    record.state = State::Prepared;
+    if let Err(err) = save(&dir, &record) {
+        roll_back(&record);
+        let _ = remove(&dir);
+        return Err(err);
+    }
+    place_all(&dir, &record, stop)?;
+    let mut dirs: Vec<&Path> = record
+        .entries
+        .iter()
+        .filter_map(|e| e.target.parent())
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        sync_dir(d);
+    }
+    Ok(Transaction { dir })
+}
+
+/// Checks before anything is written: each file unchanged since its edit was computed,
+/// writable, its links inside the repository; the record's entry for each.
+fn check(root: &Path, dir: &Path, edits: &[&FileEdit]) -> Result<Vec<Entry>, TransactionError> {
     let mut entries = Vec::with_capacity(edits.len());
     for (i, e) in edits.iter().enumerate() {
         let current = match std::fs::read(&e.path) {
@@ -335,28 +374,12 @@ pub fn apply(
             target,
         });
     }
-    let mut record = Record {
-        schema: 1,
-        command: command.to_owned(),
-        pid: std::process::id(),
-        state: State::Preparing,
-        entries,
-        follow_up,
-    };
-    save(&dir, &record)?;
-    if let Err(err) = prepare(&dir, &record, &edits, stop) {
-        for temp in record.entries.iter().filter_map(|e| e.temp.as_ref()) {
-            let _ = std::fs::remove_file(temp);
-        }
-        let _ = remove(&dir);
-        return Err(err);
-    }
-    record.state = State::Prepared;
-    if let Err(err) = save(&dir, &record) {
-        roll_back(&record);
-        let _ = remove(&dir);
-        return Err(err);
-    }
+    Ok(entries)
+}
+
+/// Phase two: each temporary file renamed over its target; on a failure or a stop, every file
+/// is put back and the record removed.
+fn place_all(dir: &Path, record: &Record, stop: &AtomicBool) -> Result<(), TransactionError> {
     let mut renamed = 0;
     for entry in &record.entries {
         let placed = if stop.load(Ordering::SeqCst) {
@@ -369,8 +392,8 @@ pub fn apply(
         };
         if let Err(source) = placed {
             let interrupted = source.kind() == std::io::ErrorKind::Interrupted;
-            let not_restored = roll_back(&record);
-            let _ = remove(&dir);
+            let not_restored = roll_back(record);
+            let _ = remove(dir);
             return Err(if !not_restored.is_empty() {
                 TransactionError::NotRestored {
                     path: entry.target.clone(),
@@ -389,17 +412,7 @@ pub fn apply(
         renamed += 1;
         failpoint(renamed);
     }
-    let mut dirs: Vec<&Path> = record
-        .entries
-        .iter()
-        .filter_map(|e| e.target.parent())
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    for d in dirs {
-        sync_dir(d);
-    }
-    Ok(Transaction { dir })
+    Ok(())
 }
 
 /// Phase one: every temporary file written (with its target's permissions) and every old file

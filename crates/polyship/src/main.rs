@@ -5,6 +5,9 @@
 //! status, warnings and errors go to stderr. Only `main` turns errors into exit codes: 0 success,
 //! 1 the operation failed, 2 bad usage or configuration.
 
+// A function of more than a hundred lines is steps that want names.
+#![warn(clippy::too_many_lines)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -626,20 +626,8 @@ fn release_commits(
             touching[p].push(i);
         }
     }
-    let mut positions: Option<IdMap<usize>> = None;
-    let mut position = |walked: &Walked, id: ObjectId| -> Option<usize> {
-        positions
-            .get_or_insert_with(|| {
-                walked
-                    .commits
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.id, i))
-                    .collect()
-            })
-            .get(&id)
-            .copied()
-    };
+    let mut positions = Positions::default();
+    let mut position = |walked: &Walked, id: ObjectId| positions.of(walked, id);
     for (p, touching) in touching.iter_mut().enumerate() {
         let (Some(Some(file)), Some(Some(current))) =
             (options.version_files.get(p), options.versions.get(p))
@@ -723,6 +711,26 @@ fn release_commits(
         );
     }
     Ok(())
+}
+
+/// Where each walked commit is, by id; built on first need.
+#[derive(Default)]
+struct Positions(Option<IdMap<usize>>);
+
+impl Positions {
+    fn of(&mut self, walked: &Walked, id: ObjectId) -> Option<usize> {
+        self.0
+            .get_or_insert_with(|| {
+                walked
+                    .commits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.id, i))
+                    .collect()
+            })
+            .get(&id)
+            .copied()
+    }
 }
 
 /// `AtTag` when the manifest already said `current` at the last tag's commit: no release commit

@@ -1120,25 +1120,7 @@ fn select(
         remote_refs,
         ..
     } = cx;
-    let repo =
-        crate::changes::history::open(root).map_err(|e| PublishError::Setup(e.to_string()))?;
-    let peeled =
-        crate::changes::history::tags(&repo).map_err(|e| PublishError::Setup(e.to_string()))?;
-    let local_tags: BTreeMap<String, String> = peeled
-        .iter()
-        .map(|(n, id)| (n.clone(), id.to_string()))
-        .collect();
-    // The scheme is read off every tag known, the remote's included (a tagless CI clone).
-    let mut known = peeled;
-    if let Some(refs) = &remote_refs {
-        for (name, commit) in &refs.tags {
-            if !local_tags.contains_key(name)
-                && let Ok(id) = gix::ObjectId::from_hex(commit.as_bytes())
-            {
-                known.push((name.clone(), id));
-            }
-        }
-    }
+    let (local_tags, known) = known_tags(root, remote_refs.as_ref())?;
     let templates = crate::changes::tag_schemes(root, ws, config, &known)
         .map_err(|e| PublishError::Setup(e.to_string()))?
         .templates;
@@ -1220,6 +1202,34 @@ fn select(
     );
 
     Ok((targets, local_tags))
+}
+
+/// The local tags (name → commit), and every tag known (the remote's included: a tagless CI
+/// clone), which the tag schemes are read off.
+#[allow(clippy::type_complexity)]
+fn known_tags(
+    root: &Path,
+    remote_refs: Option<&git::RemoteRefs>,
+) -> Result<(BTreeMap<String, String>, Vec<(String, gix::ObjectId)>), PublishError> {
+    let repo =
+        crate::changes::history::open(root).map_err(|e| PublishError::Setup(e.to_string()))?;
+    let peeled =
+        crate::changes::history::tags(&repo).map_err(|e| PublishError::Setup(e.to_string()))?;
+    let local_tags: BTreeMap<String, String> = peeled
+        .iter()
+        .map(|(n, id)| (n.clone(), id.to_string()))
+        .collect();
+    let mut known = peeled;
+    if let Some(refs) = remote_refs {
+        for (name, commit) in &refs.tags {
+            if !local_tags.contains_key(name)
+                && let Ok(id) = gix::ObjectId::from_hex(commit.as_bytes())
+            {
+                known.push((name.clone(), id));
+            }
+        }
+    }
+    Ok((local_tags, known))
 }
 
 /// Step 2: ask every registry, in parallel. Versions released before (tagged elsewhere, on the

@@ -81,23 +81,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    let repo = history::open(&cx.root)?;
-    let since = if let Some(r) = &args.since {
-        Some(r.clone())
-    } else {
-        let branch = changes.base_branch(config);
-        let found = lint::base_ref(&repo, &branch);
-        if found.is_none() {
-            cx.note(&format!(
-                "no base branch `{branch}` in this repository; not checking for changed packages"
-            ));
-        }
-        found
-    };
-    let branch_changes = match &since {
-        Some(r) => history::changed_since(&repo, ws, r, config.config.commits.shared_paths)?,
-        None => history::Since::default(),
-    };
+    let (since, branch_changes) = branch_changes(cx, args, ws, config, &changes)?;
     let uncovered = changes.uncovered(&branch_changes);
     if args.require_changeset && since.is_none() {
         return Err(CommandError {
@@ -171,6 +155,35 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ref the branch is compared with (`--since`, else the base branch when the repository has
+/// it), and which packages changed since.
+fn branch_changes(
+    cx: &Context,
+    args: &Args,
+    ws: &polyship_core::workspace::Workspace,
+    config: &polyship_core::config::LoadedConfig,
+    changes: &changes::Changes,
+) -> anyhow::Result<(Option<String>, history::Since)> {
+    let repo = history::open(&cx.root)?;
+    let since = if let Some(r) = &args.since {
+        Some(r.clone())
+    } else {
+        let branch = changes.base_branch(config);
+        let found = lint::base_ref(&repo, &branch);
+        if found.is_none() {
+            cx.note(&format!(
+                "no base branch `{branch}` in this repository; not checking for changed packages"
+            ));
+        }
+        found
+    };
+    let branch_changes = match &since {
+        Some(r) => history::changed_since(&repo, ws, r, config.config.commits.shared_paths)?,
+        None => history::Since::default(),
+    };
+    Ok((since, branch_changes))
 }
 
 fn render(status: &Status<'_>) -> String {

@@ -476,7 +476,38 @@ fn read_crate(
                 .with_help("add `name = \"…\"` to `[package]`")
         })?
         .to_owned();
-    let (version, version_source) = match pkg.get("version") {
+    let (version, version_source) = crate_version(file, pkg, ws)?;
+    let publish = match pkg.get("publish") {
+        Some(item) => read_publish(file, item, "package.publish", ws)?,
+        // Without a version Cargo refuses to publish (since Cargo 1.75).
+        None => Publish {
+            private: matches!(version_source, VersionSource::Missing),
+            registry: None,
+        },
+    };
+
+    let dependencies = crate_dependencies(file, dir, ws)?;
+    Ok(Some(Package {
+        name,
+        ecosystem: Ecosystem::Cargo,
+        path: dir.to_owned(),
+        manifest: file.file.clone(),
+        version: Some(version),
+        version_source,
+        private: publish.private,
+        registry: publish.registry,
+        dependencies,
+    }))
+}
+
+/// A crate's version: its own, the workspace's (`version.workspace = true`), or Cargo's default
+/// `0.0.0` when it has none.
+fn crate_version(
+    file: &TomlFile,
+    pkg: &dyn toml_edit::TableLike,
+    ws: Option<&WorkspaceInfo>,
+) -> Result<(String, VersionSource), DiscoveryError> {
+    Ok(match pkg.get("version") {
         None => ("0.0.0".to_owned(), VersionSource::Missing),
         Some(item) if item.as_str().is_some() => (
             item.as_str().unwrap_or_default().to_owned(),
@@ -518,16 +549,15 @@ fn read_crate(
                 ),
             ));
         }
-    };
-    let publish = match pkg.get("publish") {
-        Some(item) => read_publish(file, item, "package.publish", ws)?,
-        // Without a version Cargo refuses to publish (since Cargo 1.75).
-        None => Publish {
-            private: matches!(version_source, VersionSource::Missing),
-            registry: None,
-        },
-    };
+    })
+}
 
+/// Every dependency table of a crate, its `[target.<cfg>]` tables too.
+fn crate_dependencies(
+    file: &TomlFile,
+    dir: &str,
+    ws: Option<&WorkspaceInfo>,
+) -> Result<Vec<Dependency>, DiscoveryError> {
     let mut dependencies = Vec::new();
     for (table, kind) in DEPENDENCY_TABLES {
         if let Some(t) = file.table(file.root(), table, table)? {
@@ -556,17 +586,7 @@ fn read_crate(
         }
     }
 
-    Ok(Some(Package {
-        name,
-        ecosystem: Ecosystem::Cargo,
-        path: dir.to_owned(),
-        manifest: file.file.clone(),
-        version: Some(version),
-        version_source,
-        private: publish.private,
-        registry: publish.registry,
-        dependencies,
-    }))
+    Ok(dependencies)
 }
 
 /// Path dependencies of one dependency table; registry and git dependencies cannot be internal.
