@@ -9,10 +9,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use polyship_core::apply::pre;
 use polyship_core::changes::Changes;
-use polyship_core::changes::changeset::Bump;
+use polyship_core::plan::saved::{self, SavedPlanError};
 use polyship_core::plan::{Options, Plan, PreMode, Reason};
-use polyship_core::workspace::Ecosystem;
-use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::render::CommandError;
@@ -40,38 +38,6 @@ pub struct Args {
     /// --plan <file>` applies it later
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Serialize)]
-struct Document<'a> {
-    schema: u32,
-    /// HEAD when the plan was made.
-    head: String,
-    /// A digest of every manifest, changeset and configuration file the plan read.
-    fingerprint: String,
-    #[serde(flatten)]
-    plan: &'a Plan,
-}
-
-#[derive(Deserialize)]
-struct SavedDocument {
-    schema: u32,
-    head: String,
-    fingerprint: String,
-    releases: Vec<SavedRelease>,
-}
-
-#[derive(Deserialize)]
-struct SavedRelease {
-    name: String,
-    ecosystem: Ecosystem,
-    from: String,
-    to: String,
-    bump: Bump,
-    #[serde(default)]
-    reasons: Vec<Reason>,
-    #[serde(default)]
-    changes: Vec<polyship_core::changes::Change>,
 }
 
 /// A plan with everything it was made from.
@@ -180,13 +146,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     let planned = make(cx, &args.plan)?;
     let plan = &planned.plan;
     let out = if args.json {
-        let mut s = serde_json::to_string_pretty(&Document {
-            schema: 1,
-            head: head(&cx.root),
-            fingerprint: fingerprint(&cx.root, &planned.discovered.workspace),
-            plan,
-        })
-        .context("failed to serialise the plan")?;
+        let document = saved::Document::new(&cx.root, &planned.discovered.workspace, plan);
+        let mut s =
+            serde_json::to_string_pretty(&document).context("failed to serialise the plan")?;
         s.push('\n');
         s
     } else {
@@ -202,161 +164,24 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// HEAD's commit id, empty outside git or before the first commit.
-fn head(root: &Path) -> String {
-    let redactor = polyship_core::release::redact::Redactor::from_env();
-    polyship_core::release::git::head(root, &redactor).unwrap_or_default()
-}
-
-/// FNV-1a over the files a plan depends on: the configuration, every manifest and every file in
-/// `.changeset/`, in path order. Stable across builds and machines.
-fn fingerprint(root: &Path, ws: &polyship_core::workspace::Workspace) -> String {
-    let mut files: std::collections::BTreeSet<String> = ws
-        .packages
-        .iter()
-        .map(|p| p.manifest.clone())
-        .chain(ws.packages.iter().flat_map(|p| {
-            p.dependencies
-                .iter()
-                .map(|d| d.location.file.clone())
-                .collect::<Vec<_>>()
-        }))
-        .collect();
-    files.insert(polyship_core::config::FILE_NAME.to_owned());
-    if let Ok(entries) = std::fs::read_dir(root.join(".changeset")) {
-        for e in entries.flatten() {
-            files.insert(format!(".changeset/{}", e.file_name().to_string_lossy()));
-        }
-    }
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u64::from(*b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for f in &files {
-        feed(f.as_bytes());
-        feed(&[0]);
-        feed(&std::fs::read(root.join(f)).unwrap_or_default());
-        feed(&[0]);
-    }
-    format!("{hash:016x}")
-}
-
 /// Reads a saved plan and checks the repository is where it was planned.
 pub fn load(
     cx: &Context,
     ws: &polyship_core::workspace::Workspace,
     file: &Path,
 ) -> anyhow::Result<Plan> {
-    let text = fs_err::read_to_string(file)?;
-    let shown = file.display().to_string();
-    let doc: SavedDocument = serde_json::from_str(&text)
-        .map_err(|e| {
-            polyship_core::SourceError::new(&shown, e.to_string())
-                .at_position(Some(polyship_core::diagnostic::Position::line_col(
-                    &text,
-                    e.line(),
-                    e.column(),
-                )))
-                .help("save a plan with `polyship plan --json > plan.json`")
-        })
-        .context("the plan file cannot be read")?;
-    let replan = "re-plan with `polyship plan --json > plan.json`, then apply that";
-    if doc.schema != 1 {
-        return Err(CommandError {
-            message: format!(
-                "`{shown}` has schema {}; this polyship reads schema 1",
-                doc.schema
-            ),
-            help: Some(replan.into()),
+    saved::load(&cx.root, ws, file).map_err(|e| match e {
+        SavedPlanError::Read(e) => anyhow::Error::new(e),
+        SavedPlanError::Unparsable(source) => {
+            anyhow::Error::new(source).context("the plan file cannot be read")
+        }
+        other => CommandError {
+            message: other.to_string(),
+            help: other.help().map(str::to_owned),
             usage: true,
         }
-        .into());
-    }
-    let now = head(&cx.root);
-    if doc.head != now {
-        return Err(CommandError {
-            message: format!(
-                "`{shown}` was planned at commit {}, but HEAD is now {}",
-                short(&doc.head),
-                short(&now)
-            ),
-            help: Some(replan.into()),
-            usage: true,
-        }
-        .into());
-    }
-    if doc.fingerprint != fingerprint(&cx.root, ws) {
-        return Err(CommandError {
-            message: format!("manifests or changesets changed since `{shown}` was planned"),
-            help: Some(replan.into()),
-            usage: true,
-        }
-        .into());
-    }
-    let mut releases = Vec::new();
-    for r in doc.releases {
-        let Some(p) = ws.find(r.ecosystem, &r.name) else {
-            return Err(CommandError {
-                message: format!(
-                    "`{shown}` releases `{}:{}`, which the repository does not have",
-                    r.ecosystem, r.name
-                ),
-                help: Some(replan.into()),
-                usage: true,
-            }
-            .into());
-        };
-        if ws.packages[p].version.as_deref().unwrap_or_default() != r.from {
-            return Err(CommandError {
-                message: format!(
-                    "`{shown}` releases `{}` from {}, but it is at {}",
-                    r.name,
-                    r.from,
-                    ws.packages[p].version.as_deref().unwrap_or("no version")
-                ),
-                help: Some(replan.into()),
-                usage: true,
-            }
-            .into());
-        }
-        let valid = r.ecosystem.adapter().scheme().read_own(&r.to).is_some();
-        if !valid {
-            return Err(CommandError {
-                message: format!(
-                    "`{shown}` gives `{}` the version `{}`, which is not valid",
-                    r.name, r.to
-                ),
-                help: Some(replan.into()),
-                usage: true,
-            }
-            .into());
-        }
-        releases.push(polyship_core::plan::Release {
-            package: p,
-            name: r.name,
-            ecosystem: r.ecosystem,
-            from: r.from,
-            to: r.to,
-            bump: r.bump,
-            reasons: r.reasons,
-            changes: r.changes,
-        });
-    }
-    Ok(Plan {
-        releases,
-        warnings: Vec::new(),
+        .into(),
     })
-}
-
-fn short(id: &str) -> &str {
-    if id.is_empty() {
-        "(none)"
-    } else {
-        &id[..id.len().min(10)]
-    }
 }
 
 fn reason(r: &Reason) -> String {

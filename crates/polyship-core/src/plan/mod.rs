@@ -8,6 +8,8 @@
 //! that inherit `[workspace.package] version` form an implicit fixed group. Every
 //! step only raises bumps, so the order of the rules does not matter.
 
+pub mod saved;
+
 use std::collections::BTreeMap;
 
 use semver::Version;
