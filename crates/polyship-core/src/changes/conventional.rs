@@ -125,7 +125,7 @@ impl BumpMap {
 
 /// The kind of change `message` asks for under `preset`.
 ///
-/// With [`Preset::Angular`] (conventional-changelog's angular preset, lerna's default) the header
+/// With [`crate::config::Preset::Angular`] (conventional-changelog's angular preset, lerna's default) the header
 /// must read `type(scope): subject` with no `!`, and a change is breaking only through a
 /// `BREAKING CHANGE` note on any line after the header (matched without regard to case, as
 /// conventional-commits-parser does).

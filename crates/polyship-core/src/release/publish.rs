@@ -1,19 +1,20 @@
 //! `polyship publish`: from a versioned commit to published packages, tags, pushed refs and forge
-//! releases — idempotent and resumable. [`run`] is the steps in order:
+//! releases — idempotent and resumable. [`run`] is the public steps in order; a pipeline calls
+//! the same ones:
 //!
-//! 1. `open` the release: the commit, the settings, the remote's refs; `select` what is
-//!    unreleased — every package whose version has no tag at HEAD or is not on its registry — and
-//!    `read_registries` (every registry is asked, in parallel).
-//! 2. Preflight, before any side effect, collecting every problem: `check_repository` (work
-//!    tree, branch, remote, dependencies left out), `prepare_tools` (credentials and tools, each
-//!    ecosystem's own through [`crate::ecosystem::Publish`]), `compare_existing` (content already
-//!    on a registry).
-//! 3. `start` the journal, `tag_existing`, `build` what needs no registry up front, then
-//!    `upload` in dependency order with the native tools, independent packages in parallel; a
-//!    dependent waits until its dependencies show on their registries. After a failed upload the
-//!    registry is asked again and decides. A failure blocks only its dependents. Each package is
-//!    tagged once it is published.
-//! 4. Push the commit and each tag on its own, make forge releases, `finish` the journal.
+//! 1. [`preflight`](fn@preflight), before any side effect, collecting every problem: `open` the release (the
+//!    commit, each ecosystem's settings, the remote's refs), `select` what is unreleased (every
+//!    package whose version has no tag at HEAD or is not on its registry), `read_registries`
+//!    (all of them, in parallel), `check_repository` (work tree, branch, remote, dependencies
+//!    left out), `prepare_tools` (credentials and tools, each ecosystem's own through
+//!    [`crate::ecosystem::Publish`]), `compare_existing` (content already on a registry). It
+//!    returns a [`Preflighted`]: a dry run, or a release with nothing left, ends there.
+//! 2. [`Preflighted::start`] writes the journal; the [`Running`] release's steps follow:
+//!    `tag_existing`, `build` (what needs no registry, up front, in parallel), `upload` (in
+//!    dependency order with the native tools, independent packages in parallel; a dependent waits
+//!    until its dependencies show on their registries; after a failed upload the registry is asked
+//!    again and decides; a failure blocks only its dependents; each package is tagged once it is
+//!    published), `push` (the commit, then each tag on its own), `forge_release`, `finish`.
 //!
 //! Each step is written to the journal as it happens; a rerun checks reality and does the rest.
 
@@ -885,8 +886,8 @@ fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
 }
 
-/// Runs a release. `Err` only when nothing was done (preflight, setup); a release that ran, even
-/// with failures, is a [`Report`].
+/// `polyship publish`: the steps in order. A release with nothing left to do, or a dry run,
+/// ends after preflight.
 pub fn run(
     ws: &Workspace,
     config: &LoadedConfig,
@@ -894,34 +895,75 @@ pub fn run(
     options: &Options<'_>,
     report: Reporter<'_>,
 ) -> Result<Report, PublishError> {
-    // No secret leaves through an error either: messages quote URLs, tools and servers.
+    redacted(|| {
+        let mut preflighted = preflight(ws, config, root, options, report)?;
+        if preflighted.ends_here() {
+            return Ok(preflighted.into_report());
+        }
+        let mut release = preflighted.start(report)?;
+        release.tag_existing();
+        release.build();
+        release.upload();
+        release.push();
+        release.forge_release();
+        release.finish()
+    })
+}
+
+/// `step`'s errors with every secret of the environment masked: messages quote URLs, tools
+/// and servers.
+pub fn redacted<T>(step: impl FnOnce() -> Result<T, PublishError>) -> Result<T, PublishError> {
     let redactor = Redactor::from_env();
-    run_redacted(ws, config, root, options, report).map_err(|e| match e {
+    step().map_err(|e| match e {
         PublishError::Setup(m) => PublishError::Setup(redactor.redact(&m)),
         // Paths and process ids: nothing to hide.
         other @ (PublishError::Preflight(_) | PublishError::Journal(_)) => other,
     })
 }
 
-fn run_redacted(
-    ws: &Workspace,
-    config: &LoadedConfig,
-    root: &Path,
-    options: &Options<'_>,
+/// A release that passed preflight: what it releases, and what its steps need. Dropped, it
+/// removes the npm config it generated and releases the lock.
+pub struct Preflighted<'a> {
+    cx: Release<'a>,
+    agent: ureq::Agent,
+    targets: Vec<Target>,
+    setup: Option<(Setup, RemoveOnDrop)>,
+    old: Option<Journal>,
+    _lock: Option<journal::Lock>,
+    notes: Vec<String>,
+}
+
+/// The `preflight` step, before any side effect, collecting every problem: the release commit
+/// and settings (`open`), what is unreleased (`select`, `read_registries`), the work tree,
+/// branch and remote (`check_repository`), the credentials and tools (`prepare_tools`) and the
+/// content already on a registry (`compare_existing`). Takes the release lock unless a dry run.
+pub fn preflight<'a>(
+    ws: &'a Workspace,
+    config: &'a LoadedConfig,
+    root: &'a Path,
+    options: &'a Options<'a>,
     report: Reporter<'_>,
-) -> Result<Report, PublishError> {
+) -> Result<Preflighted<'a>, PublishError> {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let cx = open(ws, config, root, options, &mut problems)?;
     let (targets, local_tags) = select(&cx, &mut problems, &mut notes)?;
     let agent = registry::agent();
-    let (mut targets, existing) = read_registries(&cx, &agent, targets, &local_tags, &mut problems);
+    let (targets, existing) = read_registries(&cx, &agent, targets, &local_tags, &mut problems);
     if targets.is_empty() && problems.is_empty() {
         // Everything is released: a dirty tree or another branch does not matter.
-        return Ok(cx.report(targets, None, false, notes));
+        return Ok(Preflighted {
+            cx,
+            agent,
+            targets,
+            setup: None,
+            old: None,
+            _lock: None,
+            notes,
+        });
     }
     check_repository(&cx, &agent, &targets, &mut problems)?;
-    let (setup, _npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
+    let (setup, npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
     let mut lock = None;
     let old = journal::load(&cx.git_dir)?;
     if !options.dry_run && problems.is_empty() {
@@ -948,37 +990,132 @@ fn run_redacted(
         }
         return Err(PublishError::Preflight(problems));
     }
-    if options.dry_run {
-        return Ok(cx.report(targets, None, false, notes));
-    }
-    let _lock = lock;
+    Ok(Preflighted {
+        cx,
+        agent,
+        targets,
+        setup: Some((setup, npmrc)),
+        old,
+        _lock: lock,
+        notes,
+    })
+}
 
-    let run = start(&cx, &setup, &agent, old, &targets, report)?;
-    tag_existing(&run, &mut targets);
-    build(&run, &targets);
-    upload(&run, &mut targets);
-    let interrupted = options.interrupted.load(Ordering::SeqCst);
-    let commit_pushed = if options.no_push {
-        notes.push("--no-push: the release commit and tags stay local; no forge releases".into());
-        None
-    } else if interrupted {
-        None
-    } else {
-        let pushed = run.push(
-            &mut targets,
-            &cx.remote_refs.clone().unwrap_or_default(),
-            &mut notes,
-        );
-        if let Some(forge) = &cx.settings.forge {
-            run.release(forge, &mut targets);
+impl Preflighted<'_> {
+    /// What this release would do: each target as preflight left it.
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// Whether the release ends with preflight: nothing is left to release, or it is a dry run.
+    pub fn ends_here(&self) -> bool {
+        self.setup.is_none() || self.cx.options.dry_run
+    }
+
+    /// The report of a release that ends here.
+    pub fn into_report(self) -> Report {
+        self.cx.report(self.targets, None, false, self.notes)
+    }
+
+    /// The journal says the release is running, with every target in it; the steps that change
+    /// things follow on what this returns.
+    pub fn start<'b>(&'b mut self, report: Reporter<'b>) -> Result<Running<'b>, PublishError> {
+        let Some((setup, _)) = &self.setup else {
+            return Err(PublishError::Setup(
+                "nothing to release: every version is tagged and on its registry".to_owned(),
+            ));
+        };
+        let run = start(
+            &self.cx,
+            setup,
+            &self.agent,
+            self.old.take(),
+            &self.targets,
+            report,
+        )?;
+        Ok(Running {
+            cx: &self.cx,
+            run,
+            targets: self.targets.clone(),
+            notes: std::mem::take(&mut self.notes),
+            commit_pushed: None,
+            stopped: None,
+        })
+    }
+}
+
+/// A release under way: each step journals what it did, and a rerun does the rest.
+pub struct Running<'a> {
+    cx: &'a Release<'a>,
+    run: Run<'a>,
+    targets: Vec<Target>,
+    notes: Vec<String>,
+    commit_pushed: Option<bool>,
+    /// Whether a stop was asked for when the uploads ended (the report's word).
+    stopped: Option<bool>,
+}
+
+impl Running<'_> {
+    /// The targets as the steps so far left them.
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    fn interrupted(&self) -> bool {
+        self.cx.options.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// `tag`: what is already on its registry, and private packages, which are only tagged.
+    pub fn tag_existing(&mut self) {
+        tag_existing(&self.run, &mut self.targets);
+    }
+
+    /// `build`: every package whose build needs no registry, up front and in parallel.
+    pub fn build(&mut self) {
+        build(&self.run, &self.targets);
+    }
+
+    /// `upload`: every pending package in dependency order, each tagged once it is out.
+    pub fn upload(&mut self) {
+        upload(&self.run, &mut self.targets);
+    }
+
+    /// `push`: the release commit, then each tag on its own (nothing with `--no-push`, or once
+    /// interrupted).
+    pub fn push(&mut self) {
+        let stopped = self.interrupted();
+        self.stopped = Some(stopped);
+        if self.cx.options.no_push {
+            self.notes.push(
+                "--no-push: the release commit and tags stay local; no forge releases".into(),
+            );
+            return;
         }
-        Some(pushed)
-    };
-    finish(
-        &cx,
-        run,
-        cx.report(targets, commit_pushed, interrupted, notes),
-    )
+        if stopped {
+            return;
+        }
+        let refs = self.cx.remote_refs.clone().unwrap_or_default();
+        self.commit_pushed = Some(self.run.push(&mut self.targets, &refs, &mut self.notes));
+    }
+
+    /// `forge-release`: the forge release of every pushed tag, with its changelog section.
+    pub fn forge_release(&mut self) {
+        if self.commit_pushed.is_none() {
+            return;
+        }
+        if let Some(forge) = &self.cx.settings.forge {
+            self.run.release(forge, &mut self.targets);
+        }
+    }
+
+    /// The journal's last word: complete, failed or interrupted; the report.
+    pub fn finish(self) -> Result<Report, PublishError> {
+        let interrupted = self.stopped.unwrap_or_else(|| self.interrupted());
+        let report = self
+            .cx
+            .report(self.targets, self.commit_pushed, interrupted, self.notes);
+        finish(self.cx, self.run, report)
+    }
 }
 
 /// What every step of a release reads: the workspace and settings, the release commit, the

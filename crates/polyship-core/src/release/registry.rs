@@ -215,7 +215,7 @@ fn get(
 }
 
 /// Whether `name` `version` is on the registry of `ecosystem`
-/// ([`crate::ecosystem::Adapter::presence`]).
+/// ([`crate::ecosystem::Publish::presence`]).
 pub fn presence(
     agent: &ureq::Agent,
     registries: &Registries,

@@ -220,7 +220,7 @@ impl Publish for super::Npm {
         }])
     }
 
-    /// Uploads what [`pack`] built; returns what the tool printed (redacted).
+    /// Uploads what [`Publish::pack`] built; returns what the tool printed (redacted).
     fn upload(
         &self,
         setup: &Setup,

@@ -174,7 +174,7 @@ impl Publish for super::Python {
             .collect()
     }
 
-    /// Uploads what [`pack`] built; returns what the tool printed (redacted).
+    /// Uploads what [`Publish::pack`] built; returns what the tool printed (redacted).
     fn upload(
         &self,
         setup: &Setup,
