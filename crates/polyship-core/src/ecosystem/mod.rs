@@ -1,12 +1,16 @@
 //! One adapter per packaging world, all behind [`Adapter`].
 //!
 //! An adapter knows its ecosystem's workspace rules (which directories are members), how to read a
-//! manifest into a [`Package`], which dependencies can point inside the workspace, the version
-//! scheme its packages use and the dialect of their requirements; its [`Publish`] half knows its
-//! registry, tools and credentials. Adding an ecosystem is a new folder here (`<name>/mod.rs` for
-//! the [`Adapter`], `<name>/release.rs` for [`Publish`]) and one line in [`ADAPTERS`] and
-//! [`Ecosystem::adapter`]. Code elsewhere asks the adapter rather than naming an ecosystem, and
-//! where it must name one, matches every ecosystem, so that the compiler finds it.
+//! manifest into a [`Package`] and edit it in place, which dependencies can point inside the
+//! workspace, the version scheme its packages use, the dialect of their requirements and the tag
+//! form its tools read; its [`Publish`] half knows its settings and registry ([`Settings`],
+//! [`Publish::configure`]), credentials, packing and upload — or that a tag is the release (Go).
+//!
+//! Adding an ecosystem is a new folder here (`<name>/mod.rs` for the [`Adapter`], `<name>/release.rs`
+//! for [`Publish`]) and the registration list: its [`Ecosystem`] variant, one line in [`ADAPTERS`]
+//! and [`Ecosystem::adapter`], and its field of [`Settings`] when it has settings. Code elsewhere
+//! asks the adapter rather than naming an ecosystem, and where it must name one, matches every
+//! ecosystem, so that the compiler finds it.
 
 use std::path::Path;
 
