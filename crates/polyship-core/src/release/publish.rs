@@ -119,10 +119,26 @@ pub(crate) fn problem(message: impl Into<String>, help: impl Into<String>) -> Pr
 pub enum PublishError {
     #[error("preflight found {} problem{}; nothing was published", .0.len(), if .0.len() == 1 { "" } else { "s" })]
     Preflight(Vec<Problem>),
+    #[error(
+        "the repository has no commits yet, so there is no release to publish; commit the packages and version them first"
+    )]
+    NoCommits,
+    #[error("nothing to release: every version is tagged and on its registry")]
+    NothingToRelease,
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error(transparent)]
+    History(#[from] crate::changes::history::HistoryError),
+    /// `.changeset/config.json` or the tag templates.
     #[error("{0}")]
-    Setup(String),
+    Config(crate::diagnostic::SourceError),
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    #[error("failed to write the release journal: {0}")]
+    JournalWrite(#[source] std::io::Error),
+    /// The npm user config the release generates.
+    #[error(transparent)]
+    Npmrc(std::io::Error),
 }
 
 /// What happened, for the summary.
@@ -887,7 +903,8 @@ fn first_line(s: &str) -> &str {
 }
 
 /// `polyship publish`: the steps in order. A release with nothing left to do, or a dry run,
-/// ends after preflight.
+/// ends after preflight. Git's messages are redacted where git runs; a caller showing any other
+/// error masks it with [`Redactor`] too.
 pub fn run(
     ws: &Workspace,
     config: &LoadedConfig,
@@ -895,30 +912,17 @@ pub fn run(
     options: &Options<'_>,
     report: Reporter<'_>,
 ) -> Result<Report, PublishError> {
-    redacted(|| {
-        let mut preflighted = preflight(ws, config, root, options, report)?;
-        if preflighted.ends_here() {
-            return Ok(preflighted.into_report());
-        }
-        let mut release = preflighted.start(report)?;
-        release.tag_existing();
-        release.build();
-        release.upload();
-        release.push();
-        release.forge_release();
-        release.finish()
-    })
-}
-
-/// `step`'s errors with every secret of the environment masked: messages quote URLs, tools
-/// and servers.
-pub fn redacted<T>(step: impl FnOnce() -> Result<T, PublishError>) -> Result<T, PublishError> {
-    let redactor = Redactor::from_env();
-    step().map_err(|e| match e {
-        PublishError::Setup(m) => PublishError::Setup(redactor.redact(&m)),
-        // Paths and process ids: nothing to hide.
-        other @ (PublishError::Preflight(_) | PublishError::Journal(_)) => other,
-    })
+    let mut preflighted = preflight(ws, config, root, options, report)?;
+    if preflighted.ends_here() {
+        return Ok(preflighted.into_report());
+    }
+    let mut release = preflighted.start(report)?;
+    release.tag_existing();
+    release.build();
+    release.upload();
+    release.push();
+    release.forge_release();
+    release.finish()
 }
 
 /// A release that passed preflight: what it releases, and what its steps need. Dropped, it
@@ -1021,9 +1025,7 @@ impl Preflighted<'_> {
     /// things follow on what this returns.
     pub fn start<'b>(&'b mut self, report: Reporter<'b>) -> Result<Running<'b>, PublishError> {
         let Some((setup, _)) = &self.setup else {
-            return Err(PublishError::Setup(
-                "nothing to release: every version is tagged and on its registry".to_owned(),
-            ));
+            return Err(PublishError::NothingToRelease);
         };
         let run = start(
             &self.cx,
@@ -1163,20 +1165,17 @@ fn open<'a>(
     problems: &mut Vec<Problem>,
 ) -> Result<Release<'a>, PublishError> {
     let redactor = Redactor::from_env();
-    let setup_err = |e: git::GitError| PublishError::Setup(e.to_string());
     let head = git::head(root, &redactor).map_err(|e| {
         if crate::changes::history::open(root).is_ok_and(|r| r.head_id().is_err()) {
-            PublishError::Setup(
-                "the repository has no commits yet, so there is no release to publish; commit the packages and version them first".to_owned(),
-            )
+            PublishError::NoCommits
         } else {
-            setup_err(e)
+            PublishError::Git(e)
         }
     })?;
-    let git_dir = git::common_dir(root, &redactor).map_err(setup_err)?;
+    let git_dir = git::common_dir(root, &redactor)?;
     let cfg = &config.config.publish;
     let changesets = crate::changes::changesets_config::read(root, &mut Vec::new())
-        .map_err(|e| PublishError::Setup(e.to_string()))?;
+        .map_err(PublishError::Config)?;
     let remote = cfg.remote.clone().unwrap_or_else(|| "origin".to_owned());
     let branch = cfg
         .branch
@@ -1259,7 +1258,7 @@ fn select(
     } = cx;
     let (local_tags, known) = known_tags(root, remote_refs.as_ref())?;
     let templates = crate::changes::tag_schemes(root, ws, config, &known)
-        .map_err(|e| PublishError::Setup(e.to_string()))?
+        .map_err(PublishError::Config)?
         .templates;
     let mut targets = Vec::new();
     for (i, p) in ws.packages.iter().enumerate() {
@@ -1348,10 +1347,8 @@ fn known_tags(
     root: &Path,
     remote_refs: Option<&git::RemoteRefs>,
 ) -> Result<(BTreeMap<String, String>, Vec<(String, gix::ObjectId)>), PublishError> {
-    let repo =
-        crate::changes::history::open(root).map_err(|e| PublishError::Setup(e.to_string()))?;
-    let peeled =
-        crate::changes::history::tags(&repo).map_err(|e| PublishError::Setup(e.to_string()))?;
+    let repo = crate::changes::history::open(root)?;
+    let peeled = crate::changes::history::tags(&repo)?;
     let local_tags: BTreeMap<String, String> = peeled
         .iter()
         .map(|(n, id)| (n.clone(), id.to_string()))
@@ -1469,8 +1466,7 @@ fn check_repository(
         remote_refs,
         ..
     } = cx;
-    let setup_err = |e: git::GitError| PublishError::Setup(e.to_string());
-    let dirty = git::dirty_files(root, redactor).map_err(setup_err)?;
+    let dirty = git::dirty_files(root, redactor)?;
     if !dirty.is_empty() {
         let shown: Vec<&str> = dirty.iter().take(20).map(String::as_str).collect();
         problems.push(problem(
@@ -1486,7 +1482,7 @@ fn check_repository(
             "commit or stash these files: a release publishes what is committed",
         ));
     }
-    match git::current_branch(root, redactor).map_err(setup_err)? {
+    match git::current_branch(root, redactor)? {
         Some(b) if b == settings.branch => {}
         Some(b) => problems.push(problem(
             format!(
@@ -1585,8 +1581,7 @@ fn prepare_tools(
     let generated_npmrc = preflight::credentials_and_tools(&needs, problems);
     // The generated npm config exists only while a release that passed preflight runs.
     let npm_env = if !options.dry_run && problems.is_empty() {
-        preflight::write_npmrc(&needs, &generated_npmrc)
-            .map_err(|e| PublishError::Setup(e.to_string()))?
+        preflight::write_npmrc(&needs, &generated_npmrc).map_err(PublishError::Npmrc)?
     } else {
         Vec::new()
     };
@@ -1714,8 +1709,7 @@ fn start<'a>(
         e.private = t.state == State::Private;
         e.error = None;
     }
-    journal::save(git_dir, &mut journal)
-        .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
+    journal::save(git_dir, &mut journal).map_err(PublishError::JournalWrite)?;
     let run = Run {
         ws,
         root,
@@ -1794,8 +1788,7 @@ fn finish(cx: &Release<'_>, run: Run<'_>, result: Report) -> Result<Report, Publ
     } else {
         journal::Run::Complete
     };
-    journal::save(git_dir, &mut journal)
-        .map_err(|e| PublishError::Setup(format!("failed to write the release journal: {e}")))?;
+    journal::save(git_dir, &mut journal).map_err(PublishError::JournalWrite)?;
     if journal.state == journal::Run::Complete {
         // Every package is out and tagged: no rerun needs the built files again.
         let _ = fs_err::remove_dir_all(journal::dir(git_dir).join("artifacts"));

@@ -100,11 +100,10 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             print_problems(cx, &problems);
             return Ok(ExitCode::FAILURE);
         }
-        Err(PublishError::Setup(message)) => {
+        // Messages quote URLs, tools and servers: no secret leaves through them.
+        Err(e) => {
+            let message = Redactor::from_env().redact(&e.to_string());
             return Err(CommandError::failed(message, "nothing was published").into());
-        }
-        Err(e @ PublishError::Journal(_)) => {
-            return Err(CommandError::failed(e.to_string(), "nothing was published").into());
         }
     };
     progress.clear();
