@@ -124,7 +124,8 @@ fn list_git(root: &Path) -> Result<Vec<String>, ListError> {
         "--",
     ]);
     for name in manifest_names() {
-        cmd.arg(name).arg(format!(":(glob)**/{name}"));
+        // `**/` matches no directory too: the root's file is in.
+        cmd.arg(format!(":(glob)**/{name}"));
     }
     let out = cmd.output().map_err(|source| ListError::Git {
         root: root.to_owned(),
