@@ -146,6 +146,11 @@ pub trait Adapter: Publish + Sync {
         crate::apply::edit::set_string(syntax_of(file)?, file, text, key, value)
     }
 
+    /// How to give `package`, which has none, a version to release from.
+    fn missing_version_help(&self, package: &Package) -> String {
+        format!("add one to `{}`", package.manifest)
+    }
+
     /// Whether a requirement is all of the string at its location (npm, Go); otherwise the
     /// location may hold a table with a `version` key or a PEP 508 string around it.
     fn requirement_is_whole_value(&self) -> bool {

@@ -319,9 +319,9 @@ fn current(ws: &Workspace, p: usize) -> Result<Version, String> {
                 package.id()
             ),
             _ => format!(
-                "`{}` has changes but no version; add one to `{}`",
+                "`{}` has changes but no version; {}",
                 package.id(),
-                package.manifest
+                package.ecosystem.adapter().missing_version_help(package)
             ),
         });
     };

@@ -69,8 +69,8 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     } else if ws.packages.is_empty() {
         cx.note("no packages found");
         cx.note(
-            "polyship reads Cargo workspaces, package.json `workspaces`, pnpm-workspace.yaml and every pyproject.toml; \
-             declare other packages with `[[package]]` in polyship.toml",
+            "polyship reads Cargo workspaces, package.json `workspaces`, pnpm-workspace.yaml, every pyproject.toml \
+             and Go modules (go.work, else every go.mod); declare other packages with `[[package]]` in polyship.toml",
         );
     } else if let Some(order) = &order {
         table(&mut out, ws, order, true);

@@ -133,6 +133,14 @@ impl Adapter for Go {
         Some(format!("{}v{{version}}", tag_prefix(package)))
     }
 
+    fn missing_version_help(&self, package: &Package) -> String {
+        format!(
+            "end its module line in `{}` with its current version (`// v0.0.0` before a first release), or tag its last release (`{}v1.2.3`)",
+            package.manifest,
+            tag_prefix(package)
+        )
+    }
+
     fn check_release(&self, package: &Package, version: &Version) -> Result<(), (String, String)> {
         let suffix = major_suffix(&package.name);
         let allowed = suffix.unwrap_or(1);
@@ -600,6 +608,16 @@ mod tests {
             Go.set_string("go.mod", deprecated, &key(&["module"]), "1.0.0"),
             Err(EditError::Refused { .. })
         ));
+    }
+
+    #[test]
+    fn a_module_without_a_version_is_told_where_one_goes() {
+        let help = Go.missing_version_help(&module("example.com/m/log", "log"));
+        assert!(
+            help.contains("`log/go.mod`") && help.contains("`// v0.0.0`"),
+            "{help}"
+        );
+        assert!(help.contains("`log/v1.2.3`"), "{help}");
     }
 
     #[test]
