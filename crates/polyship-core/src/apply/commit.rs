@@ -2,11 +2,111 @@
 //! changelogs (`SOURCE_DATE_EPOCH` honoured), and snapshot versions.
 
 use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use crate::changes::Changes;
 use crate::changes::lerna_config::Mode;
 use crate::config::LoadedConfig;
 use crate::plan::Plan;
+
+/// How a `version` run ends once its files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Snapshot versions: nothing staged or committed.
+    Snapshot,
+    /// Staged, for the user to commit (`--no-commit`).
+    Staged,
+    /// Staged and committed.
+    Committed,
+}
+
+/// Why a `version` run's files were not written, staged or committed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("failed to find the git directory")]
+    GitDir,
+    /// Another run holds the lock.
+    #[error(transparent)]
+    Lock(crate::release::journal::JournalError),
+    /// Nothing was written.
+    #[error(transparent)]
+    Transaction(#[from] crate::transaction::TransactionError),
+    #[error(transparent)]
+    Stage(crate::release::git::GitError),
+    /// The files are written and staged.
+    #[error("the release is written and staged, but `git commit` failed: {0}")]
+    Commit(crate::release::git::GitError),
+    /// Everything is done but removing the transaction record.
+    #[error(transparent)]
+    Complete(crate::transaction::TransactionError),
+}
+
+impl WriteError {
+    /// How to go on.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Self::Lock(_) => Some("wait for it to finish, then run again".to_owned()),
+            Self::Transaction(e) => e.help(),
+            Self::Commit(_) => Some(
+                "fix what the hook or git says, then run `git commit`; the files are complete"
+                    .to_owned(),
+            ),
+            Self::Complete(_) => {
+                Some("the release is complete; delete the record named".to_owned())
+            }
+            Self::GitDir | Self::Stage(_) => None,
+        }
+    }
+}
+
+/// Writes a `version` run's edits all or nothing under the release lock, then stages them and
+/// commits them with `message` as `ending` says. `written` runs once the files are in place.
+/// A stop asked for through `stop` while writing puts every file back; a kill is finished or
+/// undone by the next polyship command, from the transaction record.
+pub fn write_release(
+    root: &Path,
+    edits: &[crate::fsutil::FileEdit],
+    message: &str,
+    ending: Ending,
+    stop: &AtomicBool,
+    written: impl FnOnce(),
+) -> Result<Ending, WriteError> {
+    use crate::transaction::{self, FollowUp};
+    let paths: Vec<String> = edits
+        .iter()
+        .map(|e| {
+            e.path
+                .strip_prefix(root)
+                .unwrap_or(&e.path)
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    let follow_up = match ending {
+        Ending::Snapshot => FollowUp::default(),
+        Ending::Staged | Ending::Committed => FollowUp {
+            stage: paths.clone(),
+            commit: (ending == Ending::Committed).then(|| message.to_owned()),
+        },
+    };
+    let git_dir = transaction::git_dir(root).ok_or(WriteError::GitDir)?;
+    let _lock = crate::release::journal::lock(&git_dir).map_err(WriteError::Lock)?;
+    let tx = transaction::apply(root, &git_dir, "polyship version", edits, follow_up, stop)?;
+    written();
+    let redactor = crate::release::redact::Redactor::from_env();
+    if ending != Ending::Snapshot {
+        crate::release::git::stage(root, &paths, &redactor).map_err(WriteError::Stage)?;
+    }
+    let committed = if ending == Ending::Committed {
+        crate::release::git::commit(root, message, &redactor).map_err(WriteError::Commit)
+    } else {
+        Ok(())
+    };
+    // The follow-up is done (or failed in git, with the files complete): the record goes.
+    tx.complete().map_err(WriteError::Complete)?;
+    committed.map(|()| ending)
+}
 
 /// The release commit's message: `[release] commit_message`, else lerna's when `lerna.json`
 /// versions the whole release, else polyship's default.

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use polyship_core::apply::commit::{Ending, WriteError};
 use polyship_core::apply::{self, Files, changelog::Forge, commit, pre};
 use polyship_core::fsutil::FileEdit;
 use polyship_core::plan::Plan;
 use polyship_core::release::git;
 use polyship_core::release::redact::Redactor;
-use polyship_core::transaction::{self, FollowUp};
 
 use super::plan::{PlanArgs, Planned, table};
 use crate::context::Context;
@@ -129,83 +129,48 @@ fn write(cx: &Context, args: &Args, prepared: &Prepared) -> anyhow::Result<ExitC
         edits,
         message,
     } = prepared;
-    let snapshot = args.snapshot.is_some();
-    let paths: Vec<String> = edits
-        .iter()
-        .map(|e| {
-            e.path
-                .strip_prefix(&cx.root)
-                .unwrap_or(&e.path)
-                .to_string_lossy()
-                .replace('\\', "/")
-        })
-        .collect();
-    let follow_up = if snapshot {
-        FollowUp::default()
+    let ending = if args.snapshot.is_some() {
+        Ending::Snapshot
+    } else if args.no_commit {
+        Ending::Staged
     } else {
-        FollowUp {
-            stage: paths.clone(),
-            commit: (!args.no_commit).then(|| message.clone()),
-        }
+        Ending::Committed
     };
     // Ctrl-C or a termination request while writing restores every file instead of killing
-    // the process between two of them; a kill that cannot be caught is finished or undone by the
-    // next polyship command, from the transaction record.
+    // the process between two of them.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .context("failed to install the interrupt handler")?;
     }
-    let git_dir = transaction::git_dir(&cx.root).context("failed to find the git directory")?;
-    let _lock = polyship_core::release::journal::lock(&git_dir).map_err(|e| {
-        CommandError::failed(e.to_string(), "wait for it to finish, then run again")
-    })?;
-    let tx = transaction::apply(
-        &cx.root,
-        &git_dir,
-        "polyship version",
-        edits,
-        follow_up,
-        &stop,
-    )
-    .map_err(|e| {
-        let help = e.help();
-        CommandError {
-            message: e.to_string(),
-            help,
-            usage: false,
+    let versioned = || {
+        for r in &plan.releases {
+            let shared = plan.releases.iter().filter(|o| o.name == r.name).count() > 1;
+            let name = if shared {
+                format!("{}:{}", r.ecosystem, r.name)
+            } else {
+                r.name.clone()
+            };
+            cx.status("Versioned", &format!("{name} {} → {}", r.from, r.to));
         }
-    })?;
-    for r in &plan.releases {
-        let shared = plan.releases.iter().filter(|o| o.name == r.name).count() > 1;
-        let name = if shared {
-            format!("{}:{}", r.ecosystem, r.name)
-        } else {
-            r.name.clone()
-        };
-        cx.status("Versioned", &format!("{name} {} → {}", r.from, r.to));
+    };
+    let ended =
+        commit::write_release(&cx.root, edits, message, ending, &stop, versioned).map_err(|e| {
+            match e {
+                WriteError::Stage(e) => anyhow::Error::new(e),
+                e => CommandError {
+                    help: e.help(),
+                    message: e.to_string(),
+                    usage: false,
+                }
+                .into(),
+            }
+        })?;
+    match ended {
+        Ending::Snapshot => cx.note("snapshot versions written; nothing was staged or committed"),
+        Ending::Staged => cx.note("changes are staged; commit them when ready"),
+        Ending::Committed => cx.status("Committed", message.lines().next().unwrap_or_default()),
     }
-    if snapshot {
-        complete(tx)?;
-        cx.note("snapshot versions written; nothing was staged or committed");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let redactor = Redactor::from_env();
-    git::stage(&cx.root, &paths, &redactor)?;
-    if args.no_commit {
-        complete(tx)?;
-        cx.note("changes are staged; commit them when ready");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let committed = git::commit(&cx.root, message, &redactor);
-    complete(tx)?;
-    committed.map_err(|e| {
-        anyhow::Error::new(CommandError::failed(
-            format!("the release is written and staged, but `git commit` failed: {e}"),
-            "fix what the hook or git says, then run `git commit`; the files are complete",
-        ))
-    })?;
-    cx.status("Committed", message.lines().next().unwrap_or_default());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -254,16 +219,6 @@ fn github_api(config: &polyship_core::config::LoadedConfig) -> Option<apply::Git
         api.push('/');
     }
     Some(apply::GitHubApi { api, token })
-}
-
-/// The release and its follow-up are done: the transaction record goes.
-fn complete(tx: transaction::Transaction) -> anyhow::Result<()> {
-    tx.complete().map_err(|e| {
-        anyhow::Error::new(CommandError::failed(
-            e.to_string(),
-            "the release is complete; delete the record named",
-        ))
-    })
 }
 
 /// The changelog links' target: configured, else from the `origin` remote.
