@@ -414,3 +414,29 @@ fn a_go_work_names_the_modules_and_a_missing_one_is_an_error_at_its_line() {
         broken.snapshot()
     );
 }
+
+#[test]
+fn a_go_work_git_ignores_is_a_developers_own_and_says_nothing() {
+    let repo = kit()
+        .file(".gitignore", "go.work\ngo.work.sum\n")
+        .commit("chore: go.work is local");
+    repo.write("go.work", "go 1.19\n\nuse .\n");
+    let list = repo.run(&["list", "--json"]).json();
+    let names: Vec<&str> = list["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"] == "go")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "example.com/kit",
+            "example.com/kit/internal/tools",
+            "example.com/kit/log",
+            "example.com/kit/trace/v2"
+        ],
+        "{list}"
+    );
+}

@@ -7,11 +7,11 @@
 //! only from the tree above it: both are private.
 //!
 //! A module's version is the comment on its module line (`module example.com/m // v1.2.3`, as
-//! knope writes it); without one, the highest of its tags. Its tags are what the go command reads:
-//! `v1.2.3` for the module at the repository root, `{directory}/v1.2.3` for one below it, where a
-//! major-version directory (`v2/` of `example.com/m/v2`) is not part of the prefix. A release
-//! writes the comment, rewrites the `require` lines of the workspace's other modules, and is the
-//! tag: nothing is uploaded, the module proxy reads the tag.
+//! knope writes it); without one, the highest of its tags that HEAD descends from. Its tags are
+//! what the go command reads: `v1.2.3` for the module at the repository root, `{directory}/v1.2.3`
+//! for one below it, where a major-version directory (`v2/` of `example.com/m/v2`) is not part of
+//! the prefix. A release writes the comment, rewrites the `require` lines of the workspace's other
+//! modules, and is the tag: nothing is uploaded, the module proxy reads the tag.
 //!
 //! Requirements are minimums (`v1.2.3` is met by any v1 from 1.2.3 on); a `replace` of a required
 //! module by a directory (`=> ../log`) makes the dependency a path, checked like Cargo's. A major
@@ -52,7 +52,14 @@ impl Adapter for Go {
     fn discover(&self, cx: &Context<'_>) -> Result<Found, DiscoveryError> {
         let mut found = Found::default();
         let tags = Tags::default();
-        let dirs: Vec<String> = match cx.read(WORK)? {
+        // A `go.work` git ignores is a developer's own (Go advises against committing one that
+        // is not the repository's): it says nothing about the repository's modules.
+        let work = if cx.files.contains(WORK) {
+            cx.read(WORK)?
+        } else {
+            None
+        };
+        let dirs: Vec<String> = match work {
             Some(text) => {
                 let dirs = work_members(cx, &text)?;
                 found
