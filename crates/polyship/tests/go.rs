@@ -194,6 +194,17 @@ fn go(dir: &Path, work: &Path, proxy: &str, args: &[&str]) -> std::process::Outp
     out
 }
 
+/// The names of the Go modules `polyship list --json` lists, in its order.
+fn go_modules(list: &serde_json::Value) -> Vec<&str> {
+    list["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"] == "go")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect()
+}
+
 fn env(k: &str, v: &str) -> (String, String) {
     (k.to_owned(), v.to_owned())
 }
@@ -393,13 +404,7 @@ fn a_go_work_names_the_modules_and_a_missing_one_is_an_error_at_its_line() {
         .file("go.work", "go 1.19\n\nuse (\n\t.\n\t./log\n)\n")
         .commit("chore: a workspace");
     let list = repo.run(&["list", "--json"]).json();
-    let names: Vec<&str> = list["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["ecosystem"] == "go")
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = go_modules(&list);
     assert_eq!(names, ["example.com/kit", "example.com/kit/log"], "{list}");
 
     repo.write("go.work", "go 1.19\n\nuse (\n\t.\n\t./metrics\n)\n");
@@ -422,13 +427,7 @@ fn a_go_work_git_ignores_is_a_developers_own_and_says_nothing() {
         .commit("chore: go.work is local");
     repo.write("go.work", "go 1.19\n\nuse .\n");
     let list = repo.run(&["list", "--json"]).json();
-    let names: Vec<&str> = list["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["ecosystem"] == "go")
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = go_modules(&list);
     assert_eq!(
         names,
         [
