@@ -102,8 +102,12 @@ fn tokenize(line: &str, offset: usize) -> Result<(Tokens, Comment), String> {
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        // Any white space separates tokens (a no-break space too), not only what gofmt writes.
+        if let Some(c) = line[i..].chars().next().filter(|c| c.is_whitespace()) {
+            i += c.len_utf8();
+            continue;
+        }
         match bytes[i] {
-            b' ' | b'\t' | b'\r' => i += 1,
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 let comment = line[i + 2..].trim().to_owned();
                 return Ok((tokens, Some((comment, offset + i..offset + line.len()))));
@@ -229,6 +233,23 @@ mod tests {
         assert!(e.message.contains("never closed"), "{}", e.message);
         let e = parse("module \"m\n").unwrap_err();
         assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn any_text_is_read_or_refused_never_looped_on() {
+        for text in [
+            "module\u{a0}example.com/m\n",
+            "module example.com/é // v1.0.0\n",
+            "require \"a\\é\" v1\n",
+            "module m\u{2028}x\n",
+            "/ / // x\n",
+            "(\n)\n)",
+            "\u{feff}module m\r\n",
+        ] {
+            let _ = parse(text);
+        }
+        let lines = parse("module\u{a0}example.com/m\n").unwrap();
+        assert_eq!(module(&lines).unwrap().args[0].0, "example.com/m");
     }
 
     #[test]

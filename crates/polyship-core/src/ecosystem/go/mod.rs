@@ -285,7 +285,7 @@ fn skipped_by_go(dir: &str) -> bool {
 /// The module directories a `go.work` lists (`use ./a`, `use ( … )`), each checked to hold a
 /// `go.mod`.
 fn work_members(cx: &Context<'_>, text: &str) -> Result<Vec<String>, DiscoveryError> {
-    let lines = gomod::parse(text).map_err(|e| syntax_error(WORK, text, &e))?;
+    let lines = parse(WORK, text)?;
     let mut dirs = Vec::new();
     for line in lines.iter().filter(|l| l.verb == "use") {
         let Some((written, _)) = line.args.first() else {
@@ -319,6 +319,16 @@ fn work_members(cx: &Context<'_>, text: &str) -> Result<Vec<String>, DiscoveryEr
     Ok(dirs)
 }
 
+/// `file` parsed, once it is known to be of a size a `go.mod` or `go.work` can have.
+fn parse(file: &str, text: &str) -> Result<Vec<Line>, DiscoveryError> {
+    if let Err((_, why)) = crate::json::check_bounds(text, false) {
+        return Err(DiscoveryError::Manifest(
+            SourceError::new(file, why).help("a file this large is no go.mod: check the file"),
+        ));
+    }
+    gomod::parse(text).map_err(|e| syntax_error(file, text, &e))
+}
+
 fn syntax_error(file: &str, text: &str, e: &gomod::SyntaxError) -> DiscoveryError {
     DiscoveryError::Manifest(
         SourceError::new(file, e.message.clone())
@@ -337,7 +347,7 @@ fn read_module(
     let Some(text) = cx.read(&manifest)? else {
         return Ok(None);
     };
-    let lines = gomod::parse(&text).map_err(|e| syntax_error(&manifest, &text, &e))?;
+    let lines = parse(&manifest, &text)?;
     let error = |line: usize, message: String, help: &str| {
         DiscoveryError::Manifest(
             SourceError::new(&manifest, message)
@@ -625,6 +635,16 @@ mod tests {
             "{help}"
         );
         assert!(help.contains("`log/v1.2.3`"), "{help}");
+    }
+
+    #[test]
+    fn a_file_too_large_for_a_go_mod_is_refused_unread() {
+        let huge = format!("module m\n{}", " ".repeat(crate::json::MAX_MANIFEST_BYTES));
+        let Err(DiscoveryError::Manifest(e)) = parse("go.mod", &huge) else {
+            panic!("a file this large was parsed");
+        };
+        assert!(e.message.contains("more than"), "{}", e.message);
+        assert!(parse("go.mod", "module m\n").is_ok());
     }
 
     #[test]
