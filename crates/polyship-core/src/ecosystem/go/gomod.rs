@@ -248,6 +248,44 @@ mod tests {
         ] {
             let _ = parse(text);
         }
+        // Texts made of the pieces go.mod files are made of, in every order: each is read or
+        // refused, with no panic and no endless loop.
+        let pieces = [
+            "module",
+            "require",
+            " ",
+            "\t",
+            "\u{a0}",
+            "\"",
+            "`",
+            "(",
+            ")",
+            "/",
+            "\\",
+            "é",
+            "\n",
+            "\r\n",
+            "v1.0.0",
+            "=>",
+            "//",
+            "example.com/m",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 40) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let k = seed % u64::try_from(pieces.len()).unwrap();
+                text.push_str(pieces[usize::try_from(k).unwrap()]);
+            }
+            if let Ok(lines) = parse(&text) {
+                for l in &lines {
+                    assert!(l.span.end <= text.len());
+                }
+            }
+        }
         let lines = parse("module\u{a0}example.com/m\n").unwrap();
         assert_eq!(module(&lines).unwrap().args[0].0, "example.com/m");
     }
