@@ -50,6 +50,10 @@ fn kit() -> Repo {
             "module example.com/kit/internal/tools\n\ngo 1.19\n",
         )
         .file("log/testdata/broken/go.mod", "this is not a go.mod at all (\n")
+        .file(
+            "examples/hello/go.mod",
+            "module example.com/kit/examples/hello\n\ngo 1.19\n",
+        )
         .file("web/package.json", "{\"name\": \"web\", \"version\": \"1.0.0\"}\n")
         .commit("feat: first release")
         .tag("v1.4.0")

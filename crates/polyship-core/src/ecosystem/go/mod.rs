@@ -2,9 +2,9 @@
 //!
 //! Which modules: those a root `go.work` lists with `use`; without one, every `go.mod` the
 //! repository tracks outside the directories the go command itself skips (`testdata`, `vendor`,
-//! names starting with `.` or `_`). A module whose path has no dot in its first element
-//! (`module tools`) cannot be fetched by anyone, and one with an `internal` element can be imported
-//! only from the tree above it: both are private.
+//! names starting with `.` or `_`) and outside example and fixture directories. A module whose
+//! path has no dot in its first element (`module tools`) cannot be fetched by anyone, and one with
+//! an `internal` element can be imported only from the tree above it: both are private.
 //!
 //! A module's version is the comment on its module line (`module example.com/m // v1.2.3`, as
 //! knope writes it); without one, the highest of its tags that HEAD descends from. Its tags are
@@ -74,7 +74,7 @@ impl Adapter for Go {
                     let skipped = skipped_by_go(dir);
                     if skipped {
                         found.notes.push(format!(
-                            "`{}` is not a Go module of the repository: the go command skips `testdata`, `vendor` and directories starting with `.` or `_`",
+                            "`{}` is not a Go module of the repository: the go command skips `testdata`, `vendor` and directories starting with `.` or `_`, and example and fixture directories hold modules that show or test others (name one in `go.work` or `[[package]]` to release it)",
                             child(dir, MANIFEST)
                         ));
                     }
@@ -273,12 +273,18 @@ fn required(
         })
 }
 
-/// Whether the go command skips `dir` when it matches packages: `testdata`, `vendor`, and
-/// directories whose names start with `.` or `_`.
+/// Whether `dir` holds no module of the repository's own: the go command skips `testdata`,
+/// `vendor` and directories whose names start with `.` or `_`, and example and fixture
+/// directories hold modules that show or test others (a `go.work` or `[[package]]` still names
+/// one when it is released).
 fn skipped_by_go(dir: &str) -> bool {
     dir != "."
         && dir.split('/').any(|part| {
-            part == "testdata" || part == "vendor" || part.starts_with('.') || part.starts_with('_')
+            matches!(
+                part,
+                "testdata" | "vendor" | "example" | "examples" | "fixture" | "fixtures"
+            ) || part.starts_with('.')
+                || part.starts_with('_')
         })
 }
 
@@ -663,6 +669,9 @@ mod tests {
         assert!(skipped_by_go("_examples/a"));
         assert!(skipped_by_go(".github/tools"));
         assert!(!skipped_by_go("."));
+        assert!(skipped_by_go("examples/polyglot/go"));
+        assert!(skipped_by_go("tests/fixtures/go-mod"));
         assert!(!skipped_by_go("exporters/otlp"));
+        assert!(!skipped_by_go("bridge/opencensus/test"));
     }
 }
