@@ -1388,10 +1388,9 @@ fn read_registries(
         if t.state == State::Private {
             return Ok(Presence::Absent);
         }
-        // Where the tag is the release, a tag of the version anywhere is the version released.
-        let tag_known = t.tagged
-            || t.pushed
-            || local_tags.contains_key(&t.tag)
+        // Where the tag is the release, a tag of the version anywhere is the version released
+        // (one at HEAD, `tagged` or `pushed`, is among them).
+        let tag_known = local_tags.contains_key(&t.tag)
             || remote_refs
                 .as_ref()
                 .is_some_and(|r| r.tags.contains_key(&t.tag));
