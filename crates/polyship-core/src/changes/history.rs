@@ -627,7 +627,6 @@ fn release_commits(
         }
     }
     let mut positions = Positions::default();
-    let mut position = |walked: &Walked, id: ObjectId| positions.of(walked, id);
     for (p, touching) in touching.iter_mut().enumerate() {
         let (Some(Some(file)), Some(Some(current))) =
             (options.version_files.get(p), options.versions.get(p))
@@ -670,7 +669,7 @@ fn release_commits(
         // What an earlier search from an older head found, and where the commits made since end.
         let (newer_than, earlier) = match cached {
             Some(o) if o.head == head => (0, Some(o.found)),
-            Some(o) if options.first_parent => match position(walked, o.head) {
+            Some(o) if options.first_parent => match positions.of(walked, o.head) {
                 Some(j) => (j, Some(o.found)),
                 None => (usize::MAX, None),
             },
@@ -691,7 +690,7 @@ fn release_commits(
         if found.is_none()
             && let Some(Versioned::At(id)) = earlier
         {
-            found = position(walked, id).filter(|&i| walked.in_range(i, p));
+            found = positions.of(walked, id).filter(|&i| walked.in_range(i, p));
         }
         let outcome = match found {
             Some(i) => {
