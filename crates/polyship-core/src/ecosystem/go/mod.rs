@@ -21,7 +21,7 @@
 pub(crate) mod gomod;
 pub(crate) mod release;
 
-use std::sync::OnceLock;
+use std::cell::OnceCell;
 
 use semver::Version;
 
@@ -479,7 +479,7 @@ fn tag_prefix(package: &Package) -> String {
 
 /// The repository's tag names, read once when a module has no version comment.
 #[derive(Default)]
-struct Tags(OnceLock<Vec<String>>);
+struct Tags(OnceCell<Vec<String>>);
 
 impl Tags {
     /// The highest version of `package`'s tags within its major version that HEAD descends
