@@ -55,6 +55,10 @@ pub struct Config {
     /// How `polyship publish` publishes, tags, pushes and makes forge releases.
     #[serde(default)]
     pub publish: PublishConfig,
+    /// Release pipelines, `[pipeline.<name>]`, run by `polyship run <name>`.
+    #[serde(default, rename = "pipeline")]
+    pub pipelines:
+        std::collections::BTreeMap<String, Spanned<crate::pipeline::config::PipelineConfig>>,
 }
 
 /// `[publish]`.

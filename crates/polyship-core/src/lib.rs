@@ -25,6 +25,7 @@ pub mod diagnostic;
 pub mod ecosystem;
 pub mod fsutil;
 pub mod json;
+pub mod pipeline;
 pub mod plan;
 pub mod release;
 pub mod select;

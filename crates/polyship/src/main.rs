@@ -46,6 +46,8 @@ enum Command {
     Version(commands::version::Args),
     /// Publish every unreleased package in dependency order, tag, push and make forge releases
     Publish(commands::publish::Args),
+    /// Run a release pipeline of polyship.toml: gates, builds, version, publish, notifications
+    Run(commands::run::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
             Command::Plan(args) => commands::plan::run(&cx, &args),
             Command::Version(args) => commands::version::run(&cx, &args),
             Command::Publish(args) => commands::publish::run(&cx, &args),
+            Command::Run(args) => commands::run::run(&cx, &args),
         }
     });
     match result {

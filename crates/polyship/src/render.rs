@@ -140,6 +140,32 @@ pub fn error(err: &anyhow::Error, color: bool) {
     let _ = std::io::stderr().write_all(out.as_bytes());
 }
 
+/// Every problem a preflight found, with its fix, on stderr: `error: <subject>preflight found N
+/// problems; <outcome>`, then one item each.
+pub fn problems(
+    color: bool,
+    subject: &str,
+    problems: &[polyship_core::release::publish::Problem],
+    outcome: &str,
+) {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {}preflight found {} problem{}; {outcome}",
+        paint(color, RED_BOLD, "error"),
+        safe(subject),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        let _ = writeln!(out, "  - {}", safe(&p.message));
+        if let Some(h) = &p.help {
+            let _ = writeln!(out, "    {}: {}", paint(color, CYAN_BOLD, "help"), safe(h));
+        }
+    }
+    let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
 /// User text (names, messages, commit subjects) made safe for a terminal: see
 /// [`polyship_core::diagnostic::terminal_safe`].
 pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {

@@ -247,12 +247,18 @@ impl Drop for Lock {
 
 /// Takes `.git/polyship/lock`. A lock left by a process that no longer runs is taken over.
 pub fn lock(git_dir: &Path) -> Result<Lock, JournalError> {
-    let dir = dir(git_dir);
-    std::fs::create_dir_all(&dir).map_err(|source| JournalError::Create {
-        path: dir.clone(),
-        source,
-    })?;
-    let path = dir.join("lock");
+    lock_at(dir(git_dir).join("lock"))
+}
+
+/// Takes the lock file `path`, creating its directory; a lock left by a process that no longer
+/// runs is taken over.
+pub fn lock_at(path: PathBuf) -> Result<Lock, JournalError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| JournalError::Create {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
     for _ in 0..2 {
         match std::fs::OpenOptions::new()
             .write(true)

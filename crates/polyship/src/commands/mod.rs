@@ -6,6 +6,7 @@ pub mod lint_commits;
 pub mod list;
 pub mod plan;
 pub mod publish;
+pub mod run;
 pub mod status;
 pub mod version;
 

@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::render::CommandError;
 
 /// Options that change what is planned; `plan` and `version` share them.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct PlanArgs {
     /// Only these packages: a name or glob, `./dir`, `name...` (with its dependencies),
     /// `...name` (with its dependents), `[<ref>]` (changed since ref), `!` to exclude; repeatable

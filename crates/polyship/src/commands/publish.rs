@@ -97,7 +97,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(PublishError::Preflight(problems)) => {
             progress.clear();
-            print_problems(cx, &problems);
+            render::problems(cx.color, "", &problems, "nothing was published");
             return Ok(ExitCode::FAILURE);
         }
         // Messages quote URLs, tools and servers: no secret leaves through them.
@@ -123,29 +123,6 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Every problem preflight found, with its fix, on stderr.
-fn print_problems(cx: &Context, problems: &[publish::Problem]) {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: preflight found {} problem{}; nothing was published",
-        render::paint(cx.color, render::RED_BOLD, "error"),
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
-    for p in problems {
-        let _ = writeln!(out, "  - {}", crate::render::safe(&p.message));
-        if let Some(h) = &p.help {
-            let _ = writeln!(
-                out,
-                "    {}: {h}",
-                render::paint(cx.color, render::CYAN_BOLD, "help")
-            );
-        }
-    }
-    let _ = std::io::stderr().write_all(out.as_bytes());
 }
 
 /// Why each package that did not make it failed, and each tag, push or forge release that

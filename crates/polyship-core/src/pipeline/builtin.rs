@@ -1,0 +1,282 @@
+//! Built-in steps (`uses = "…"`) and the settings each one takes in `with`.
+//!
+//! `version`, `publish` and `verify` run the polyship binary itself (`polyship version`, `polyship
+//! publish`, `polyship publish --dry-run`), so a pipeline step does exactly what the command does,
+//! output, journal and resume included. `check-clean` and `notify` run inside the pipeline.
+
+use super::notify::{Notify, NotifyKind, When};
+
+/// What a `uses` step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Builtin {
+    /// Fails when the working tree has uncommitted changes or untracked files.
+    CheckClean,
+    /// `polyship version` with these arguments.
+    Version(Vec<String>),
+    /// `polyship publish` with these arguments.
+    Publish(Vec<String>),
+    /// Every package of the release is on its registry with polyship's checksum, tagged and
+    /// pushed, its forge release made: `polyship publish --dry-run` finds nothing left to do.
+    Verify(Vec<String>),
+    /// Posts the run's result to a webhook.
+    Notify(Notify),
+}
+
+/// The names `uses` accepts.
+pub const NAMES: &[&str] = &["check-clean", "version", "publish", "verify", "notify"];
+
+impl Builtin {
+    /// Reads `uses` and its rendered `with`; `Err` is the message for the offending line.
+    pub fn parse(uses: &str, with: &toml::Table) -> Result<Self, String> {
+        let with = With { table: with, uses };
+        let builtin = match uses {
+            "check-clean" => Builtin::CheckClean,
+            "version" => {
+                let mut args = vec!["version".to_owned()];
+                with.filters(&mut args)?;
+                if let Some(pre) = with.string("pre")? {
+                    args.extend(["--pre".to_owned(), pre]);
+                }
+                with.flag("graduate", "--graduate", &mut args)?;
+                with.flag("no-lockfile", "--no-lockfile", &mut args)?;
+                Builtin::Version(args)
+            }
+            "publish" => {
+                let mut args = vec!["publish".to_owned()];
+                with.filters(&mut args)?;
+                with.flag("no-push", "--no-push", &mut args)?;
+                if let Some(jobs) = with.integer("jobs")? {
+                    args.extend(["--jobs".to_owned(), jobs.to_string()]);
+                }
+                Builtin::Publish(args)
+            }
+            "verify" => {
+                let mut args = vec!["publish".to_owned(), "--dry-run".to_owned()];
+                with.filters(&mut args)?;
+                Builtin::Verify(args)
+            }
+            "notify" => Builtin::Notify(notify(&with)?),
+            other => {
+                return Err(format!(
+                    "unknown built-in step `{other}`; the built-ins are {}",
+                    super::quoted_list(NAMES)
+                ));
+            }
+        };
+        with.finish()?;
+        Ok(builtin)
+    }
+
+    /// The arguments of the polyship run this step is, if it is one.
+    pub fn polyship_args(&self) -> Option<&[String]> {
+        match self {
+            Builtin::Version(args) | Builtin::Publish(args) | Builtin::Verify(args) => Some(args),
+            Builtin::CheckClean | Builtin::Notify(_) => None,
+        }
+    }
+
+    /// A short description for the dry run and the journal.
+    pub fn describe(&self) -> String {
+        match self {
+            Builtin::CheckClean => "check-clean".to_owned(),
+            Builtin::Version(args) | Builtin::Publish(args) | Builtin::Verify(args) => {
+                format!("polyship {}", args.join(" "))
+            }
+            Builtin::Notify(n) => format!(
+                "notify {} on {}",
+                n.kind.as_str(),
+                n.on.iter()
+                    .map(|w| w.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+fn notify(with: &With<'_>) -> Result<Notify, String> {
+    let kind = match with.string("kind")?.as_deref() {
+        Some("slack") => NotifyKind::Slack,
+        Some("teams") => NotifyKind::Teams,
+        Some("discord") => NotifyKind::Discord,
+        Some("webhook") => NotifyKind::Webhook,
+        Some(other) => {
+            return Err(format!(
+                "unknown notification kind `{other}`: use `slack`, `teams`, `discord` or `webhook`"
+            ));
+        }
+        None => {
+            return Err(
+                "`notify` needs `with.kind`: `slack`, `teams`, `discord` or `webhook`".into(),
+            );
+        }
+    };
+    let Some(webhook) = with.string("webhook")? else {
+        return Err(
+            "`notify` needs `with.webhook`, the URL to post to (`{{ env.SLACK_WEBHOOK_URL }}`)"
+                .into(),
+        );
+    };
+    if !(webhook.starts_with("https://") || webhook.starts_with("http://")) {
+        return Err("`with.webhook` must be an http(s) URL".into());
+    }
+    let on = match with.strings("on")? {
+        None => vec![When::Success, When::Failure],
+        Some(list) => list
+            .iter()
+            .map(|w| match w.as_str() {
+                "success" => Ok(When::Success),
+                "failure" => Ok(When::Failure),
+                other => Err(format!("`on` takes `success` and `failure`, not `{other}`")),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let body = with.string("body")?;
+    if body.is_some() && kind != NotifyKind::Webhook {
+        return Err(
+            "`with.body` is for `kind = \"webhook\"`; the other kinds have their own payload"
+                .into(),
+        );
+    }
+    Ok(Notify {
+        kind,
+        webhook,
+        on,
+        body,
+    })
+}
+
+/// Reads `with` keys, remembering which were read so that an unknown key is an error.
+struct With<'a> {
+    table: &'a toml::Table,
+    uses: &'a str,
+}
+
+impl With<'_> {
+    fn get(&self, key: &str) -> Option<&toml::Value> {
+        self.table.get(key)
+    }
+
+    fn finish(&self) -> Result<(), String> {
+        let known: &[&str] = match self.uses {
+            "version" => &["filter", "pre", "graduate", "no-lockfile"],
+            "publish" => &["filter", "no-push", "jobs"],
+            "verify" => &["filter"],
+            "notify" => &["kind", "webhook", "on", "body"],
+            _ => &[],
+        };
+        match self.table.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(key) if known.is_empty() => Err(format!(
+                "`{}` takes no `with` settings, and `{key}` is one",
+                self.uses
+            )),
+            Some(key) => Err(format!(
+                "`{}` has no setting `{key}`; it takes {}",
+                self.uses,
+                super::quoted_list(known)
+            )),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("`with.{key}` must be a string")),
+        }
+    }
+
+    fn integer(&self, key: &str) -> Result<Option<u64>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(n)) if *n > 0 => Ok(Some(n.unsigned_abs())),
+            Some(_) => Err(format!("`with.{key}` must be a positive integer")),
+        }
+    }
+
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(vec![s.clone()])),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("`with.{key}` must be a list of strings"))
+                })
+                .collect::<Result<_, _>>()
+                .map(Some),
+            Some(_) => Err(format!(
+                "`with.{key}` must be a string or a list of strings"
+            )),
+        }
+    }
+
+    fn flag(&self, key: &str, arg: &str, args: &mut Vec<String>) -> Result<(), String> {
+        match self.get(key) {
+            None | Some(toml::Value::Boolean(false)) => Ok(()),
+            Some(toml::Value::Boolean(true)) => {
+                args.push(arg.to_owned());
+                Ok(())
+            }
+            Some(_) => Err(format!("`with.{key}` must be `true` or `false`")),
+        }
+    }
+
+    fn filters(&self, args: &mut Vec<String>) -> Result<(), String> {
+        for filter in self.strings("filter")?.unwrap_or_default() {
+            args.extend(["--filter".to_owned(), filter]);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> toml::Table {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn builtins_become_polyship_arguments() {
+        let b = Builtin::parse(
+            "publish",
+            &table("filter = ['a', 'b']\nno-push = true\njobs = 2"),
+        )
+        .unwrap();
+        assert_eq!(
+            b.polyship_args().unwrap(),
+            [
+                "publish",
+                "--filter",
+                "a",
+                "--filter",
+                "b",
+                "--no-push",
+                "--jobs",
+                "2"
+            ]
+        );
+        let b = Builtin::parse("version", &table("pre = 'beta'")).unwrap();
+        assert_eq!(b.polyship_args().unwrap(), ["version", "--pre", "beta"]);
+    }
+
+    #[test]
+    fn unknown_settings_and_names_are_errors() {
+        let e = Builtin::parse("publish", &table("dry-run = true")).unwrap_err();
+        assert!(e.contains("no setting `dry-run`"), "{e}");
+        let e = Builtin::parse("check-clean", &table("x = 1")).unwrap_err();
+        assert!(e.contains("takes no `with`"), "{e}");
+        let e = Builtin::parse("deploy", &table("")).unwrap_err();
+        assert!(e.contains("`check-clean`"), "{e}");
+        let e = Builtin::parse("notify", &table("kind = 'irc'")).unwrap_err();
+        assert!(e.contains("unknown notification kind"), "{e}");
+        let e =
+            Builtin::parse("notify", &table("kind = 'slack'\nwebhook = 'ftp://x'")).unwrap_err();
+        assert!(e.contains("http(s)"), "{e}");
+    }
+}
