@@ -259,7 +259,7 @@ fn skip_counts_steps_as_done_and_only_runs_a_step_with_what_it_needs() {
         r#"[pipeline.release]
 [[pipeline.release.step]]
 name = "prepare"
-run = "mkdir -p scratch"
+run = "sleep 0.3 && mkdir -p scratch"
 
 [[pipeline.release.step]]
 name = "test"
@@ -278,6 +278,8 @@ needs = ["prepare"]
 run = "touch scratch/docs"
 "#,
     );
+    // `build` needs `test` only, and `test` needs `prepare`: skipping `test` keeps `build` after
+    // `prepare`, which makes the directory it writes into.
     let out = run(&r, &["release", "--skip", "gates"], &[]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert!(r.exists("scratch/build") && r.exists("scratch/docs") && !r.exists("scratch/test"));

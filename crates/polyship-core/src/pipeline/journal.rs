@@ -104,14 +104,6 @@ impl StepState {
             StepState::Interrupted => "interrupted",
         }
     }
-
-    /// Whether dependents may run after it.
-    pub fn satisfies(self) -> bool {
-        matches!(
-            self,
-            StepState::Succeeded | StepState::Reused | StepState::Skipped
-        )
-    }
 }
 
 /// `.git/polyship/runs/`.

@@ -471,6 +471,28 @@ impl Scheduler<'_> {
         }
     }
 
+    /// Whether dependents of step `i` may run (`Some(true)`), never will (`Some(false)`: it
+    /// failed or was blocked), or must wait. A skipped step counts as done once its own needs are,
+    /// so skipping a step keeps the order around it.
+    fn settled(&self, i: usize) -> Option<bool> {
+        match self.run.steps[i].state {
+            StepState::Succeeded | StepState::Reused => Some(true),
+            StepState::Failed | StepState::Blocked => Some(false),
+            StepState::Skipped => {
+                let mut all = Some(true);
+                for &n in &self.pipeline.steps[i].needs {
+                    match self.settled(n) {
+                        Some(false) => return Some(false),
+                        None => all = None,
+                        Some(true) => {}
+                    }
+                }
+                all
+            }
+            _ => None,
+        }
+    }
+
     /// Pending steps with a need that failed or was blocked are blocked too (after an
     /// interruption they are left to become "not run").
     fn block_dependents(&mut self, report: &mut dyn FnMut(Event<'_>)) -> Result<(), RunError> {
@@ -480,12 +502,7 @@ impl Scheduler<'_> {
             if self.run.steps[i].state != StepState::Pending || is_notify(step) {
                 continue;
             }
-            let Some(&bad) = step.needs.iter().find(|&&n| {
-                matches!(
-                    self.run.steps[n].state,
-                    StepState::Failed | StepState::Blocked
-                )
-            }) else {
+            let Some(&bad) = step.needs.iter().find(|&&n| self.settled(n) == Some(false)) else {
                 continue;
             };
             let record = &mut self.run.steps[i];
@@ -512,10 +529,7 @@ impl Scheduler<'_> {
             let step = &self.pipeline.steps[i];
             if self.run.steps[i].state != StepState::Pending
                 || is_notify(step)
-                || !step
-                    .needs
-                    .iter()
-                    .all(|&n| self.run.steps[n].state.satisfies())
+                || !step.needs.iter().all(|&n| self.settled(n) == Some(true))
             {
                 continue;
             }
