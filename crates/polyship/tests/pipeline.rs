@@ -847,3 +847,304 @@ with = { no-push = true }
         assert!(out.stderr.contains("preflight found"), "{}", out.snapshot());
     }
 }
+
+/// `CONTAINERS_CONF` for rootful podman on a machine like this one (runc, cgroupfs, no ulimits,
+/// the host's network), and a busybox image assembled from Debian's `busybox-static`: no image
+/// hub is reachable here.
+fn podman_image() -> (String, String) {
+    static SETUP: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    SETUP
+        .get_or_init(|| {
+            let dir = support::tools_dir().join("podman");
+            std::fs::create_dir_all(dir.join("root/bin")).unwrap();
+            let conf = dir.join("containers.conf");
+            std::fs::write(
+                &conf,
+                "[containers]\ndefault_ulimits = []\nnetns = \"host\"\n\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+            )
+            .unwrap();
+            let image = "localhost/polyship-test-busybox:1".to_owned();
+            let podman = |args: &[&str]| {
+                std::process::Command::new("podman")
+                    .args(args)
+                    .env("CONTAINERS_CONF", &conf)
+                    .output()
+                    .unwrap_or_else(|e| panic!("podman is required (apt-get install -y podman runc): {e}"))
+            };
+            if !podman(&["image", "exists", &image]).status.success() {
+                let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+                    .into_iter()
+                    .find(|p| std::path::Path::new(p).exists())
+                    .expect("busybox is required (apt-get install -y busybox-static)");
+                std::fs::copy(busybox, dir.join("root/bin/busybox")).unwrap();
+                for applet in ["sh", "echo", "cat", "pwd", "touch", "id", "test", "mkdir"] {
+                    let link = dir.join("root/bin").join(applet);
+                    let _ = std::fs::remove_file(&link);
+                    std::os::unix::fs::symlink("busybox", link).unwrap();
+                }
+                let tar = dir.join("rootfs.tar");
+                let status = std::process::Command::new("tar").arg("-C").arg(dir.join("root")).arg("-cf").arg(&tar).arg(".").status().unwrap();
+                assert!(status.success());
+                let out = podman(&["import", "-q", &tar.to_string_lossy(), &image]);
+                assert!(out.status.success(), "podman import: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            (conf.to_string_lossy().into_owned(), image)
+        })
+        .clone()
+}
+
+#[test]
+fn container_steps_run_in_podman_with_the_repository_mounted_and_secrets_passed_by_name() {
+    let (conf, image) = podman_image();
+    let r = repo(&format!(
+        r#"[pipeline.ci]
+secrets = ["DEPLOY_KEY"]
+
+[[pipeline.ci.step]]
+name = "in-box"
+working-directory = "sub"
+env = {{ MODE = "ci-{{{{ matrix.n }}}}" }}
+matrix = {{ n = [1, 2] }}
+container = {{ image = "{image}", engine = "podman" }}
+run = "echo mode=$MODE key=$DEPLOY_KEY dir=$(pwd) && touch made-in-box-$MODE && test ! -e /etc/debian_version"
+
+[[pipeline.ci.step]]
+name = "after"
+needs = ["in-box"]
+run = "test -e sub/made-in-box-ci-1 && test -e sub/made-in-box-ci-2"
+"#
+    ));
+    r.write("sub/.keep", "");
+    let env = [
+        ("CONTAINERS_CONF", conf.as_str()),
+        ("DEPLOY_KEY", "container-secret-5150"),
+    ];
+    let out = run(&r, &["ci"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("[in-box (1)] mode=ci-1 key=*** dir=[ROOT]/sub"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("container-secret-5150"));
+    assert!(r.exists("sub/made-in-box-ci-2"));
+
+    // A missing image and a missing engine are preflight problems: no step runs.
+    let missing = r
+        .read("polyship.toml")
+        .replace(&image, "localhost/polyship-no-such-image:0");
+    r.write("polyship.toml", &missing);
+    let out = run(&r, &["ci"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(
+            "the image `localhost/polyship-no-such-image:0` is not present and could not be pulled"
+        ),
+        "{}",
+        out.stderr
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let git = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("git"))
+        .find(|p| p.exists())
+        .unwrap();
+    std::os::unix::fs::symlink(git, bin.path().join("git")).unwrap();
+    let out = r.run_env(
+        r.path(),
+        &["run", "ci"],
+        &[
+            ("PATH".into(), bin.path().to_string_lossy().into_owned()),
+            ("DEPLOY_KEY".into(), "x-value".into()),
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("podman is not installed")
+            || out.stderr.contains("no container engine is installed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("apt-get install -y podman runc"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: this test needs the local registries; run `scripts/test`, or `source scripts/registries` before `cargo test`")
+    })
+}
+
+#[test]
+fn a_release_pipeline_gates_versions_publishes_verifies_and_announces() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let receiver = Receiver::start(200);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("pipeline-{}x{nanos}", std::process::id());
+    let config = format!(
+        r#"[publish]
+timeout = 60
+
+[publish.npm]
+registry = "{npm}"
+
+[pipeline.release]
+description = "Gates, version, publish, verify, announce"
+secrets = ["NPM_TOKEN"]
+
+[[pipeline.release.step]]
+name = "clean"
+uses = "check-clean"
+
+[[pipeline.release.step]]
+name = "test"
+group = "gates"
+run = "node -e 'process.exit(require(\"./index.js\") === 2 ? 0 : 1)'"
+
+[[pipeline.release.step]]
+name = "version"
+uses = "version"
+needs = ["clean", "gates"]
+
+[[pipeline.release.step]]
+name = "publish"
+uses = "publish"
+needs = ["version"]
+
+[[pipeline.release.step]]
+name = "verify"
+uses = "verify"
+needs = ["publish"]
+
+[[pipeline.release.step]]
+name = "announce"
+uses = "notify"
+needs = ["verify"]
+with = {{ kind = "slack", webhook = "{hook}" }}
+"#,
+        hook = receiver.url("hooks/release")
+    );
+    let r = Repo::new()
+        .file(
+            "package.json",
+            &format!(
+                "{{ \"name\": \"{name}\", \"version\": \"1.0.0\", \"main\": \"index.js\" }}\n"
+            ),
+        )
+        .file("index.js", "module.exports = 1;\n")
+        .file("polyship.toml", &config)
+        .commit("feat: the first version")
+        .tag(&format!("{name}@1.0.0"));
+    r.write("index.js", "module.exports = 2;\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "feat: two"]);
+    let origin = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("git")
+        .args(["init", "-q", "--bare"])
+        .arg(origin.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
+    r.git(&["push", "-q", "origin", "main", "--tags"]);
+
+    let env = [("NPM_TOKEN", var("POLYSHIP_TEST_NPM_TOKEN"))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Before the release, `verify` alone finds it incomplete.
+    let skip = [
+        "--skip", "clean", "--skip", "gates", "--skip", "version", "--skip", "publish",
+    ];
+    let out = run(
+        &r,
+        &[&["release", "--only", "verify"][..], &skip[..]].concat(),
+        &env,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("Failed verify") && out.stderr.contains("1.0.0 is not on its registry"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Skipped announce"), "{}", out.stderr);
+    assert!(receiver.bodies().is_empty());
+
+    let out = run(&r, &["release"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(
+        states(&status_of(&r)),
+        pairs(&[
+            ("clean", "succeeded"),
+            ("test", "succeeded"),
+            ("version", "succeeded"),
+            ("publish", "succeeded"),
+            ("verify", "succeeded"),
+            ("announce", "succeeded"),
+        ])
+    );
+    // The built-ins did what the commands do: a release commit, the package on Verdaccio, the
+    // tag on the remote.
+    assert_eq!(
+        r.git(&["log", "-1", "--format=%s"]).trim(),
+        format!("chore(release): {name}@1.1.0")
+    );
+    let view = std::process::Command::new("npm")
+        .args([
+            "view",
+            &format!("{name}@1.1.0"),
+            "version",
+            "--registry",
+            &npm,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&view.stdout).trim(),
+        "1.1.0",
+        "{}",
+        String::from_utf8_lossy(&view.stderr)
+    );
+    let remote = r.git(&["ls-remote", "--tags", &origin.path().to_string_lossy()]);
+    assert!(
+        remote.contains(&format!("refs/tags/{name}@1.1.0")),
+        "{remote}"
+    );
+    assert!(
+        out.stderr.contains(&format!("[publish] ")),
+        "{}",
+        out.stderr
+    );
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0].0, "/hooks/release");
+    assert!(
+        bodies[0].1["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("release succeeded at"),
+        "{:?}",
+        bodies[0]
+    );
+
+    // Run again, everything is released: the built-ins find nothing to do, and verify agrees.
+    let out = run(&r, &["release"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(
+        r.git(&["log", "-1", "--format=%s"]).trim(),
+        format!("chore(release): {name}@1.1.0")
+    );
+    assert!(
+        out.stderr.contains("[version] note: nothing to release"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn status_of(r: &Repo) -> serde_json::Value {
+    status(r, "release")
+}

@@ -997,32 +997,44 @@ fn signal(pid: Option<u32>, signal: &str) {
     }
 }
 
-/// What `polyship publish --dry-run --json` says is left to do; `None` when nothing is.
+/// What `polyship publish --dry-run --json` says is left to do; `None` when every package of
+/// the release is on its registry with our content (or private), tagged, and pushed.
 fn verify_report(stdout: &[u8]) -> Option<String> {
     let Ok(doc) = serde_json::from_slice::<serde_json::Value>(stdout) else {
         return Some("`polyship publish --dry-run --json` printed no JSON document".into());
     };
-    let targets = doc.get("targets").and_then(serde_json::Value::as_array)?;
-    if targets.is_empty() {
-        return None;
-    }
+    let Some(targets) = doc.get("targets").and_then(serde_json::Value::as_array) else {
+        return Some("`polyship publish --dry-run --json` printed no `targets`".into());
+    };
     let left: Vec<String> = targets
         .iter()
-        .map(|t| {
+        .filter_map(|t| {
             let field = |k: &str| t.get(k).and_then(serde_json::Value::as_str).unwrap_or("?");
-            format!(
-                "{} {} ({})",
-                field("name"),
-                field("version"),
-                field("state")
-            )
+            let flag = |k: &str| t.get(k).and_then(serde_json::Value::as_bool) == Some(true);
+            let mut missing = Vec::new();
+            if !matches!(field("state"), "existing" | "published" | "private") {
+                missing.push(field("state").to_owned());
+            }
+            if !flag("tagged") {
+                missing.push("not tagged".to_owned());
+            }
+            if !flag("pushed") {
+                missing.push("tag not pushed".to_owned());
+            }
+            if let Some(error) = t.get("error").and_then(serde_json::Value::as_str) {
+                missing.push(error.to_owned());
+            }
+            (!missing.is_empty()).then(|| {
+                format!(
+                    "{} {} ({})",
+                    field("name"),
+                    field("version"),
+                    missing.join(", ")
+                )
+            })
         })
         .collect();
-    Some(format!(
-        "the release is not complete: {} still to publish, tag or push: {}",
-        left.len(),
-        left.join(", ")
-    ))
+    (!left.is_empty()).then(|| format!("the release is not complete: {}", left.join("; ")))
 }
 
 /// The first output glob that matches no file.
