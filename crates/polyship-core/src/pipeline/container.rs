@@ -21,7 +21,7 @@ pub fn engine_program(engine: Engine) -> Result<PathBuf, String> {
         .ok_or_else(|| match engine {
             Engine::Docker => "docker is not installed: install it (`apt-get install -y docker.io`), or use `engine = \"podman\"`".to_owned(),
             Engine::Podman => "podman is not installed: install it (`apt-get install -y podman runc`), or use `engine = \"docker\"`".to_owned(),
-            _ => "no container engine is installed: install podman (`apt-get install -y podman runc`) or docker".to_owned(),
+            Engine::Auto => "no container engine is installed: install podman (`apt-get install -y podman runc`) or docker".to_owned(),
         })
 }
 
