@@ -1115,7 +1115,7 @@ with = {{ kind = "slack", webhook = "{hook}" }}
         "{remote}"
     );
     assert!(
-        out.stderr.contains(&format!("[publish] ")),
+        out.stderr.contains("[publish]    Published "),
         "{}",
         out.stderr
     );
