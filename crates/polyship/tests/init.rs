@@ -166,3 +166,61 @@ fn writes_the_inferred_settings_of_a_changesets_repository() {
         "the written settings change nothing"
     );
 }
+
+#[test]
+fn init_pipeline_adds_a_starter_pipeline_with_each_ecosystems_gates() {
+    let repo = Repo::new()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .file("src/lib.rs", "")
+        .file(
+            "py/pyproject.toml",
+            "[project]\nname = \"p\"\nversion = \"1.0.0\"\n",
+        )
+        .file(
+            "polyship.toml",
+            "# ours\nignore = [\"vendor\"]\n[[package]]\npath = \"py\"\n",
+        )
+        .commit("feat: first");
+    let out = repo.run(&["init", "--pipeline"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let text = repo.read("polyship.toml");
+    assert!(
+        text.starts_with(
+            "# ours\nignore = [\"vendor\"]\n[[package]]\npath = \"py\"\n\n# A release pipeline"
+        ),
+        "{text}"
+    );
+    for gate in [
+        "cargo fmt --all -- --check",
+        "cargo test --workspace --locked",
+        "python3 -m pytest",
+    ] {
+        assert!(text.contains(&format!("run = \"{gate}\"")), "{text}");
+    }
+    assert!(!text.contains("npm test"), "{text}");
+    let list = repo.run(&["run", "--list"]);
+    assert_eq!(
+        list.stdout,
+        "release  8 steps    Check, version, publish, verify\n",
+        "{}",
+        list.snapshot()
+    );
+    let out = repo.run(&["run", "release", "--dry-run"]);
+    assert!(
+        out.stdout
+            .contains("needs: clean, cargo-fmt, cargo-clippy, cargo-test, pytest"),
+        "{}",
+        out.snapshot()
+    );
+
+    let again = repo.run(&["init", "--pipeline"]);
+    assert_eq!(again.code, 1, "{}", again.snapshot());
+    assert!(
+        again.stderr.contains("already has `[pipeline.release]`"),
+        "{}",
+        again.stderr
+    );
+}

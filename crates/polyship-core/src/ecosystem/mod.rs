@@ -151,6 +151,10 @@ pub trait Adapter: Publish + Sync {
         format!("add one to `{}`", package.manifest)
     }
 
+    /// The checks a release pipeline runs before releasing this ecosystem's packages, as `(step
+    /// name, command)`, for `polyship init --pipeline`.
+    fn gates(&self) -> &'static [(&'static str, &'static str)];
+
     /// Whether a requirement is all of the string at its location (npm, Go); otherwise the
     /// location may hold a table with a `version` key or a PEP 508 string around it.
     fn requirement_is_whole_value(&self) -> bool {

@@ -15,8 +15,12 @@ use crate::render::CommandError;
 pub struct Args {
     /// Install a git `commit-msg` hook that checks messages with `polyship lint-commits` (instead
     /// of writing polyship.toml)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pipeline")]
     hooks: bool,
+    /// Add a commented starter release pipeline, `[pipeline.release]`, with gates for each
+    /// ecosystem found (to polyship.toml, writing the file first when there is none)
+    #[arg(long)]
+    pipeline: bool,
 }
 
 /// The first line of the hook polyship writes, so it can tell its own hook from a user's.
@@ -27,6 +31,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         return install_hook(cx);
     }
     let path = cx.root.join(FILE_NAME);
+    if args.pipeline && path.exists() {
+        return add_pipeline(cx, &path);
+    }
     let exists = || {
         CommandError::failed(
             format!("`{}` already exists", path.display()),
@@ -53,6 +60,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(changes) = &changes {
         text.push_str(&inferred(&discovery.workspace, &discovery.config, changes));
     }
+    if args.pipeline {
+        text.push_str(&pipeline(&discovery.workspace));
+    }
     match polyship_core::fsutil::create_atomic(&path, text.as_bytes()) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists().into()),
@@ -70,6 +80,76 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         ),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--pipeline` with a `polyship.toml` already there: the starter pipeline is appended, unless
+/// the file has a pipeline of that name.
+fn add_pipeline(cx: &Context, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let loaded = polyship_core::config::load(&cx.root)?;
+    if loaded.config.pipelines.contains_key("release") {
+        return Err(CommandError::failed(
+            format!("`{}` already has `[pipeline.release]`", path.display()),
+            "edit it there; docs/pipeline.md lists every key",
+        )
+        .into());
+    }
+    let discovery = super::discover(cx)?;
+    let mut text = loaded.text.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&pipeline(&discovery.workspace));
+    polyship_core::fsutil::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    cx.status(
+        "Added",
+        &format!("[pipeline.release] to {FILE_NAME}: `polyship run release --dry-run` shows it"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The starter pipeline: a clean tree and each ecosystem's gates, then version, publish and
+/// verify, with a notification left commented out.
+pub fn pipeline(ws: &Workspace) -> String {
+    let ecosystems: std::collections::BTreeSet<_> =
+        ws.packages.iter().map(|p| p.ecosystem).collect();
+    let gates: Vec<(&str, &str)> = ecosystems
+        .iter()
+        .flat_map(|e| e.adapter().gates().iter().copied())
+        .collect();
+    let mut s = String::from(
+        "\n# A release pipeline: `polyship run release` (every key: docs/pipeline.md).\n\
+         # `polyship run release --dry-run` shows each step and the plan; `--skip gates` leaves the\n\
+         # checks out. A failed run is finished by running it again.\n\
+         [pipeline.release]\n\
+         description = \"Check, version, publish, verify\"\n\
+         # Variables that must be set before any step runs; their values are masked in all output.\n\
+         # secrets = [\"NPM_TOKEN\", \"CARGO_REGISTRY_TOKEN\", \"SLACK_WEBHOOK_URL\"]\n\
+         \n[[pipeline.release.step]]\nname = \"clean\"\nuses = \"check-clean\"\n",
+    );
+    for (name, command) in &gates {
+        let _ = write!(
+            s,
+            "\n[[pipeline.release.step]]\nname = \"{name}\"\ngroup = \"gates\"\nrun = \"{command}\"\n"
+        );
+    }
+    let needs = if gates.is_empty() {
+        "[\"clean\"]"
+    } else {
+        "[\"clean\", \"gates\"]"
+    };
+    let _ = write!(
+        s,
+        "\n[[pipeline.release.step]]\nname = \"version\"\nuses = \"version\"\nneeds = {needs}\n\
+         \n[[pipeline.release.step]]\nname = \"publish\"\nuses = \"publish\"\nneeds = [\"version\"]\n\
+         \n[[pipeline.release.step]]\nname = \"verify\"\nuses = \"verify\"\nneeds = [\"publish\"]\n\
+         \n# Tell the team, on success and on failure:\n\
+         # [[pipeline.release.step]]\n\
+         # name = \"announce\"\n\
+         # uses = \"notify\"\n\
+         # with = {{ kind = \"slack\", webhook = \"{{{{ env.SLACK_WEBHOOK_URL }}}}\" }}\n"
+    );
+    s
 }
 
 /// Writes `commit-msg` into the repository's hooks directory (honouring `core.hooksPath`).

@@ -40,6 +40,17 @@ const DEPENDENCY_TABLES: [(&str, DependencyKind); 5] = [
 ];
 
 impl Adapter for Cargo {
+    fn gates(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("cargo-fmt", "cargo fmt --all -- --check"),
+            (
+                "cargo-clippy",
+                "cargo clippy --workspace --all-targets --locked -- -D warnings",
+            ),
+            ("cargo-test", "cargo test --workspace --locked"),
+        ]
+    }
+
     fn ecosystem(&self) -> Ecosystem {
         Ecosystem::Cargo
     }

@@ -41,6 +41,10 @@ const MANIFEST: &str = "go.mod";
 const WORK: &str = "go.work";
 
 impl Adapter for Go {
+    fn gates(&self) -> &'static [(&'static str, &'static str)] {
+        &[("go-vet", "go vet ./..."), ("go-test", "go test ./...")]
+    }
+
     fn ecosystem(&self) -> Ecosystem {
         Ecosystem::Go
     }

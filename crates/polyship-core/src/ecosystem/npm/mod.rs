@@ -39,6 +39,10 @@ const DEPENDENCY_FIELDS: [(&str, DependencyKind); 4] = [
 ];
 
 impl Adapter for Npm {
+    fn gates(&self) -> &'static [(&'static str, &'static str)] {
+        &[("npm-test", "npm test --if-present")]
+    }
+
     fn ecosystem(&self) -> Ecosystem {
         Ecosystem::Npm
     }

@@ -41,6 +41,10 @@ const MANIFEST: &str = "pyproject.toml";
 const PRIVATE_CLASSIFIER: &str = "Private :: Do Not Upload";
 
 impl Adapter for Python {
+    fn gates(&self) -> &'static [(&'static str, &'static str)] {
+        &[("pytest", "python3 -m pytest")]
+    }
+
     fn ecosystem(&self) -> Ecosystem {
         Ecosystem::Python
     }
