@@ -47,6 +47,7 @@ enum Command {
     /// Publish every unreleased package in dependency order, tag, push and make forge releases
     Publish(commands::publish::Args),
     /// Run a release pipeline of polyship.toml: gates, builds, version, publish, notifications
+    #[command(disable_version_flag = true)]
     Run(commands::run::Args),
 }
 
@@ -73,5 +74,13 @@ fn main() -> ExitCode {
             render::error(&err, color.enabled_for_stderr());
             render::exit_code(&err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

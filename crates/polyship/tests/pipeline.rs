@@ -846,6 +846,23 @@ with = { no-push = true }
     if out.code != 0 {
         assert!(out.stderr.contains("preflight found"), "{}", out.snapshot());
     }
+
+    // `--version` gives the `version` steps an explicit version, and their dry run shows it.
+    let out = run(&r, &["release", "--dry-run", "--version", "2.0.0"], &[]);
+    assert!(
+        out.stdout.contains("uses: polyship version -- 2.0.0\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("| npm  lib  1.0.0 → 2.0.0  major"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        (r.git(&["status", "--porcelain"]), r.git(&["show-ref"])),
+        before
+    );
 }
 
 /// `CONTAINERS_CONF` for rootful podman on a machine like this one (runc, cgroupfs, no ulimits,

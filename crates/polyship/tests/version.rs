@@ -985,3 +985,84 @@ fn changesets_github_changelog_lines_link_pull_requests_and_thank_authors() {
         forge.requests()
     );
 }
+
+#[test]
+fn an_explicit_version_releases_every_planned_package_at_it_in_each_scheme() {
+    let r = Repo::new()
+        .file("package.json", r#"{ "private": true, "workspaces": ["js/*"] }"#)
+        .file("js/lib/package.json", "{ \"name\": \"lib\", \"version\": \"1.2.0\" }\n")
+        .file(
+            "js/app/package.json",
+            "{ \"name\": \"app\", \"version\": \"1.0.0\", \"dependencies\": { \"lib\": \"^1.2.0\" } }\n",
+        )
+        .file("js/other/package.json", "{ \"name\": \"other\", \"version\": \"0.3.0\" }\n")
+        .file("py/pyproject.toml", "[project]\nname = \"pkg\"\nversion = \"1.9.0\"\n")
+        .file("polyship.toml", "[[package]]\npath = \"py\"\n")
+        .commit("feat: first")
+        .tag("lib@1.2.0")
+        .tag("app@1.0.0")
+        .tag("other@0.3.0")
+        .tag("pkg-v1.9.0")
+        .tag("lib@2.0.0-beta.0");
+    r.write("js/lib/index.js", "module.exports = 2;\n");
+    r.write("py/pkg.py", "X = 2\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "fix: small things"]);
+
+    // A version that parses in no scheme, one below a package's, one already tagged: each an
+    // error, nothing written.
+    let out = r.run(&["version", "2.x"]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("`2.x` is not a version"),
+        "{}",
+        out.stderr
+    );
+    let out = r.run(&["version", "1.5.0"]);
+    assert_ne!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("the version 1.5.0 is not above `python:pkg`'s version 1.9.0"),
+        "{}",
+        out.stderr
+    );
+    let out = r.run(&["version", "2.0.0-beta.0"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("the tag `lib@2.0.0-beta.0` already exists"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+
+    let plan = r.run(&["plan", "2.0.0-beta.1"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    assert!(
+        plan.stdout
+            .contains("npm     lib  1.2.0 → 2.0.0-beta.1  major  its changes"),
+        "{}",
+        plan.stdout
+    );
+    let out = r.run(&["version", "2.0.0-beta.1"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // The changed packages, and `app`, which `^1.2.0` would leave behind, all at the version;
+    // Python writes it in PEP 440; `other` has no changes and stays.
+    assert!(
+        r.read("js/lib/package.json")
+            .contains("\"version\": \"2.0.0-beta.1\"")
+    );
+    let app = r.read("js/app/package.json");
+    assert!(
+        app.contains("\"version\": \"2.0.0-beta.1\"") && app.contains("\"lib\": \"^2.0.0-beta.1\""),
+        "{app}"
+    );
+    assert!(
+        r.read("py/pyproject.toml")
+            .contains("version = \"2.0.0b1\"")
+    );
+    assert!(
+        r.read("js/other/package.json")
+            .contains("\"version\": \"0.3.0\"")
+    );
+}

@@ -11,7 +11,7 @@ use super::notify::{Notify, NotifyKind, When};
 pub enum Builtin {
     /// Fails when the working tree has uncommitted changes or untracked files.
     CheckClean,
-    /// `polyship version` with these arguments.
+    /// `polyship version` with these arguments; an explicit version comes last, after `--`.
     Version(Vec<String>),
     /// `polyship publish` with these arguments.
     Publish(Vec<String>),
@@ -39,6 +39,10 @@ impl Builtin {
                 }
                 with.flag("graduate", "--graduate", &mut args)?;
                 with.flag("no-lockfile", "--no-lockfile", &mut args)?;
+                // Last, after `--`: `polyship run --version` finds it there.
+                if let Some(version) = with.string("version")? {
+                    args.extend(["--".to_owned(), version]);
+                }
                 Builtin::Version(args)
             }
             "publish" => {
@@ -159,7 +163,7 @@ impl With<'_> {
 
     fn finish(&self) -> Result<(), String> {
         let known: &[&str] = match self.uses {
-            "version" => &["filter", "pre", "graduate", "no-lockfile"],
+            "version" => &["filter", "pre", "graduate", "no-lockfile", "version"],
             "publish" => &["filter", "no-push", "jobs"],
             "verify" => &["filter"],
             "notify" => &["kind", "webhook", "on", "body"],
@@ -263,6 +267,11 @@ mod tests {
         );
         let b = Builtin::parse("version", &table("pre = 'beta'")).unwrap();
         assert_eq!(b.polyship_args().unwrap(), ["version", "--pre", "beta"]);
+        let b = Builtin::parse("version", &table("version = '2.0.0'\nfilter = 'a'")).unwrap();
+        assert_eq!(
+            b.polyship_args().unwrap(),
+            ["version", "--filter", "a", "--", "2.0.0"]
+        );
     }
 
     #[test]

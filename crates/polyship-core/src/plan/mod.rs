@@ -89,6 +89,12 @@ pub enum PlanError {
     },
     #[error("the packages depend on each other in a cycle: {}; no release order exists", .0.cycle.join(" → "))]
     Cycle(crate::workspace::CycleError),
+    #[error("the version {version} is not above `{package}`'s version {current}")]
+    NotAbove {
+        package: String,
+        current: String,
+        version: String,
+    },
 }
 
 impl PlanError {
@@ -99,6 +105,9 @@ impl PlanError {
                 "select its dependents too, with `--filter '...{dependency}'`"
             )),
             PlanError::Cycle(c) => Some(c.help()),
+            PlanError::NotAbove { .. } => Some(
+                "give a version above every released package's, or leave it out to plan one from the changes".into(),
+            ),
         }
     }
 }
@@ -111,6 +120,9 @@ pub struct Options {
     pub selected: Option<Vec<bool>>,
     /// Prerelease mode.
     pub pre: Option<PreMode>,
+    /// The version every release goes to, whatever its bump (`polyship version 2.0.0`); each
+    /// ecosystem writes it in its own scheme. It must be above every releasing package's version.
+    pub version: Option<Version>,
 }
 
 /// A prerelease line, as `.changeset/pre.json` records it.
@@ -442,6 +454,32 @@ pub fn published_requirement(
     )
 }
 
+/// The bump that goes from `from` to `to`.
+fn difference(from: &Version, to: &Version) -> Bump {
+    if to.major != from.major {
+        Bump::Major
+    } else if to.minor != from.minor {
+        Bump::Minor
+    } else {
+        Bump::Patch
+    }
+}
+
+/// The release tags of `plan` that already exist in `repo`: an explicit version must be new.
+pub fn existing_tags(repo: &gix::Repository, plan: &Plan, changes: &Changes) -> Vec<String> {
+    plan.releases
+        .iter()
+        .filter_map(|r| {
+            let tag = changes.schemes.templates[r.package].first()?.render(&r.to);
+            let name = format!("refs/tags/{tag}");
+            repo.try_find_reference(name.as_str())
+                .ok()
+                .flatten()
+                .map(|_| tag)
+        })
+        .collect()
+}
+
 /// Plans with `options`: a selection of packages and a prerelease mode.
 pub fn plan_with(
     ws: &Workspace,
@@ -552,6 +590,9 @@ impl<'a> Planning<'a> {
     /// The version a bump gives, on the prerelease line when there is one.
     fn version_for(&self, p: usize, b: Bump) -> Option<Version> {
         let v = self.versions[p].as_ref().ok()?;
+        if let Some(explicit) = &self.options.version {
+            return Some(explicit.clone());
+        }
         let next = inc(v, b)?;
         match self.label() {
             Some(label) => with_prerelease(&next, label, next_pre_number(v)?).ok(),
@@ -825,6 +866,22 @@ impl<'a> Planning<'a> {
                 next[wheel] = Some(v);
             }
         }
+        if let Some(explicit) = &self.options.version {
+            for (p, v) in next.iter_mut().enumerate() {
+                let Some(v) = v else { continue };
+                if let Ok(current) = &self.versions[p]
+                    && explicit <= current
+                {
+                    let package = &self.ws.packages[p];
+                    return Err(PlanError::NotAbove {
+                        package: package.id(),
+                        current: package.version.clone().unwrap_or_default(),
+                        version: explicit.to_string(),
+                    });
+                }
+                v.clone_from(explicit);
+            }
+        }
         Ok(next)
     }
 
@@ -929,7 +986,11 @@ impl<'a> Planning<'a> {
                 ecosystem: package.ecosystem,
                 from: package.version.clone().unwrap_or_default(),
                 to: rendered,
-                bump: self.bump[p],
+                // An explicit version says how far it goes; the changes may have asked for less.
+                bump: match (&self.options.version, &self.versions[p]) {
+                    (Some(_), Ok(from)) => difference(from, to),
+                    _ => self.bump[p],
+                },
                 reasons: std::mem::take(&mut self.reasons[p]),
                 changes: self.counted[p].clone(),
             });

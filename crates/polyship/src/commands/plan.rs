@@ -28,6 +28,10 @@ pub struct PlanArgs {
     /// Leave the prerelease line: final versions for every package on it
     #[arg(long)]
     pub graduate: bool,
+    /// Release every package of the plan at this version, whatever its changes ask for; each
+    /// ecosystem writes it in its own scheme (`2.0.0-beta.1` is `2.0.0b1` for Python)
+    #[arg(value_name = "VERSION", conflicts_with_all = ["pre", "graduate"])]
+    pub release_version: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +51,23 @@ pub struct Planned {
     pub plan: Plan,
     pub selected: Option<Vec<bool>>,
     pub mode: pre::Mode,
+}
+
+/// The explicit version of `polyship plan|version <VERSION>`, read as SemVer or PEP 440.
+fn explicit_version(text: Option<&str>) -> anyhow::Result<Option<semver::Version>> {
+    let Some(text) = text else { return Ok(None) };
+    match polyship_core::version::Scheme::Pep440.read(text.trim()) {
+        Some(v) => Ok(Some(v)),
+        None => Err(CommandError {
+            message: format!("`{text}` is not a version"),
+            help: Some(
+                "write a full version such as `2.0.0`, or a prerelease such as `2.0.0-beta.1` (`2.0.0b1`)"
+                    .into(),
+            ),
+            usage: true,
+        }
+        .into()),
+    }
 }
 
 /// Discovers, collects changes and plans as `args` say. Pre mode continues when the repository
@@ -118,7 +139,9 @@ pub fn make(cx: &Context, args: &PlanArgs) -> anyhow::Result<Planned> {
         })?;
         Some(mask)
     };
+    let version = explicit_version(args.release_version.as_deref())?;
     let options = Options {
+        version,
         selected: selected.clone(),
         pre: match &mode {
             pre::Mode::Normal => None,
@@ -132,6 +155,16 @@ pub fn make(cx: &Context, args: &PlanArgs) -> anyhow::Result<Planned> {
     let plan = polyship_core::plan::plan_with(ws, &changes, config, &options)?;
     for w in &plan.warnings {
         cx.warn(w);
+    }
+    if args.release_version.is_some()
+        && let Ok(repo) = polyship_core::changes::history::open(&cx.root)
+        && let [tag, ..] = polyship_core::plan::existing_tags(&repo, &plan, &changes).as_slice()
+    {
+        return Err(CommandError::failed(
+            format!("the tag `{tag}` already exists: that version was released before"),
+            "give a version that has no release tag yet",
+        )
+        .into());
     }
     Ok(Planned {
         discovered,

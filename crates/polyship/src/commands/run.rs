@@ -53,6 +53,10 @@ pub struct Args {
     /// Run this step and everything after it again, even if the last run already did
     #[arg(long, value_name = "STEP|GROUP")]
     from: Option<String>,
+    /// The version the `version` steps release at (those without `with.version`), and
+    /// `{{ version }}` in templates
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
     /// Print the result as a JSON document (`"schema": 1`) on stdout instead of a table
     #[arg(long)]
     json: bool,
@@ -78,7 +82,10 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     let inputs = pipeline::Inputs {
         env: std::env::vars().collect(),
         commit: runner::head(&cx.root, &git_dir),
-        version: shared_version(cx, &loaded, name),
+        version: args
+            .version
+            .clone()
+            .or_else(|| shared_version(cx, &loaded, name)),
     };
     let pipeline = pipeline::resolve(&loaded, name, &inputs).map_err(|e| match &e {
         ResolveError::Unknown { .. } => anyhow::Error::from(CommandError {
@@ -88,6 +95,16 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }),
         ResolveError::Invalid { .. } => e.into(),
     })?;
+    let mut pipeline = pipeline;
+    if let Some(version) = &args.version {
+        for step in &mut pipeline.steps {
+            if let Action::Builtin(Builtin::Version(args)) = &mut step.action
+                && !args.iter().any(|a| a == "--")
+            {
+                args.extend(["--".to_owned(), version.clone()]);
+            }
+        }
+    }
     let mut redactor = Redactor::from_env();
     for secret in &pipeline.secrets {
         if let Ok(value) = std::env::var(secret) {

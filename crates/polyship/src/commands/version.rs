@@ -31,10 +31,10 @@ pub struct Args {
     #[arg(long)]
     no_lockfile: bool,
     /// Throwaway versions (`0.0.0-<tag>-<datetime>` by default) that consume nothing and commit nothing
-    #[arg(long, value_name = "TAG", conflicts_with_all = ["graduate", "pre", "plan_file"])]
+    #[arg(long, value_name = "TAG", conflicts_with_all = ["graduate", "pre", "plan_file", "release_version"])]
     snapshot: Option<String>,
     /// Apply this saved plan (`polyship plan --json > plan.json`) instead of planning again
-    #[arg(long = "plan", value_name = "FILE", conflicts_with_all = ["graduate", "pre", "filter"])]
+    #[arg(long = "plan", value_name = "FILE", conflicts_with_all = ["graduate", "pre", "filter", "release_version"])]
     plan_file: Option<std::path::PathBuf>,
 }
 
