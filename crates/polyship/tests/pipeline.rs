@@ -1047,29 +1047,7 @@ with = {{ kind = "slack", webhook = "{hook}" }}
 "#,
         hook = receiver.url("hooks/release")
     );
-    let r = Repo::new()
-        .file(
-            "package.json",
-            &format!(
-                "{{ \"name\": \"{name}\", \"version\": \"1.0.0\", \"main\": \"index.js\" }}\n"
-            ),
-        )
-        .file("index.js", "module.exports = 1;\n")
-        .file("polyship.toml", &config)
-        .commit("feat: the first version")
-        .tag(&format!("{name}@1.0.0"));
-    r.write("index.js", "module.exports = 2;\n");
-    r.git(&["add", "-A"]);
-    r.git(&["commit", "-q", "-m", "feat: two"]);
-    let origin = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("git")
-        .args(["init", "-q", "--bare"])
-        .arg(origin.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
-    r.git(&["push", "-q", "origin", "main", "--tags"]);
+    let (r, origin) = npm_release_repo(&name, &config);
 
     let env = [("NPM_TOKEN", var("POLYSHIP_TEST_NPM_TOKEN"))];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1164,4 +1142,144 @@ with = {{ kind = "slack", webhook = "{hook}" }}
 
 fn status_of(r: &Repo) -> serde_json::Value {
     status(r, "release")
+}
+
+/// An npm package `name` released at 1.0.0 (tagged) with one feature since, `config` as its
+/// `polyship.toml`, and a bare `origin` that has both commits and the tag.
+fn npm_release_repo(name: &str, config: &str) -> (Repo, tempfile::TempDir) {
+    let r = Repo::new()
+        .file(
+            "package.json",
+            &format!(
+                "{{ \"name\": \"{name}\", \"version\": \"1.0.0\", \"main\": \"index.js\" }}\n"
+            ),
+        )
+        .file("index.js", "module.exports = 1;\n")
+        .file("polyship.toml", config)
+        .commit("feat: the first version")
+        .tag(&format!("{name}@1.0.0"));
+    r.write("index.js", "module.exports = 2;\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "feat: two"]);
+    let origin = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("git")
+        .args(["init", "-q", "--bare"])
+        .arg(origin.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
+    r.git(&["push", "-q", "origin", "main", "--tags"]);
+    (r, origin)
+}
+
+#[test]
+fn the_steps_of_publish_run_as_builtins_of_their_own_and_a_rerun_goes_on() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("steps-{}x{nanos}", std::process::id());
+    let config = format!(
+        r#"[publish]
+timeout = 60
+
+[publish.npm]
+registry = "{npm}"
+
+[pipeline.release]
+[[pipeline.release.step]]
+name = "version"
+uses = "version"
+
+[[pipeline.release.step]]
+name = "preflight"
+uses = "preflight"
+needs = ["version"]
+
+[[pipeline.release.step]]
+name = "build"
+uses = "build"
+needs = ["preflight"]
+
+[[pipeline.release.step]]
+name = "upload"
+uses = "upload"
+needs = ["build"]
+
+[[pipeline.release.step]]
+name = "push"
+uses = "push"
+needs = ["upload"]
+
+[[pipeline.release.step]]
+name = "forge-release"
+uses = "forge-release"
+needs = ["push"]
+
+[[pipeline.release.step]]
+name = "verify"
+uses = "verify"
+needs = ["forge-release"]
+"#
+    );
+    let (r, origin) = npm_release_repo(&name, &config);
+    let token = var("POLYSHIP_TEST_NPM_TOKEN");
+    let env = [("NPM_TOKEN", token.as_str())];
+    let on_npm = || {
+        let view = std::process::Command::new("npm")
+            .args([
+                "view",
+                &format!("{name}@1.1.0"),
+                "version",
+                "--registry",
+                &npm,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&view.stdout).trim() == "1.1.0"
+    };
+    let remote_tag = || {
+        r.git(&["ls-remote", "--tags", &origin.path().to_string_lossy()])
+            .contains(&format!("refs/tags/{name}@1.1.0"))
+    };
+
+    // Up to `upload`: the package is on its registry, its tag is local, nothing is pushed, and
+    // the release stays open in publish's journal.
+    let out = run(&r, &["release", "--only", "upload"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("[build] note: stopped after `build` (--until)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("[upload]    Published {name} 1.1.0")),
+        "{}",
+        out.stderr
+    );
+    assert!(on_npm(), "not on the registry after `upload`");
+    assert!(!remote_tag(), "pushed before `push`");
+    assert!(r.git(&["tag"]).contains(&format!("{name}@1.1.0")));
+
+    // The rest: the finished steps are not run again (a finished run is not resumed, so they
+    // run and find nothing to do); push, forge release and verify complete the release.
+    let out = run(&r, &["release"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(remote_tag(), "not pushed: {}", out.stderr);
+    assert_eq!(
+        states(&status(&r, "release"))
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect::<Vec<_>>(),
+        ["succeeded"; 7]
+    );
+    assert!(
+        out.stderr.contains("[version] note: nothing to release"),
+        "{}",
+        out.stderr
+    );
 }

@@ -13,7 +13,8 @@ pub enum Builtin {
     CheckClean,
     /// `polyship version` with these arguments; an explicit version comes last, after `--`.
     Version(Vec<String>),
-    /// `polyship publish` with these arguments.
+    /// `polyship publish` with these arguments: the whole release, or (the built-ins named after
+    /// its steps) `--dry-run` for `preflight` and `--until <step>` for the others.
     Publish(Vec<String>),
     /// Every package of the release is on its registry with polyship's checksum, tagged and
     /// pushed, its forge release made: `polyship publish --dry-run` finds nothing left to do.
@@ -23,7 +24,19 @@ pub enum Builtin {
 }
 
 /// The names `uses` accepts.
-pub const NAMES: &[&str] = &["check-clean", "version", "publish", "verify", "notify"];
+pub const NAMES: &[&str] = &[
+    "check-clean",
+    "version",
+    "publish",
+    "preflight",
+    "tag",
+    "build",
+    "upload",
+    "push",
+    "forge-release",
+    "verify",
+    "notify",
+];
 
 impl Builtin {
     /// Reads `uses` and its rendered `with`; `Err` is the message for the offending line.
@@ -45,8 +58,13 @@ impl Builtin {
                 }
                 Builtin::Version(args)
             }
-            "publish" => {
+            "publish" | "preflight" | "tag" | "build" | "upload" | "push" | "forge-release" => {
                 let mut args = vec!["publish".to_owned()];
+                match uses {
+                    "publish" | "forge-release" => {}
+                    "preflight" => args.push("--dry-run".to_owned()),
+                    step => args.extend(["--until".to_owned(), step.to_owned()]),
+                }
                 with.filters(&mut args)?;
                 with.flag("no-push", "--no-push", &mut args)?;
                 if let Some(jobs) = with.integer("jobs")? {
@@ -164,7 +182,9 @@ impl With<'_> {
     fn finish(&self) -> Result<(), String> {
         let known: &[&str] = match self.uses {
             "version" => &["filter", "pre", "graduate", "no-lockfile", "version"],
-            "publish" => &["filter", "no-push", "jobs"],
+            "publish" | "preflight" | "tag" | "build" | "upload" | "push" | "forge-release" => {
+                &["filter", "no-push", "jobs"]
+            }
             "verify" => &["filter"],
             "notify" => &["kind", "webhook", "on", "body"],
             _ => &[],
@@ -265,6 +285,13 @@ mod tests {
                 "2"
             ]
         );
+        let b = Builtin::parse("upload", &table("no-push = true")).unwrap();
+        assert_eq!(
+            b.polyship_args().unwrap(),
+            ["publish", "--until", "upload", "--no-push"]
+        );
+        let b = Builtin::parse("preflight", &table("")).unwrap();
+        assert_eq!(b.polyship_args().unwrap(), ["publish", "--dry-run"]);
         let b = Builtin::parse("version", &table("pre = 'beta'")).unwrap();
         assert_eq!(b.polyship_args().unwrap(), ["version", "--pre", "beta"]);
         let b = Builtin::parse("version", &table("version = '2.0.0'\nfilter = 'a'")).unwrap();

@@ -43,6 +43,36 @@ pub struct Options<'a> {
     pub jobs: Option<usize>,
     /// Set by a signal handler: start nothing new, record where the release stands, stop.
     pub interrupted: &'a AtomicBool,
+    /// The last step to run (`--until`); `None` runs them all. A release stopped early stays
+    /// open in the journal, and the next run goes on from where it stands.
+    pub until: Option<Step>,
+}
+
+/// The steps of a release after preflight, in their order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// What is already on its registry, and private packages, get their tags.
+    Tag,
+    /// Every package whose build needs no registry is built.
+    Build,
+    /// Every pending package is uploaded in dependency order, each tagged once it is out.
+    Upload,
+    /// The release commit and the tags reach the remote.
+    Push,
+    /// The forge release of every pushed tag.
+    ForgeRelease,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Tag => "tag",
+            Step::Build => "build",
+            Step::Upload => "upload",
+            Step::Push => "push",
+            Step::ForgeRelease => "forge-release",
+        }
+    }
 }
 
 /// Where one package's release ends up.
@@ -917,11 +947,24 @@ pub fn run(
         return Ok(preflighted.into_report());
     }
     let mut release = preflighted.start(report)?;
-    release.tag_existing();
-    release.build();
-    release.upload();
-    release.push();
-    release.forge_release();
+    for step in [
+        Step::Tag,
+        Step::Build,
+        Step::Upload,
+        Step::Push,
+        Step::ForgeRelease,
+    ] {
+        match step {
+            Step::Tag => release.tag_existing(),
+            Step::Build => release.build(),
+            Step::Upload => release.upload(),
+            Step::Push => release.push(),
+            Step::ForgeRelease => release.forge_release(),
+        }
+        if options.until == Some(step) && step != Step::ForgeRelease {
+            return Ok(release.pause(step));
+        }
+    }
     release.finish()
 }
 
@@ -1108,6 +1151,18 @@ impl Running<'_> {
         if let Some(forge) = &self.cx.settings.forge {
             self.run.release(forge, &mut self.targets);
         }
+    }
+
+    /// The report of a release stopped after `step` on purpose: the journal keeps it open, so
+    /// the next `polyship publish` goes on from there.
+    pub fn pause(mut self, step: Step) -> Report {
+        let interrupted = self.interrupted();
+        self.notes.push(format!(
+            "stopped after `{}` (--until): `polyship publish` goes on from here",
+            step.as_str()
+        ));
+        self.cx
+            .report(self.targets, self.commit_pushed, interrupted, self.notes)
     }
 
     /// The journal's last word: complete, failed or interrupted; the report.

@@ -33,12 +33,37 @@ pub struct Args {
     /// How many packages publish at once [default: `[publish] jobs`, else 4]
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Stop after this step; the next `polyship publish` goes on from there
+    #[arg(long, value_enum, value_name = "STEP", conflicts_with = "dry_run")]
+    until: Option<UntilStep>,
     /// Print where the last release stands, from its journal, and do nothing else
     #[arg(long, conflicts_with_all = ["dry_run", "no_push", "filter", "jobs"])]
     status: bool,
     /// Print the result as a JSON document (`"schema": 1`) on stdout instead of a table
     #[arg(long)]
     json: bool,
+}
+
+/// The steps `--until` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum UntilStep {
+    Tag,
+    Build,
+    Upload,
+    Push,
+    ForgeRelease,
+}
+
+impl UntilStep {
+    fn step(self) -> publish::Step {
+        match self {
+            UntilStep::Tag => publish::Step::Tag,
+            UntilStep::Build => publish::Step::Build,
+            UntilStep::Upload => publish::Step::Upload,
+            UntilStep::Push => publish::Step::Push,
+            UntilStep::ForgeRelease => publish::Step::ForgeRelease,
+        }
+    }
 }
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
@@ -90,6 +115,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         selected: mask.as_deref(),
         jobs: args.jobs,
         interrupted: &stop,
+        until: args.until.map(UntilStep::step),
     };
     let progress = Progress::new(cx);
     let reporter = |event: Event<'_>| progress.event(event);

@@ -542,7 +542,17 @@ fn builtin_dry_run(out: &mut String, builtin: &Builtin, options: &Options) -> bo
         args[0].clone(),
         "--dry-run".to_owned(),
     ];
-    command.extend(args[1..].iter().cloned());
+    // The dry run of a publish step is the whole release's: `--until` stops a real one.
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--dry-run" => {}
+            "--until" => {
+                rest.next();
+            }
+            _ => command.push(arg.clone()),
+        }
+    }
     let result = std::process::Command::new(&options.polyship)
         .args(&command)
         .env("NO_COLOR", "1")
