@@ -344,6 +344,15 @@ run = "mkdir -p scratch && touch scratch/ran && echo key=$DEPLOY_KEY auth=$AUTH 
         "{}",
         dry.stdout
     );
+    let doc = run(&r, &["deploy", "--dry-run", "--json"], &env);
+    let parsed = doc.json();
+    assert_eq!(parsed["steps"][0]["env"], serde_json::json!(["AUTH"]));
+    assert_eq!(
+        parsed["secrets"],
+        serde_json::json!(["DEPLOY_KEY", "OTHER_KEY"])
+    );
+    assert_eq!(parsed["problems"], serde_json::json!([]));
+    assert!(!doc.stdout.contains(secret), "{}", doc.stdout);
     let out = run(&r, &["deploy"], &env);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(r.exists("scratch/ran"));

@@ -112,6 +112,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     let options = options(cx, args, &pipeline, git_dir, redactor)?;
+    if args.dry_run && args.json {
+        return dry_run_json(&pipeline, &options);
+    }
     if args.dry_run {
         return dry_run(cx, &pipeline, &options);
     }
@@ -429,6 +432,61 @@ fn dry_run(cx: &Context, pipeline: &Pipeline, options: &Options) -> anyhow::Resu
     }
     cx.note("dry run: nothing was run");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--dry-run --json`: the resolved steps in order and what preflight finds, as a document;
+/// values of the environment are left out, as in the text form.
+fn dry_run_json(pipeline: &Pipeline, options: &Options) -> anyhow::Result<ExitCode> {
+    let redact = |s: &str| options.redactor.redact(s);
+    let steps: Vec<serde_json::Value> = pipeline
+        .order
+        .iter()
+        .map(|&i| {
+            let step = &pipeline.steps[i];
+            let (run, shell, uses) = match &step.action {
+                Action::Run { command, shell } => {
+                    (Some(redact(command)), Some(shell.join(" ")), None)
+                }
+                Action::Builtin(b) => (None, None, Some(redact(&b.describe()))),
+            };
+            serde_json::json!({
+                "name": step.name,
+                "step": step.declared,
+                "group": step.group,
+                "needs": step.needs.iter().map(|&n| &pipeline.steps[n].name).collect::<Vec<_>>(),
+                "run": run,
+                "uses": uses,
+                "shell": shell,
+                "working_directory": step.dir.strip_prefix(&options.root).unwrap_or(&step.dir),
+                "container": step.container.as_ref().map(|c| serde_json::json!({ "image": c.image, "engine": c.engine })),
+                "env": step.env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                "outputs": step.outputs,
+                "timeout_secs": step.timeout.map(|t| t.as_secs()),
+                "retries": step.retries,
+                "skipped": options.skip[i] || !options.selected[i],
+            })
+        })
+        .collect();
+    let problems = runner::preflight(pipeline, options, false);
+    let doc = serde_json::json!({
+        "schema": 1,
+        "pipeline": pipeline.name,
+        "description": pipeline.description,
+        "secrets": pipeline.secrets,
+        "steps": steps,
+        "problems": problems.iter().map(|p| serde_json::json!({ "message": p.message, "help": p.help })).collect::<Vec<_>>(),
+    });
+    let mut out = serde_json::to_string_pretty(&doc)?;
+    out.push('\n');
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .context("failed to write to stdout")?;
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// One step of the dry run, and its built-in's own dry run; `false` when that failed.
