@@ -1291,4 +1291,54 @@ needs = ["forge-release"]
         "{}",
         out.stderr
     );
+
+    // Someone publishes 2.0.0 from elsewhere: an explicit `2.0.0` is refused before anything is
+    // written, since the registry has it.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("package.json"),
+        format!("{{ \"name\": \"{name}\", \"version\": \"2.0.0\" }}\n"),
+    )
+    .unwrap();
+    let host = npm.trim_start_matches("http:");
+    std::fs::write(
+        other.path().join(".npmrc"),
+        format!("{host}:_authToken=${{NPM_TOKEN}}\n"),
+    )
+    .unwrap();
+    let published = std::process::Command::new("npm")
+        .args(["publish", "--registry", &npm])
+        .current_dir(other.path())
+        .env("NPM_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    r.write("index.js", "module.exports = 3;\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "feat: three"]);
+    let out = run(
+        &r,
+        &["release", "--only", "version", "--version", "2.0.0"],
+        &env,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "[version] error: {name} 2.0.0 is already on its registry"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+    let out = run(
+        &r,
+        &["release", "--only", "version", "--version", "2.1.0"],
+        &env,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(r.read("package.json").contains("\"version\": \"2.1.0\""));
 }

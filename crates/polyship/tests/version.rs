@@ -986,6 +986,12 @@ fn changesets_github_changelog_lines_link_pull_requests_and_thank_authors() {
     );
 }
 
+fn registry(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run `scripts/test`, or `source scripts/registries` first")
+    })
+}
+
 #[test]
 fn an_explicit_version_releases_every_planned_package_at_it_in_each_scheme() {
     let r = Repo::new()
@@ -997,7 +1003,15 @@ fn an_explicit_version_releases_every_planned_package_at_it_in_each_scheme() {
         )
         .file("js/other/package.json", "{ \"name\": \"other\", \"version\": \"0.3.0\" }\n")
         .file("py/pyproject.toml", "[project]\nname = \"pkg\"\nversion = \"1.9.0\"\n")
-        .file("polyship.toml", "[[package]]\npath = \"py\"\n")
+        // The local registries (scripts/registries): an explicit version must not be on them.
+        .file(
+            "polyship.toml",
+            &format!(
+                "[[package]]\npath = \"py\"\n\n[publish.npm]\nregistry = \"{}\"\n\n[publish.python]\nindex = \"{}\"\n",
+                registry("POLYSHIP_TEST_NPM_REGISTRY"),
+                registry("POLYSHIP_TEST_PYPI_URL")
+            ),
+        )
         .commit("feat: first")
         .tag("lib@1.2.0")
         .tag("app@1.0.0")
@@ -1046,6 +1060,7 @@ fn an_explicit_version_releases_every_planned_package_at_it_in_each_scheme() {
     );
     let out = r.run(&["version", "2.0.0-beta.1"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(!out.stderr.contains("could not check"), "{}", out.stderr);
     // The changed packages, and `app`, which `^1.2.0` would leave behind, all at the version;
     // Python writes it in PEP 440; `other` has no changes and stays.
     assert!(

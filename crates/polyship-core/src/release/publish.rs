@@ -282,6 +282,71 @@ pub(crate) fn slash(url: &str) -> String {
     }
 }
 
+/// Which of `releases` (package index, new version) are already on their registries, read as a
+/// release would read them: an explicit version (`polyship version 2.0.0`) must be new there.
+/// Private packages are not read. `Err` when a registry could not answer.
+pub fn on_registries(
+    ws: &Workspace,
+    config: &LoadedConfig,
+    root: &Path,
+    releases: &[(usize, String)],
+) -> Vec<(usize, Result<bool, registry::RegistryError>)> {
+    let changesets = crate::changes::changesets_config::read(root, &mut Vec::new())
+        .ok()
+        .flatten();
+    let configure = crate::ecosystem::Configure {
+        ws,
+        config,
+        root,
+        changesets: changesets.as_ref(),
+    };
+    let (mut settings, mut registries) =
+        (crate::ecosystem::Settings::default(), Registries::default());
+    for adapter in crate::ecosystem::ADAPTERS {
+        adapter.configure(&configure, &mut settings, &mut registries, &mut Vec::new());
+    }
+    let agent = registry::agent();
+    let public: Vec<&(usize, String)> = releases
+        .iter()
+        .filter(|(p, _)| !ws.packages[*p].private)
+        .collect();
+    // Eight reads at once: a registry that does not answer costs its retries once, not once per
+    // package.
+    let lanes = public.len().clamp(1, 8);
+    let read = |lane: usize| {
+        public
+            .iter()
+            .skip(lane)
+            .step_by(lanes)
+            .map(|(p, version)| {
+                let package = &ws.packages[*p];
+                let registries = package
+                    .ecosystem
+                    .adapter()
+                    .registries_for(package, &registries);
+                let found = registry::presence(
+                    &agent,
+                    &registries,
+                    package.ecosystem,
+                    &package.name,
+                    version,
+                )
+                .map(|presence| matches!(presence, Presence::Published { .. }));
+                (*p, found)
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut found: Vec<(usize, Result<bool, registry::RegistryError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..lanes).map(|lane| s.spawn(move || read(lane))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    found.sort_by_key(|(p, _)| *p);
+    found
+}
+
 /// Whether a package's version is on its registry (the ecosystem's to say which: an npm
 /// package's own `publishConfig.registry` when it names one).
 fn presence_of(

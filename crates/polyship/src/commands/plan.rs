@@ -53,6 +53,57 @@ pub struct Planned {
     pub mode: pre::Mode,
 }
 
+/// An explicit version is new: no release tag of it exists, and no registry has it. A registry
+/// that cannot answer is a warning (the release's preflight asks again).
+fn unreleased(
+    cx: &Context,
+    discovered: &super::Discovered,
+    changes: &Changes,
+    plan: &polyship_core::plan::Plan,
+) -> anyhow::Result<()> {
+    if let Ok(repo) = polyship_core::changes::history::open(&cx.root)
+        && let [tag, ..] = polyship_core::plan::existing_tags(&repo, plan, changes).as_slice()
+    {
+        return Err(CommandError::failed(
+            format!("the tag `{tag}` already exists: that version was released before"),
+            "give a version that has no release tag yet",
+        )
+        .into());
+    }
+    let releases: Vec<(usize, String)> = plan
+        .releases
+        .iter()
+        .map(|r| (r.package, r.to.clone()))
+        .collect();
+    let ws = &discovered.workspace;
+    for (p, found) in
+        polyship_core::release::publish::on_registries(ws, &discovered.config, &cx.root, &releases)
+    {
+        let package = &ws.packages[p];
+        let version = &releases
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        match found {
+            Ok(true) => {
+                return Err(CommandError::failed(
+                    format!("{} {version} is already on its registry", package.name),
+                    "give a version no registry has yet",
+                )
+                .into());
+            }
+            Ok(false) => {}
+            Err(e) => cx.warn(&polyship_core::Warning::new(format!(
+                "could not check that {} {version} is new on its registry: {}",
+                package.name,
+                polyship_core::release::redact::Redactor::from_env().redact(&e.to_string())
+            ))),
+        }
+    }
+    Ok(())
+}
+
 /// The explicit version of `polyship plan|version <VERSION>`, read as SemVer or PEP 440.
 fn explicit_version(text: Option<&str>) -> anyhow::Result<Option<semver::Version>> {
     let Some(text) = text else { return Ok(None) };
@@ -156,15 +207,8 @@ pub fn make(cx: &Context, args: &PlanArgs) -> anyhow::Result<Planned> {
     for w in &plan.warnings {
         cx.warn(w);
     }
-    if args.release_version.is_some()
-        && let Ok(repo) = polyship_core::changes::history::open(&cx.root)
-        && let [tag, ..] = polyship_core::plan::existing_tags(&repo, &plan, &changes).as_slice()
-    {
-        return Err(CommandError::failed(
-            format!("the tag `{tag}` already exists: that version was released before"),
-            "give a version that has no release tag yet",
-        )
-        .into());
+    if args.release_version.is_some() {
+        unreleased(cx, &discovered, &changes, &plan)?;
     }
     Ok(Planned {
         discovered,
