@@ -24,7 +24,10 @@ SHAPES="${SHAPES:-lerna-import:gc lerna-import:no-graph lerna-import:fast-import
 HASH="$(cat bench/shapes.py | sha1sum | cut -c1-8)"
 mkdir -p "$CACHE"
 cargo build --release --locked --quiet
-POLYSHIP="$PWD/target/release/polyship"
+# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+POLYSHIP="$target_dir/release/polyship"
 BENCH="$PWD/bench"
 
 fixture() { # size shape -> path (generated when missing)

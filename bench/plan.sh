@@ -22,7 +22,10 @@ HASH="$(sha1sum bench/history.py | cut -c1-8)"
 REPO="$CACHE/history-$N-$M-$HASH"
 mkdir -p "$CACHE"
 cargo build --release --locked --quiet
-POLYSHIP="$PWD/target/release/polyship"
+# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+POLYSHIP="$target_dir/release/polyship"
 TIMEIT="$PWD/bench/timeit.py"
 HISTORY="$PWD/bench/history.py"
 if [ ! -d "$REPO/.git" ]; then
