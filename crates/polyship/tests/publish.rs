@@ -1230,6 +1230,17 @@ fn forge_releases_carry_the_changelog_and_are_never_duplicated() {
     );
     assert!(npm_published(&npm, &lib, "1.0.0"));
     forge.fail_next(502, 0);
+    // A dry run reads the forge: the packages are out, tagged and pushed, but no release is made
+    // (lib's draft does not count).
+    let dry = f.run_with(&["publish", "--dry-run", "--json"], &env).json();
+    assert_eq!(dry["forge"], true);
+    let targets = dry["targets"].as_array().unwrap();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t["pushed"] == true && t["release"].is_null()),
+        "{dry:#}"
+    );
 
     let out = f.run_with(&["publish"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
@@ -1257,6 +1268,16 @@ fn forge_releases_carry_the_changelog_and_are_never_duplicated() {
         out.stdout.contains("/acme/mono/releases/tag/"),
         "{}",
         out.stdout
+    );
+
+    // Now a dry run finds every release, with the changelog's notes.
+    let dry = f.run_with(&["publish", "--dry-run", "--json"], &env).json();
+    let targets = dry["targets"].as_array().unwrap();
+    assert!(
+        targets.iter().all(|t| t["release"]
+            .as_str()
+            .is_some_and(|u| u.contains("/releases/tag/"))),
+        "{dry:#}"
     );
 
     // Once more: only reads.

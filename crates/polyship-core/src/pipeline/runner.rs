@@ -998,7 +998,8 @@ fn signal(pid: Option<u32>, signal: &str) {
 }
 
 /// What `polyship publish --dry-run --json` says is left to do; `None` when every package of
-/// the release is on its registry with our content (or private), tagged, and pushed.
+/// the release is on its registry with our content (or private), tagged, and pushed, and — with
+/// a forge — has its forge release with the changelog's notes.
 fn verify_report(stdout: &[u8]) -> Option<String> {
     let Ok(doc) = serde_json::from_slice::<serde_json::Value>(stdout) else {
         return Some("`polyship publish --dry-run --json` printed no JSON document".into());
@@ -1020,6 +1021,11 @@ fn verify_report(stdout: &[u8]) -> Option<String> {
             }
             if !flag("pushed") {
                 missing.push("tag not pushed".to_owned());
+            }
+            if doc.get("forge").and_then(serde_json::Value::as_bool) == Some(true)
+                && t.get("release").is_none_or(serde_json::Value::is_null)
+            {
+                missing.push("no forge release with the changelog's notes".to_owned());
             }
             if let Some(error) = t.get("error").and_then(serde_json::Value::as_str) {
                 missing.push(error.to_owned());

@@ -161,6 +161,18 @@ impl Forge {
         }
     }
 
+    /// The published (not draft) release of `tag`: its address and notes.
+    pub fn published(
+        &self,
+        agent: &ureq::Agent,
+        tag: &str,
+    ) -> Result<Option<(String, String)>, ForgeError> {
+        Ok(self
+            .find(agent, tag)?
+            .filter(|f| !f.draft)
+            .map(|f| (f.url, f.body)))
+    }
+
     /// The release of `tag`, drafts included.
     fn find(&self, agent: &ureq::Agent, tag: &str) -> Result<Option<Found>, ForgeError> {
         let read = |v: &Value| {

@@ -179,6 +179,8 @@ pub struct Report {
     pub targets: Vec<Target>,
     /// Whether the release commit is on the remote branch (`None` with `--no-push`).
     pub commit_pushed: Option<bool>,
+    /// Whether a forge is configured: then a dry run reads each pushed tag's forge release.
+    pub forge: bool,
     pub interrupted: bool,
     /// Notes for the user (skipped steps, packages without versions).
     pub notes: Vec<String>,
@@ -1075,6 +1077,10 @@ pub fn preflight<'a>(
         });
     }
     check_repository(&cx, &agent, &targets, &mut problems)?;
+    let mut targets = targets;
+    if options.dry_run {
+        cx.read_forge_releases(&agent, &mut targets);
+    }
     let (setup, npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
     let mut lock = None;
     let old = journal::load(&cx.git_dir)?;
@@ -1270,8 +1276,41 @@ impl Release<'_> {
             dry_run: self.options.dry_run,
             targets,
             commit_pushed,
+            forge: self.settings.forge.is_some(),
             interrupted,
             notes,
+        }
+    }
+
+    /// A dry run's look at the forge: each pushed tag's published release, when its notes are
+    /// the changelog's section. Nothing is written.
+    fn read_forge_releases(&self, agent: &ureq::Agent, targets: &mut [Target]) {
+        let Some(forge) = &self.settings.forge else {
+            return;
+        };
+        for t in targets.iter_mut().filter(|t| t.pushed) {
+            let p = &self.ws.packages[t.package];
+            let changelog = self
+                .root
+                .join(&p.path)
+                .join(&self.config.config.changelog.path);
+            let notes = std::fs::read_to_string(&changelog)
+                .ok()
+                .and_then(|c| forge::changelog_section(&c, &t.version))
+                .unwrap_or_default();
+            match forge.published(agent, &t.tag) {
+                // Other notes than the changelog's: a release would update them, so a dry run
+                // does not count the release as made.
+                Ok(Some((url, body))) if body.trim() == notes.trim() => t.release = Some(url),
+                Ok(Some(_)) => {}
+                Ok(None) => {}
+                Err(e) => {
+                    t.error = Some(format!(
+                        "the forge release could not be read: {}",
+                        self.redactor.redact(&e.to_string())
+                    ));
+                }
+            }
         }
     }
 }
