@@ -1302,8 +1302,7 @@ impl Release<'_> {
                 // Other notes than the changelog's: a release would update them, so a dry run
                 // does not count the release as made.
                 Ok(Some((url, body))) if body.trim() == notes.trim() => t.release = Some(url),
-                Ok(Some(_)) => {}
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) => {
                     t.error = Some(format!(
                         "the forge release could not be read: {}",
