@@ -774,7 +774,12 @@ fn the_dry_run_shows_every_step_and_the_builtins_plans_and_changes_nothing() {
         )
         .file(
             "polyship.toml",
-            r#"[pipeline.release]
+            // The local Verdaccio: the built-ins' dry runs read a registry, and `lib` 2.0.0 is
+            // on the public one.
+            &(format!(
+                "[publish.npm]\nregistry = \"{}\"\n\n",
+                var("POLYSHIP_TEST_NPM_REGISTRY")
+            ) + r#"[pipeline.release]
 description = "Gates, version, publish"
 
 [[pipeline.release.step]]
@@ -793,7 +798,7 @@ name = "publish"
 uses = "publish"
 needs = ["version"]
 with = { no-push = true }
-"#,
+"#),
         )
         .commit("feat: the library")
         .tag("lib@1.0.0");
