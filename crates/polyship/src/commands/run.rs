@@ -87,7 +87,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(|| shared_version(cx, &loaded, name)),
     };
-    let pipeline = pipeline::resolve(&loaded, name, &inputs).map_err(|e| match &e {
+    let mut pipeline = pipeline::resolve(&loaded, name, &inputs).map_err(|e| match &e {
         ResolveError::Unknown { .. } => anyhow::Error::from(CommandError {
             message: e.to_string(),
             help: e.help(),
@@ -95,7 +95,6 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }),
         ResolveError::Invalid { .. } => e.into(),
     })?;
-    let mut pipeline = pipeline;
     if let Some(version) = &args.version {
         for step in &mut pipeline.steps {
             if let Action::Builtin(Builtin::Version(args)) = &mut step.action
