@@ -204,15 +204,8 @@ pub fn last(git_dir: &Path, pipeline: &str) -> Result<Option<Run>, JournalError>
     let Some((_, dir)) = runs(git_dir, pipeline).pop() else {
         return Ok(None);
     };
-    let path = dir.join("run.json");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|source| JournalError::Unparsable { path, source }),
-        // A run that died before its first record: nothing to resume from.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(JournalError::Read { path, source }),
-    }
+    // A run that died before its first record has none: nothing to resume from.
+    crate::release::journal::read(dir.join("run.json"))
 }
 
 /// Removes all but the last [`KEEP`] runs of `pipeline`.

@@ -187,7 +187,12 @@ fn file(git_dir: &Path) -> PathBuf {
 
 /// Reads the journal; `None` when there is none.
 pub fn load(git_dir: &Path) -> Result<Option<Journal>, JournalError> {
-    let path = file(git_dir);
+    read(file(git_dir))
+}
+
+/// Reads a JSON record (the release journal, a pipeline run's); `None` when the file does not
+/// exist. A record that does not parse is an error, never a fresh start: a rerun must not guess.
+pub fn read<T: serde::de::DeserializeOwned>(path: PathBuf) -> Result<Option<T>, JournalError> {
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
@@ -200,7 +205,7 @@ pub fn load(git_dir: &Path) -> Result<Option<Journal>, JournalError> {
 /// Why the journal or its lock could not be read or taken.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("{}: line {}: the release journal does not parse ({source}); delete it to start over", path.display(), source.line())]
+    #[error("{}: line {}: the journal does not parse ({source}); delete it to start over", path.display(), source.line())]
     Unparsable {
         path: PathBuf,
         #[source]
