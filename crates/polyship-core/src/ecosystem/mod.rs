@@ -239,6 +239,16 @@ pub struct Configure<'a> {
     pub changesets: Option<&'a crate::changes::changesets_config::ChangesetsConfig>,
 }
 
+/// Every adapter's release settings and read registries ([`Publish::configure`]); what is wrong
+/// goes to `problems`.
+pub fn configure_all(cx: &Configure<'_>, problems: &mut Vec<Problem>) -> (Settings, Registries) {
+    let (mut settings, mut registries) = (Settings::default(), Registries::default());
+    for adapter in ADAPTERS {
+        adapter.configure(cx, &mut settings, &mut registries, problems);
+    }
+    (settings, registries)
+}
+
 /// Each ecosystem's release settings, read by its adapter ([`Publish::configure`]) and read back
 /// only by it.
 #[derive(Debug, Clone, Default)]

@@ -284,6 +284,14 @@ pub(crate) fn slash(url: &str) -> String {
     }
 }
 
+/// The notes of `package`'s forge release of `version`: its changelog's section, empty without one.
+fn release_notes(root: &Path, package: &Package, changelog_path: &str, version: &str) -> String {
+    std::fs::read_to_string(root.join(&package.path).join(changelog_path))
+        .ok()
+        .and_then(|c| forge::changelog_section(&c, version))
+        .unwrap_or_default()
+}
+
 /// Which of `releases` (package index, new version) are already on their registries, read as a
 /// release would read them: an explicit version (`polyship version 2.0.0`) must be new there.
 /// Private packages are not read. `Err` when a registry could not answer.
@@ -302,11 +310,8 @@ pub fn on_registries(
         root,
         changesets: changesets.as_ref(),
     };
-    let (mut settings, mut registries) =
-        (crate::ecosystem::Settings::default(), Registries::default());
-    for adapter in crate::ecosystem::ADAPTERS {
-        adapter.configure(&configure, &mut settings, &mut registries, &mut Vec::new());
-    }
+    // What is wrong with the settings is preflight's to say; here they are only read.
+    let (_, registries) = crate::ecosystem::configure_all(&configure, &mut Vec::new());
     let agent = registry::agent();
     let public: Vec<&(usize, String)> = releases
         .iter()
@@ -833,11 +838,7 @@ impl Run<'_> {
     fn release(&self, forge: &Forge, targets: &mut [Target]) {
         for t in targets.iter_mut().filter(|t| t.pushed) {
             let p = &self.ws.packages[t.package];
-            let changelog = self.root.join(&p.path).join(self.changelog_path);
-            let notes_text = std::fs::read_to_string(&changelog)
-                .ok()
-                .and_then(|c| forge::changelog_section(&c, &t.version))
-                .unwrap_or_default();
+            let notes_text = release_notes(self.root, p, self.changelog_path, &t.version);
             let request = forge::ReleaseRequest {
                 tag: &t.tag,
                 name: &t.tag,
@@ -1290,14 +1291,7 @@ impl Release<'_> {
         };
         for t in targets.iter_mut().filter(|t| t.pushed) {
             let p = &self.ws.packages[t.package];
-            let changelog = self
-                .root
-                .join(&p.path)
-                .join(&self.config.config.changelog.path);
-            let notes = std::fs::read_to_string(&changelog)
-                .ok()
-                .and_then(|c| forge::changelog_section(&c, &t.version))
-                .unwrap_or_default();
+            let notes = release_notes(self.root, p, &self.config.config.changelog.path, &t.version);
             match forge.published(agent, &t.tag) {
                 // Other notes than the changelog's: a release would update them, so a dry run
                 // does not count the release as made.
@@ -1339,17 +1333,13 @@ fn open<'a>(
         .branch
         .clone()
         .unwrap_or_else(|| crate::changes::base_branch(config, changesets.as_ref()));
-    let mut ecosystems = crate::ecosystem::Settings::default();
-    let mut registries = Registries::default();
     let configure = crate::ecosystem::Configure {
         ws,
         config,
         root,
         changesets: changesets.as_ref(),
     };
-    for adapter in crate::ecosystem::ADAPTERS {
-        adapter.configure(&configure, &mut ecosystems, &mut registries, problems);
-    }
+    let (ecosystems, registries) = crate::ecosystem::configure_all(&configure, problems);
     let remote_url = git::remote_url(root, &remote, &redactor);
     // The remote's tags count as much as local ones: a CI clone often has none of its own.
     let mut remote_refs = None;
