@@ -50,6 +50,13 @@ pub struct Options {
     pub redactor: Redactor,
 }
 
+impl Options {
+    /// Whether step `i` is run: selected (`--only`) and not skipped (`--skip`).
+    pub fn runs(&self, i: usize) -> bool {
+        self.selected[i] && !self.skip[i]
+    }
+}
+
 /// What a run says as it goes.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
@@ -146,7 +153,7 @@ fn selected<'a>(pipeline: &'a Pipeline, options: &'a Options) -> impl Iterator<I
         .steps
         .iter()
         .enumerate()
-        .filter(|(i, _)| options.selected[*i] && !options.skip[*i])
+        .filter(|(i, _)| options.runs(*i))
         .map(|(_, s)| s)
 }
 
@@ -305,7 +312,7 @@ pub fn run(
         run.steps.push(StepRecord {
             name: step.name.clone(),
             state: match earlier {
-                _ if options.skip[i] || !options.selected[i] => StepState::Skipped,
+                _ if !options.runs(i) => StepState::Skipped,
                 Some(_) if !notify => StepState::Reused,
                 _ => StepState::Pending,
             },
@@ -316,7 +323,7 @@ pub fn run(
             message: None,
             log: earlier
                 .and_then(|r| r.log.clone())
-                .filter(|_| !options.skip[i] && options.selected[i] && !notify),
+                .filter(|_| options.runs(i) && !notify),
         });
     }
     run.save(&options.git_dir).map_err(RunError::JournalWrite)?;

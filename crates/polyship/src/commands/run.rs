@@ -141,7 +141,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    print_run(cx, &run, args.json)?;
+    print_run(&options.git_dir, &run, args.json)?;
     Ok(match run.status {
         RunStatus::Succeeded => ExitCode::SUCCESS,
         RunStatus::Interrupted => {
@@ -331,7 +331,7 @@ fn status(
             ),
         );
     }
-    print_run(cx, &run, json)?;
+    print_run(git_dir, &run, json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -340,15 +340,11 @@ fn short(commit: &str) -> &str {
 }
 
 /// The final table on stdout (or the JSON document).
-fn print_run(cx: &Context, run: &Run, json: bool) -> anyhow::Result<()> {
+fn print_run(git_dir: &std::path::Path, run: &Run, json: bool) -> anyhow::Result<()> {
     let mut out = String::new();
     if json {
         let mut doc = serde_json::to_value(run)?;
-        doc["logs"] = serde_json::Value::String(
-            journal::runs_dir(&polyship_core::transaction::git_dir(&cx.root).unwrap_or_default())
-                .display()
-                .to_string(),
-        );
+        doc["logs"] = serde_json::Value::String(journal::runs_dir(git_dir).display().to_string());
         out = serde_json::to_string_pretty(&doc)?;
         out.push('\n');
     } else {
@@ -462,7 +458,7 @@ fn dry_run_json(pipeline: &Pipeline, options: &Options) -> anyhow::Result<ExitCo
                 "outputs": step.outputs,
                 "timeout_secs": step.timeout.map(|t| t.as_secs()),
                 "retries": step.retries,
-                "skipped": options.skip[i] || !options.selected[i],
+                "skipped": !options.runs(i),
             })
         })
         .collect();
@@ -502,7 +498,7 @@ fn describe_step(
     if let Some(group) = &step.group {
         let _ = write!(heading, "  [{group}]");
     }
-    if options.skip[i] || !options.selected[i] {
+    if !options.runs(i) {
         heading.push_str("  (skipped)");
     }
     let _ = writeln!(out, "{}", render::safe(&heading));
@@ -562,8 +558,7 @@ fn describe_step(
             step.retries
         );
     }
-    if !options.skip[i]
-        && options.selected[i]
+    if options.runs(i)
         && let Action::Builtin(b) = &step.action
     {
         return builtin_dry_run(out, b, options);
