@@ -24,10 +24,7 @@ SHAPES="${SHAPES:-lerna-import:gc lerna-import:no-graph lerna-import:fast-import
 HASH="$(cat bench/shapes.py | sha1sum | cut -c1-8)"
 mkdir -p "$CACHE"
 cargo build --release --locked --quiet
-# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
-POLYSHIP="$target_dir/release/polyship"
+POLYSHIP="$(scripts/release-binary)"
 BENCH="$PWD/bench"
 
 fixture() { # size shape -> path (generated when missing)

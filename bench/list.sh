@@ -16,10 +16,7 @@ CACHE="${POLYSHIP_BENCH_CACHE:-$HOME/.cache/polyship-bench}"
 REPO="$CACHE/list-$N-$(sha1sum bench/history.py | cut -c1-8)"
 mkdir -p "$CACHE"
 cargo build --release --locked --quiet
-# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
-POLYSHIP="$target_dir/release/polyship"
+POLYSHIP="$(scripts/release-binary)"
 TIMEIT="python3 $PWD/bench/timeit.py $RUNS"
 if [ ! -d "$REPO/.git" ]; then
     rm -rf "$REPO"

@@ -15,10 +15,7 @@ cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
 JOBS="${JOBS:-2}"
 cargo build --release --locked --quiet
-# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
-POLYSHIP="$target_dir/release/polyship"
+POLYSHIP="$(scripts/release-binary)"
 TIMEIT="python3 $PWD/bench/timeit.py $RUNS"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -22,10 +22,7 @@ HASH="$(sha1sum bench/history.py | cut -c1-8)"
 REPO="$CACHE/history-$N-$M-$HASH"
 mkdir -p "$CACHE"
 cargo build --release --locked --quiet
-# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
-POLYSHIP="$target_dir/release/polyship"
+POLYSHIP="$(scripts/release-binary)"
 TIMEIT="$PWD/bench/timeit.py"
 HISTORY="$PWD/bench/history.py"
 if [ ! -d "$REPO/.git" ]; then

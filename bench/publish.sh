@@ -20,10 +20,7 @@ RUNS="${RUNS:-3}"
 CACHE="${POLYSHIP_BENCH_CACHE:-$HOME/.cache/polyship-bench}"
 mkdir -p "$CACHE"
 cargo build --release --locked --quiet
-# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
-POLYSHIP="$target_dir/release/polyship"
+POLYSHIP="$(scripts/release-binary)"
 PEERS="$CACHE/node"
 if [ ! -x "$PEERS/node_modules/.bin/changeset" ]; then
     echo "installing @changesets/cli@2 into $PEERS …" >&2

@@ -26,10 +26,7 @@ if [ ! -x /usr/bin/time ]; then
     fi
 fi
 cargo build --release --locked --quiet
-# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
-target_dir="${CARGO_TARGET_DIR:-target}"
-case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
-POLYSHIP="$target_dir/release/polyship"
+POLYSHIP="$(scripts/release-binary)"
 if [ ! -d "$REPO/.git" ]; then
     echo "generating $REPO …" >&2
     rm -rf "$REPO"
