@@ -331,9 +331,8 @@ pub fn apply(
         .collect();
     dirs.sort();
     dirs.dedup();
-    for d in dirs {
-        sync_dir(d);
-    }
+    // Directory flushes make the renames durable; not every platform allows them.
+    let _ = crate::fsutil::sync_paths(&dirs);
     Ok(Transaction { dir })
 }
 
@@ -429,6 +428,8 @@ fn prepare(
         path: backups.clone(),
         source,
     })?;
+    // Each file written (a temporary, or a backup that had to be copied) and the edit it is for.
+    let mut written: Vec<(&Path, &Path)> = Vec::new();
     for (entry, edit) in record.entries.iter().zip(edits) {
         if stop.load(Ordering::SeqCst) {
             return Err(TransactionError::Interrupted);
@@ -448,17 +449,26 @@ fn prepare(
             if let Ok(meta) = std::fs::metadata(&entry.target) {
                 f.set_permissions(meta.permissions()).map_err(fail)?;
             }
-            f.sync_all().map_err(fail)?;
+            written.push((temp.as_path(), &edit.path));
         }
         if let Some(backup) = &entry.backup
             && std::fs::hard_link(&entry.target, backup).is_err()
         {
             let old = edit.before.as_deref().unwrap_or_default();
-            write_synced(backup, old).map_err(fail)?;
+            std::fs::write(backup, old).map_err(fail)?;
+            written.push((backup.as_path(), &edit.path));
         }
     }
-    sync_dir(&backups);
-    Ok(())
+    // Everything written is flushed at once, and the backups' directory with it.
+    let mut flush: Vec<&Path> = written.iter().map(|(file, _)| *file).collect();
+    flush.push(&backups);
+    crate::fsutil::sync_paths(&flush).map_err(|(file, source)| {
+        let path = written
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map_or(file.clone(), |(_, edit)| edit.to_path_buf());
+        TransactionError::Failed { path, source }
+    })
 }
 
 /// One target takes its new contents (or goes away).
