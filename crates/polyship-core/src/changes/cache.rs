@@ -16,16 +16,23 @@
 //!   head the search started from and what it found, so that the next search looks only at the
 //!   commits made since.
 //!
-//! The file is a magic line, a format version, a CRC-32 of the rest and the three parts, written
-//! to a temporary file and renamed into place: a reader sees a whole file or none, and concurrent
-//! runs each write a whole file (the last rename wins). A file that is unreadable in any way —
-//! other magic or version, wrong checksum, cut short — is ignored and rebuilt, never an error. It
-//! is bounded: past [`MAX_BYTES`], nothing more is added.
+//! The file is a magic line, a format version, the length and CRC-32 of a base and the base's
+//! three parts, then any number of appendices. A run that learnt something appends one — a marker,
+//! its length and CRC-32, then the commits, the touched entries (with a checksum of the layout they
+//! were computed for) and the release-commit outcomes it added — in one `O_APPEND` write, so a run
+//! after one new commit writes a few hundred bytes and not the whole history again. Entries of a
+//! later appendix win. The whole file is written again — to a temporary file renamed into place,
+//! so a reader sees a whole file or none and concurrent runs each write a whole one — when the
+//! layout changed, after [`MAX_APPENDICES`] appendices, or when the file ended in a damaged one.
+//! Concurrent appends each land whole; an appendix for another layout keeps its commits and
+//! loses its touched entries. A file that is unreadable in any way — other magic or version, wrong
+//! checksum, cut short — is ignored and rebuilt, never an error; a damaged appendix ends the file
+//! there. It is bounded: past [`MAX_BYTES`], nothing more is added.
 //!
 //! Entries are read in place from the file's bytes (an index of offsets, no allocation per
 //! commit), and new ones are appended in the same encoding.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +40,11 @@ use gix::ObjectId;
 use gix::hashtable::HashMap;
 
 const MAGIC: &[u8; 24] = b"polyship history cache\n\0";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+/// What starts each appendix.
+const APPENDIX: &[u8; 8] = b"appendix";
+/// Appendices a file takes before it is written again whole.
+const MAX_APPENDICES: usize = 32;
 /// The file's size at most; past it, nothing more is added.
 pub const MAX_BYTES: usize = 256 << 20;
 /// Release-commit outcomes kept at most.
@@ -129,10 +140,11 @@ enum Slot {
 #[derive(Debug, Default)]
 pub struct Cache {
     path: Option<PathBuf>,
-    /// The file as read; `commits_in_file` and `touched_in_file` are where its sections are.
+    /// The file as read; `commits_in_file` and `touched_in_file` are where its sections are (the
+    /// base's, then each appendix's).
     file: Vec<u8>,
-    commits_in_file: std::ops::Range<usize>,
-    touched_in_file: std::ops::Range<usize>,
+    commits_in_file: Vec<std::ops::Range<usize>>,
+    touched_in_file: Vec<std::ops::Range<usize>>,
     added_commits: Vec<u8>,
     added_touched: Vec<u8>,
     commits: HashMap<ObjectId, Slot>,
@@ -140,7 +152,11 @@ pub struct Cache {
     /// The package directories `touched` was computed for, sorted.
     layout: Vec<String>,
     outcomes: BTreeMap<String, Outcome>,
+    /// Outcomes this run set, for its appendix.
+    added_outcomes: BTreeSet<String>,
     changed: bool,
+    /// The file as read may take an appendix: whole, for this layout, with room for one more.
+    appendable: bool,
     /// Commits this run took from the cache.
     hits: usize,
 }
@@ -169,8 +185,9 @@ impl Cache {
                 cache.changed = true;
             }
             cache.touched.clear();
-            cache.touched_in_file = 0..0;
+            cache.touched_in_file.clear();
             cache.layout = layout;
+            cache.appendable = false;
         }
         cache.path = Some(path);
         cache
@@ -182,8 +199,11 @@ impl Cache {
     }
 
     fn size(&self) -> usize {
-        self.commits_in_file.len()
-            + self.touched_in_file.len()
+        let in_file = |ranges: &[std::ops::Range<usize>]| -> usize {
+            ranges.iter().map(std::ops::Range::len).sum()
+        };
+        in_file(&self.commits_in_file)
+            + in_file(&self.touched_in_file)
             + self.added_commits.len()
             + self.added_touched.len()
     }
@@ -292,6 +312,7 @@ impl Cache {
         if self.outcomes.len() >= MAX_OUTCOMES && !self.outcomes.contains_key(&key) {
             return;
         }
+        self.added_outcomes.insert(key.clone());
         self.outcomes.insert(key, outcome);
         self.changed = true;
     }
@@ -308,6 +329,9 @@ impl Cache {
             return Ok(());
         };
         if !self.changed {
+            return Ok(());
+        }
+        if self.appendable && self.append(path).is_ok() {
             return Ok(());
         }
         let dir = path.parent().expect("the cache has a directory");
@@ -328,6 +352,13 @@ impl Cache {
         })?;
         remove_stale_temporaries(dir);
         Ok(())
+    }
+
+    /// What this run added, as one appendix at the end of the file at `path` (which must exist).
+    fn append(&self, path: &Path) -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
+        // One write: concurrent appends land whole, one after the other.
+        file.write_all(&appendix(self))
     }
 }
 
@@ -370,18 +401,21 @@ fn remove_stale_temporaries(dir: &Path) {
 /// are borrowed, never copied (the file is tens of megabytes on a long history).
 fn encode(cache: &Cache) -> Vec<std::borrow::Cow<'_, [u8]>> {
     use std::borrow::Cow;
-    fn section<'a>(body: &mut Vec<Cow<'a, [u8]>>, parts: [&'a [u8]; 2]) {
-        let n: usize = parts.iter().map(|p| p.len()).sum();
+    fn section<'a>(body: &mut Vec<Cow<'a, [u8]>>, in_file: Vec<&'a [u8]>, added: &'a [u8]) {
+        let n: usize = in_file.iter().map(|p| p.len()).sum::<usize>() + added.len();
         body.push(Cow::Owned((n as u64).to_le_bytes().to_vec()));
-        for p in parts {
+        for p in in_file.into_iter().chain([added]) {
             body.push(Cow::Borrowed(p));
         }
     }
     let mut body: Vec<Cow<'_, [u8]>> = Vec::new();
-    let in_file = |r: &std::ops::Range<usize>| &cache.file[r.clone()];
+    let in_file = |ranges: &[std::ops::Range<usize>]| -> Vec<&[u8]> {
+        ranges.iter().map(|r| &cache.file[r.clone()]).collect()
+    };
     section(
         &mut body,
-        [in_file(&cache.commits_in_file), &cache.added_commits],
+        in_file(&cache.commits_in_file),
+        &cache.added_commits,
     );
     let mut small = Vec::new();
     put_u32(&mut small, len32(cache.layout.len()));
@@ -391,33 +425,83 @@ fn encode(cache: &Cache) -> Vec<std::borrow::Cow<'_, [u8]>> {
     body.push(Cow::Owned(std::mem::take(&mut small)));
     section(
         &mut body,
-        [in_file(&cache.touched_in_file), &cache.added_touched],
+        in_file(&cache.touched_in_file),
+        &cache.added_touched,
     );
-    put_u32(&mut small, len32(cache.outcomes.len()));
-    for (key, o) in &cache.outcomes {
-        put_bytes(&mut small, key.as_bytes());
-        small.extend_from_slice(o.head.as_bytes());
-        match o.found {
-            Versioned::AtTag => small.push(0),
-            Versioned::Nowhere => small.push(1),
-            Versioned::At(id) => {
-                small.push(2);
-                small.extend_from_slice(id.as_bytes());
-            }
-        }
-    }
+    put_outcomes(&mut small, cache.outcomes.iter());
     body.push(Cow::Owned(small));
     let mut crc = flate2::Crc::new();
+    let mut length = 0;
     for part in &body {
         crc.update(part);
+        length += part.len();
     }
-    let mut header = Vec::with_capacity(32);
+    let mut header = Vec::with_capacity(40);
     header.extend_from_slice(MAGIC);
     put_u32(&mut header, FORMAT);
+    header.extend_from_slice(&(length as u64).to_le_bytes());
     put_u32(&mut header, crc.sum());
     let mut out = vec![Cow::Owned(header)];
     out.extend(body);
     out
+}
+
+/// The entries this run added, as an appendix.
+fn appendix(cache: &Cache) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(
+        32 + cache.added_commits.len()
+            + cache.added_touched.len()
+            + 64 * cache.added_outcomes.len(),
+    );
+    put_u32(&mut payload, layout_sum(&cache.layout));
+    for part in [&cache.added_commits, &cache.added_touched] {
+        payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        payload.extend_from_slice(part);
+    }
+    let added: Vec<(&String, &Outcome)> = cache
+        .added_outcomes
+        .iter()
+        .filter_map(|key| Some((key, cache.outcomes.get(key)?)))
+        .collect();
+    put_outcomes(&mut payload, added.into_iter());
+    let mut crc = flate2::Crc::new();
+    crc.update(&payload);
+    let mut out = Vec::with_capacity(payload.len() + 20);
+    out.extend_from_slice(APPENDIX);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    put_u32(&mut out, crc.sum());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// A checksum of a layout, so that an appendix's touched entries are read only for the layout
+/// their directory indices refer to.
+fn layout_sum(layout: &[String]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    for dir in layout {
+        crc.update(dir.as_bytes());
+        crc.update(b"\0");
+    }
+    crc.sum()
+}
+
+fn put_outcomes<'a>(
+    out: &mut Vec<u8>,
+    outcomes: impl ExactSizeIterator<Item = (&'a String, &'a Outcome)>,
+) {
+    put_u32(out, len32(outcomes.len()));
+    for (key, o) in outcomes {
+        put_bytes(out, key.as_bytes());
+        out.extend_from_slice(o.head.as_bytes());
+        match o.found {
+            Versioned::AtTag => out.push(0),
+            Versioned::Nowhere => out.push(1),
+            Versioned::At(id) => {
+                out.push(2);
+                out.extend_from_slice(id.as_bytes());
+            }
+        }
+    }
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
@@ -516,49 +600,132 @@ fn read_touch<'a>(r: &mut Reader<'a>, dirs_known: usize) -> Option<(ObjectId, To
 }
 
 fn decode(bytes: Vec<u8>) -> Option<Cache> {
-    let start = bytes.len();
+    let total = bytes.len();
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
     let mut r = Reader { bytes: rest };
     if r.u32()? != FORMAT {
         return None;
     }
+    let length = usize::try_from(r.u64()?).ok()?;
     let sum = r.u32()?;
-    let mut crc = flate2::Crc::new();
-    crc.update(r.bytes);
-    if crc.sum() != sum {
+    if !checked(r.bytes, length, sum) {
         return None;
     }
-    // Offsets are from the start of the file.
-    let at = |r: &Reader<'_>| start - r.bytes.len();
+    // Offsets are from the start of the file: `r` always reads to its end.
+    let end = total - r.bytes.len() + length;
     let mut cache = Cache::default();
-    let n = usize::try_from(r.u64()?).ok()?;
-    let from = at(&r);
-    let mut entries = Reader { bytes: r.take(n)? };
-    let here = |e: &Reader<'_>| from + n - e.bytes.len();
-    // A commit entry is about 60 bytes and a message.
-    cache.commits.reserve(n / 80);
-    while !entries.bytes.is_empty() {
-        let slot = Slot::File(offset(here(&entries)));
-        let (id, _) = read_commit(&mut entries)?;
-        cache.commits.insert(id, slot);
-    }
-    cache.commits_in_file = from..from + n;
+    let file_at = |r: &Reader<'_>| total - r.bytes.len();
+    cache
+        .commits_in_file
+        .push(index_commits(&mut r, file_at, &mut cache.commits)?);
     let dirs = r.u32()? as usize;
     if dirs > r.bytes.len() / 4 {
         return None;
     }
     cache.layout = (0..dirs).map(|_| r.string()).collect::<Option<_>>()?;
-    let n = usize::try_from(r.u64()?).ok()?;
-    let from = at(&r);
-    let mut entries = Reader { bytes: r.take(n)? };
-    let here = |e: &Reader<'_>| from + n - e.bytes.len();
-    cache.touched.reserve(n / 30);
-    while !entries.bytes.is_empty() {
-        let slot = Slot::File(offset(here(&entries)));
-        let (id, _) = read_touch(&mut entries, cache.layout.len())?;
-        cache.touched.insert(id, slot);
+    let touched = index_touched(&mut r, file_at, cache.layout.len(), &mut cache.touched)?;
+    cache.touched_in_file.push(touched);
+    read_outcomes(&mut r, &mut cache.outcomes)?;
+    if total - r.bytes.len() != end {
+        return None;
     }
-    cache.touched_in_file = from..from + n;
+    let sum = layout_sum(&cache.layout);
+    let mut appendices = 0;
+    let mut whole = true;
+    while !r.bytes.is_empty() {
+        // An appendix cut short or damaged ends the file: a write that did not finish.
+        let Some(payload) = appendix_payload(&mut r) else {
+            whole = false;
+            break;
+        };
+        let mut a = Reader { bytes: payload };
+        let payload_end = total - r.bytes.len();
+        let offset_end = |a: &Reader<'_>| payload_end - a.bytes.len();
+        let same_layout = a.u32()? == sum;
+        let commits = index_commits(&mut a, offset_end, &mut cache.commits)?;
+        cache.commits_in_file.push(commits);
+        if same_layout {
+            let touched =
+                index_touched(&mut a, offset_end, cache.layout.len(), &mut cache.touched)?;
+            cache.touched_in_file.push(touched);
+        } else {
+            let n = usize::try_from(a.u64()?).ok()?;
+            a.take(n)?;
+        }
+        read_outcomes(&mut a, &mut cache.outcomes)?;
+        if !a.bytes.is_empty() {
+            return None;
+        }
+        appendices += 1;
+    }
+    cache.appendable = whole && appendices < MAX_APPENDICES;
+    cache.file = bytes;
+    Some(cache)
+}
+
+/// Whether the first `length` bytes of `bytes` are there and sum to `sum`.
+fn checked(bytes: &[u8], length: usize, sum: u32) -> bool {
+    let Some(body) = bytes.get(..length) else {
+        return false;
+    };
+    let mut crc = flate2::Crc::new();
+    crc.update(body);
+    crc.sum() == sum
+}
+
+/// The next appendix's payload, checked; `None` when it is not whole.
+fn appendix_payload<'a>(r: &mut Reader<'a>) -> Option<&'a [u8]> {
+    if r.take(APPENDIX.len())? != APPENDIX {
+        return None;
+    }
+    let length = usize::try_from(r.u64()?).ok()?;
+    let sum = r.u32()?;
+    if !checked(r.bytes, length, sum) {
+        return None;
+    }
+    r.take(length)
+}
+
+/// Indexes the section of commit entries `r` starts with (`at` says where in the file a reader
+/// is); where the entries are in the file.
+fn index_commits(
+    r: &mut Reader<'_>,
+    at: impl Fn(&Reader<'_>) -> usize,
+    commits: &mut HashMap<ObjectId, Slot>,
+) -> Option<std::ops::Range<usize>> {
+    let n = usize::try_from(r.u64()?).ok()?;
+    let from = at(r);
+    let mut entries = Reader { bytes: r.take(n)? };
+    // A commit entry is about 60 bytes and a message.
+    commits.reserve(n / 80);
+    while !entries.bytes.is_empty() {
+        let slot = Slot::File(offset(from + n - entries.bytes.len()));
+        let (id, _) = read_commit(&mut entries)?;
+        commits.insert(id, slot);
+    }
+    Some(from..from + n)
+}
+
+/// As [`index_commits`], for touched entries.
+fn index_touched(
+    r: &mut Reader<'_>,
+    at: impl Fn(&Reader<'_>) -> usize,
+    dirs_known: usize,
+    touched: &mut HashMap<ObjectId, Slot>,
+) -> Option<std::ops::Range<usize>> {
+    let n = usize::try_from(r.u64()?).ok()?;
+    let from = at(r);
+    let mut entries = Reader { bytes: r.take(n)? };
+    touched.reserve(n / 30);
+    while !entries.bytes.is_empty() {
+        let slot = Slot::File(offset(from + n - entries.bytes.len()));
+        let (id, _) = read_touch(&mut entries, dirs_known)?;
+        touched.insert(id, slot);
+    }
+    Some(from..from + n)
+}
+
+fn read_outcomes(r: &mut Reader<'_>, outcomes: &mut BTreeMap<String, Outcome>) -> Option<()> {
     let n = r.u32()? as usize;
     if n > r.bytes.len() / 25 {
         return None;
@@ -572,13 +739,9 @@ fn decode(bytes: Vec<u8>) -> Option<Cache> {
             2 => Versioned::At(r.id()?),
             _ => return None,
         };
-        cache.outcomes.insert(key, Outcome { head, found });
+        outcomes.insert(key, Outcome { head, found });
     }
-    if !r.bytes.is_empty() {
-        return None;
-    }
-    cache.file = bytes;
-    Some(cache)
+    Some(())
 }
 
 #[cfg(test)]
@@ -685,6 +848,109 @@ mod tests {
         put_u32(&mut huge, crc.sum());
         huge.extend_from_slice(&body);
         assert!(decode(huge).is_none());
+    }
+
+    /// The sample saved under `dir`: the file's path and the sample's layout.
+    fn saved_sample(dir: &Path) -> (PathBuf, [String; 2]) {
+        sample(dir).save().unwrap();
+        (
+            dir.join("polyship/history-cache"),
+            ["a".to_owned(), "b".to_owned()],
+        )
+    }
+
+    fn appendices_in(path: &Path) -> usize {
+        let bytes = std::fs::read(path).unwrap();
+        bytes
+            .windows(APPENDIX.len())
+            .filter(|w| w == APPENDIX)
+            .count()
+    }
+
+    #[test]
+    fn runs_append_what_they_learnt_and_a_damaged_tail_is_written_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, layout) = saved_sample(dir.path());
+        let base = std::fs::metadata(&path).unwrap().len();
+        // Two runs loaded the same file; each appends, and neither loses the other's entries.
+        let mut first = Cache::load(dir.path(), &layout);
+        let mut second = Cache::load(dir.path(), &layout);
+        first.insert_commit(id(10), id(2), &[id(1)], b"fix(a): y");
+        first.insert_touched(id(10), Some(id(2)), false, &[0], &[]);
+        second.insert_commit(id(11), id(2), &[id(1)], b"fix(b): z");
+        first.save().unwrap();
+        second.save().unwrap();
+        assert_eq!(appendices_in(&path), 2);
+        // Only what the runs added: two commits, one touched entry, and the appendices framing them.
+        assert!(std::fs::metadata(&path).unwrap().len() < base + 400);
+        let mut both = Cache::load(dir.path(), &layout);
+        assert!(commit_of(&mut both, 1).is_some());
+        assert_eq!(commit_of(&mut both, 10).unwrap().2, b"fix(a): y");
+        assert_eq!(commit_of(&mut both, 11).unwrap().2, b"fix(b): z");
+        assert_eq!(
+            touch_of(&both, 10),
+            Some((Some(id(2)), false, vec![0], vec![]))
+        );
+        assert!(touch_of(&both, 1).is_some());
+
+        // A write cut short: what came before it is read, and the next save writes the file anew.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(b"appendix\x40\0\0\0\0\0\0\0cut").unwrap();
+        drop(file);
+        let mut cut = Cache::load(dir.path(), &layout);
+        assert!(commit_of(&mut cut, 11).is_some());
+        cut.insert_commit(id(12), id(2), &[], b"");
+        cut.save().unwrap();
+        assert_eq!(appendices_in(&path), 0);
+        let mut whole = Cache::load(dir.path(), &layout);
+        for n in [1, 10, 11, 12] {
+            assert!(commit_of(&mut whole, n).is_some(), "commit {n}");
+        }
+        assert!(whole.appendable);
+    }
+
+    #[test]
+    fn an_appendix_for_another_layout_keeps_its_commits_only() {
+        let dir = tempfile::tempdir().unwrap();
+        sample(dir.path()).save().unwrap();
+        let old = ["a".to_owned(), "b".to_owned()];
+        let new = ["a".to_owned(), "c".to_owned()];
+        let mut late = Cache::load(dir.path(), &old);
+        // Meanwhile another run, with a package moved, writes the file anew for its layout.
+        let mut moved = Cache::load(dir.path(), &new);
+        moved.insert_touched(id(1), Some(id(5)), false, &[1], &[]);
+        moved.save().unwrap();
+        // The late run appends for the layout it read.
+        late.insert_commit(id(20), id(2), &[], b"feat: late");
+        late.insert_touched(id(20), None, false, &[1], &[]);
+        late.save().unwrap();
+        let mut now = Cache::load(dir.path(), &new);
+        assert!(commit_of(&mut now, 20).is_some());
+        assert!(touch_of(&now, 20).is_none());
+        assert_eq!(
+            touch_of(&now, 1),
+            Some((Some(id(5)), false, vec![1], vec![]))
+        );
+    }
+
+    #[test]
+    fn after_enough_appendices_the_file_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, layout) = saved_sample(dir.path());
+        for n in 0..=MAX_APPENDICES {
+            let mut cache = Cache::load(dir.path(), &layout);
+            let n = u8::try_from(n + 30).unwrap();
+            cache.insert_commit(id(n), id(2), &[], b"");
+            cache.save().unwrap();
+        }
+        assert_eq!(appendices_in(&path), 0);
+        let mut cache = Cache::load(dir.path(), &layout);
+        for n in 30..=30 + u8::try_from(MAX_APPENDICES).unwrap() {
+            assert!(commit_of(&mut cache, n).is_some(), "commit {n}");
+        }
     }
 
     #[test]
