@@ -906,36 +906,40 @@ fn changelog_sections_follow_the_files_own_heading_style() {
     assert!(written.ends_with(log), "{written}");
 }
 
+/// An npm workspace of one package, `@acme/a` 1.0.0, with `.changeset/config.json` `config`.
+fn changesets_package(config: &str) -> Repo {
+    Repo::new()
+        .file(
+            "package.json",
+            r#"{ "private": true, "workspaces": ["packages/*"] }"#,
+        )
+        .file(
+            "packages/a/package.json",
+            "{\n  \"name\": \"@acme/a\",\n  \"version\": \"1.0.0\"\n}\n",
+        )
+        .file(".changeset/config.json", config)
+}
+
 /// Issue 11: `@changesets/changelog-github` lines: the pull request and the author come from
 /// GitHub when `GITHUB_TOKEN` is given (here the local fake of GitHub's API), otherwise from the
 /// commit — its `(#12)` and a no-reply author address.
 #[test]
 fn changesets_github_changelog_lines_link_pull_requests_and_thank_authors() {
     let build = |extra: &str| {
-        let repo = Repo::new()
-            .file(
-                "package.json",
-                r#"{ "private": true, "workspaces": ["packages/*"] }"#,
-            )
-            .file(
-                "packages/a/package.json",
-                "{\n  \"name\": \"@acme/a\",\n  \"version\": \"1.0.0\"\n}\n",
-            )
-            .file(
-                "packages/a/CHANGELOG.md",
-                "# @acme/a\n\n## 1.0.0\n\n### Major Changes\n\n- First\n",
-            )
-            .file(
-                ".changeset/config.json",
-                r#"{ "changelog": ["@changesets/changelog-github", { "repo": "acme/x" }] }"#,
-            )
-            .file("polyship.toml", extra)
-            .commit("chore: init")
-            .tag("@acme/a@1.0.0")
-            .file(
-                ".changeset/kind-owls.md",
-                "---\n\"@acme/a\": minor\n---\n\nAdd a flag\n",
-            );
+        let repo = changesets_package(
+            r#"{ "changelog": ["@changesets/changelog-github", { "repo": "acme/x" }] }"#,
+        )
+        .file(
+            "packages/a/CHANGELOG.md",
+            "# @acme/a\n\n## 1.0.0\n\n### Major Changes\n\n- First\n",
+        )
+        .file("polyship.toml", extra)
+        .commit("chore: init")
+        .tag("@acme/a@1.0.0")
+        .file(
+            ".changeset/kind-owls.md",
+            "---\n\"@acme/a\": minor\n---\n\nAdd a flag\n",
+        );
         repo.git(&["add", "-A"]);
         repo.git(&[
             "-c",
@@ -983,6 +987,51 @@ fn changesets_github_changelog_lines_link_pull_requests_and_thank_authors() {
             .any(|(m, p)| m == "GET" && p == &format!("/repos/acme/x/commits/{sha}/pulls")),
         "{:?}",
         forge.requests()
+    );
+}
+
+/// `@changesets/changelog-github` without a `repo` option links to `GITHUB_REPOSITORY`, as the
+/// generator does; with neither (and no `origin` on GitHub) nothing is written, and the error says
+/// where to name the repository — not links to `https://github.com//`.
+#[test]
+fn changesets_github_changelog_needs_a_repository_to_link_to() {
+    let repo = changesets_package(r#"{ "changelog": "@changesets/changelog-github" }"#)
+        .commit("chore: init")
+        .tag("@acme/a@1.0.0")
+        .file(
+            ".changeset/kind-owls.md",
+            "---\n\"@acme/a\": patch\n---\n\nFix a flag\n",
+        )
+        .commit("fix: a flag");
+    let sha = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let out = repo.run(&["version", "--no-commit"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".changeset/config.json")
+            && out.stderr.contains("GITHUB_REPOSITORY")
+            && out.stderr.contains(r#"{ "repo": "org/repo" }"#),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        repo.read("packages/a/package.json"),
+        "{\n  \"name\": \"@acme/a\",\n  \"version\": \"1.0.0\"\n}\n"
+    );
+    assert!(repo.git(&["status", "--porcelain"]).is_empty());
+
+    let out = repo.run_env(
+        repo.path(),
+        &["version", "--no-commit"],
+        &[("GITHUB_REPOSITORY".to_owned(), "acme/y".to_owned())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let log = repo.read("packages/a/CHANGELOG.md");
+    assert!(
+        log.contains(&format!(
+            "- [`{}`](https://github.com/acme/y/commit/{sha}) - Fix a flag\n",
+            &sha[..7]
+        )),
+        "{log}"
     );
 }
 

@@ -654,13 +654,7 @@ fn changesets_section(
 ) -> Result<(), ApplyError> {
     let repo = match &cs.changelog {
         ChangelogFormat::None => return Ok(()),
-        ChangelogFormat::GitHub { repo } => Some(
-            repo.clone()
-                .or_else(|| {
-                    forge.and_then(|f| f.url.strip_prefix("https://github.com/").map(str::to_owned))
-                })
-                .unwrap_or_default(),
-        ),
+        ChangelogFormat::GitHub { repo } => Some(github_repo(repo.as_deref(), forge, file)?),
         ChangelogFormat::Git | ChangelogFormat::Other(_) => None,
     };
     let texts: BTreeMap<&str, &str> = changes
@@ -702,6 +696,38 @@ fn changesets_section(
     let existing = files.text(file)?;
     let name = &ws.packages[release.package].name;
     files.set(file, cs_log::prepend(existing.as_deref(), name, &section))
+}
+
+/// The `owner/name` `@changesets/changelog-github` links to: its `repo` option, else
+/// `GITHUB_REPOSITORY` (as the generator itself falls back to), else the `origin` remote on
+/// GitHub. None of them is an error about the changelog `file`, as it is for changesets: links to
+/// `github.com//` are wrong.
+fn github_repo(
+    option: Option<&str>,
+    forge: Option<&Forge>,
+    file: &str,
+) -> Result<String, ApplyError> {
+    let from_env = || std::env::var("GITHUB_REPOSITORY").ok();
+    let from_remote =
+        || forge.and_then(|f| f.url.strip_prefix("https://github.com/").map(str::to_owned));
+    option
+        .map(str::to_owned)
+        .or_else(from_env)
+        .or_else(from_remote)
+        .filter(|repo| !repo.trim().is_empty())
+        .ok_or_else(|| {
+            ApplyError::Input(
+                SourceError::new(
+                    file,
+                    "`@changesets/changelog-github` (`.changeset/config.json`) has no repository \
+                     to link to: no `repo` option, no `GITHUB_REPOSITORY`, and `origin` is not \
+                     on GitHub",
+                )
+                .help(
+                    "name it in `.changeset/config.json`: `\"changelog\": [\"@changesets/changelog-github\", { \"repo\": \"org/repo\" }]`, or set GITHUB_REPOSITORY=org/repo",
+                ),
+            )
+        })
 }
 
 /// The dependencies of `release` that changesets lists as updated: releases it depends on (not
