@@ -1035,6 +1035,44 @@ fn changesets_github_changelog_needs_a_repository_to_link_to() {
     );
 }
 
+/// Changesets 3 no longer versions private packages unless `privatePackages` says so; 2 did. The
+/// major is the root manifest's `@changesets/cli` requirement here.
+#[test]
+fn private_packages_are_versioned_as_the_repository_s_changesets_major_does() {
+    for (cli, private_released) in [("^2.29.0", true), ("^3.0.1", false)] {
+        let repo = Repo::new()
+            .file(
+                "package.json",
+                &format!(
+                    r#"{{ "private": true, "workspaces": ["packages/*"], "devDependencies": {{ "@changesets/cli": "{cli}" }} }}"#
+                ),
+            )
+            .file(
+                "packages/a/package.json",
+                r#"{ "name": "a", "version": "1.0.0" }"#,
+            )
+            .file(
+                "packages/b/package.json",
+                r#"{ "name": "b", "version": "1.0.0", "private": true }"#,
+            )
+            .file(".changeset/config.json", r#"{ "changelog": false }"#)
+            .commit("chore: init")
+            .file(
+                ".changeset/kind-owls.md",
+                "---\n\"a\": patch\n\"b\": patch\n---\n\nFix\n",
+            )
+            .commit("fix: both");
+        let out = repo.run(&["version", "--no-commit"]);
+        assert_eq!(out.code, 0, "{cli}: {}", out.stderr);
+        assert!(
+            repo.read("packages/a/package.json").contains("1.0.1"),
+            "{cli}"
+        );
+        let b = repo.read("packages/b/package.json");
+        assert_eq!(b.contains("1.0.1"), private_released, "{cli}: {b}");
+    }
+}
+
 fn registry(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run `scripts/test`, or `source scripts/registries` first")

@@ -28,7 +28,8 @@ pub struct ChangesetsConfig {
     /// `always` or `out-of-range` (`___experimentalUnsafeOptions_WILL_CHANGE_IN_PATCH`).
     pub update_internal_dependents: Option<String>,
     pub only_update_peer_dependents_when_out_of_range: bool,
-    /// `privatePackages.version` (default true) and `.tag` (default false).
+    /// `privatePackages.version` (default true before changesets 3, false from 3 on) and `.tag`
+    /// (default false); `privatePackages: false` is both.
     pub private_version: bool,
     pub private_tag: bool,
     pub access: Option<String>,
@@ -77,10 +78,50 @@ pub fn read(
     let Ok(text) = std::fs::read_to_string(root.join(FILE)) else {
         return Ok(None);
     };
-    parse(&text, warnings).map(Some)
+    parse(&text, cli_major(root), warnings).map(Some)
 }
 
-fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, SourceError> {
+/// The major version of the changesets CLI the repository uses, where defaults differ between
+/// them: the installed one (`node_modules/@changesets/cli`), else the lowest major the root
+/// `package.json` asks for; 2 when neither says.
+pub fn cli_major(root: &Path) -> u64 {
+    let read = |path: &str| -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(root.join(path)).ok()?).ok()
+    };
+    let installed = read("node_modules/@changesets/cli/package.json")
+        .and_then(|m| m.get("version")?.as_str().and_then(leading_major));
+    installed
+        .or_else(|| {
+            let manifest = read("package.json")?;
+            ["devDependencies", "dependencies"].iter().find_map(|kind| {
+                manifest
+                    .get(kind)?
+                    .get("@changesets/cli")?
+                    .as_str()
+                    .and_then(leading_major)
+            })
+        })
+        .unwrap_or(2)
+}
+
+/// The first number in a version or a range: `^3.0.1` → 3, `>=2 <4` → 2; `None` for
+/// `workspace:*` or a tag.
+fn leading_major(spec: &str) -> Option<u64> {
+    let digits: String = spec
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// `major` is the changesets CLI's (see [`cli_major`]): from 3 on, private packages are not
+/// versioned unless `privatePackages` says so.
+fn parse(
+    text: &str,
+    major: u64,
+    warnings: &mut Vec<Warning>,
+) -> Result<ChangesetsConfig, SourceError> {
     let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
         SourceError::new(
             FILE,
@@ -134,7 +175,7 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
         base_branch: string("baseBranch")?,
         update_internal_dependencies: string("updateInternalDependencies")?,
         access: string("access")?,
-        private_version: true,
+        private_version: major < 3,
         ..ChangesetsConfig::default()
     };
     config.changelog = changelog(text, &map, warnings)?;
@@ -142,9 +183,20 @@ fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<ChangesetsConfig, So
         .get("bumpVersionsWithWorkspaceProtocolOnly")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    if let Some(p) = map.get("privatePackages") {
-        config.private_version = p.get("version").and_then(Value::as_bool).unwrap_or(true);
-        config.private_tag = p.get("tag").and_then(Value::as_bool).unwrap_or(false);
+    match map.get("privatePackages") {
+        // `false` (or `true`) is both at once.
+        Some(Value::Bool(both)) => {
+            config.private_version = *both;
+            config.private_tag = *both;
+        }
+        Some(p) => {
+            config.private_version = p
+                .get("version")
+                .and_then(Value::as_bool)
+                .unwrap_or(config.private_version);
+            config.private_tag = p.get("tag").and_then(Value::as_bool).unwrap_or(false);
+        }
+        None => {}
     }
     if let Some(x) = map.get(EXPERIMENTAL) {
         config.update_internal_dependents = x
@@ -270,6 +322,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn private_packages_follow_the_cli_major_and_the_boolean_form() {
+        let private = |text: &str, major| {
+            let c = parse(text, major, &mut Vec::new()).unwrap();
+            (c.private_version, c.private_tag)
+        };
+        assert_eq!(private("{}", 2), (true, false));
+        assert_eq!(private("{}", 3), (false, false));
+        assert_eq!(
+            private(r#"{ "privatePackages": false }"#, 2),
+            (false, false)
+        );
+        assert_eq!(private(r#"{ "privatePackages": true }"#, 3), (true, true));
+        assert_eq!(
+            private(r#"{ "privatePackages": { "tag": true } }"#, 3),
+            (false, true)
+        );
+        assert_eq!(
+            private(r#"{ "privatePackages": { "version": true } }"#, 3),
+            (true, false)
+        );
+    }
+
+    #[test]
+    fn the_cli_major_is_the_installed_one_else_the_root_manifest_s() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(cli_major(dir.path()), 2);
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{ "devDependencies": { "@changesets/cli": "^3.0.1" } }"#,
+        )
+        .unwrap();
+        assert_eq!(cli_major(dir.path()), 3);
+        let installed = dir.path().join("node_modules/@changesets/cli");
+        std::fs::create_dir_all(&installed).unwrap();
+        std::fs::write(installed.join("package.json"), r#"{ "version": "2.29.8" }"#).unwrap();
+        assert_eq!(cli_major(dir.path()), 2);
+        assert_eq!(leading_major(">=2 <4"), Some(2));
+        assert_eq!(leading_major("workspace:*"), None);
+        assert_eq!(leading_major("npm:@changesets/cli@3.1.0"), Some(3));
+    }
+
+    #[test]
     fn reads_what_changesets_writes() {
         let text = r#"{
   "$schema": "https://unpkg.com/@changesets/config@3.0.0/schema.json",
@@ -286,7 +380,7 @@ mod tests {
   "colour": 1
 }"#;
         let mut warnings = Vec::new();
-        let c = parse(text, &mut warnings).unwrap();
+        let c = parse(text, 2, &mut warnings).unwrap();
         assert_eq!(c.fixed, [["@acme/a", "@acme/b"]]);
         assert_eq!(c.ignore, ["@acme/docs"]);
         assert_eq!(c.base_branch.as_deref(), Some("main"));
@@ -314,7 +408,7 @@ mod tests {
 
     #[test]
     fn wrong_types_are_errors_with_positions() {
-        let err = parse("{\n  \"fixed\": \"a\"\n}", &mut Vec::new()).unwrap_err();
+        let err = parse("{\n  \"fixed\": \"a\"\n}", 2, &mut Vec::new()).unwrap_err();
         assert_eq!(err.position.unwrap().line, 2);
     }
 }
