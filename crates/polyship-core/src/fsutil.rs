@@ -59,7 +59,12 @@ pub fn sync_paths(paths: &[&Path]) -> Result<(), (PathBuf, std::io::Error)> {
     fn sync_each(paths: &[&Path]) -> Result<(), (PathBuf, std::io::Error)> {
         let mut first = Ok(());
         for path in paths {
-            let synced = std::fs::File::open(path).and_then(|f| f.sync_all());
+            // Files open for writing (Windows flushes no other handle); directories cannot be.
+            let synced = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .or_else(|_| std::fs::File::open(path))
+                .and_then(|f| f.sync_all());
             if let (Err(e), Ok(())) = (synced, &first) {
                 first = Err((path.to_path_buf(), e));
             }
