@@ -691,8 +691,23 @@ fn changesets_section(
         Some(repo) => Flavour::GitHub { repo, info: &info },
         None => Flavour::Git,
     };
-    let section = cs_log::section(&release.to, &lines, &updated, &dependency_commits, &flavour);
-    let section = like_prettier(&section);
+    let spacing = if cs.cli_major >= 3 {
+        cs_log::Spacing::Changesets3
+    } else {
+        cs_log::Spacing::Changesets2
+    };
+    let section = cs_log::section(
+        &release.to,
+        &lines,
+        &updated,
+        &dependency_commits,
+        &flavour,
+        spacing,
+    );
+    let section = match spacing {
+        cs_log::Spacing::Changesets2 => like_prettier(&section),
+        cs_log::Spacing::Changesets3 => section,
+    };
     let existing = files.text(file)?;
     let name = &ws.packages[release.package].name;
     files.set(file, cs_log::prepend(existing.as_deref(), name, &section))

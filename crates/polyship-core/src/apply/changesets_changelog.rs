@@ -42,6 +42,17 @@ pub struct Updated<'a> {
     pub version: &'a str,
 }
 
+/// Which changesets' layout a section follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spacing {
+    /// Changesets 2: lines joined by a newline, then its prettier pass (the caller's).
+    Changesets2,
+    /// Changesets 3, with no prettier pass: between two lines as many newlines as the first ends
+    /// with and the next starts with, at least one and at most two
+    /// (`generateMarkdownForVersionType`); the parts a blank line apart; a final newline.
+    Changesets3,
+}
+
 /// The section for `version`.
 pub fn section(
     version: &str,
@@ -49,7 +60,43 @@ pub fn section(
     dependencies: &[Updated<'_>],
     dependency_commits: &[Option<&str>],
     flavour: &Flavour<'_>,
+    spacing: Spacing,
 ) -> String {
+    let by = by_type(lines, dependencies, dependency_commits, flavour);
+    let mut parts = vec![format!("## {version}")];
+    for (title, entries) in ["Major", "Minor", "Patch"].iter().zip(&by) {
+        if entries.is_empty() {
+            continue;
+        }
+        parts.push(match spacing {
+            Spacing::Changesets2 => format!("### {title} Changes\n\n{}\n", entries.join("\n")),
+            Spacing::Changesets3 => {
+                let mut content = format!("### {title} Changes");
+                // Two after the heading, as changesets counts them.
+                let mut newlines = 2;
+                for entry in entries {
+                    newlines += entry.len() - entry.trim_start_matches('\n').len();
+                    content.push_str(&"\n".repeat(newlines.clamp(1, 2)));
+                    content.push_str(entry.trim());
+                    newlines = entry.len() - entry.trim_end_matches('\n').len();
+                }
+                content
+            }
+        });
+    }
+    match spacing {
+        Spacing::Changesets2 => parts.join("\n"),
+        Spacing::Changesets3 => parts.join("\n\n") + "\n",
+    }
+}
+
+/// Each changeset's line and the dependency line, by bump: major, minor, patch.
+fn by_type(
+    lines: &[Line<'_>],
+    dependencies: &[Updated<'_>],
+    dependency_commits: &[Option<&str>],
+    flavour: &Flavour<'_>,
+) -> [Vec<String>; 3] {
     let mut by: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for line in lines {
         let slot = match line.bump {
@@ -63,13 +110,7 @@ pub fn section(
     if !dependencies.is_empty() {
         by[2].push(dependency_line(dependencies, dependency_commits, flavour));
     }
-    let mut parts = vec![format!("## {version}")];
-    for (title, entries) in ["Major", "Minor", "Patch"].iter().zip(&by) {
-        if !entries.is_empty() {
-            parts.push(format!("### {title} Changes\n\n{}\n", entries.join("\n")));
-        }
-    }
-    parts.join("\n")
+    by
 }
 
 fn release_line(line: &Line<'_>, flavour: &Flavour<'_>) -> String {
@@ -276,7 +317,14 @@ mod tests {
             name: "@a/b",
             version: "1.0.1",
         }];
-        let out = section("1.1.0", &lines, &deps, &[Some(SHA)], &Flavour::Git);
+        let out = section(
+            "1.1.0",
+            &lines,
+            &deps,
+            &[Some(SHA)],
+            &Flavour::Git,
+            Spacing::Changesets2,
+        );
         assert_eq!(
             out,
             "## 1.1.0\n### Minor Changes\n\n- abc1234: Add a flag\n  \n  Longer text.\n\n### Patch Changes\n\n- Fix\n- Updated dependencies [abc1234]\n  - @a/b@1.0.1\n"
@@ -289,6 +337,64 @@ mod tests {
         assert_eq!(
             prepend(Some("## 1.0.0\n"), "x", "## 1.1.0"),
             "## 1.1.0\n## 1.0.0\n"
+        );
+    }
+
+    /// The expected text is what `changeset version` 3.0.3 wrote for the same changesets.
+    #[test]
+    fn changesets_3_spaces_lines_by_their_own_newlines_and_keeps_their_whitespace() {
+        let sha = "2e77bb6aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let lines = [
+            Line {
+                bump: Bump::Minor,
+                commit: Some(sha),
+                text: "Add a thing\n\nwith a body line",
+            },
+            Line {
+                bump: Bump::Patch,
+                commit: Some(sha),
+                text: "Fix b",
+            },
+        ];
+        let deps = [Updated {
+            name: "b",
+            version: "1.0.1",
+        }];
+        let out = section(
+            "1.1.0",
+            &lines,
+            &deps,
+            &[Some(sha)],
+            &Flavour::Git,
+            Spacing::Changesets3,
+        );
+        assert_eq!(
+            out,
+            "## 1.1.0\n\n### Minor Changes\n\n- 2e77bb6: Add a thing\n  \n  with a body line\n\n### Patch Changes\n\n- 2e77bb6: Fix b\n- Updated dependencies [2e77bb6]\n  - b@1.0.1\n"
+        );
+        // changelog-github's lines start with two newlines and end with one: a blank line between
+        // two of them, none before the dependency line (changesets/changesets at `bed45812`).
+        let info = |_: &str| CommitInfo::default();
+        let github = Flavour::GitHub {
+            repo: "o/r",
+            info: &info,
+        };
+        let two = [
+            Line {
+                bump: Bump::Patch,
+                commit: None,
+                text: "One",
+            },
+            Line {
+                bump: Bump::Patch,
+                commit: None,
+                text: "Two",
+            },
+        ];
+        let out = section("1.0.1", &two, &deps, &[None], &github, Spacing::Changesets3);
+        assert_eq!(
+            out,
+            "## 1.0.1\n\n### Patch Changes\n\n- One\n\n- Two\n- Updated dependencies []:\n  - b@1.0.1\n"
         );
     }
 
@@ -307,7 +413,7 @@ mod tests {
             commit: Some(SHA),
             text: "Fix it",
         }];
-        let out = section("1.0.1", &lines, &[], &[], &flavour);
+        let out = section("1.0.1", &lines, &[], &[], &flavour, Spacing::Changesets2);
         assert_eq!(
             out,
             format!(
@@ -319,7 +425,14 @@ mod tests {
             commit: Some(SHA),
             text: "pr: #7\nauthor: @me\nFix",
         }];
-        let out = section("1.0.1", &overridden, &[], &[], &flavour);
+        let out = section(
+            "1.0.1",
+            &overridden,
+            &[],
+            &[],
+            &flavour,
+            Spacing::Changesets2,
+        );
         assert!(out.contains("[#7](https://github.com/o/r/pull/7)"), "{out}");
         assert!(
             out.contains("Thanks [@me](https://github.com/me)! - Fix"),

@@ -28,6 +28,8 @@ pub struct ChangesetsConfig {
     /// `always` or `out-of-range` (`___experimentalUnsafeOptions_WILL_CHANGE_IN_PATCH`).
     pub update_internal_dependents: Option<String>,
     pub only_update_peer_dependents_when_out_of_range: bool,
+    /// The changesets CLI's major version ([`cli_major`]); 0 when not read.
+    pub cli_major: u64,
     /// `privatePackages.version` (default true before changesets 3, false from 3 on) and `.tag`
     /// (default false); `privatePackages: false` is both.
     pub private_version: bool,
@@ -176,6 +178,7 @@ fn parse(
         update_internal_dependencies: string("updateInternalDependencies")?,
         access: string("access")?,
         private_version: major < 3,
+        cli_major: major,
         ..ChangesetsConfig::default()
     };
     config.changelog = changelog(text, &map, warnings)?;
