@@ -1,5 +1,5 @@
 //! Conformance: `polyship version` must version npm monorepos exactly as changesets'
-//! `changeset version` (`@changesets/cli` 2) does.
+//! `changeset version` (`@changesets/cli` 2, and 3 for its own layout) does.
 //!
 //! Each test builds one small npm monorepo (root `package.json` with `workspaces`,
 //! `packages/*/package.json`, `.changeset/config.json` and changeset files in changesets' own
@@ -195,9 +195,14 @@ impl Pair {
     }
 
     fn run_changesets(&self, args: &[&str]) {
-        let bin = changeset_bin();
-        let out = Command::new(bin)
-            .args(args)
+        let mut cmd = Command::new(changeset_bin());
+        cmd.args(args);
+        self.run_oracle(cmd, &format!("changeset {}", args.join(" ")));
+    }
+
+    /// Runs `cmd` in the oracle with an isolated environment; it must succeed.
+    fn run_oracle(&self, mut cmd: Command, label: &str) {
+        let out = cmd
             .current_dir(self.oracle.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -206,12 +211,11 @@ impl Pair {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("NO_COLOR", "1")
             .output()
-            .unwrap_or_else(|e| panic!("cannot run `{}`: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("cannot run `{label}`: {e}"));
         assert!(
             out.status.success(),
-            "`changeset {}` failed ({}); the fixture is not one changesets accepts\n--- stdout\n{}\
+            "`{label}` failed ({}); the fixture is not one changesets accepts\n--- stdout\n{}\
              --- stderr\n{}",
-            args.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
@@ -867,4 +871,69 @@ fn bump_versions_with_workspace_protocol_only() {
             .package(&json!({ "name": "d", "version": "1.0.0", "dependencies": { "a": "^1.0.0" } }))
             .changeset("brave-cats-sing", &[("a", "minor"), ("d", "patch")], "Extend a, fix d."),
     );
+}
+
+/// `@changesets/cli` 3, run through its module: its `bin.js` calls `enableCompileCache`, which
+/// Node 20 lacks, and nothing else of it needs more.
+fn changeset3_entry() -> &'static Path {
+    static ENTRY: OnceLock<PathBuf> = OnceLock::new();
+    ENTRY.get_or_init(|| {
+        let bin = support::npm_tool("@changesets/cli@3.0.3", "changeset");
+        // `<prefix>/node_modules/.bin/changeset`: the entry goes in `<prefix>`.
+        let prefix = bin
+            .ancestors()
+            .nth(3)
+            .expect("npm installs under a prefix")
+            .to_path_buf();
+        let entry = prefix.join("run.mjs");
+        if !entry.is_file() {
+            std::fs::write(&entry, "await import(\"@changesets/cli\");\n").expect("write run.mjs");
+        }
+        entry
+    })
+}
+
+/// Changesets 3 lays a section out without prettier: a blank continuation line keeps its two
+/// spaces, and lines are spaced by their own newlines. polyship reads the major from the root
+/// manifest's `@changesets/cli` requirement.
+#[test]
+fn changesets_3_sections_match_changeset_version() {
+    let fixture = Fixture::new(&json!({}))
+        .file(
+            "package.json",
+            &pretty(&json!({
+                "name": "fixture-root",
+                "private": true,
+                "workspaces": ["packages/*"],
+                "devDependencies": { "@changesets/cli": "^3.0.3" }
+            })),
+        )
+        // changesets 3 finds an npm workspace by its lockfile.
+        .file(
+            "package-lock.json",
+            &pretty(&json!({
+                "name": "fixture-root",
+                "lockfileVersion": 3,
+                "requires": true,
+                "packages": {}
+            })),
+        )
+        .package(&json!({ "name": "a", "version": "1.0.0", "dependencies": { "b": "^1.0.0" } }))
+        .package(&json!({ "name": "b", "version": "1.0.0" }))
+        .changeset("one", &[("a", "minor")], "Add a thing\n\nwith a body line")
+        .changeset("two", &[("a", "patch"), ("b", "patch")], "Fix b");
+    let pair = Pair::new(&fixture);
+    let mut changesets3 = Command::new("node");
+    changesets3.arg(changeset3_entry()).arg("version");
+    pair.run_oracle(changesets3, "changeset version (changesets 3)");
+    // The lockfile only tells changesets this is an npm workspace; polyship would rightly call it
+    // out of date.
+    let run = pair
+        .subject
+        .run(&["version", "--no-commit", "--no-lockfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    pair.assert_agree();
+    // The comparison saw what it is about: the whitespace changesets 2's prettier would strip.
+    let log = std::fs::read_to_string(pair.oracle.path().join("packages/a/CHANGELOG.md")).unwrap();
+    assert!(log.contains("Add a thing\n  \n  with a body line"), "{log}");
 }
