@@ -1299,28 +1299,10 @@ needs = ["forge-release"]
 
     // Someone publishes 2.0.0 from elsewhere: an explicit `2.0.0` is refused before anything is
     // written, since the registry has it.
-    let other = tempfile::tempdir().unwrap();
-    std::fs::write(
-        other.path().join("package.json"),
-        format!("{{ \"name\": \"{name}\", \"version\": \"2.0.0\" }}\n"),
-    )
-    .unwrap();
-    let host = npm.trim_start_matches("http:");
-    std::fs::write(
-        other.path().join(".npmrc"),
-        format!("{host}:_authToken=${{NPM_TOKEN}}\n"),
-    )
-    .unwrap();
-    let published = std::process::Command::new("npm")
-        .args(["publish", "--registry", &npm])
-        .current_dir(other.path())
-        .env("NPM_TOKEN", &token)
-        .output()
-        .unwrap();
-    assert!(
-        published.status.success(),
-        "{}",
-        String::from_utf8_lossy(&published.stderr)
+    support::npm_publish_elsewhere(
+        &npm,
+        &token,
+        &format!("{{ \"name\": \"{name}\", \"version\": \"2.0.0\" }}\n"),
     );
     r.write("index.js", "module.exports = 3;\n");
     r.git(&["add", "-A"]);

@@ -575,31 +575,13 @@ fn a_version_already_published_with_other_content_is_taken() {
     let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
     let f = Fixture::new(&npm, "");
     // Someone published lib 1.0.0 from other sources.
-    let other = tempfile::tempdir().unwrap();
-    std::fs::write(
-        other.path().join("package.json"),
-        format!(
+    support::npm_publish_elsewhere(
+        &npm,
+        &var("POLYSHIP_TEST_NPM_TOKEN"),
+        &format!(
             "{{ \"name\": \"{}\", \"version\": \"1.0.0\", \"description\": \"other\" }}\n",
             f.name("lib")
         ),
-    )
-    .unwrap();
-    let host = npm.trim_start_matches("http:");
-    std::fs::write(
-        other.path().join(".npmrc"),
-        format!("{host}:_authToken=${{NPM_TOKEN}}\n"),
-    )
-    .unwrap();
-    let out = Command::new("npm")
-        .args(["publish", "--registry", &npm])
-        .current_dir(other.path())
-        .env("NPM_TOKEN", var("POLYSHIP_TEST_NPM_TOKEN"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
 
     let out = f.run(&["publish"]);
@@ -1568,30 +1550,12 @@ fn a_private_registry_gets_authenticated_reads() {
 
 /// Publishes `name` 1.0.0 with other content than the fixture's, as someone else would.
 fn publish_someone_elses(npm: &str, name: &str) {
-    let other = tempfile::tempdir().unwrap();
-    std::fs::write(
-        other.path().join("package.json"),
-        format!(
+    support::npm_publish_elsewhere(
+        npm,
+        &var("POLYSHIP_TEST_NPM_TOKEN"),
+        &format!(
             "{{ \"name\": \"{name}\", \"version\": \"1.0.0\", \"description\": \"someone else\" }}\n"
         ),
-    )
-    .unwrap();
-    let host = npm.trim_start_matches("http:");
-    std::fs::write(
-        other.path().join(".npmrc"),
-        format!("{host}:_authToken=${{NPM_TOKEN}}\n"),
-    )
-    .unwrap();
-    let out = Command::new("npm")
-        .args(["publish", "--registry", npm])
-        .current_dir(other.path())
-        .env("NPM_TOKEN", var("POLYSHIP_TEST_NPM_TOKEN"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -308,6 +308,30 @@ pub fn npm_tool(spec: &str, bin: &str) -> PathBuf {
     })
 }
 
+/// Publishes `manifest` (a `package.json`) to the npm registry at `registry` with `token`, from a
+/// directory of its own, as someone other than the test would; it must succeed.
+pub fn npm_publish_elsewhere(registry: &str, token: &str, manifest: &str) {
+    let other = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(other.path().join("package.json"), manifest).expect("write package.json");
+    let host = registry.trim_start_matches("http:");
+    std::fs::write(
+        other.path().join(".npmrc"),
+        format!("{host}:_authToken=${{NPM_TOKEN}}\n"),
+    )
+    .expect("write .npmrc");
+    let out = Command::new("npm")
+        .args(["publish", "--registry", registry])
+        .current_dir(other.path())
+        .env("NPM_TOKEN", token)
+        .output()
+        .expect("run npm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A PyPI package's executable (`pip_tool("uv", "uv")`), installed on first use with
 /// `pip install --target`.
 pub fn pip_tool(spec: &str, bin: &str) -> PathBuf {
