@@ -612,9 +612,9 @@ fn decode(bytes: Vec<u8>) -> Option<Cache> {
         return None;
     }
     // Offsets are from the start of the file: `r` always reads to its end.
-    let end = total - r.bytes.len() + length;
-    let mut cache = Cache::default();
     let file_at = |r: &Reader<'_>| total - r.bytes.len();
+    let end = file_at(&r) + length;
+    let mut cache = Cache::default();
     cache
         .commits_in_file
         .push(index_commits(&mut r, file_at, &mut cache.commits)?);
@@ -626,7 +626,7 @@ fn decode(bytes: Vec<u8>) -> Option<Cache> {
     let touched = index_touched(&mut r, file_at, cache.layout.len(), &mut cache.touched)?;
     cache.touched_in_file.push(touched);
     read_outcomes(&mut r, &mut cache.outcomes)?;
-    if total - r.bytes.len() != end {
+    if file_at(&r) != end {
         return None;
     }
     let sum = layout_sum(&cache.layout);
@@ -639,7 +639,7 @@ fn decode(bytes: Vec<u8>) -> Option<Cache> {
             break;
         };
         let mut a = Reader { bytes: payload };
-        let payload_end = total - r.bytes.len();
+        let payload_end = file_at(&r);
         let offset_end = |a: &Reader<'_>| payload_end - a.bytes.len();
         let same_layout = a.u32()? == sum;
         let commits = index_commits(&mut a, offset_end, &mut cache.commits)?;
@@ -686,43 +686,45 @@ fn appendix_payload<'a>(r: &mut Reader<'a>) -> Option<&'a [u8]> {
     r.take(length)
 }
 
-/// Indexes the section of commit entries `r` starts with (`at` says where in the file a reader
-/// is); where the entries are in the file.
+/// Indexes the section of entries `r` starts with, each read by `entry` (which gives its id) and
+/// about `entry_bytes` long; `at` says where in the file a reader is. Where the entries are in the
+/// file.
+fn index_section(
+    r: &mut Reader<'_>,
+    at: impl Fn(&Reader<'_>) -> usize,
+    entry_bytes: usize,
+    entry: impl Fn(&mut Reader<'_>) -> Option<ObjectId>,
+    index: &mut HashMap<ObjectId, Slot>,
+) -> Option<std::ops::Range<usize>> {
+    let n = usize::try_from(r.u64()?).ok()?;
+    let from = at(r);
+    let mut entries = Reader { bytes: r.take(n)? };
+    index.reserve(n / entry_bytes);
+    while !entries.bytes.is_empty() {
+        let slot = Slot::File(offset(from + n - entries.bytes.len()));
+        index.insert(entry(&mut entries)?, slot);
+    }
+    Some(from..from + n)
+}
+
+/// [`index_section`] for commit entries: about 60 bytes and a message each.
 fn index_commits(
     r: &mut Reader<'_>,
     at: impl Fn(&Reader<'_>) -> usize,
     commits: &mut HashMap<ObjectId, Slot>,
 ) -> Option<std::ops::Range<usize>> {
-    let n = usize::try_from(r.u64()?).ok()?;
-    let from = at(r);
-    let mut entries = Reader { bytes: r.take(n)? };
-    // A commit entry is about 60 bytes and a message.
-    commits.reserve(n / 80);
-    while !entries.bytes.is_empty() {
-        let slot = Slot::File(offset(from + n - entries.bytes.len()));
-        let (id, _) = read_commit(&mut entries)?;
-        commits.insert(id, slot);
-    }
-    Some(from..from + n)
+    index_section(r, at, 80, |e| read_commit(e).map(|(id, _)| id), commits)
 }
 
-/// As [`index_commits`], for touched entries.
+/// [`index_section`] for touched entries, whose directories index a layout of `dirs_known`.
 fn index_touched(
     r: &mut Reader<'_>,
     at: impl Fn(&Reader<'_>) -> usize,
     dirs_known: usize,
     touched: &mut HashMap<ObjectId, Slot>,
 ) -> Option<std::ops::Range<usize>> {
-    let n = usize::try_from(r.u64()?).ok()?;
-    let from = at(r);
-    let mut entries = Reader { bytes: r.take(n)? };
-    touched.reserve(n / 30);
-    while !entries.bytes.is_empty() {
-        let slot = Slot::File(offset(from + n - entries.bytes.len()));
-        let (id, _) = read_touch(&mut entries, dirs_known)?;
-        touched.insert(id, slot);
-    }
-    Some(from..from + n)
+    let entry = |e: &mut Reader<'_>| read_touch(e, dirs_known).map(|(id, _)| id);
+    index_section(r, at, 30, entry, touched)
 }
 
 fn read_outcomes(r: &mut Reader<'_>, outcomes: &mut BTreeMap<String, Outcome>) -> Option<()> {
