@@ -222,13 +222,6 @@ fn in_place(entry: &Entry) -> bool {
     }
 }
 
-fn sync_dir(dir: &Path) {
-    // Directory fsync makes renames and new names durable; not every platform allows it.
-    if let Ok(f) = std::fs::File::open(dir) {
-        let _ = f.sync_all();
-    }
-}
-
 fn write_synced(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -250,7 +243,8 @@ fn save(dir: &Path, record: &Record) -> Result<(), TransactionError> {
     let temp = dir.join(format!("{RECORD}.tmp"));
     write_synced(&temp, &text).map_err(fail)?;
     std::fs::rename(&temp, &path).map_err(fail)?;
-    sync_dir(dir);
+    // A directory flush makes the rename durable; not every platform allows one.
+    let _ = crate::fsutil::sync_paths(&[dir]);
     Ok(())
 }
 
