@@ -19,6 +19,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod apply;
+pub mod artifacts;
 pub mod changes;
 pub mod config;
 pub mod diagnostic;

@@ -49,6 +49,8 @@ enum Command {
     /// Run a release pipeline of polyship.toml: gates, builds, version, publish, notifications
     #[command(disable_version_flag = true)]
     Run(commands::run::Args),
+    /// Build binaries per target, archive them with checksums, attach them to forge releases
+    Artifacts(commands::artifacts::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
             Command::Version(args) => commands::version::run(&cx, &args),
             Command::Publish(args) => commands::publish::run(&cx, &args),
             Command::Run(args) => commands::run::run(&cx, &args),
+            Command::Artifacts(args) => commands::artifacts::run(&cx, &args),
         }
     });
     match result {

@@ -1214,7 +1214,7 @@ needs = ["version"]
 
 [[pipeline.release.step]]
 name = "build"
-uses = "build"
+uses = "pack"
 needs = ["preflight"]
 
 [[pipeline.release.step]]

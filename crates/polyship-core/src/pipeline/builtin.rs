@@ -2,7 +2,8 @@
 //!
 //! `version`, `publish` and `verify` run the polyship binary itself (`polyship version`, `polyship
 //! publish`, `polyship publish --dry-run`), so a pipeline step does exactly what the command does,
-//! output, journal and resume included. `check-clean` and `notify` run inside the pipeline.
+//! output, journal and resume included; `build`, `archive` and `forge-assets` run `polyship
+//! artifacts build`, `archive` and `upload`. `check-clean` and `notify` run inside the pipeline.
 
 use super::notify::{Notify, NotifyKind, When};
 
@@ -21,6 +22,15 @@ pub enum Builtin {
     Verify(Vec<String>),
     /// Posts the run's result to a webhook.
     Notify(Notify),
+    /// `polyship artifacts build` with these arguments: a package's binaries for one target.
+    Build {
+        args: Vec<String>,
+        builder: crate::artifacts::build::Builder,
+        /// `None`: the host's.
+        target: Option<String>,
+    },
+    /// `polyship artifacts archive` or `upload` with these arguments.
+    Artifacts(Vec<String>),
 }
 
 /// The names `uses` accepts.
@@ -34,6 +44,9 @@ pub const NAMES: &[&str] = &[
     "upload",
     "push",
     "forge-release",
+    "pack",
+    "archive",
+    "forge-assets",
     "verify",
     "notify",
 ];
@@ -58,11 +71,13 @@ impl Builtin {
                 }
                 Builtin::Version(args)
             }
-            "publish" | "preflight" | "tag" | "build" | "upload" | "push" | "forge-release" => {
+            "publish" | "preflight" | "tag" | "pack" | "upload" | "push" | "forge-release" => {
                 let mut args = vec!["publish".to_owned()];
                 match uses {
                     "publish" | "forge-release" => {}
                     "preflight" => args.push("--dry-run".to_owned()),
+                    // `publish`'s own name for packing is `build`.
+                    "pack" => args.extend(["--until".to_owned(), "build".to_owned()]),
                     step => args.extend(["--until".to_owned(), step.to_owned()]),
                 }
                 with.filters(&mut args)?;
@@ -78,6 +93,35 @@ impl Builtin {
                 Builtin::Verify(args)
             }
             "notify" => Builtin::Notify(notify(&with)?),
+            "build" => build(&with)?,
+            "archive" => {
+                let mut args = artifacts_args("archive", &with)?;
+                if let Some(name) = with.string("name")? {
+                    args.extend(["--name".to_owned(), name]);
+                }
+                if let Some(format) = with.string("format")? {
+                    if crate::artifacts::archive::Format::parse(&format).is_none() {
+                        return Err(format!(
+                            "`with.format` is `tar.gz` or `zip`, not `{format}`"
+                        ));
+                    }
+                    args.extend(["--format".to_owned(), format]);
+                }
+                if matches!(with.get("wrap"), Some(toml::Value::Boolean(false))) {
+                    args.push("--no-wrap".to_owned());
+                } else if !matches!(with.get("wrap"), None | Some(toml::Value::Boolean(true))) {
+                    return Err("`with.wrap` must be `true` or `false`".into());
+                }
+                for glob in with.strings("include")?.unwrap_or_default() {
+                    args.extend(["--include".to_owned(), glob]);
+                }
+                Builtin::Artifacts(args)
+            }
+            "forge-assets" => {
+                let mut args = artifacts_args("upload", &with)?;
+                with.flag("replace", "--replace", &mut args)?;
+                Builtin::Artifacts(args)
+            }
             other => {
                 return Err(format!(
                     "unknown built-in step `{other}`; the built-ins are {}",
@@ -92,7 +136,11 @@ impl Builtin {
     /// The arguments of the polyship run this step is, if it is one.
     pub fn polyship_args(&self) -> Option<&[String]> {
         match self {
-            Builtin::Version(args) | Builtin::Publish(args) | Builtin::Verify(args) => Some(args),
+            Builtin::Version(args)
+            | Builtin::Publish(args)
+            | Builtin::Verify(args)
+            | Builtin::Artifacts(args)
+            | Builtin::Build { args, .. } => Some(args),
             Builtin::CheckClean | Builtin::Notify(_) => None,
         }
     }
@@ -101,9 +149,11 @@ impl Builtin {
     pub fn describe(&self) -> String {
         match self {
             Builtin::CheckClean => "check-clean".to_owned(),
-            Builtin::Version(args) | Builtin::Publish(args) | Builtin::Verify(args) => {
-                format!("polyship {}", args.join(" "))
-            }
+            Builtin::Version(args)
+            | Builtin::Publish(args)
+            | Builtin::Verify(args)
+            | Builtin::Artifacts(args)
+            | Builtin::Build { args, .. } => format!("polyship {}", args.join(" ")),
             Builtin::Notify(n) => format!(
                 "notify {} on {}",
                 n.kind.as_str(),
@@ -114,6 +164,55 @@ impl Builtin {
             ),
         }
     }
+}
+
+/// `polyship artifacts <sub> [--package P]`.
+fn artifacts_args(sub: &str, with: &With<'_>) -> Result<Vec<String>, String> {
+    let mut args = vec!["artifacts".to_owned(), sub.to_owned()];
+    if let Some(package) = with.string("package")? {
+        args.extend(["--package".to_owned(), package]);
+    }
+    Ok(args)
+}
+
+fn build(with: &With<'_>) -> Result<Builtin, String> {
+    use crate::artifacts::build::Builder;
+    // `publish`'s packing step is `pack`; its settings here mean the old name was meant.
+    if with.get("no-push").is_some() || with.get("jobs").is_some() {
+        return Err(
+            "`build` builds binaries per target; the step of `publish` that packs packages is `uses = \"pack\"`"
+                .into(),
+        );
+    }
+    let mut args = artifacts_args("build", with)?;
+    let target = with.string("target")?;
+    if let Some(target) = &target {
+        args.extend(["--target".to_owned(), target.clone()]);
+    }
+    let builder = match with.string("builder")? {
+        None => Builder::Cargo,
+        Some(b) => Builder::parse(&b).ok_or_else(|| {
+            format!("`with.builder` is `cargo`, `zigbuild` or `cross`, not `{b}`")
+        })?,
+    };
+    args.extend(["--builder".to_owned(), builder.as_str().to_owned()]);
+    for bin in with.strings("bins")?.unwrap_or_default() {
+        args.extend(["--bin".to_owned(), bin]);
+    }
+    for feature in with.strings("features")?.unwrap_or_default() {
+        args.extend(["--features".to_owned(), feature]);
+    }
+    with.flag("all-features", "--all-features", &mut args)?;
+    with.flag("no-default-features", "--no-default-features", &mut args)?;
+    if let Some(profile) = with.string("profile")? {
+        args.extend(["--profile".to_owned(), profile]);
+    }
+    with.flag("locked", "--locked", &mut args)?;
+    Ok(Builtin::Build {
+        args,
+        builder,
+        target,
+    })
 }
 
 fn notify(with: &With<'_>) -> Result<Notify, String> {
@@ -182,9 +281,22 @@ impl With<'_> {
     fn finish(&self) -> Result<(), String> {
         let known: &[&str] = match self.uses {
             "version" => &["filter", "pre", "graduate", "no-lockfile", "version"],
-            "publish" | "preflight" | "tag" | "build" | "upload" | "push" | "forge-release" => {
+            "publish" | "preflight" | "tag" | "pack" | "upload" | "push" | "forge-release" => {
                 &["filter", "no-push", "jobs"]
             }
+            "build" => &[
+                "package",
+                "target",
+                "builder",
+                "bins",
+                "features",
+                "all-features",
+                "no-default-features",
+                "profile",
+                "locked",
+            ],
+            "archive" => &["package", "name", "format", "wrap", "include"],
+            "forge-assets" => &["package", "replace"],
             "verify" => &["filter"],
             "notify" => &["kind", "webhook", "on", "body"],
             _ => &[],
@@ -285,6 +397,37 @@ mod tests {
                 "2"
             ]
         );
+        let b = Builtin::parse("pack", &table("")).unwrap();
+        assert_eq!(b.polyship_args().unwrap(), ["publish", "--until", "build"]);
+        let b = Builtin::parse(
+            "build",
+            &table("target = 'x86_64-unknown-linux-musl'\nbins = 'tool'\nlocked = true"),
+        )
+        .unwrap();
+        assert_eq!(
+            b.polyship_args().unwrap(),
+            [
+                "artifacts",
+                "build",
+                "--target",
+                "x86_64-unknown-linux-musl",
+                "--builder",
+                "cargo",
+                "--bin",
+                "tool",
+                "--locked"
+            ]
+        );
+        let b = Builtin::parse("archive", &table("format = 'zip'\nwrap = false")).unwrap();
+        assert_eq!(
+            b.polyship_args().unwrap(),
+            ["artifacts", "archive", "--format", "zip", "--no-wrap"]
+        );
+        let b = Builtin::parse("forge-assets", &table("package = 'x'\nreplace = true")).unwrap();
+        assert_eq!(
+            b.polyship_args().unwrap(),
+            ["artifacts", "upload", "--package", "x", "--replace"]
+        );
         let b = Builtin::parse("upload", &table("no-push = true")).unwrap();
         assert_eq!(
             b.polyship_args().unwrap(),
@@ -307,6 +450,12 @@ mod tests {
         assert!(e.contains("no setting `dry-run`"), "{e}");
         let e = Builtin::parse("check-clean", &table("x = 1")).unwrap_err();
         assert!(e.contains("takes no `with`"), "{e}");
+        let e = Builtin::parse("build", &table("jobs = 2")).unwrap_err();
+        assert!(e.contains("`uses = \"pack\"`"), "{e}");
+        let e = Builtin::parse("build", &table("builder = 'make'")).unwrap_err();
+        assert!(e.contains("`zigbuild`"), "{e}");
+        let e = Builtin::parse("archive", &table("format = 'rar'")).unwrap_err();
+        assert!(e.contains("`tar.gz` or `zip`"), "{e}");
         let e = Builtin::parse("deploy", &table("")).unwrap_err();
         assert!(e.contains("`check-clean`"), "{e}");
         let e = Builtin::parse("notify", &table("kind = 'irc'")).unwrap_err();

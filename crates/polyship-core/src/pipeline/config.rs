@@ -33,7 +33,8 @@ pub struct StepConfig {
     pub name: Spanned<String>,
     /// A shell command (a template).
     pub run: Option<Spanned<String>>,
-    /// A built-in step: `check-clean`, `version`, `publish`, `verify` or `notify`.
+    /// A built-in step: `check-clean`, `version`, `publish` (or one of its steps), `build`,
+    /// `archive`, `forge-assets`, `verify` or `notify`.
     pub uses: Option<Spanned<String>>,
     /// The built-in's settings; string values are templates.
     pub with: Option<Spanned<toml::Table>>,

@@ -135,6 +135,7 @@ pub fn preflight(pipeline: &Pipeline, options: &Options, pull: bool) -> Vec<Prob
             }
         }
     }
+    build_targets(pipeline, options, &mut problems);
     for (engine, image) in images {
         if let Err(message) = ensure_image(&engine, &image, pull, &options.redactor) {
             problems.push(Problem {
@@ -146,6 +147,35 @@ pub fn preflight(pipeline: &Pipeline, options: &Options, pull: bool) -> Vec<Prob
         }
     }
     problems
+}
+
+/// Every `build` step's target can be built here: its builder runs, the target's standard library
+/// and linker are installed. A container step builds with the container's tools: not checked here.
+fn build_targets(pipeline: &Pipeline, options: &Options, problems: &mut Vec<Problem>) {
+    let mut checked: Vec<(crate::artifacts::build::Builder, Option<String>)> = Vec::new();
+    for step in selected(pipeline, options) {
+        let Action::Builtin(Builtin::Build {
+            builder, target, ..
+        }) = &step.action
+        else {
+            continue;
+        };
+        if step.container.is_some() || checked.contains(&(*builder, target.clone())) {
+            continue;
+        }
+        checked.push((*builder, target.clone()));
+        let result = match target {
+            Some(t) => crate::artifacts::build::preflight(&options.root, *builder, t),
+            None => crate::artifacts::build::host_target(&options.root)
+                .and_then(|t| crate::artifacts::build::preflight(&options.root, *builder, &t)),
+        };
+        if let Err(crate::artifacts::build::BuildError::Preflight { message, help }) = result {
+            problems.push(Problem {
+                message: format!("step `{}`: {message}", step.name),
+                help,
+            });
+        }
+    }
 }
 
 fn selected<'a>(pipeline: &'a Pipeline, options: &'a Options) -> impl Iterator<Item = &'a Step> {
@@ -883,7 +913,13 @@ fn command_line(
             argv
         }
         Action::Builtin(Builtin::CheckClean) => return Ok(None),
-        Action::Builtin(b @ (Builtin::Version(_) | Builtin::Publish(_) | Builtin::Verify(_))) => {
+        Action::Builtin(
+            b @ (Builtin::Version(_)
+            | Builtin::Publish(_)
+            | Builtin::Verify(_)
+            | Builtin::Build { .. }
+            | Builtin::Artifacts(_)),
+        ) => {
             let mut argv = vec![
                 options.polyship.display().to_string(),
                 "-C".to_owned(),

@@ -40,12 +40,25 @@ pub struct ReleaseRequest<'a> {
     pub commit: &'a str,
 }
 
+/// One request's parts.
+struct Payload<'a> {
+    method: &'a str,
+    url: &'a str,
+    content_type: &'a str,
+    body: Option<&'a [u8]>,
+    /// Whether the token goes with it: only to the forge's own hosts.
+    token: bool,
+    retry_dropped: bool,
+}
+
 /// A release the forge already has for a tag.
 struct Found {
     id: u64,
     body: String,
     url: String,
     draft: bool,
+    /// GitHub's upload address template (`…/assets{?name,label}`).
+    upload_url: Option<String>,
 }
 
 fn html_url(v: &Value) -> String {
@@ -103,18 +116,42 @@ impl Forge {
         url: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), ForgeError> {
+        let bytes = body.map(Value::to_string);
+        self.send_raw(
+            agent,
+            &Payload {
+                method,
+                url,
+                content_type: "application/json",
+                body: bytes.as_deref().map(str::as_bytes),
+                token: true,
+                retry_dropped: true,
+            },
+        )
+    }
+
+    /// Sends a request as [`Self::send`] does; a dropped connection is retried only when
+    /// `retry_dropped` (an upload cut after its bytes were sent may have landed).
+    fn send_raw(
+        &self,
+        agent: &ureq::Agent,
+        payload: &Payload<'_>,
+    ) -> Result<(u16, Value), ForgeError> {
+        let Payload { method, url, .. } = *payload;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let request = ureq::http::Request::builder()
+            let mut request = ureq::http::Request::builder()
                 .method(method)
                 .uri(url)
-                .header("Authorization", self.auth())
                 .header("Accept", "application/json")
-                .header("Content-Type", "application/json");
-            let result = match body {
+                .header("Content-Type", payload.content_type);
+            if payload.token {
+                request = request.header("Authorization", self.auth());
+            }
+            let result = match payload.body {
                 Some(b) => request
-                    .body(b.to_string())
+                    .body(b.to_vec())
                     .map_err(|e| e.to_string())
                     .and_then(|r| agent.run(r).map_err(|e| e.to_string())),
                 None => request
@@ -129,12 +166,17 @@ impl Forge {
                         super::registry::retry_after(response.headers())
                             .unwrap_or(Duration::from_millis(500 << attempt))
                     } else {
-                        let text = response.body_mut().read_to_string().unwrap_or_default();
+                        let text = response
+                            .body_mut()
+                            .with_config()
+                            .limit(64 << 20)
+                            .read_to_string()
+                            .unwrap_or_default();
                         let value = serde_json::from_str(&text).unwrap_or(Value::Null);
                         return Ok((status, value));
                     }
                 }
-                Err(e) if attempt < 4 => {
+                Err(e) if attempt < 4 && payload.retry_dropped => {
                     let _ = e;
                     Duration::from_millis(500 << attempt)
                 }
@@ -185,6 +227,10 @@ impl Forge {
                     .to_owned(),
                 url: html_url(v),
                 draft: v.get("draft").and_then(Value::as_bool).unwrap_or(false),
+                upload_url: v
+                    .get("upload_url")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             })
         };
         let url = self.url(&format!("releases/tags/{}", encode_segment(tag)));
@@ -264,6 +310,254 @@ impl Forge {
     }
 }
 
+/// A release that assets are attached to.
+#[derive(Debug, Clone)]
+pub struct AssetRelease {
+    pub id: u64,
+    pub tag: String,
+    upload_url: Option<String>,
+}
+
+/// A file attached to a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub id: u64,
+    pub name: String,
+    pub size: u64,
+    /// Its SHA-256 in hex, when the forge says (GitHub's `digest`).
+    pub sha256: Option<String>,
+    /// `false` for GitHub's `starter` state: an upload that never finished.
+    pub complete: bool,
+}
+
+/// The host of an `http(s)` URL.
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
+impl Forge {
+    /// The release of `tag` assets go to, drafts included.
+    pub fn asset_release(
+        &self,
+        agent: &ureq::Agent,
+        tag: &str,
+    ) -> Result<Option<AssetRelease>, ForgeError> {
+        Ok(self.find(agent, tag)?.map(|f| AssetRelease {
+            id: f.id,
+            tag: tag.to_owned(),
+            upload_url: f.upload_url,
+        }))
+    }
+
+    /// Every asset of `release`.
+    pub fn assets(
+        &self,
+        agent: &ureq::Agent,
+        release: &AssetRelease,
+    ) -> Result<Vec<Asset>, ForgeError> {
+        let mut assets = Vec::new();
+        for page in 1..=20 {
+            let url = match self.kind {
+                ForgeKind::Gitea => self.url(&format!(
+                    "releases/{}/assets?limit=50&page={page}",
+                    release.id
+                )),
+                _ => self.url(&format!(
+                    "releases/{}/assets?per_page=100&page={page}",
+                    release.id
+                )),
+            };
+            let (status, value) = self.send(agent, "GET", &url, None)?;
+            if status != 200 {
+                return Err(Self::fail(&url, status, &value));
+            }
+            let Some(list) = value.as_array() else {
+                return Err(ForgeError::NotAList { url });
+            };
+            let before = assets.len();
+            assets.extend(list.iter().filter_map(|a| {
+                Some(Asset {
+                    id: a.get("id")?.as_u64()?,
+                    name: a.get("name")?.as_str()?.to_owned(),
+                    size: a.get("size")?.as_u64()?,
+                    sha256: a
+                        .get("digest")
+                        .and_then(Value::as_str)
+                        .and_then(|d| d.strip_prefix("sha256:"))
+                        .map(str::to_owned),
+                    complete: a
+                        .get("state")
+                        .and_then(Value::as_str)
+                        .is_none_or(|s| s == "uploaded"),
+                })
+            }));
+            // Gitea lists every attachment at once and ignores paging on older versions.
+            if list.is_empty() || assets.len() - before < 50 || self.kind == ForgeKind::Gitea {
+                break;
+            }
+        }
+        Ok(assets)
+    }
+
+    /// Where an asset named `name` is uploaded. The token goes only to the forge's own hosts: a
+    /// release that names another upload host is refused, not followed.
+    fn upload_url(&self, release: &AssetRelease, name: &str) -> Result<String, ForgeError> {
+        let name = encode_segment(name);
+        match self.kind {
+            ForgeKind::Gitea | ForgeKind::None => {
+                Ok(self.url(&format!("releases/{}/assets?name={name}", release.id)))
+            }
+            ForgeKind::Github => {
+                let Some(template) = &release.upload_url else {
+                    return Ok(self.url(&format!("releases/{}/assets?name={name}", release.id)));
+                };
+                let base = template.split('{').next().unwrap_or(template);
+                let api_host = host_of(&self.api).unwrap_or_default();
+                let upload_host = host_of(base).unwrap_or_default();
+                let trusted = upload_host == api_host
+                    || (api_host == "api.github.com" && upload_host == "uploads.github.com")
+                    || api_host
+                        .strip_prefix("api.")
+                        .is_some_and(|d| upload_host == format!("uploads.{d}"));
+                if !trusted {
+                    return Err(ForgeError::ForeignHost {
+                        host: upload_host.to_owned(),
+                        api: api_host.to_owned(),
+                    });
+                }
+                Ok(format!("{base}?name={name}"))
+            }
+        }
+    }
+
+    /// Uploads one asset. `Err(Unreachable)` may still have landed: read the assets back.
+    pub fn upload_asset(
+        &self,
+        agent: &ureq::Agent,
+        release: &AssetRelease,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), ForgeError> {
+        let url = self.upload_url(release, name)?;
+        // Gitea takes a form with the file as `attachment`; GitHub the bytes themselves.
+        let boundary = "polyship-asset-boundary-8d1f0c";
+        let (content_type, body) = match self.kind {
+            ForgeKind::Gitea | ForgeKind::None => {
+                let mut body = format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                    name.replace(['"', '\r', '\n'], "_")
+                )
+                .into_bytes();
+                body.extend_from_slice(bytes);
+                body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+                (format!("multipart/form-data; boundary={boundary}"), body)
+            }
+            ForgeKind::Github => ("application/octet-stream".to_owned(), bytes.to_vec()),
+        };
+        let (status, value) = self.send_raw(
+            agent,
+            &Payload {
+                method: "POST",
+                url: &url,
+                content_type: &content_type,
+                body: Some(&body),
+                token: true,
+                retry_dropped: false,
+            },
+        )?;
+        match status {
+            200 | 201 => Ok(()),
+            _ => Err(Self::fail(&url, status, &value)),
+        }
+    }
+
+    /// Removes an asset (before replacing it).
+    pub fn delete_asset(
+        &self,
+        agent: &ureq::Agent,
+        release: &AssetRelease,
+        asset: &Asset,
+    ) -> Result<(), ForgeError> {
+        let url = match self.kind {
+            ForgeKind::Gitea | ForgeKind::None => {
+                self.url(&format!("releases/{}/assets/{}", release.id, asset.id))
+            }
+            ForgeKind::Github => self.url(&format!("releases/assets/{}", asset.id)),
+        };
+        let (status, value) = self.send(agent, "DELETE", &url, None)?;
+        match status {
+            200 | 204 | 404 => Ok(()),
+            _ => Err(Self::fail(&url, status, &value)),
+        }
+    }
+
+    /// An asset's bytes, through the API (so that a private repository's assets read too).
+    pub fn download_asset(
+        &self,
+        agent: &ureq::Agent,
+        release: &AssetRelease,
+        asset: &Asset,
+    ) -> Result<Vec<u8>, ForgeError> {
+        let url = match self.kind {
+            ForgeKind::Gitea | ForgeKind::None => {
+                self.url(&format!("releases/{}/assets/{}", release.id, asset.id))
+            }
+            ForgeKind::Github => self.url(&format!("releases/assets/{}", asset.id)),
+        };
+        let unreachable = |message: String| ForgeError::Unreachable {
+            url: url.clone(),
+            message,
+        };
+        if self.kind == ForgeKind::Github {
+            let request = ureq::http::Request::builder()
+                .method("GET")
+                .uri(&url)
+                .header("Authorization", self.auth())
+                .header("Accept", "application/octet-stream")
+                .body(())
+                .map_err(|e| unreachable(e.to_string()))?;
+            let mut response = agent.run(request).map_err(|e| unreachable(e.to_string()))?;
+            let status = response.status().as_u16();
+            if status != 200 {
+                return Err(Self::fail(&url, status, &Value::Null));
+            }
+            return response
+                .body_mut()
+                .with_config()
+                .limit(4 << 30)
+                .read_to_vec()
+                .map_err(|e| unreachable(e.to_string()));
+        }
+        // Gitea: the attachment's record names its download address.
+        let (status, value) = self.send(agent, "GET", &url, None)?;
+        if status != 200 {
+            return Err(Self::fail(&url, status, &value));
+        }
+        let Some(download) = value.get("browser_download_url").and_then(Value::as_str) else {
+            return Err(ForgeError::NotAList { url });
+        };
+        let same_host = host_of(download) == host_of(&self.api);
+        let mut request = ureq::http::Request::builder().method("GET").uri(download);
+        if same_host {
+            request = request.header("Authorization", self.auth());
+        }
+        let request = request.body(()).map_err(|e| unreachable(e.to_string()))?;
+        let mut response = agent.run(request).map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(Self::fail(download, status, &Value::Null));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(4 << 30)
+            .read_to_vec()
+            .map_err(|e| unreachable(e.to_string()))
+    }
+}
+
 /// Why the forge did not make, find or update a release.
 #[derive(Debug, thiserror::Error)]
 pub enum ForgeError {
@@ -277,6 +571,10 @@ pub enum ForgeError {
     },
     #[error("`{url}` did not answer a list")]
     NotAList { url: String },
+    #[error(
+        "the forge names `{host}` as the upload host, which is not the API's `{api}`; the token is not sent there"
+    )]
+    ForeignHost { host: String, api: String },
 }
 
 /// What a refused request usually means.

@@ -1488,6 +1488,41 @@ fn select(
     Ok((targets, local_tags))
 }
 
+/// The tag package `package` of `ws` is released under at `version`, by its tag template.
+pub fn release_tag(
+    root: &Path,
+    ws: &Workspace,
+    config: &LoadedConfig,
+    package: usize,
+    version: &str,
+) -> Result<Option<String>, PublishError> {
+    let (_, known) = known_tags(root, None)?;
+    let templates = crate::changes::tag_schemes(root, ws, config, &known)
+        .map_err(PublishError::Config)?
+        .templates;
+    Ok(templates[package].first().map(|t| t.render(version)))
+}
+
+/// The forge `publish` makes releases on, as its preflight resolves it: `Ok(None)` when forge
+/// releases are off; the problems when it cannot be reached (no token, no repository).
+pub fn forge(root: &Path, config: &LoadedConfig) -> Result<Option<Forge>, Vec<Problem>> {
+    let redactor = Redactor::from_env();
+    let remote = config
+        .config
+        .publish
+        .remote
+        .clone()
+        .unwrap_or_else(|| "origin".to_owned());
+    let remote_url = git::remote_url(root, &remote, &redactor);
+    let mut problems = Vec::new();
+    let forge = resolve_forge(config, remote_url.as_deref(), &mut problems);
+    if problems.is_empty() {
+        Ok(forge)
+    } else {
+        Err(problems)
+    }
+}
+
 /// The local tags (name → commit), and every tag known (the remote's included: a tagless CI
 /// clone), which the tag schemes are read off.
 #[allow(clippy::type_complexity)]

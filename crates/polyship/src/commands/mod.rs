@@ -1,6 +1,7 @@
 //! One module per command; each is a clap `Args` and a `run` that calls into `polyship-core`.
 
 pub mod add;
+pub mod artifacts;
 pub mod init;
 pub mod lint_commits;
 pub mod list;

@@ -579,6 +579,25 @@ fn builtin_dry_run(out: &mut String, builtin: &Builtin, options: &Options) -> bo
             out.push_str("       | checks that `git status` lists no change\n");
             return true;
         }
+        Builtin::Build { .. } => {
+            // Its own preflight: the builder, the target's standard library and linker.
+            out.push_str(
+                "       | builds with `polyship artifacts build`; checked here with `--check`\n",
+            );
+            return check_build(out, builtin, options);
+        }
+        Builtin::Artifacts(args) => {
+            let _ = writeln!(
+                out,
+                "       | {}",
+                if args.get(1).is_some_and(|a| a == "upload") {
+                    "attaches the archives and checksums to the package's forge release; nothing is sent in a dry run"
+                } else {
+                    "archives this commit's builds with README and licence files, and writes SHA256SUMS"
+                }
+            );
+            return true;
+        }
         Builtin::Notify(n) => {
             let _ = writeln!(
                 out,
@@ -605,8 +624,21 @@ fn builtin_dry_run(out: &mut String, builtin: &Builtin, options: &Options) -> bo
             _ => command.push(arg.clone()),
         }
     }
+    run_indented(out, &command, options)
+}
+
+/// A `build` step's preflight, without building: `polyship artifacts build --check`.
+fn check_build(out: &mut String, builtin: &Builtin, options: &Options) -> bool {
+    let mut command = vec!["-C".to_owned(), options.root.display().to_string()];
+    command.extend(builtin.polyship_args().unwrap_or_default().iter().cloned());
+    command.push("--check".to_owned());
+    run_indented(out, &command, options)
+}
+
+/// Runs polyship with `command`, its output indented under the step.
+fn run_indented(out: &mut String, command: &[String], options: &Options) -> bool {
     let result = std::process::Command::new(&options.polyship)
-        .args(&command)
+        .args(command)
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
         .output();

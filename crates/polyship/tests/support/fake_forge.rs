@@ -1,7 +1,9 @@
 //! A local fake of the GitHub and Gitea release APIs — the one part of a release that cannot run
 //! for real on a test machine. It keeps releases in memory and answers the endpoints polyship uses:
 //! get a release by tag (GitHub hides drafts there, as the real one does), list releases (drafts
-//! included), create, and update. Requests without the token get 401.
+//! included), create, and update; and a release's assets: list, upload (GitHub's raw upload on
+//! its own `uploads` path, Gitea's multipart form), download and delete. Requests without the token
+//! get 401.
 
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -36,6 +38,20 @@ struct State {
     pulls: Vec<(String, u64, String)>,
     /// Commit → its author's login, for `commits/<sha>`.
     authors: Vec<(String, String)>,
+    assets: Vec<Asset>,
+    /// The next upload is stored, then its connection is closed without an answer.
+    cut_next_upload: bool,
+    /// The host `upload_url` names instead of the forge's own (a hostile forge).
+    upload_host: Option<String>,
+}
+
+/// A file attached to a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub id: u64,
+    pub release: u64,
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 pub struct FakeForge {
@@ -128,14 +144,43 @@ impl FakeForge {
             .push((commit.to_owned(), login.to_owned()));
     }
 
+    pub fn assets(&self) -> Vec<Asset> {
+        self.state.lock().expect("forge").assets.clone()
+    }
+
+    /// Attaches a file to a release, as someone else would.
+    pub fn seed_asset(&self, release: u64, name: &str, bytes: &[u8]) {
+        let mut s = self.state.lock().expect("forge");
+        let id = s.next_id;
+        s.next_id += 1;
+        s.assets.push(Asset {
+            id,
+            release,
+            name: name.to_owned(),
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    /// The next upload lands, and its connection is closed before the answer.
+    pub fn cut_next_upload(&self) {
+        self.state.lock().expect("forge").cut_next_upload = true;
+    }
+
+    /// Releases name `host` as their upload address.
+    pub fn upload_host(&self, host: &str) {
+        self.state.lock().expect("forge").upload_host = Some(host.to_owned());
+    }
+
     /// The next `times` requests answer `status`.
     pub fn fail_next(&self, status: u16, times: usize) {
         self.state.lock().expect("forge").fail = Some((status, times));
     }
 }
 
-fn to_json(r: &Release, repo: &str, port: u16) -> Value {
+fn to_json(r: &Release, repo: &str, port: u16, upload_host: Option<&str>) -> Value {
+    let host = upload_host.map_or_else(|| format!("127.0.0.1:{port}"), str::to_owned);
     json!({
+        "upload_url": format!("http://{host}/uploads/repos/{repo}/releases/{}/assets{{?name,label}}", r.id),
         "id": r.id,
         "tag_name": r.tag,
         "name": r.name,
@@ -148,7 +193,11 @@ fn to_json(r: &Release, repo: &str, port: u16) -> Value {
 }
 
 fn respond(conn: &mut TcpStream, status: u16, body: &Value) -> std::io::Result<()> {
-    let text = body.to_string();
+    let text = if status == 204 {
+        String::new()
+    } else {
+        body.to_string()
+    };
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         text.len()
@@ -193,6 +242,17 @@ fn serve(
         return respond(&mut conn, 401, &json!({ "message": "Bad credentials" }));
     }
     let (path, query) = full.split_once('?').unwrap_or((&full, ""));
+    if let Some(id) = path.strip_prefix("/attachments/") {
+        let id: u64 = id.parse().unwrap_or(0);
+        return match s.assets.iter().find(|a| a.id == id) {
+            Some(a) => respond_bytes(&mut conn, &a.bytes),
+            None => respond(&mut conn, 404, &json!({ "message": "Not Found" })),
+        };
+    }
+    let (path, upload) = match path.strip_prefix("/uploads") {
+        Some(p) if kind == Kind::GitHub => (p, true),
+        _ => (path, false),
+    };
     let path = match kind {
         Kind::GitHub => path,
         Kind::Gitea => match path.strip_prefix("/api/v1") {
@@ -228,6 +288,11 @@ fn serve(
         return respond(&mut conn, 404, &not_found);
     };
     let repo_name = format!("{owner}/{repo}");
+    if let Some(answer) = assets(
+        &mut s, &mut conn, kind, port, &method, rest, query, &body, upload,
+    ) {
+        return answer;
+    }
     let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     match (method.as_str(), rest) {
         ("GET", ["tags", tag]) => {
@@ -236,7 +301,11 @@ fn serve(
                 *r == repo_name && rel.tag == tag && !(kind == Kind::GitHub && rel.draft)
             });
             match found {
-                Some((_, rel)) => respond(&mut conn, 200, &to_json(rel, &repo_name, port)),
+                Some((_, rel)) => respond(
+                    &mut conn,
+                    200,
+                    &to_json(rel, &repo_name, port, s.upload_host.as_deref()),
+                ),
                 None => respond(&mut conn, 404, &not_found),
             }
         }
@@ -256,7 +325,7 @@ fn serve(
                 .filter(|(r, _)| *r == repo_name)
                 .skip((page - 1) * size)
                 .take(size)
-                .map(|(_, rel)| to_json(rel, &repo_name, port))
+                .map(|(_, rel)| to_json(rel, &repo_name, port, s.upload_host.as_deref()))
                 .collect();
             respond(&mut conn, 200, &Value::Array(list))
         }
@@ -289,12 +358,13 @@ fn serve(
                 draft: input["draft"].as_bool().unwrap_or(false),
                 prerelease: input["prerelease"].as_bool().unwrap_or(false),
             };
-            let value = to_json(&rel, &repo_name, port);
+            let value = to_json(&rel, &repo_name, port, s.upload_host.as_deref());
             s.releases.push((repo_name, rel));
             respond(&mut conn, 201, &value)
         }
         ("PATCH", [id]) => {
             let id: u64 = id.parse().unwrap_or(0);
+            let upload_host = s.upload_host.clone();
             let Some((_, rel)) = s
                 .releases
                 .iter_mut()
@@ -314,9 +384,157 @@ fn serve(
             if let Some(v) = input["prerelease"].as_bool() {
                 rel.prerelease = v;
             }
-            let value = to_json(rel, &repo_name, port);
+            let value = to_json(rel, &repo_name, port, upload_host.as_deref());
             respond(&mut conn, 200, &value)
         }
         _ => respond(&mut conn, 404, &not_found),
+    }
+}
+
+fn respond_bytes(conn: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(bytes)?;
+    conn.flush()
+}
+
+fn asset_json(a: &Asset, port: u16) -> Value {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(&a.bytes)
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "size": a.bytes.len(),
+        "state": "uploaded",
+        "digest": format!("sha256:{digest}"),
+        "browser_download_url": format!("http://127.0.0.1:{port}/attachments/{}", a.id),
+    })
+}
+
+/// The file of a Gitea upload form: the part named `attachment`.
+fn form_file(body: &[u8]) -> Option<Vec<u8>> {
+    let start = body.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let first_line_end = body.windows(2).position(|w| w == b"\r\n")?;
+    let boundary = &body[..first_line_end];
+    let tail = body[start..]
+        .windows(boundary.len() + 2)
+        .position(|w| &w[..2] == b"\r\n" && &w[2..] == boundary)?;
+    let header = String::from_utf8_lossy(&body[..start]);
+    header
+        .contains("name=\"attachment\"")
+        .then(|| body[start..start + tail].to_vec())
+}
+
+/// The asset endpoints; `None` when the request is not for one.
+#[allow(clippy::too_many_arguments)]
+fn assets(
+    s: &mut State,
+    conn: &mut TcpStream,
+    kind: Kind,
+    port: u16,
+    method: &str,
+    rest: &[&str],
+    query: &str,
+    body: &[u8],
+    upload: bool,
+) -> Option<std::io::Result<()>> {
+    let not_found = json!({ "message": "Not Found" });
+    let answer = match (method, rest) {
+        ("GET", [id, "assets"]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let list: Vec<Value> = s
+                .assets
+                .iter()
+                .filter(|a| a.release == id)
+                .map(|a| asset_json(a, port))
+                .collect();
+            respond(conn, 200, &Value::Array(list))
+        }
+        ("POST", [id, "assets"]) => {
+            let release: u64 = id.parse().unwrap_or(0);
+            if kind == Kind::GitHub && !upload {
+                return Some(respond(conn, 404, &not_found));
+            }
+            let name = decode(
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("name="))
+                    .unwrap_or_default(),
+            );
+            let bytes = match kind {
+                Kind::GitHub => body.to_vec(),
+                Kind::Gitea => match form_file(body) {
+                    Some(b) => b,
+                    None => {
+                        return Some(respond(conn, 400, &json!({ "message": "no attachment" })));
+                    }
+                },
+            };
+            if s.assets
+                .iter()
+                .any(|a| a.release == release && a.name == name)
+            {
+                return Some(respond(
+                    conn,
+                    422,
+                    &json!({ "message": "Validation Failed", "errors": [{ "code": "already_exists" }] }),
+                ));
+            }
+            let id = s.next_id;
+            s.next_id += 1;
+            let asset = Asset {
+                id,
+                release,
+                name,
+                bytes,
+            };
+            let value = asset_json(&asset, port);
+            s.assets.push(asset);
+            if std::mem::take(&mut s.cut_next_upload) {
+                // The bytes landed; the answer never comes.
+                return Some(conn.shutdown(std::net::Shutdown::Both));
+            }
+            respond(conn, 201, &value)
+        }
+        ("DELETE", ["assets", id] | [_, "assets", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let before = s.assets.len();
+            s.assets.retain(|a| a.id != id);
+            if s.assets.len() == before {
+                respond(conn, 404, &not_found)
+            } else {
+                respond(conn, 204, &Value::Null)
+            }
+        }
+        ("GET", ["assets", id] | [_, "assets", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            match (kind, s.assets.iter().find(|a| a.id == id)) {
+                (_, None) => respond(conn, 404, &not_found),
+                (Kind::GitHub, Some(a)) => respond_bytes(conn, &a.bytes),
+                (Kind::Gitea, Some(a)) => respond(conn, 200, &asset_json(a, port)),
+            }
+        }
+        _ => return None,
+    };
+    Some(answer)
+}
+
+impl FakeForge {
+    /// Removes the asset `name` from every release, as someone else would.
+    pub fn remove_asset(&self, name: &str) {
+        self.state
+            .lock()
+            .expect("forge")
+            .assets
+            .retain(|a| a.name != name);
     }
 }

@@ -1,0 +1,412 @@
+//! `polyship artifacts`: a package's binaries per target, their archives and checksums, and their
+//! upload to its forge release — what the pipeline's `build`, `archive` and `forge-assets` steps
+//! run.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use polyship_core::artifacts::{self, Store, assets, build, bundle};
+use polyship_core::release::redact::Redactor;
+
+use crate::context::Context;
+use crate::render::CommandError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Build a Cargo package's binaries for one target into the artifact store
+    Build(BuildArgs),
+    /// Archive every build of this commit, with README and licence files; write the checksums
+    Archive(ArchiveArgs),
+    /// Attach the archives and checksums to the package's forge release
+    Upload(UploadArgs),
+    /// Download every attached archive and checksum back and compare it with the one built here
+    Verify(PackageArg),
+}
+
+#[derive(Debug, clap::Args)]
+struct PackageArg {
+    /// The Cargo package [default: the one package with binaries]
+    #[arg(long, short = 'p', value_name = "NAME")]
+    package: Option<String>,
+    /// Print the result as a JSON document (`"schema": 1`) on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    package: PackageArg,
+    /// The target triple [default: the host's]
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// What builds: `cargo`, `zigbuild` (cargo zigbuild) or `cross`
+    #[arg(long, default_value = "cargo", value_parser = ["cargo", "zigbuild", "cross"])]
+    builder: String,
+    /// Only these binaries (repeatable) [default: every binary of the package]
+    #[arg(long = "bin", value_name = "NAME")]
+    bins: Vec<String>,
+    /// Cargo features to turn on (repeatable)
+    #[arg(long = "features", short = 'F', value_name = "FEATURES")]
+    features: Vec<String>,
+    #[arg(long)]
+    all_features: bool,
+    #[arg(long)]
+    no_default_features: bool,
+    /// The Cargo profile
+    #[arg(long, default_value = "release")]
+    profile: String,
+    /// Pass `--locked` to the builder
+    #[arg(long)]
+    locked: bool,
+    /// Check that the target can be built here, and build nothing
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ArchiveArgs {
+    #[command(flatten)]
+    package: PackageArg,
+    /// The archive's name without extension; `{name}`, `{version}` and `{target}` are replaced
+    #[arg(long, default_value = "{name}-{version}-{target}")]
+    name: String,
+    /// `tar.gz` or `zip` [default: `zip` for Windows targets, `tar.gz` for the rest]
+    #[arg(long, value_parser = ["tar.gz", "zip"])]
+    format: Option<String>,
+    /// Put the files at the archive's top level instead of in a directory named like it
+    #[arg(long)]
+    no_wrap: bool,
+    /// More files for every archive (globs relative to the package's directory; repeatable)
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct UploadArgs {
+    #[command(flatten)]
+    package: PackageArg,
+    /// Replace an asset of the same name whose contents differ, instead of failing
+    #[arg(long)]
+    replace: bool,
+}
+
+pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    if !cx.in_git {
+        return Err(CommandError::failed(
+            "`polyship artifacts` needs a git repository",
+            "run it in the repository you release from",
+        )
+        .into());
+    }
+    match &args.command {
+        Sub::Build(a) => build_cmd(cx, a),
+        Sub::Archive(a) => archive_cmd(cx, a),
+        Sub::Upload(a) => upload_cmd(cx, a, false),
+        Sub::Verify(a) => upload_cmd(
+            cx,
+            &UploadArgs {
+                package: PackageArg {
+                    package: a.package.clone(),
+                    json: a.json,
+                },
+                replace: false,
+            },
+            true,
+        ),
+    }
+}
+
+/// The repository's common git directory and HEAD.
+fn repository(cx: &Context) -> anyhow::Result<(PathBuf, String)> {
+    let redactor = Redactor::from_env();
+    let git_dir = polyship_core::release::git::common_dir(&cx.root, &redactor)
+        .context("failed to find the git directory")?;
+    let head = polyship_core::release::git::head(&cx.root, &redactor)
+        .context("failed to read HEAD: the repository needs a commit")?;
+    Ok((git_dir, head))
+}
+
+fn build_error(e: build::BuildError) -> anyhow::Error {
+    match e {
+        build::BuildError::Preflight { message, help } => CommandError {
+            message,
+            help,
+            usage: false,
+        }
+        .into(),
+        other => anyhow::Error::new(other),
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).context("failed to serialise the result")?;
+    text.push('\n');
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("failed to write to stdout")
+}
+
+fn build_cmd(cx: &Context, a: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let builder = build::Builder::parse(&a.builder).unwrap_or(build::Builder::Cargo);
+    if a.check {
+        let target = match &a.target {
+            Some(t) => t.clone(),
+            None => build::host_target(&cx.root).map_err(build_error)?,
+        };
+        build::preflight(&cx.root, builder, &target).map_err(build_error)?;
+        cx.status(
+            "Checked",
+            &format!("{target} can be built with {}", builder.as_str()),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (git_dir, head) = repository(cx)?;
+    let request = build::Request {
+        package: a.package.package.clone(),
+        target: a.target.clone(),
+        builder,
+        bins: a.bins.clone(),
+        features: a.features.clone(),
+        all_features: a.all_features,
+        no_default_features: a.no_default_features,
+        profile: a.profile.clone(),
+        locked: a.locked,
+    };
+    let built = build::build(&cx.root, &git_dir, &head, &request).map_err(build_error)?;
+    let b = &built.build;
+    for binary in &b.binaries {
+        cx.status(
+            "Built",
+            &format!(
+                "{} {} {} ({} bytes)",
+                b.package, b.target, binary.name, binary.size
+            ),
+        );
+    }
+    if a.package.json {
+        print_json(&serde_json::json!({
+            "schema": 1,
+            "build": b,
+            "directory": built.store.target_dir(&b.target),
+        }))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Cargo package a command names, with the store of its current version.
+fn package_store(
+    cx: &Context,
+    git_dir: &std::path::Path,
+    name: Option<&str>,
+) -> anyhow::Result<(build::CargoPackage, Store)> {
+    let meta = build::metadata(&cx.root).map_err(build_error)?;
+    let package = build::package(&meta, name).map_err(build_error)?.clone();
+    let store = Store::new(git_dir, &package.name, &package.version);
+    Ok((package, store))
+}
+
+fn archive_cmd(cx: &Context, a: &ArchiveArgs) -> anyhow::Result<ExitCode> {
+    let (git_dir, head) = repository(cx)?;
+    let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
+    let request = bundle::Request {
+        name_template: a.name.clone(),
+        format: a
+            .format
+            .as_deref()
+            .and_then(artifacts::archive::Format::parse),
+        wrap: !a.no_wrap,
+        include: a.include.clone(),
+    };
+    let made = match bundle::bundle(&cx.root, &package.manifest_dir, &store, &head, &request) {
+        Ok(made) => made,
+        Err(bundle::BundleError::NothingBuilt {
+            package,
+            version,
+            stale,
+        }) => {
+            let help = if stale.is_empty() {
+                "build it first: a `build` step (`polyship artifacts build`) before `archive`"
+                    .to_owned()
+            } else {
+                format!(
+                    "the builds there ({}) are of another commit: build again at this one",
+                    stale.join(", ")
+                )
+            };
+            return Err(CommandError::failed(
+                format!("no build of `{package}` {version} at this commit to archive"),
+                help,
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for m in &made {
+        cx.status(
+            "Archived",
+            &format!(
+                "{} ({} bytes, sha256 {})",
+                m.file.file_name().unwrap_or_default().to_string_lossy(),
+                m.size,
+                &m.sha256[..16]
+            ),
+        );
+    }
+    if a.package.json {
+        print_json(&serde_json::json!({
+            "schema": 1,
+            "package": package.name,
+            "version": package.version,
+            "archives": made,
+            "checksums": store.dist_dir().join("SHA256SUMS"),
+        }))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn upload_cmd(cx: &Context, a: &UploadArgs, verify: bool) -> anyhow::Result<ExitCode> {
+    let (git_dir, _) = repository(cx)?;
+    let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
+    let files = assets::files(&store.dist_dir())?;
+    if files.is_empty() {
+        return Err(CommandError::failed(
+            format!(
+                "no archives of `{}` {} to attach",
+                package.name, package.version
+            ),
+            "archive them first: an `archive` step (`polyship artifacts archive`) before `forge-assets`",
+        )
+        .into());
+    }
+    let Some((tag, forge)) = forge_release(cx, &package)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let agent = polyship_core::release::registry::agent();
+    let redact = |e: assets::AssetsError| {
+        let message = Redactor::from_env().redact(&error_chain(&e));
+        CommandError::failed(
+            message,
+            match e {
+                assets::AssetsError::NoRelease { .. } => {
+                    "publish first: `forge-assets` needs the release that `publish` makes"
+                }
+                assets::AssetsError::Conflict { .. } => {
+                    "set `replace = true` (`--replace`) to replace them, or remove them from the release"
+                }
+                _ => "run the step again: what is attached already is kept",
+            },
+        )
+    };
+    if verify {
+        let problems = assets::check(&forge, &agent, &tag, &files).map_err(redact)?;
+        for p in &problems {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                polyship_core::diagnostic::terminal_safe(p)
+            );
+        }
+        if a.package.json {
+            print_json(&serde_json::json!({ "schema": 1, "tag": tag, "problems": problems }))?;
+        }
+        if problems.is_empty() {
+            cx.status("Verified", &format!("{} assets of {tag}", files.len()));
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    let done = assets::attach(&forge, &agent, &tag, &files, a.replace).map_err(redact)?;
+    for (name, outcome) in &done {
+        let verb = match outcome {
+            assets::Outcome::Uploaded => "Uploaded",
+            assets::Outcome::Kept => "Kept",
+            assets::Outcome::Replaced => "Replaced",
+        };
+        cx.status(verb, &format!("{name} on {tag}"));
+    }
+    if a.package.json {
+        let list: Vec<serde_json::Value> = done
+            .iter()
+            .map(|(name, outcome)| serde_json::json!({ "name": name, "outcome": outcome }))
+            .collect();
+        print_json(&serde_json::json!({ "schema": 1, "tag": tag, "assets": list }))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The package's release tag and the forge it is released on; `None` when the forge cannot be
+/// reached (the problems are printed).
+fn forge_release(
+    cx: &Context,
+    package: &build::CargoPackage,
+) -> anyhow::Result<Option<(String, polyship_core::release::forge::Forge)>> {
+    let discovered = super::discover(cx)?;
+    let ws = &discovered.workspace;
+    let rel = package
+        .manifest_dir
+        .strip_prefix(&cx.root)
+        .unwrap_or(&package.manifest_dir)
+        .to_string_lossy()
+        .into_owned();
+    let rel = if rel.is_empty() { ".".to_owned() } else { rel };
+    let Some(index) = ws.packages.iter().position(|p| {
+        p.name == package.name && (p.path == rel || (p.path.is_empty() && rel == "."))
+    }) else {
+        return Err(CommandError::failed(
+            format!("`{}` is not a package polyship releases here", package.name),
+            "`polyship list` shows the packages it found",
+        )
+        .into());
+    };
+    let tag = polyship_core::release::publish::release_tag(
+        &cx.root,
+        ws,
+        &discovered.config,
+        index,
+        &package.version,
+    )
+    .map_err(|e| anyhow::anyhow!(Redactor::from_env().redact(&e.to_string())))?
+    .ok_or_else(|| {
+        CommandError::failed(
+            format!("`{}` has no release tag", package.name),
+            "set its tag template in `[tags]` of polyship.toml",
+        )
+    })?;
+    let forge = match polyship_core::release::publish::forge(&cx.root, &discovered.config) {
+        Ok(Some(forge)) => forge,
+        Ok(None) => {
+            return Err(CommandError::failed(
+                "forge releases are off: there is no release to attach the archives to",
+                "set `[publish.forge] kind` (`github` or `gitea`) in polyship.toml",
+            )
+            .into());
+        }
+        Err(problems) => {
+            crate::render::problems(cx.color, "", &problems, "nothing was uploaded");
+            return Ok(None);
+        }
+    };
+    Ok(Some((tag, forge)))
+}
+
+/// An error and its sources, `: `-joined.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
