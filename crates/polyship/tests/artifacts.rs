@@ -537,3 +537,233 @@ fn a_pipeline_builds_archives_and_attaches_to_a_gitea_release() {
     assert!(logs.contains("Uploaded"), "{logs}");
     assert!(!logs.contains(token));
 }
+
+fn oci_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("`{name}` is not set: run the tests with scripts/test, which starts docker-registry")
+    })
+}
+
+/// What skopeo, an independent client, reads at `reference` (`--raw`: the stored bytes).
+fn skopeo(reference: &str, raw: bool, creds: Option<&str>) -> serde_json::Value {
+    let mut args = vec!["inspect", "--tls-verify=false"];
+    if raw {
+        args.push("--raw");
+    }
+    if let Some(c) = creds {
+        args.extend(["--creds", c]);
+    }
+    let target = format!("docker://{reference}");
+    args.push(&target);
+    let out = Command::new("skopeo").args(&args).output().expect("skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}x{nanos}", std::process::id())
+}
+
+#[test]
+fn an_image_is_pushed_blobs_first_tags_last_and_reads_back_with_skopeo() {
+    let registry = oci_var("POLYSHIP_TEST_OCI_REGISTRY");
+    let repository = format!("{registry}/acme/{}", unique("tool"));
+    let config = format!(
+        "{}\n[[pipeline.release.step]]\nname = \"image\"\nuses = \"image\"\nneeds = [\"build\"]\nwith = {{ repository = \"{repository}\", cmd = [\"--help\"], labels = {{ \"org.example.team\" = \"release\" }} }}\n",
+        PIPELINE.replace("HOST", &host())
+    );
+    let r = tool_repo(&config);
+    let out = run(&r, &["run", "release"], &[]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let head = r.git(&["rev-parse", "HEAD"]).trim().to_owned();
+
+    // The index holds one linux/amd64 manifest; every tag names the same index.
+    let index = skopeo(&format!("{repository}:0.3.0"), true, None);
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(index["manifests"][0]["platform"]["architecture"], "amd64");
+    assert_eq!(index["manifests"][0]["platform"]["os"], "linux");
+    let inspected = skopeo(&format!("{repository}:latest"), false, None);
+    let mut tags: Vec<&str> = inspected["RepoTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    tags.sort_unstable();
+    assert_eq!(tags, ["0", "0.3", "0.3.0", "latest"]);
+    let labels = &inspected["Labels"];
+    assert_eq!(labels["org.opencontainers.image.version"], "0.3.0");
+    assert_eq!(labels["org.opencontainers.image.revision"], head.as_str());
+    assert_eq!(
+        labels["org.opencontainers.image.created"],
+        "2026-11-22T00:00:00Z"
+    );
+    assert_eq!(labels["org.example.team"], "release");
+    // The layout under .git holds the same index the registry serves.
+    let layout: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(r.join(".git/polyship/artifacts/tool/0.3.0/oci/index.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(layout["manifests"][0]["digest"], inspected["Digest"]);
+
+    // Again, with the step's settings: nothing is sent, every tag is where it was.
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--repository",
+            &repository,
+            "--cmd=--help",
+            "--label",
+            "org.example.team=release",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    assert_eq!(doc["pushed"]["blobs_sent"], 0, "{doc:#}");
+    assert_eq!(doc["pushed"]["unchanged"].as_array().unwrap().len(), 4);
+
+    // Another image for the same version: its own tag is taken, nothing moves.
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--repository",
+            &repository,
+            "--env",
+            "MODE=other",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("the tag `0.3.0` already points at"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        skopeo(&format!("{repository}:latest"), false, None)["Digest"],
+        inspected["Digest"]
+    );
+}
+
+#[test]
+fn an_image_push_needs_credentials_and_finishes_after_the_registry_fails_midway() {
+    let registry = oci_var("POLYSHIP_TEST_OCI_AUTH_REGISTRY");
+    let (user, password) = (
+        oci_var("POLYSHIP_TEST_OCI_USER"),
+        oci_var("POLYSHIP_TEST_OCI_PASSWORD"),
+    );
+    let proxy = support::faults::Proxy::start(&format!("http://{registry}/"));
+    let proxied = proxy
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let name = format!("acme/{}", unique("tool"));
+    let repository = format!("{proxied}/{name}");
+    let r = tool_repo("");
+    assert_eq!(run(&r, &["artifacts", "build"], &[]).code, 0);
+
+    // No credentials: 401, and what to set.
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("answered 401") && out.stderr.contains("DOCKER_USERNAME"),
+        "{}",
+        out.stderr
+    );
+
+    // The registry fails every blob upload after the first (its uploads start with a POST): the push stops, then a rerun sends
+    // only what is missing.
+    proxy.fault(
+        support::faults::Rule::new(
+            Some("POST"),
+            "/blobs/uploads/",
+            20,
+            support::faults::Action::Status(503, Vec::new()),
+        )
+        .after(1),
+    );
+    let env = [
+        ("DOCKER_USERNAME", user.as_str()),
+        ("DOCKER_PASSWORD", password.as_str()),
+    ];
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository],
+        &env,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("answered 503"), "{}", out.stderr);
+    assert!(!out.stderr.contains(&password));
+    proxy.clear();
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository, "--json"],
+        &env,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    assert_eq!(doc["pushed"]["blobs_present"], 1, "{doc:#}");
+    assert_eq!(doc["pushed"]["blobs_sent"], 1, "{doc:#}");
+    assert!(!out.stderr.contains(&password) && !out.stdout.contains(&password));
+
+    // ~/.docker/config.json's credentials work as well.
+    let docker = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docker.path().join("config.json"),
+        serde_json::json!({ "auths": { proxied.clone(): { "auth": base64_of(&format!("{user}:{password}")) } } }).to_string(),
+    )
+    .unwrap();
+    let dir = docker.path().display().to_string();
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository],
+        &[("DOCKER_CONFIG", dir.as_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let creds = format!("{user}:{password}");
+    let index = skopeo(&format!("{registry}/{name}:0.3.0"), true, Some(&creds));
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+}
+
+fn base64_of(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -14,7 +14,7 @@ use flate2::write::{DeflateEncoder, GzEncoder};
 /// One file of an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The path inside the archive, `/`-separated.
+    /// The path inside the archive, `/`-separated; ending in `/`, a directory (tar only).
     pub name: String,
     pub contents: Vec<u8>,
     pub executable: bool,
@@ -83,10 +83,19 @@ pub fn write(format: Format, entries: &[Entry], mtime: u64) -> Result<Vec<u8>, A
 }
 
 fn mode(e: &Entry) -> u32 {
-    if e.executable { 0o755 } else { 0o644 }
+    if e.executable || e.name.ends_with('/') {
+        0o755
+    } else {
+        0o644
+    }
 }
 
 fn tar_gz(entries: &[&Entry], mtime: u64) -> Result<Vec<u8>, ArchiveError> {
+    Ok(gzip(&tar(entries, mtime)?))
+}
+
+/// An uncompressed tar of `entries`, in the order given (an image layer's `diff_id` is its hash).
+pub fn tar(entries: &[&Entry], mtime: u64) -> Result<Vec<u8>, ArchiveError> {
     let mut tar = Vec::new();
     for e in entries {
         tar.extend_from_slice(&tar_header(e, mtime)?);
@@ -95,10 +104,14 @@ fn tar_gz(entries: &[&Entry], mtime: u64) -> Result<Vec<u8>, ArchiveError> {
     }
     // Two zero blocks end the archive.
     tar.resize(tar.len() + 1024, 0);
-    // flate2's default header has neither time (mtime 0) nor file name.
+    Ok(tar)
+}
+
+/// gzip of `bytes`; flate2's default header has neither time (mtime 0) nor file name.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&tar).expect("writing to memory");
-    Ok(gz.finish().expect("writing to memory"))
+    gz.write_all(bytes).expect("writing to memory");
+    gz.finish().expect("writing to memory")
 }
 
 /// A ustar header; names longer than 100 bytes are split into its prefix and name fields.
@@ -132,7 +145,7 @@ fn tar_header(e: &Entry, mtime: u64) -> Result<[u8; 512], ArchiveError> {
     octal(&mut h[116..124], 0);
     octal(&mut h[124..136], size as u64);
     octal(&mut h[136..148], mtime.min(0o777_7777_7777));
-    h[156] = b'0';
+    h[156] = if e.name.ends_with('/') { b'5' } else { b'0' };
     h[257..263].copy_from_slice(b"ustar\0");
     h[263..265].copy_from_slice(b"00");
     octal(&mut h[329..337], 0);

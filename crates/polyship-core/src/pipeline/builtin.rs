@@ -47,6 +47,7 @@ pub const NAMES: &[&str] = &[
     "pack",
     "archive",
     "forge-assets",
+    "image",
     "verify",
     "notify",
 ];
@@ -117,6 +118,7 @@ impl Builtin {
                 }
                 Builtin::Artifacts(args)
             }
+            "image" => image(&with)?,
             "forge-assets" => {
                 let mut args = artifacts_args("upload", &with)?;
                 with.flag("replace", "--replace", &mut args)?;
@@ -173,6 +175,46 @@ fn artifacts_args(sub: &str, with: &With<'_>) -> Result<Vec<String>, String> {
         args.extend(["--package".to_owned(), package]);
     }
     Ok(args)
+}
+
+fn image(with: &With<'_>) -> Result<Builtin, String> {
+    let mut args = artifacts_args("image", with)?;
+    match with.string("repository")? {
+        Some(r) => args.extend(["--repository".to_owned(), r]),
+        None if matches!(with.get("push"), Some(toml::Value::Boolean(false))) => {}
+        None => {
+            return Err(
+                "`image` needs `with.repository` (`registry.example/acme/tool`), or `push = false`"
+                    .into(),
+            );
+        }
+    }
+    if matches!(with.get("push"), Some(toml::Value::Boolean(false))) {
+        args.push("--no-push".to_owned());
+    }
+    for (key, flag) in [
+        ("tags", "--tag"),
+        ("entrypoint", "--entrypoint"),
+        ("cmd", "--cmd"),
+        ("env", "--env"),
+    ] {
+        // `--cmd=--help`: a value may start with a dash.
+        for value in with.strings(key)?.unwrap_or_default() {
+            args.push(format!("{flag}={value}"));
+        }
+    }
+    for (key, flag) in [("workdir", "--workdir"), ("user", "--user")] {
+        if let Some(value) = with.string(key)? {
+            args.extend([flag.to_owned(), value]);
+        }
+    }
+    if let Some(toml::Value::Table(labels)) = with.get("labels") {
+        for (k, v) in labels {
+            let v = v.as_str().ok_or("`with.labels` values must be strings")?;
+            args.extend(["--label".to_owned(), format!("{k}={v}")]);
+        }
+    }
+    Ok(Builtin::Artifacts(args))
 }
 
 fn build(with: &With<'_>) -> Result<Builtin, String> {
@@ -297,6 +339,18 @@ impl With<'_> {
             ],
             "archive" => &["package", "name", "format", "wrap", "include"],
             "forge-assets" => &["package", "replace"],
+            "image" => &[
+                "package",
+                "repository",
+                "push",
+                "tags",
+                "entrypoint",
+                "cmd",
+                "env",
+                "workdir",
+                "user",
+                "labels",
+            ],
             "verify" => &["filter"],
             "notify" => &["kind", "webhook", "on", "body"],
             _ => &[],

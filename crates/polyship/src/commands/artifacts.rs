@@ -27,6 +27,8 @@ enum Sub {
     Archive(ArchiveArgs),
     /// Attach the archives and checksums to the package's forge release
     Upload(UploadArgs),
+    /// Assemble an OCI image of this commit's Linux builds, and push it to a registry
+    Image(ImageArgs),
     /// Download every attached archive and checksum back and compare it with the one built here
     Verify(PackageArg),
 }
@@ -91,6 +93,38 @@ struct ArchiveArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct ImageArgs {
+    #[command(flatten)]
+    package: PackageArg,
+    /// Where to push: `host[:port]/path/name`
+    #[arg(long, value_name = "REPOSITORY", required_unless_present = "no_push")]
+    repository: Option<String>,
+    /// Tag templates (`{version}`, `{major}`, `{minor}`, `{patch}`; repeatable) [default:
+    /// `{version}`, `{major}.{minor}`, `{major}`, `latest`; a prerelease gets only `{version}`]
+    #[arg(long = "tag", value_name = "TEMPLATE")]
+    tags: Vec<String>,
+    /// The entrypoint, one argument per flag [default: the first binary]
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    entrypoint: Vec<String>,
+    /// The default arguments, one per flag
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+    /// `NAME=value` in the image's environment (repeatable)
+    #[arg(long, value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// `key=value` labels over polyship's `org.opencontainers.image.*` ones (repeatable)
+    #[arg(long, value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Write the OCI layout only
+    #[arg(long)]
+    no_push: bool,
+}
+
+#[derive(Debug, clap::Args)]
 struct UploadArgs {
     #[command(flatten)]
     package: PackageArg,
@@ -111,6 +145,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         Sub::Build(a) => build_cmd(cx, a),
         Sub::Archive(a) => archive_cmd(cx, a),
         Sub::Upload(a) => upload_cmd(cx, a, false),
+        Sub::Image(a) => image_cmd(cx, a),
         Sub::Verify(a) => upload_cmd(
             cx,
             &UploadArgs {
@@ -397,6 +432,92 @@ fn forge_release(
         }
     };
     Ok(Some((tag, forge)))
+}
+
+fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
+    use polyship_core::artifacts::image;
+    let (git_dir, head) = repository(cx)?;
+    let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
+    let mut labels = Vec::new();
+    for l in &a.label {
+        let Some((k, v)) = l.split_once('=') else {
+            return Err(CommandError {
+                message: format!("`--label {l}` is not `key=value`"),
+                help: Some("write labels as `--label org.example.team=release`".into()),
+                usage: true,
+            }
+            .into());
+        };
+        labels.push((k.to_owned(), v.to_owned()));
+    }
+    let redactor = Redactor::from_env();
+    let source = polyship_core::release::git::remote_url(&cx.root, "origin", &redactor)
+        .filter(|u| u.starts_with("https://") && !u.contains('@'));
+    let request = image::Request {
+        entrypoint: (!a.entrypoint.is_empty()).then(|| a.entrypoint.clone()),
+        cmd: a.cmd.clone(),
+        env: a.env.clone(),
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        labels,
+        source,
+    };
+    let fail = |e: image::ImageError| {
+        CommandError::failed(
+            redactor.redact(&error_chain(&e)),
+            match e {
+                image::ImageError::NothingBuilt { .. } => {
+                    "build it first: a `build` step for a Linux target before `image`"
+                }
+                image::ImageError::TagTaken { .. } => {
+                    "release a new version: a version's own tag never moves"
+                }
+                _ => "run it again: blobs already pushed are not sent again",
+            },
+        )
+    };
+    let built = image::assemble(&cx.root, &store, &head, &request).map_err(fail)?;
+    for target in &built.skipped {
+        cx.note(&format!("{target} has no Linux image; it is left out"));
+    }
+    cx.status(
+        "Assembled",
+        &format!(
+            "{} {} image {} ({} platforms)",
+            package.name,
+            package.version,
+            built.index.digest,
+            built.manifests.len()
+        ),
+    );
+    let mut pushed = None;
+    if let (false, Some(repository)) = (a.no_push, &a.repository) {
+        let templates = if a.tags.is_empty() {
+            image::default_tags()
+        } else {
+            a.tags.clone()
+        };
+        let tags = image::tags(&templates, &package.version);
+        let immutable = image::tags(&["{version}".to_owned()], &package.version);
+        let done = image::push(&built, repository, &tags, &immutable).map_err(fail)?;
+        for tag in &done.tagged {
+            cx.status("Tagged", &format!("{repository}:{tag}"));
+        }
+        for tag in &done.unchanged {
+            cx.status("Unchanged", &format!("{repository}:{tag}"));
+        }
+        pushed = Some(done);
+    }
+    if a.package.json {
+        print_json(&serde_json::json!({
+            "schema": 1,
+            "index": built.index,
+            "layout": built.layout,
+            "manifests": built.manifests,
+            "pushed": pushed,
+        }))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// An error and its sources, `: `-joined.

@@ -1,0 +1,693 @@
+//! `image`: an OCI image of a package's binaries, assembled without a container daemon, written to
+//! an OCI layout in the artifact store, then pushed to any registry of the distribution API.
+//!
+//! One image per Linux build of the commit (`FROM scratch`: one reproducible layer holding the
+//! binaries under `/usr/local/bin`), and an image index over them. Every byte is a function of the
+//! builds, the settings and the commit's time: layers are sorted tars with fixed owners and mtimes,
+//! JSON is written with sorted keys. Pushing sends blobs first (each skipped when `HEAD` finds it),
+//! manifests by digest, the index by digest, and tags last. The version's own tag is immutable: one
+//! that points at another digest is an error. The others (`1.2`, `1`, `latest`) move.
+//!
+//! Registry credentials come from `REGISTRY_TOKEN` (a bearer token), `DOCKER_USERNAME` and
+//! `DOCKER_PASSWORD`, or `~/.docker/config.json`'s `auths` for the registry's host. They are sent
+//! to that host only, and to the token service its challenge names.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::archive::{self, Entry, sha256_hex};
+use super::{Build, Store, StoreError};
+
+pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// How the image looks.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `None`: the first binary.
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// More labels, over the `org.opencontainers.image.*` ones polyship sets.
+    pub labels: Vec<(String, String)>,
+    /// The repository's URL, for `org.opencontainers.image.source`.
+    pub source: Option<String>,
+}
+
+/// An assembled image: the index's digest and every blob it needs, in the store's OCI layout.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub layout: PathBuf,
+    /// The image index, `sha256:…`.
+    pub index: Descriptor,
+    /// Per platform: the manifest.
+    pub manifests: Vec<(String, Descriptor)>,
+    /// Targets that have no Linux image (skipped).
+    pub skipped: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+/// Why an image was not made or pushed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no Linux build of `{package}` {version} at this commit to make an image of")]
+    NothingBuilt { package: String, version: String },
+    #[error("failed to write `{}`", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to read `{}`", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot make the layer")]
+    Layer(#[source] archive::ArchiveError),
+    #[error("{0}")]
+    Time(String),
+    #[error("`{0}` is not an image repository: write it as `host[:port]/path/name`")]
+    Repository(String),
+    #[error("`{url}` could not be reached: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("`{url}` answered {status}{}", hint(*.status))]
+    Status { url: String, status: u16 },
+    #[error("the tag `{tag}` already points at `{theirs}`, not at this image `{ours}`")]
+    TagTaken {
+        tag: String,
+        theirs: String,
+        ours: String,
+    },
+    #[error("the registry's token service `{realm}` gave no token")]
+    NoToken { realm: String },
+}
+
+fn hint(status: u16) -> &'static str {
+    match status {
+        401 => {
+            " (no credentials, or refused: set `DOCKER_USERNAME` and `DOCKER_PASSWORD`, `REGISTRY_TOKEN`, or log in with `docker login`)"
+        }
+        403 => " (the credentials may not push to this repository)",
+        _ => "",
+    }
+}
+
+/// The OCI platform of a Rust target, `None` for a target with no Linux image.
+pub fn platform(target: &str) -> Option<(&'static str, Option<&'static str>)> {
+    if !target.contains("-linux-") {
+        return None;
+    }
+    let arch = target.split('-').next()?;
+    Some(match arch {
+        "x86_64" => ("amd64", None),
+        "aarch64" => ("arm64", None),
+        "i686" | "i586" => ("386", None),
+        "armv7" => ("arm", Some("v7")),
+        "arm" => ("arm", Some("v6")),
+        "riscv64gc" | "riscv64" => ("riscv64", None),
+        "powerpc64le" => ("ppc64le", None),
+        "s390x" => ("s390x", None),
+        "loongarch64" => ("loong64", None),
+        _ => return None,
+    })
+}
+
+/// RFC 3339 UTC of a Unix time.
+fn rfc3339(secs: u64) -> String {
+    let (y, mo, d, h, mi, s) = crate::apply::commit::civil(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// Assembles the image of every Linux build of `store` at `commit` into `store`'s OCI layout.
+pub fn assemble(
+    root: &Path,
+    store: &Store,
+    commit: &str,
+    request: &Request,
+) -> Result<Image, ImageError> {
+    let builds: Vec<Build> = store
+        .builds()?
+        .into_iter()
+        .filter(|b| b.commit == commit)
+        .collect();
+    let (with_platform, skipped): (Vec<&Build>, Vec<&Build>) =
+        builds.iter().partition(|b| platform(&b.target).is_some());
+    let Some(first) = with_platform.first().copied().or(builds.first()) else {
+        return Err(ImageError::NothingBuilt {
+            package: String::new(),
+            version: String::new(),
+        });
+    };
+    if with_platform.is_empty() {
+        return Err(ImageError::NothingBuilt {
+            package: first.package.clone(),
+            version: first.version.clone(),
+        });
+    }
+    let time = super::source_date(root, commit).map_err(ImageError::Time)?;
+    let layout = store.dir.join("oci");
+    let blobs = layout.join("blobs").join("sha256");
+    std::fs::create_dir_all(&blobs).map_err(|e| ImageError::Write {
+        path: blobs.clone(),
+        source: e,
+    })?;
+    let put = |bytes: &[u8], media_type: &str| -> Result<Descriptor, ImageError> {
+        let hex = sha256_hex(bytes);
+        let path = blobs.join(&hex);
+        if !path.is_file() {
+            crate::fsutil::write_atomic(&path, bytes)
+                .map_err(|e| ImageError::Write { path, source: e })?;
+        }
+        Ok(Descriptor {
+            media_type: media_type.to_owned(),
+            digest: format!("sha256:{hex}"),
+            size: bytes.len() as u64,
+        })
+    };
+    let mut manifests = Vec::new();
+    let mut entries = Vec::new();
+    for build in &with_platform {
+        let (arch, variant) = platform(&build.target).unwrap_or(("amd64", None));
+        let layer_tar = layer(store, build, time)?;
+        let diff_id = format!("sha256:{}", sha256_hex(&layer_tar));
+        let layer = put(&archive::gzip(&layer_tar), LAYER)?;
+        let config = config(build, request, commit, time, arch, variant, &diff_id);
+        let config = put(&bytes(&config), CONFIG)?;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": descriptor(&config),
+            "layers": [descriptor(&layer)],
+        });
+        let manifest = put(&bytes(&manifest), MANIFEST)?;
+        let mut platform = json!({ "architecture": arch, "os": "linux" });
+        if let Some(v) = variant {
+            platform["variant"] = json!(v);
+        }
+        let mut entry = descriptor(&manifest);
+        entry["platform"] = platform;
+        entries.push(entry);
+        manifests.push((build.target.clone(), manifest));
+    }
+    let index = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": entries });
+    let index = put(&bytes(&index), INDEX)?;
+    let mut top = descriptor(&index);
+    top["annotations"] = json!({ "org.opencontainers.image.ref.name": first.version });
+    for (name, contents) in [
+        (
+            "oci-layout",
+            bytes(&json!({ "imageLayoutVersion": "1.0.0" })),
+        ),
+        (
+            "index.json",
+            bytes(&json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": [top] })),
+        ),
+    ] {
+        let path = layout.join(name);
+        crate::fsutil::write_atomic(&path, &contents)
+            .map_err(|e| ImageError::Write { path, source: e })?;
+    }
+    Ok(Image {
+        layout,
+        index,
+        manifests,
+        skipped: skipped.iter().map(|b| b.target.clone()).collect(),
+    })
+}
+
+fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("JSON serialises")
+}
+
+fn descriptor(d: &Descriptor) -> Value {
+    json!({ "mediaType": d.media_type, "digest": d.digest, "size": d.size })
+}
+
+/// The layer: `usr/local/bin/<binary>` for each binary, with its directories.
+fn layer(store: &Store, build: &Build, time: u64) -> Result<Vec<u8>, ImageError> {
+    let mut entries = vec![
+        Entry {
+            name: "usr/".into(),
+            contents: Vec::new(),
+            executable: true,
+        },
+        Entry {
+            name: "usr/local/".into(),
+            contents: Vec::new(),
+            executable: true,
+        },
+        Entry {
+            name: "usr/local/bin/".into(),
+            contents: Vec::new(),
+            executable: true,
+        },
+    ];
+    for binary in &build.binaries {
+        let path = store.target_dir(&build.target).join(&binary.name);
+        let contents = std::fs::read(&path).map_err(|e| ImageError::Read { path, source: e })?;
+        entries.push(Entry {
+            name: format!("usr/local/bin/{}", binary.name),
+            contents,
+            executable: true,
+        });
+    }
+    let refs: Vec<&Entry> = entries.iter().collect();
+    archive::tar(&refs, time).map_err(ImageError::Layer)
+}
+
+fn config(
+    build: &Build,
+    request: &Request,
+    commit: &str,
+    time: u64,
+    arch: &str,
+    variant: Option<&str>,
+    diff_id: &str,
+) -> Value {
+    let created = rfc3339(time);
+    let entrypoint = request.entrypoint.clone().unwrap_or_else(|| {
+        build
+            .binaries
+            .first()
+            .map(|b| vec![format!("/usr/local/bin/{}", b.name)])
+            .unwrap_or_default()
+    });
+    let mut labels = serde_json::Map::new();
+    labels.insert(
+        "org.opencontainers.image.title".into(),
+        json!(build.package),
+    );
+    labels.insert(
+        "org.opencontainers.image.version".into(),
+        json!(build.version),
+    );
+    labels.insert("org.opencontainers.image.revision".into(), json!(commit));
+    labels.insert("org.opencontainers.image.created".into(), json!(created));
+    if let Some(source) = &request.source {
+        labels.insert("org.opencontainers.image.source".into(), json!(source));
+    }
+    for (k, v) in &request.labels {
+        labels.insert(k.clone(), json!(v));
+    }
+    let mut env =
+        vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned()];
+    env.extend(request.env.iter().cloned());
+    let mut cfg = json!({ "Entrypoint": entrypoint, "Env": env, "Labels": labels });
+    if !request.cmd.is_empty() {
+        cfg["Cmd"] = json!(request.cmd);
+    }
+    if let Some(w) = &request.workdir {
+        cfg["WorkingDir"] = json!(w);
+    }
+    if let Some(u) = &request.user {
+        cfg["User"] = json!(u);
+    }
+    let mut value = json!({
+        "architecture": arch,
+        "os": "linux",
+        "created": created,
+        "config": cfg,
+        "rootfs": { "type": "layers", "diff_ids": [diff_id] },
+        "history": [{ "created": created, "created_by": "polyship artifacts image" }],
+    });
+    if let Some(v) = variant {
+        value["variant"] = json!(v);
+    }
+    value
+}
+
+/// The tags of `version`: the `templates` (`{version}`, `{major}`, `{minor}`, `{patch}`) rendered;
+/// a prerelease gets only the tags that name its whole version.
+pub fn tags(templates: &[String], version: &str) -> Vec<String> {
+    let parsed = semver::Version::parse(version).ok();
+    let pre = parsed.as_ref().is_some_and(|v| !v.pre.is_empty());
+    let mut tags = Vec::new();
+    for t in templates {
+        if pre && !t.contains("{version}") {
+            continue;
+        }
+        let mut tag = t.replace("{version}", version);
+        if let Some(v) = &parsed {
+            tag = tag
+                .replace("{major}", &v.major.to_string())
+                .replace("{minor}", &v.minor.to_string())
+                .replace("{patch}", &v.patch.to_string());
+        }
+        // Tags allow `[A-Za-z0-9_.-]`; a SemVer build's `+` becomes `_`, as Docker's own tools do.
+        let tag = tag.replace('+', "_");
+        if !tag.is_empty() && !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
+/// The default tag templates.
+pub fn default_tags() -> Vec<String> {
+    ["{version}", "{major}.{minor}", "{major}", "latest"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// What pushing did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Pushed {
+    pub blobs_sent: usize,
+    pub blobs_present: usize,
+    /// Tags set or moved.
+    pub tagged: Vec<String>,
+    /// Tags that already pointed at this image.
+    pub unchanged: Vec<String>,
+}
+
+/// Pushes the assembled image to `repository` (`host[:port]/path/name`) under `tags`; `immutable`
+/// tags may not point elsewhere already.
+pub fn push(
+    image: &Image,
+    repository: &str,
+    tags: &[String],
+    immutable: &[String],
+) -> Result<Pushed, ImageError> {
+    let (host, name) = repository
+        .split_once('/')
+        .filter(|(h, n)| {
+            !h.is_empty()
+                && !n.is_empty()
+                && (h.contains('.') || h.contains(':') || *h == "localhost")
+        })
+        .ok_or_else(|| ImageError::Repository(repository.to_owned()))?;
+    let loopback =
+        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let base = format!(
+        "{}://{host}/v2/{name}",
+        if loopback { "http" } else { "https" }
+    );
+    let mut client = Client {
+        agent: crate::release::registry::agent(),
+        host: host.to_owned(),
+        name: name.to_owned(),
+        credentials: credentials(host),
+        bearer: std::env::var("REGISTRY_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        basic: false,
+    };
+    let mut pushed = Pushed::default();
+    let blobs = image.layout.join("blobs").join("sha256");
+    let read = |d: &Descriptor| {
+        let path = blobs.join(d.digest.trim_start_matches("sha256:"));
+        std::fs::read(&path).map_err(|e| ImageError::Read { path, source: e })
+    };
+    // Blobs: every manifest's config and layers.
+    for (_, manifest) in &image.manifests {
+        let m: Value = serde_json::from_slice(&read(manifest)?).unwrap_or(Value::Null);
+        let mut wanted = vec![m["config"].clone()];
+        wanted.extend(m["layers"].as_array().cloned().unwrap_or_default());
+        for blob in wanted {
+            let digest = blob["digest"].as_str().unwrap_or_default().to_owned();
+            let d = Descriptor {
+                media_type: String::new(),
+                digest: digest.clone(),
+                size: blob["size"].as_u64().unwrap_or(0),
+            };
+            let url = format!("{base}/blobs/{digest}");
+            if client.send("HEAD", &url, None, None)?.0 == 200 {
+                pushed.blobs_present += 1;
+                continue;
+            }
+            client.upload_blob(&base, &digest, &read(&d)?)?;
+            pushed.blobs_sent += 1;
+        }
+    }
+    // Manifests, then the index, by digest: exactly the bytes the index names.
+    for (_, manifest) in &image.manifests {
+        client.put_manifest(&base, &manifest.digest, MANIFEST, &read(manifest)?)?;
+    }
+    let index = read(&image.index)?;
+    client.put_manifest(&base, &image.index.digest, INDEX, &index)?;
+    for tag in tags {
+        let url = format!("{base}/manifests/{tag}");
+        let (status, _, digest) =
+            client.send("HEAD", &url, None, Some(&format!("{INDEX}, {MANIFEST}")))?;
+        let current = (status == 200).then_some(digest).flatten();
+        match current {
+            Some(d) if d == image.index.digest => {
+                pushed.unchanged.push(tag.clone());
+                continue;
+            }
+            Some(d) if immutable.contains(tag) => {
+                return Err(ImageError::TagTaken {
+                    tag: tag.clone(),
+                    theirs: d,
+                    ours: image.index.digest.clone(),
+                });
+            }
+            _ => {}
+        }
+        client.put_manifest(&base, tag, INDEX, &index)?;
+        pushed.tagged.push(tag.clone());
+    }
+    Ok(pushed)
+}
+
+/// `DOCKER_USERNAME`/`DOCKER_PASSWORD`, else `~/.docker/config.json`'s entry for `host`.
+fn credentials(host: &str) -> Option<(String, String)> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    if let (Some(u), Some(p)) = (var("DOCKER_USERNAME"), var("DOCKER_PASSWORD")) {
+        return Some((u, p));
+    }
+    let config = var("DOCKER_CONFIG").map_or_else(
+        || PathBuf::from(var("HOME").unwrap_or_default()).join(".docker"),
+        PathBuf::from,
+    );
+    let text = std::fs::read_to_string(config.join("config.json")).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    let auth = value["auths"][host]["auth"].as_str()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(auth)
+        .ok()?;
+    let (u, p) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+struct Client {
+    agent: ureq::Agent,
+    host: String,
+    name: String,
+    credentials: Option<(String, String)>,
+    /// A bearer token: given, or from the token service.
+    bearer: Option<String>,
+    /// The registry asked for basic credentials once: every request sends them.
+    basic: bool,
+}
+
+impl Client {
+    /// One request; a 401 with a challenge is answered once (basic credentials, or a token from
+    /// the challenge's realm) and the request sent again. Returns the status, the `Location` and
+    /// the `Docker-Content-Digest` headers.
+    fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        body: Option<(&str, &[u8])>,
+        accept: Option<&str>,
+    ) -> Result<(u16, Option<String>, Option<String>), ImageError> {
+        let mut answered = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = ureq::http::Request::builder().method(method).uri(url);
+            if let Some(a) = accept {
+                request = request.header("Accept", a);
+            }
+            if let Some(token) = &self.bearer {
+                request = request.header("Authorization", format!("Bearer {token}"));
+            } else if self.basic
+                && let Some((u, p)) = &self.credentials
+            {
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+                request = request.header("Authorization", format!("Basic {basic}"));
+            }
+            let result = match body {
+                Some((content_type, bytes)) => request
+                    .header("Content-Type", content_type)
+                    .body(bytes.to_vec())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| self.agent.run(r).map_err(|e| e.to_string())),
+                None => request
+                    .body(())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| self.agent.run(r).map_err(|e| e.to_string())),
+            };
+            let response = match result {
+                Ok(r) => r,
+                Err(_) if attempt < 4 => {
+                    std::thread::sleep(Duration::from_millis(300 << attempt));
+                    continue;
+                }
+                Err(message) => {
+                    return Err(ImageError::Unreachable {
+                        url: url.to_owned(),
+                        message,
+                    });
+                }
+            };
+            let status = response.status().as_u16();
+            let header = |n: &str| {
+                response
+                    .headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            if status == 401 && !answered {
+                answered = true;
+                if let Some(challenge) = header("www-authenticate") {
+                    self.answer(&challenge)?;
+                    continue;
+                }
+            }
+            if status >= 500 && attempt < 4 {
+                std::thread::sleep(Duration::from_millis(300 << attempt));
+                continue;
+            }
+            return Ok((status, header("location"), header("docker-content-digest")));
+        }
+    }
+
+    /// A `Bearer realm=…,service=…,scope=…` challenge: fetch a token with the credentials (or
+    /// anonymously). A `Basic` challenge: the credentials go with the next request.
+    fn answer(&mut self, challenge: &str) -> Result<(), ImageError> {
+        let Some(params) = challenge.strip_prefix("Bearer ") else {
+            self.basic = true;
+            return Ok(());
+        };
+        let param = |key: &str| {
+            params.split(',').find_map(|kv| {
+                let (k, v) = kv.trim().split_once('=')?;
+                (k == key).then(|| v.trim_matches('"').to_owned())
+            })
+        };
+        let realm = param("realm").unwrap_or_default();
+        let service = param("service").unwrap_or_else(|| self.host.clone());
+        let url = format!(
+            "{realm}?service={service}&scope=repository:{}:pull,push",
+            self.name
+        );
+        let mut request = ureq::http::Request::builder().method("GET").uri(&url);
+        if let Some((u, p)) = &self.credentials {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            request = request.header("Authorization", format!("Basic {basic}"));
+        }
+        let request = request.body(()).map_err(|e| ImageError::Unreachable {
+            url: realm.clone(),
+            message: e.to_string(),
+        })?;
+        let mut response = self
+            .agent
+            .run(request)
+            .map_err(|e| ImageError::Unreachable {
+                url: realm.clone(),
+                message: e.to_string(),
+            })?;
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let token = value["token"]
+            .as_str()
+            .or(value["access_token"].as_str())
+            .ok_or(ImageError::NoToken { realm })?;
+        self.bearer = Some(token.to_owned());
+        Ok(())
+    }
+
+    fn upload_blob(&mut self, base: &str, digest: &str, bytes: &[u8]) -> Result<(), ImageError> {
+        let start = format!("{base}/blobs/uploads/");
+        let (status, location, _) = self.send("POST", &start, None, None)?;
+        if status != 202 {
+            return Err(ImageError::Status { url: start, status });
+        }
+        let location = location.ok_or_else(|| ImageError::Status {
+            url: start.clone(),
+            status,
+        })?;
+        // The location may be relative to the registry.
+        let location = if location.starts_with('/') {
+            let origin: String = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+            format!("{origin}{location}")
+        } else {
+            location
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={digest}");
+        let (status, _, _) =
+            self.send("PUT", &url, Some(("application/octet-stream", bytes)), None)?;
+        if status == 201 || status == 204 {
+            Ok(())
+        } else {
+            Err(ImageError::Status { url: start, status })
+        }
+    }
+
+    fn put_manifest(
+        &mut self,
+        base: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), ImageError> {
+        let url = format!("{base}/manifests/{reference}");
+        let (status, _, _) = self.send("PUT", &url, Some((media_type, bytes)), None)?;
+        if status == 201 || status == 200 {
+            Ok(())
+        } else {
+            Err(ImageError::Status { url, status })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_follow_the_version_and_prereleases_get_only_their_own() {
+        assert_eq!(
+            tags(&default_tags(), "1.4.2"),
+            ["1.4.2", "1.4", "1", "latest"]
+        );
+        assert_eq!(tags(&default_tags(), "2.0.0-rc.1"), ["2.0.0-rc.1"]);
+        assert_eq!(
+            tags(&["v{version}".into()], "1.0.0+build.5"),
+            ["v1.0.0_build.5"]
+        );
+    }
+
+    #[test]
+    fn linux_targets_have_platforms() {
+        assert_eq!(platform("x86_64-unknown-linux-musl"), Some(("amd64", None)));
+        assert_eq!(
+            platform("armv7-unknown-linux-gnueabihf"),
+            Some(("arm", Some("v7")))
+        );
+        assert_eq!(platform("x86_64-pc-windows-msvc"), None);
+        assert_eq!(platform("aarch64-apple-darwin"), None);
+        assert_eq!(rfc3339(1_795_305_600), "2026-11-22T00:00:00Z");
+    }
+}
