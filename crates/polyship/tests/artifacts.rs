@@ -767,3 +767,196 @@ fn base64_of(text: &str) -> String {
     }
     out
 }
+
+/// `podman` with the tests' `CONTAINERS_CONF`; its exit status and output.
+fn podman(conf: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new("podman")
+        .args(args)
+        .env("CONTAINERS_CONF", conf)
+        .output()
+        .expect("podman is required (apt-get install -y podman runc)");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn an_image_on_a_base_pinned_by_digest_runs_in_podman() {
+    use sha2::Digest as _;
+    let registry = oci_var("POLYSHIP_TEST_OCI_REGISTRY");
+    let (conf, busybox) = support::podman_busybox();
+    // The base: busybox pushed by podman, in Docker's manifest format as most public bases are.
+    let base = format!("{registry}/base/{}", unique("busybox"));
+    let (ok, text) = podman(
+        &conf,
+        &[
+            "push",
+            "--tls-verify=false",
+            "--format=v2s2",
+            &busybox,
+            &format!("docker://{base}:1"),
+        ],
+    );
+    assert!(ok, "podman push: {text}");
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{base}:1"))
+        .output()
+        .unwrap();
+    assert!(raw.status.success());
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(&raw.stdout));
+
+    // A static binary: it runs on any base, busybox's included.
+    let r = tool_repo("");
+    let static_build = [("RUSTFLAGS", "-C target-feature=+crt-static")];
+    let out = run(&r, &["artifacts", "build"], &static_build);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+
+    // A base named by tag is refused: the image would change with it.
+    let repository = format!("{registry}/acme/{}", unique("tool"));
+    let by_tag = format!("{base}:1");
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--repository",
+            &repository,
+            "--base",
+            &by_tag,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("is not pinned by digest") && out.stderr.contains("skopeo inspect"),
+        "{}",
+        out.stderr
+    );
+
+    let pinned = format!("{base}@{digest}");
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--repository",
+            &repository,
+            "--base",
+            &pinned,
+            "--env",
+            "TOOL_MODE=release",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let first = out.json();
+    // busybox's layer, then polyship's: both pushed, read back by skopeo.
+    let image = skopeo(&format!("{repository}:0.3.0"), false, None);
+    assert_eq!(image["Layers"].as_array().unwrap().len(), 2, "{image:#}");
+    assert_eq!(image["Layers"][0], manifest["layers"][0]["digest"]);
+    assert_eq!(
+        image["Labels"]["org.opencontainers.image.base.digest"],
+        digest.as_str()
+    );
+    let env: Vec<&str> = image["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(env.contains(&"TOOL_MODE=release"), "{env:?}");
+    assert!(env.iter().any(|e| e.starts_with("PATH=")), "{env:?}");
+
+    // The same base again comes from the layout: the registry is not asked, the image is the same.
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--no-push",
+            "--base",
+            &pinned,
+            "--env",
+            "TOOL_MODE=release",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["index"], first["index"]);
+
+    // podman pulls it from the registry and runs it: the binary, and busybox's shell beside it.
+    let reference = format!("{repository}:0.3.0");
+    let (ok, text) = podman(&conf, &["run", "--rm", "--tls-verify=false", &reference]);
+    assert!(ok, "podman run: {text}");
+    assert!(text.contains("tool 0.3.0"), "{text}");
+    let (ok, text) = podman(
+        &conf,
+        &[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            &reference,
+            "-c",
+            "test -x /usr/local/bin/tool && echo \"$TOOL_MODE on busybox\"",
+        ],
+    );
+    assert!(ok, "podman run: {text}");
+    assert!(text.contains("release on busybox"), "{text}");
+    let _ = podman(&conf, &["rmi", "-f", &reference]);
+
+    // A base with no image for the platform: named in the error.
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "digest": digest,
+            "size": raw.stdout.len(),
+            "platform": { "architecture": "s390x", "os": "linux" },
+        }],
+    })
+    .to_string();
+    let path = base.split_once('/').unwrap().1;
+    let url = format!("http://{registry}/v2/{path}/manifests/other");
+    let (ok, text) = sh(
+        r.path(),
+        "curl",
+        &[
+            "-sf",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.index.v1+json",
+            "--data-binary",
+            &index,
+            &url,
+        ],
+    );
+    assert!(ok, "the index was not stored: {text}");
+    let other = format!("{base}@sha256:{:x}", sha2::Sha256::digest(index.as_bytes()));
+    let out = run(
+        &r,
+        &["artifacts", "image", "--no-push", "--base", &other],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("has no `linux/amd64` image"),
+        "{}",
+        out.stderr
+    );
+}

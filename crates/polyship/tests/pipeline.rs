@@ -879,54 +879,9 @@ with = { no-push = true }
     );
 }
 
-/// `CONTAINERS_CONF` for rootful podman on a machine like this one (runc, cgroupfs, no ulimits,
-/// the host's network), and a busybox image assembled from Debian's `busybox-static`: no image
-/// hub is reachable here.
-fn podman_image() -> (String, String) {
-    static SETUP: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    SETUP
-        .get_or_init(|| {
-            let dir = support::tools_dir().join("podman");
-            std::fs::create_dir_all(dir.join("root/bin")).unwrap();
-            let conf = dir.join("containers.conf");
-            std::fs::write(
-                &conf,
-                "[containers]\ndefault_ulimits = []\nnetns = \"host\"\n\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-            )
-            .unwrap();
-            let image = "localhost/polyship-test-busybox:1".to_owned();
-            let podman = |args: &[&str]| {
-                std::process::Command::new("podman")
-                    .args(args)
-                    .env("CONTAINERS_CONF", &conf)
-                    .output()
-                    .unwrap_or_else(|e| panic!("podman is required (apt-get install -y podman runc): {e}"))
-            };
-            if !podman(&["image", "exists", &image]).status.success() {
-                let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-                    .into_iter()
-                    .find(|p| std::path::Path::new(p).exists())
-                    .expect("busybox is required (apt-get install -y busybox-static)");
-                std::fs::copy(busybox, dir.join("root/bin/busybox")).unwrap();
-                for applet in ["sh", "echo", "cat", "pwd", "touch", "id", "test", "mkdir"] {
-                    let link = dir.join("root/bin").join(applet);
-                    let _ = std::fs::remove_file(&link);
-                    std::os::unix::fs::symlink("busybox", link).unwrap();
-                }
-                let tar = dir.join("rootfs.tar");
-                let status = std::process::Command::new("tar").arg("-C").arg(dir.join("root")).arg("-cf").arg(&tar).arg(".").status().unwrap();
-                assert!(status.success());
-                let out = podman(&["import", "-q", &tar.to_string_lossy(), &image]);
-                assert!(out.status.success(), "podman import: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            (conf.to_string_lossy().into_owned(), image)
-        })
-        .clone()
-}
-
 #[test]
 fn container_steps_run_in_podman_with_the_repository_mounted_and_secrets_passed_by_name() {
-    let (conf, image) = podman_image();
+    let (conf, image) = support::podman_busybox();
     let r = repo(&format!(
         r#"[pipeline.ci]
 secrets = ["DEPLOY_KEY"]

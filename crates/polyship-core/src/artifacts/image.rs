@@ -39,6 +39,8 @@ pub struct Request {
     pub labels: Vec<(String, String)>,
     /// The repository's URL, for `org.opencontainers.image.source`.
     pub source: Option<String>,
+    /// The base image, `host[:port]/path/name@sha256:…`; `None` (or `scratch`): none.
+    pub base: Option<String>,
 }
 
 /// An assembled image: the index's digest and every blob it needs, in the store's OCI layout.
@@ -97,6 +99,18 @@ pub enum ImageError {
     },
     #[error("the registry's token service `{realm}` gave no token")]
     NoToken { realm: String },
+    #[error("the base image `{0}` is not pinned by digest")]
+    BaseNotPinned(String),
+    #[error("the base image `{base}` has no `{platform}` image")]
+    BasePlatform { base: String, platform: String },
+    #[error("the base image `{base}` is unusable: {message}")]
+    BaseUnusable { base: String, message: String },
+    #[error("`{url}` sent bytes whose digest is `{got}`, not `{digest}`")]
+    Digest {
+        url: String,
+        digest: String,
+        got: String,
+    },
 }
 
 fn hint(status: u16) -> &'static str {
@@ -168,46 +182,20 @@ pub fn assemble(
         path: blobs.clone(),
         source: e,
     })?;
-    let put = |bytes: &[u8], media_type: &str| -> Result<Descriptor, ImageError> {
-        let hex = sha256_hex(bytes);
-        let path = blobs.join(&hex);
-        if !path.is_file() {
-            crate::fsutil::write_atomic(&path, bytes)
-                .map_err(|e| ImageError::Write { path, source: e })?;
-        }
-        Ok(Descriptor {
-            media_type: media_type.to_owned(),
-            digest: format!("sha256:{hex}"),
-            size: bytes.len() as u64,
-        })
+    let base = match request.base.as_deref() {
+        None | Some("scratch") => None,
+        Some(reference) => Some(BaseRef::parse(reference)?),
     };
     let mut manifests = Vec::new();
     let mut entries = Vec::new();
     for build in &with_platform {
-        let (arch, variant) = platform(&build.target).unwrap_or(("amd64", None));
-        let layer_tar = layer(store, build, time)?;
-        let diff_id = format!("sha256:{}", sha256_hex(&layer_tar));
-        let layer = put(&archive::gzip(&layer_tar), LAYER)?;
-        let config = config(build, request, commit, time, arch, variant, &diff_id);
-        let config = put(&bytes(&config), CONFIG)?;
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": MANIFEST,
-            "config": descriptor(&config),
-            "layers": [descriptor(&layer)],
-        });
-        let manifest = put(&bytes(&manifest), MANIFEST)?;
-        let mut platform = json!({ "architecture": arch, "os": "linux" });
-        if let Some(v) = variant {
-            platform["variant"] = json!(v);
-        }
-        let mut entry = descriptor(&manifest);
-        entry["platform"] = platform;
+        let (entry, manifest) =
+            platform_image(store, build, request, commit, time, base.as_ref(), &blobs)?;
         entries.push(entry);
         manifests.push((build.target.clone(), manifest));
     }
     let index = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": entries });
-    let index = put(&bytes(&index), INDEX)?;
+    let index = put(&blobs, &bytes(&index), INDEX)?;
     let mut top = descriptor(&index);
     top["annotations"] = json!({ "org.opencontainers.image.ref.name": first.version });
     for (name, contents) in [
@@ -229,6 +217,71 @@ pub fn assemble(
         index,
         manifests,
         skipped: skipped.iter().map(|b| b.target.clone()).collect(),
+    })
+}
+
+/// One build's image: its layer over the base's, its config and its manifest, written to
+/// `blobs`; the index's entry for it, and the manifest's descriptor.
+fn platform_image(
+    store: &Store,
+    build: &Build,
+    request: &Request,
+    commit: &str,
+    time: u64,
+    base: Option<&BaseRef>,
+    blobs: &Path,
+) -> Result<(Value, Descriptor), ImageError> {
+    let (arch, variant) = platform(&build.target).unwrap_or(("amd64", None));
+    let base = match base {
+        Some(b) => Some(b.pull(arch, variant, blobs)?),
+        None => None,
+    };
+    let layer_tar = layer(store, build, time)?;
+    let diff_id = format!("sha256:{}", sha256_hex(&layer_tar));
+    let layer = put(blobs, &archive::gzip(&layer_tar), LAYER)?;
+    let config = config(
+        build,
+        request,
+        commit,
+        time,
+        (arch, variant),
+        &diff_id,
+        base.as_ref().map(|b| &b.config),
+    );
+    let config = put(blobs, &bytes(&config), CONFIG)?;
+    let mut layers: Vec<Value> = base
+        .iter()
+        .flat_map(|b| b.layers.iter().map(descriptor))
+        .collect();
+    layers.push(descriptor(&layer));
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": descriptor(&config),
+        "layers": layers,
+    });
+    let manifest = put(blobs, &bytes(&manifest), MANIFEST)?;
+    let mut platform = json!({ "architecture": arch, "os": "linux" });
+    if let Some(v) = variant {
+        platform["variant"] = json!(v);
+    }
+    let mut entry = descriptor(&manifest);
+    entry["platform"] = platform;
+    Ok((entry, manifest))
+}
+
+/// Writes a blob to `blobs` under its digest (once: the name says what it holds).
+fn put(blobs: &Path, bytes: &[u8], media_type: &str) -> Result<Descriptor, ImageError> {
+    let hex = sha256_hex(bytes);
+    let path = blobs.join(&hex);
+    if !path.is_file() {
+        crate::fsutil::write_atomic(&path, bytes)
+            .map_err(|e| ImageError::Write { path, source: e })?;
+    }
+    Ok(Descriptor {
+        media_type: media_type.to_owned(),
+        digest: format!("sha256:{hex}"),
+        size: bytes.len() as u64,
     })
 }
 
@@ -272,14 +325,17 @@ fn layer(store: &Store, build: &Build, time: u64) -> Result<Vec<u8>, ImageError>
     archive::tar(&refs, time).map_err(ImageError::Layer)
 }
 
+/// The image's config: the request over the base image's config (its environment, working
+/// directory, user, labels, ports and volumes are kept unless the request sets them; its
+/// entrypoint and command are not, as a Dockerfile's `ENTRYPOINT` resets `CMD`).
 fn config(
     build: &Build,
     request: &Request,
     commit: &str,
     time: u64,
-    arch: &str,
-    variant: Option<&str>,
+    (arch, variant): (&str, Option<&str>),
     diff_id: &str,
+    base: Option<&Value>,
 ) -> Value {
     let created = rfc3339(time);
     let entrypoint = request.entrypoint.clone().unwrap_or_else(|| {
@@ -289,7 +345,10 @@ fn config(
             .map(|b| vec![format!("/usr/local/bin/{}", b.name)])
             .unwrap_or_default()
     });
-    let mut labels = serde_json::Map::new();
+    let base_cfg = base.map(|b| &b["config"]);
+    let mut labels = base_cfg
+        .and_then(|c| c["Labels"].as_object().cloned())
+        .unwrap_or_default();
     labels.insert(
         "org.opencontainers.image.title".into(),
         json!(build.package),
@@ -303,34 +362,200 @@ fn config(
     if let Some(source) = &request.source {
         labels.insert("org.opencontainers.image.source".into(), json!(source));
     }
+    if let Some(reference) = request.base.as_deref().filter(|b| *b != "scratch") {
+        let (name, digest) = reference.split_once('@').unwrap_or((reference, ""));
+        labels.insert("org.opencontainers.image.base.name".into(), json!(name));
+        labels.insert("org.opencontainers.image.base.digest".into(), json!(digest));
+    }
     for (k, v) in &request.labels {
         labels.insert(k.clone(), json!(v));
     }
-    let mut env =
-        vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned()];
-    env.extend(request.env.iter().cloned());
+    let mut env: Vec<String> = base_cfg
+        .and_then(|c| c["Env"].as_array())
+        .map(|e| {
+            e.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        );
+    }
+    for var in &request.env {
+        let key = var.split('=').next().unwrap_or(var);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(var.clone());
+    }
     let mut cfg = json!({ "Entrypoint": entrypoint, "Env": env, "Labels": labels });
     if !request.cmd.is_empty() {
         cfg["Cmd"] = json!(request.cmd);
     }
-    if let Some(w) = &request.workdir {
-        cfg["WorkingDir"] = json!(w);
+    for (key, ours) in [("WorkingDir", &request.workdir), ("User", &request.user)] {
+        let theirs = base_cfg
+            .and_then(|c| c[key].as_str())
+            .filter(|v| !v.is_empty());
+        if let Some(v) = ours.as_deref().or(theirs) {
+            cfg[key] = json!(v);
+        }
     }
-    if let Some(u) = &request.user {
-        cfg["User"] = json!(u);
+    for key in ["ExposedPorts", "Volumes", "StopSignal"] {
+        if let Some(v) = base_cfg.map(|c| &c[key]).filter(|v| !v.is_null()) {
+            cfg[key] = v.clone();
+        }
     }
+    let mut diff_ids: Vec<Value> = base
+        .and_then(|b| b["rootfs"]["diff_ids"].as_array().cloned())
+        .unwrap_or_default();
+    diff_ids.push(json!(diff_id));
+    let mut history: Vec<Value> = base
+        .and_then(|b| b["history"].as_array().cloned())
+        .unwrap_or_default();
+    history.push(json!({ "created": created, "created_by": "polyship artifacts image" }));
     let mut value = json!({
         "architecture": arch,
         "os": "linux",
         "created": created,
         "config": cfg,
-        "rootfs": { "type": "layers", "diff_ids": [diff_id] },
-        "history": [{ "created": created, "created_by": "polyship artifacts image" }],
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+        "history": history,
     });
     if let Some(v) = variant {
         value["variant"] = json!(v);
     }
     value
+}
+
+/// A base image named by digest.
+struct BaseRef {
+    reference: String,
+    repo: Repository,
+    digest: String,
+}
+
+/// A base image for one platform: its layers (in the layout's blobs) and its config.
+struct Base {
+    layers: Vec<Descriptor>,
+    config: Value,
+}
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+impl BaseRef {
+    fn parse(reference: &str) -> Result<BaseRef, ImageError> {
+        let Some((name, digest)) = reference.split_once('@') else {
+            return Err(ImageError::BaseNotPinned(reference.to_owned()));
+        };
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ImageError::BaseNotPinned(reference.to_owned()));
+        }
+        // A tag before the digest (`name:tag@sha256:…`) says nothing the digest does not.
+        let name = match name.rsplit_once(':') {
+            Some((n, tag)) if !tag.contains('/') && n.contains('/') => n,
+            _ => name,
+        };
+        Ok(BaseRef {
+            reference: reference.to_owned(),
+            repo: Repository::parse(name)?,
+            digest: digest.to_ascii_lowercase(),
+        })
+    }
+
+    fn unusable(&self, message: impl Into<String>) -> ImageError {
+        ImageError::BaseUnusable {
+            base: self.reference.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The base's image for `arch`/`variant`, its blobs fetched into `blobs` (a rerun finds
+    /// them there and asks the registry nothing: they are named by digest).
+    fn pull(&self, arch: &str, variant: Option<&str>, blobs: &Path) -> Result<Base, ImageError> {
+        let mut client = Client::new(&self.repo);
+        let accept = format!("{INDEX}, {MANIFEST}, {DOCKER_LIST}, {DOCKER_MANIFEST}");
+        let mut digest = self.digest.clone();
+        let mut manifest = client.fetch(&self.repo, &digest, Some(&accept), blobs)?;
+        let parsed = |bytes: &[u8], digest: &str| -> Result<Value, ImageError> {
+            serde_json::from_slice(bytes).map_err(|e| self.unusable(format!("{digest}: {e}")))
+        };
+        let mut value = parsed(&manifest, &digest)?;
+        let wanted = match variant {
+            Some(v) => format!("linux/{arch}/{v}"),
+            None => format!("linux/{arch}"),
+        };
+        if let Some(entries) = value["manifests"].as_array() {
+            let entry = entries
+                .iter()
+                .find(|e| {
+                    let p = &e["platform"];
+                    p["os"] == "linux"
+                        && p["architecture"] == arch
+                        && match (variant, p["variant"].as_str()) {
+                            (Some(v), Some(theirs)) => v == theirs,
+                            (Some(_), None) => false,
+                            (None, theirs) => theirs.is_none_or(|t| t == "v8"),
+                        }
+                })
+                .ok_or_else(|| ImageError::BasePlatform {
+                    base: self.reference.clone(),
+                    platform: wanted.clone(),
+                })?;
+            entry["digest"]
+                .as_str()
+                .unwrap_or_default()
+                .clone_into(&mut digest);
+            manifest = client.fetch(&self.repo, &digest, Some(&accept), blobs)?;
+            value = parsed(&manifest, &digest)?;
+        }
+        let media = value["mediaType"].as_str().unwrap_or(MANIFEST);
+        if media != MANIFEST && media != DOCKER_MANIFEST || value["config"]["digest"].is_null() {
+            return Err(self.unusable(format!(
+                "`{digest}` is a `{media}`, not an image manifest (schema 1 images are not supported)"
+            )));
+        }
+        let config_digest = value["config"]["digest"].as_str().unwrap_or_default();
+        let config = parsed(
+            &client.fetch(&self.repo, config_digest, None, blobs)?,
+            config_digest,
+        )?;
+        let theirs = format!(
+            "{}/{}",
+            config["os"].as_str().unwrap_or("?"),
+            config["architecture"].as_str().unwrap_or("?")
+        );
+        if !wanted.starts_with(&theirs) {
+            return Err(ImageError::BasePlatform {
+                base: format!("{} (a {theirs} image)", self.reference),
+                platform: wanted,
+            });
+        }
+        let mut layers = Vec::new();
+        for layer in value["layers"].as_array().into_iter().flatten() {
+            let media_type = match layer["mediaType"].as_str().unwrap_or_default() {
+                "application/vnd.docker.image.rootfs.diff.tar.gzip" => LAYER,
+                t @ ("application/vnd.oci.image.layer.v1.tar"
+                | "application/vnd.oci.image.layer.v1.tar+gzip"
+                | "application/vnd.oci.image.layer.v1.tar+zstd") => t,
+                other => {
+                    return Err(self.unusable(format!(
+                        "its layer type `{other}` cannot be copied (foreign and non-distributable layers stay on their own registry)"
+                    )));
+                }
+            };
+            let digest = layer["digest"].as_str().unwrap_or_default();
+            client.fetch_blob(&self.repo, digest, blobs)?;
+            layers.push(Descriptor {
+                media_type: media_type.to_owned(),
+                digest: digest.to_owned(),
+                size: layer["size"].as_u64().unwrap_or(0),
+            });
+        }
+        Ok(Base { layers, config })
+    }
 }
 
 /// The tags of `version`: the `templates` (`{version}`, `{major}`, `{minor}`, `{patch}`) rendered;
@@ -385,30 +610,9 @@ pub fn push(
     tags: &[String],
     immutable: &[String],
 ) -> Result<Pushed, ImageError> {
-    let (host, name) = repository
-        .split_once('/')
-        .filter(|(h, n)| {
-            !h.is_empty()
-                && !n.is_empty()
-                && (h.contains('.') || h.contains(':') || *h == "localhost")
-        })
-        .ok_or_else(|| ImageError::Repository(repository.to_owned()))?;
-    let loopback =
-        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
-    let base = format!(
-        "{}://{host}/v2/{name}",
-        if loopback { "http" } else { "https" }
-    );
-    let mut client = Client {
-        agent: crate::release::registry::agent(),
-        host: host.to_owned(),
-        name: name.to_owned(),
-        credentials: credentials(host),
-        bearer: std::env::var("REGISTRY_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty()),
-        basic: false,
-    };
+    let repo = Repository::parse(repository)?;
+    let base = repo.base.clone();
+    let mut client = Client::new(&repo);
     let mut pushed = Pushed::default();
     let blobs = image.layout.join("blobs").join("sha256");
     let read = |d: &Descriptor| {
@@ -428,7 +632,7 @@ pub fn push(
                 size: blob["size"].as_u64().unwrap_or(0),
             };
             let url = format!("{base}/blobs/{digest}");
-            if client.send("HEAD", &url, None, None)?.0 == 200 {
+            if client.send("HEAD", &url, None, None)?.status == 200 {
                 pushed.blobs_present += 1;
                 continue;
             }
@@ -444,9 +648,8 @@ pub fn push(
     client.put_manifest(&base, &image.index.digest, INDEX, &index)?;
     for tag in tags {
         let url = format!("{base}/manifests/{tag}");
-        let (status, _, digest) =
-            client.send("HEAD", &url, None, Some(&format!("{INDEX}, {MANIFEST}")))?;
-        let current = (status == 200).then_some(digest).flatten();
+        let reply = client.send("HEAD", &url, None, Some(&format!("{INDEX}, {MANIFEST}")))?;
+        let current = (reply.status == 200).then_some(reply.digest).flatten();
         match current {
             Some(d) if d == image.index.digest => {
                 pushed.unchanged.push(tag.clone());
@@ -487,6 +690,46 @@ fn credentials(host: &str) -> Option<(String, String)> {
     Some((u.to_owned(), p.to_owned()))
 }
 
+/// `host[:port]/path/name` and its API's base URL (plain http on loopback).
+#[derive(Debug, Clone)]
+struct Repository {
+    host: String,
+    name: String,
+    base: String,
+}
+
+impl Repository {
+    fn parse(repository: &str) -> Result<Repository, ImageError> {
+        let (host, name) = repository
+            .split_once('/')
+            .filter(|(h, n)| {
+                !h.is_empty()
+                    && !n.is_empty()
+                    && (h.contains('.') || h.contains(':') || *h == "localhost")
+            })
+            .ok_or_else(|| ImageError::Repository(repository.to_owned()))?;
+        let loopback =
+            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+        let scheme = if loopback { "http" } else { "https" };
+        Ok(Repository {
+            host: host.to_owned(),
+            name: name.to_owned(),
+            base: format!("{scheme}://{host}/v2/{name}"),
+        })
+    }
+}
+
+/// A registry's answer: the status, the headers polyship reads, and the response for its body.
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    digest: Option<String>,
+    response: ureq::http::Response<ureq::Body>,
+}
+
+/// The largest manifest or config polyship reads.
+const DOCUMENT_LIMIT: u64 = 4 << 20;
+
 struct Client {
     agent: ureq::Agent,
     host: String,
@@ -499,6 +742,137 @@ struct Client {
 }
 
 impl Client {
+    fn new(repo: &Repository) -> Client {
+        Client {
+            agent: crate::release::registry::transfer_agent(),
+            host: repo.host.clone(),
+            name: repo.name.clone(),
+            credentials: credentials(&repo.host),
+            bearer: std::env::var("REGISTRY_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+            basic: false,
+        }
+    }
+
+    /// A manifest or config by digest, from `blobs` when it is there, else from the registry
+    /// (checked against its digest, then kept in `blobs`).
+    fn fetch(
+        &mut self,
+        repo: &Repository,
+        digest: &str,
+        accept: Option<&str>,
+        blobs: &Path,
+    ) -> Result<Vec<u8>, ImageError> {
+        let path = blobs.join(digest.trim_start_matches("sha256:"));
+        if let Ok(bytes) = std::fs::read(&path) {
+            return Ok(bytes);
+        }
+        let kind = if accept.is_some() {
+            "manifests"
+        } else {
+            "blobs"
+        };
+        let url = format!("{}/{kind}/{digest}", repo.base);
+        let reply = self.send("GET", &url, None, accept)?;
+        if reply.status != 200 {
+            return Err(ImageError::Status {
+                url,
+                status: reply.status,
+            });
+        }
+        let bytes = reply
+            .response
+            .into_body()
+            .into_with_config()
+            .limit(DOCUMENT_LIMIT)
+            .read_to_vec()
+            .map_err(|e| ImageError::Unreachable {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        let got = format!("sha256:{}", sha256_hex(&bytes));
+        if got != digest {
+            return Err(ImageError::Digest {
+                url,
+                digest: digest.to_owned(),
+                got,
+            });
+        }
+        crate::fsutil::write_atomic(&path, &bytes)
+            .map_err(|e| ImageError::Write { path, source: e })?;
+        Ok(bytes)
+    }
+
+    /// A layer by digest into `blobs`, streamed and checked against its digest on the way; a
+    /// layer already there is not fetched again.
+    fn fetch_blob(
+        &mut self,
+        repo: &Repository,
+        digest: &str,
+        blobs: &Path,
+    ) -> Result<(), ImageError> {
+        use sha2::Digest as _;
+        use std::io::{Read as _, Write as _};
+        let hex = digest.trim_start_matches("sha256:");
+        let path = blobs.join(hex);
+        if path.is_file() {
+            return Ok(());
+        }
+        let url = format!("{}/blobs/{digest}", repo.base);
+        let reply = self.send("GET", &url, None, None)?;
+        if reply.status != 200 {
+            return Err(ImageError::Status {
+                url,
+                status: reply.status,
+            });
+        }
+        let partial = blobs.join(format!(".{hex}.partial"));
+        let write = |e| ImageError::Write {
+            path: partial.clone(),
+            source: e,
+        };
+        let mut file = std::fs::File::create(&partial).map_err(write)?;
+        let mut reader = reply
+            .response
+            .into_body()
+            .into_with_config()
+            .limit(u64::MAX)
+            .reader();
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0; 1 << 16];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| ImageError::Unreachable {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(write)?;
+        }
+        let got = hasher
+            .finalize()
+            .iter()
+            .fold(String::from("sha256:"), |mut s, b| {
+                use std::fmt::Write as _;
+                let _ = write!(s, "{b:02x}");
+                s
+            });
+        if got != digest {
+            let _ = std::fs::remove_file(&partial);
+            return Err(ImageError::Digest {
+                url,
+                digest: digest.to_owned(),
+                got,
+            });
+        }
+        file.sync_all().map_err(write)?;
+        std::fs::rename(&partial, &path).map_err(write)?;
+        Ok(())
+    }
+
     /// One request; a 401 with a challenge is answered once (basic credentials, or a token from
     /// the challenge's realm) and the request sent again. Returns the status, the `Location` and
     /// the `Docker-Content-Digest` headers.
@@ -508,7 +882,7 @@ impl Client {
         url: &str,
         body: Option<(&str, &[u8])>,
         accept: Option<&str>,
-    ) -> Result<(u16, Option<String>, Option<String>), ImageError> {
+    ) -> Result<Reply, ImageError> {
         let mut answered = false;
         let mut attempt = 0;
         loop {
@@ -568,7 +942,13 @@ impl Client {
                 std::thread::sleep(Duration::from_millis(300 << attempt));
                 continue;
             }
-            return Ok((status, header("location"), header("docker-content-digest")));
+            let (location, digest) = (header("location"), header("docker-content-digest"));
+            return Ok(Reply {
+                status,
+                location,
+                digest,
+                response,
+            });
         }
     }
 
@@ -619,7 +999,9 @@ impl Client {
 
     fn upload_blob(&mut self, base: &str, digest: &str, bytes: &[u8]) -> Result<(), ImageError> {
         let start = format!("{base}/blobs/uploads/");
-        let (status, location, _) = self.send("POST", &start, None, None)?;
+        let Reply {
+            status, location, ..
+        } = self.send("POST", &start, None, None)?;
         if status != 202 {
             return Err(ImageError::Status { url: start, status });
         }
@@ -636,8 +1018,9 @@ impl Client {
         };
         let sep = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{sep}digest={digest}");
-        let (status, _, _) =
-            self.send("PUT", &url, Some(("application/octet-stream", bytes)), None)?;
+        let status = self
+            .send("PUT", &url, Some(("application/octet-stream", bytes)), None)?
+            .status;
         if status == 201 || status == 204 {
             Ok(())
         } else {
@@ -653,7 +1036,9 @@ impl Client {
         bytes: &[u8],
     ) -> Result<(), ImageError> {
         let url = format!("{base}/manifests/{reference}");
-        let (status, _, _) = self.send("PUT", &url, Some((media_type, bytes)), None)?;
+        let status = self
+            .send("PUT", &url, Some((media_type, bytes)), None)?
+            .status;
         if status == 201 || status == 200 {
             Ok(())
         } else {

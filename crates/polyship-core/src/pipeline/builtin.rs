@@ -203,7 +203,11 @@ fn image(with: &With<'_>) -> Result<Builtin, String> {
             args.push(format!("{flag}={value}"));
         }
     }
-    for (key, flag) in [("workdir", "--workdir"), ("user", "--user")] {
+    for (key, flag) in [
+        ("workdir", "--workdir"),
+        ("user", "--user"),
+        ("base", "--base"),
+    ] {
         if let Some(value) = with.string(key)? {
             args.extend([flag.to_owned(), value]);
         }
@@ -350,6 +354,7 @@ impl With<'_> {
                 "workdir",
                 "user",
                 "labels",
+                "base",
             ],
             "verify" => &["filter"],
             "notify" => &["kind", "webhook", "on", "body"],

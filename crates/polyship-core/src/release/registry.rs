@@ -88,9 +88,25 @@ pub enum RegistryError {
 /// per request; the system's certificate authorities (`SSL_CERT_FILE`, else the usual bundle
 /// paths), so that a company's TLS-inspecting proxy works as it does for cargo, npm and pip.
 pub fn agent() -> ureq::Agent {
+    agent_with(Some(Duration::from_secs(30)))
+}
+
+/// [`agent`] for transfers of large files (image layers): no limit on a whole request, but 30 s
+/// to connect, 60 s to answer, and 60 s for any one read or write of a body (a stalled transfer
+/// fails; a slow one finishes).
+pub fn transfer_agent() -> ureq::Agent {
+    agent_with(None)
+}
+
+fn agent_with(global: Option<Duration>) -> ureq::Agent {
+    let secs = Duration::from_secs;
     let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
+        .timeout_global(global)
+        .timeout_connect(Some(secs(30)))
+        .timeout_recv_response(Some(secs(60)))
+        .timeout_per_read(global.or(Some(secs(60))))
+        .timeout_per_write(global.or(Some(secs(60))))
         .user_agent(concat!("polyship/", env!("CARGO_PKG_VERSION")));
     if let Some(roots) = system_roots() {
         config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());

@@ -99,6 +99,9 @@ struct ImageArgs {
     /// Where to push: `host[:port]/path/name`
     #[arg(long, value_name = "REPOSITORY", required_unless_present = "no_push")]
     repository: Option<String>,
+    /// The base image, pinned by digest: `host[:port]/path/name@sha256:…` [default: `scratch`]
+    #[arg(long, value_name = "IMAGE@DIGEST")]
+    base: Option<String>,
     /// Tag templates (`{version}`, `{major}`, `{minor}`, `{patch}`; repeatable) [default:
     /// `{version}`, `{major}.{minor}`, `{major}`, `latest`; a prerelease gets only `{version}`]
     #[arg(long = "tag", value_name = "TEMPLATE")]
@@ -461,6 +464,7 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
         user: a.user.clone(),
         labels,
         source,
+        base: a.base.clone(),
     };
     let fail = |e: image::ImageError| {
         CommandError::failed(
@@ -471,6 +475,12 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
                 }
                 image::ImageError::TagTaken { .. } => {
                     "release a new version: a version's own tag never moves"
+                }
+                image::ImageError::BaseNotPinned(_) => {
+                    "name the base by digest, as `host/name@sha256:…`; `skopeo inspect --format '{{.Digest}}' docker://host/name:tag` prints it"
+                }
+                image::ImageError::BasePlatform { .. } => {
+                    "choose a base image with an image for every Linux target built, or build fewer targets"
                 }
                 _ => "run it again: blobs already pushed are not sent again",
             },
