@@ -224,6 +224,7 @@ pub fn check(
     };
     let assets = forge.assets(agent, &release)?;
     let mut problems = Vec::new();
+    let mut downloaded: Vec<(String, Vec<u8>)> = Vec::new();
     for file in files {
         let ours = std::fs::read(&file.path).map_err(|e| AssetsError::Read {
             path: file.path.clone(),
@@ -234,6 +235,7 @@ pub fn check(
             continue;
         };
         let theirs = forge.download_asset(agent, &release, asset)?;
+        downloaded.push((file.name.clone(), theirs.clone()));
         if theirs != ours {
             problems.push(format!(
                 "`{}` on `{tag}` is not the file built here (SHA-256 {} against {})",
@@ -243,5 +245,38 @@ pub fn check(
             ));
         }
     }
+    problems.extend(sums_problems(tag, &downloaded));
     Ok(problems)
+}
+
+/// What is wrong between the downloaded `SHA256SUMS` and the downloaded files it lists: a file
+/// whose checksum differs, or one the file does not list.
+fn sums_problems(tag: &str, downloaded: &[(String, Vec<u8>)]) -> Vec<String> {
+    let Some((_, sums)) = downloaded.iter().find(|(n, _)| n == "SHA256SUMS") else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(sums);
+    let listed: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let (sum, name) = l.split_once(char::is_whitespace)?;
+            // `sha256sum`'s text mode (two spaces) and binary mode (` *name`).
+            Some((sum, name.trim_start().trim_start_matches('*')))
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for (name, bytes) in downloaded {
+        if !super::bundle::is_archive(name) {
+            continue;
+        }
+        let sum = super::archive::sha256_hex(bytes);
+        match listed.iter().find(|(_, n)| n == name) {
+            Some((theirs, _)) if *theirs == sum => {}
+            Some((theirs, _)) => problems.push(format!(
+                "`{name}` on `{tag}` has SHA-256 {sum}, but its `SHA256SUMS` says {theirs}"
+            )),
+            None => problems.push(format!("`SHA256SUMS` on `{tag}` does not list `{name}`")),
+        }
+    }
+    problems
 }

@@ -670,6 +670,73 @@ pub fn push(
     Ok(pushed)
 }
 
+/// What is wrong with the image of `store`'s OCI layout at `repository`: each of `tags` must name
+/// the layout's index, and every platform's manifest, config and layers must be there. An empty
+/// list: the image is complete.
+pub fn check(store: &Store, repository: &str, tags: &[String]) -> Result<Vec<String>, ImageError> {
+    let layout = store.dir.join("oci");
+    let read =
+        |path: PathBuf| std::fs::read(&path).map_err(|e| ImageError::Read { path, source: e });
+    let top: Value =
+        serde_json::from_slice(&read(layout.join("index.json"))?).unwrap_or(Value::Null);
+    let Some(index) = top["manifests"][0]["digest"].as_str().map(str::to_owned) else {
+        return Ok(vec![format!(
+            "no image was assembled in `{}`: run the `image` step first",
+            layout.display()
+        )]);
+    };
+    let blobs = layout.join("blobs").join("sha256");
+    let blob = |digest: &str| -> Result<Value, ImageError> {
+        let bytes = read(blobs.join(digest.trim_start_matches("sha256:")))?;
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    };
+    let repo = Repository::parse(repository)?;
+    let mut client = Client::new(&repo);
+    let mut problems = Vec::new();
+    let accept = format!("{INDEX}, {MANIFEST}");
+    for tag in tags {
+        let url = format!("{}/manifests/{tag}", repo.base);
+        let reply = client.send("HEAD", &url, None, Some(&accept))?;
+        match (reply.status, reply.digest) {
+            (200, Some(d)) if d == index => {}
+            (200, d) => problems.push(format!(
+                "`{repository}:{tag}` names `{}`, not this release's image `{index}`",
+                d.unwrap_or_else(|| "an unknown digest".into())
+            )),
+            (404, _) => problems.push(format!("`{repository}:{tag}` is not there")),
+            (status, _) => return Err(ImageError::Status { url, status }),
+        }
+    }
+    for entry in blob(&index)?["manifests"].as_array().into_iter().flatten() {
+        let digest = entry["digest"].as_str().unwrap_or_default();
+        let platform = format!(
+            "{}/{}",
+            entry["platform"]["os"].as_str().unwrap_or("?"),
+            entry["platform"]["architecture"].as_str().unwrap_or("?")
+        );
+        let url = format!("{}/manifests/{digest}", repo.base);
+        if client.send("HEAD", &url, None, Some(&accept))?.status != 200 {
+            problems.push(format!(
+                "the {platform} image `{digest}` is not in `{repository}`"
+            ));
+            continue;
+        }
+        let manifest = blob(digest)?;
+        let mut wanted = vec![manifest["config"].clone()];
+        wanted.extend(manifest["layers"].as_array().cloned().unwrap_or_default());
+        for b in wanted {
+            let d = b["digest"].as_str().unwrap_or_default();
+            let url = format!("{}/blobs/{d}", repo.base);
+            if client.send("HEAD", &url, None, None)?.status != 200 {
+                problems.push(format!(
+                    "the {platform} image's blob `{d}` is not in `{repository}`"
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
 /// `DOCKER_USERNAME`/`DOCKER_PASSWORD`, else `~/.docker/config.json`'s entry for `host`.
 fn credentials(host: &str) -> Option<(String, String)> {
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());

@@ -165,6 +165,7 @@ impl Resolver<'_> {
                 steps[i].needs.clone_from(&needs);
             }
         }
+        artifact_checks(&mut steps);
         let order = self.order(config, &steps)?;
         Ok(Pipeline {
             name: name.to_owned(),
@@ -644,4 +645,42 @@ fn is_variable_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A `verify` step checks what the pipeline's `forge-assets` and `image` steps made, besides
+/// the release itself: each such step becomes a `--check-artifacts` of its `publish --dry-run`.
+fn artifact_checks(steps: &mut [Step]) {
+    let mut checks: Vec<String> = Vec::new();
+    for step in steps.iter() {
+        let Action::Builtin(Builtin::Artifacts(args)) = &step.action else {
+            continue;
+        };
+        let value = |flag: &str| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+        };
+        let package = value("--package");
+        let check = match args.get(1).map(String::as_str) {
+            Some("upload") => serde_json::json!({ "package": package, "assets": true }),
+            Some("image") if !args.iter().any(|a| a == "--no-push") => {
+                let tags: Vec<&str> = args
+                    .iter()
+                    .filter_map(|a| a.strip_prefix("--tag="))
+                    .collect();
+                serde_json::json!({ "package": package, "repository": value("--repository"), "tags": tags })
+            }
+            _ => continue,
+        };
+        let check = format!("--check-artifacts={check}");
+        if !checks.contains(&check) {
+            checks.push(check);
+        }
+    }
+    for step in steps.iter_mut() {
+        if let Action::Builtin(Builtin::Verify(args)) = &mut step.action {
+            args.extend(checks.iter().cloned());
+        }
+    }
 }

@@ -719,8 +719,17 @@ impl Scheduler<'_> {
             for line in String::from_utf8_lossy(&captured).lines() {
                 let _ = writeln!(r.log, "{}", self.options.redactor.redact(line));
             }
-            if failure.is_none() {
-                return verify_report(&captured);
+            // Exit 1 with a report (`publish --dry-run` found artifacts missing): the report
+            // says what is missing, which is more than the exit code.
+            let reported = serde_json::from_slice::<serde_json::Value>(&captured).is_ok();
+            match (&failure, exit) {
+                (None, _) => return verify_report(&captured),
+                (Some(_), Exit::Code(Some(1))) if reported && r.timed_out.is_none() => {
+                    if let Some(found) = verify_report(&captured) {
+                        return Some(found);
+                    }
+                }
+                _ => {}
             }
         }
         failure.or_else(|| missing_output(step, &self.options.root))
@@ -1083,6 +1092,15 @@ fn verify_report(stdout: &[u8]) -> Option<String> {
             })
         })
         .collect();
+    let mut left = left;
+    left.extend(
+        doc.get("artifacts")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .map(str::to_owned),
+    );
     (!left.is_empty()).then(|| format!("the release is not complete: {}", left.join("; ")))
 }
 

@@ -29,8 +29,9 @@ enum Sub {
     Upload(UploadArgs),
     /// Assemble an OCI image of this commit's Linux builds, and push it to a registry
     Image(ImageArgs),
-    /// Download every attached archive and checksum back and compare it with the one built here
-    Verify(PackageArg),
+    /// Download every attached archive and checksum back and compare it with the one built here;
+    /// with `--repository`, check the pushed image too
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,6 +129,106 @@ struct ImageArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    package: PackageArg,
+    /// Check the image there too: each tag names the image assembled here, and every platform's
+    /// manifest, config and layers are in the repository
+    #[arg(long, value_name = "REPOSITORY")]
+    repository: Option<String>,
+    /// Tag templates to check, as `image` takes them [default: `image`'s]
+    #[arg(long = "tag", value_name = "TEMPLATE", requires = "repository")]
+    tags: Vec<String>,
+    /// Check the image only, not the forge release's assets
+    #[arg(long, requires = "repository")]
+    no_assets: bool,
+}
+
+/// What a release's artifacts must be, checked by `artifacts verify` and by a pipeline's
+/// `verify` step (which passes one per `forge-assets` and `image` step of its pipeline).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Check {
+    #[serde(default)]
+    pub package: Option<String>,
+    /// The archives and checksums attached to the forge release.
+    #[serde(default)]
+    pub assets: bool,
+    /// The image pushed there, under `tags` (templates; empty: `image`'s defaults).
+    #[serde(default)]
+    pub repository: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// What is missing or wrong in `check`'s artifacts; an empty list when the release has them all.
+pub fn problems(cx: &Context, check: &Check) -> anyhow::Result<Vec<String>> {
+    use polyship_core::artifacts::image;
+    let (git_dir, _) = repository(cx)?;
+    let (package, store) = package_store(cx, &git_dir, check.package.as_deref())?;
+    let redactor = Redactor::from_env();
+    let mut problems = Vec::new();
+    if check.assets {
+        let files = assets::files(&store.dist_dir())?;
+        if files.is_empty() {
+            problems.push(format!(
+                "no archives of `{}` {} were made here to check",
+                package.name, package.version
+            ));
+        } else if let Some((tag, forge)) = forge_release(cx, &package)? {
+            let agent = polyship_core::release::registry::agent();
+            match assets::check(&forge, &agent, &tag, &files) {
+                Ok(found) => problems.extend(found),
+                Err(e) => problems.push(redactor.redact(&error_chain(&e))),
+            }
+        } else {
+            problems.push(format!(
+                "the forge release of `{}` {} could not be read",
+                package.name, package.version
+            ));
+        }
+    }
+    if let Some(repository) = &check.repository {
+        let templates = if check.tags.is_empty() {
+            image::default_tags()
+        } else {
+            check.tags.clone()
+        };
+        let tags = image::tags(&templates, &package.version);
+        match image::check(&store, repository, &tags) {
+            Ok(found) => problems.extend(found),
+            Err(e) => problems.push(redactor.redact(&error_chain(&e))),
+        }
+    }
+    Ok(problems)
+}
+
+fn verify_cmd(cx: &Context, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let check = Check {
+        package: a.package.package.clone(),
+        assets: !a.no_assets,
+        repository: a.repository.clone(),
+        tags: a.tags.clone(),
+    };
+    let problems = problems(cx, &check)?;
+    for p in &problems {
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {}",
+            polyship_core::diagnostic::terminal_safe(p)
+        );
+    }
+    if a.package.json {
+        print_json(&serde_json::json!({ "schema": 1, "problems": problems }))?;
+    }
+    if problems.is_empty() {
+        cx.status("Verified", "every artifact of the release");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+#[derive(Debug, clap::Args)]
 struct UploadArgs {
     #[command(flatten)]
     package: PackageArg,
@@ -147,19 +248,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     match &args.command {
         Sub::Build(a) => build_cmd(cx, a),
         Sub::Archive(a) => archive_cmd(cx, a),
-        Sub::Upload(a) => upload_cmd(cx, a, false),
+        Sub::Upload(a) => upload_cmd(cx, a),
         Sub::Image(a) => image_cmd(cx, a),
-        Sub::Verify(a) => upload_cmd(
-            cx,
-            &UploadArgs {
-                package: PackageArg {
-                    package: a.package.clone(),
-                    json: a.json,
-                },
-                replace: false,
-            },
-            true,
-        ),
+        Sub::Verify(a) => verify_cmd(cx, a),
     }
 }
 
@@ -312,7 +403,7 @@ fn archive_cmd(cx: &Context, a: &ArchiveArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn upload_cmd(cx: &Context, a: &UploadArgs, verify: bool) -> anyhow::Result<ExitCode> {
+fn upload_cmd(cx: &Context, a: &UploadArgs) -> anyhow::Result<ExitCode> {
     let (git_dir, _) = repository(cx)?;
     let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
     let files = assets::files(&store.dist_dir())?;
@@ -345,24 +436,6 @@ fn upload_cmd(cx: &Context, a: &UploadArgs, verify: bool) -> anyhow::Result<Exit
             },
         )
     };
-    if verify {
-        let problems = assets::check(&forge, &agent, &tag, &files).map_err(redact)?;
-        for p in &problems {
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: {}",
-                polyship_core::diagnostic::terminal_safe(p)
-            );
-        }
-        if a.package.json {
-            print_json(&serde_json::json!({ "schema": 1, "tag": tag, "problems": problems }))?;
-        }
-        if problems.is_empty() {
-            cx.status("Verified", &format!("{} assets of {tag}", files.len()));
-            return Ok(ExitCode::SUCCESS);
-        }
-        return Ok(ExitCode::FAILURE);
-    }
     let done = assets::attach(&forge, &agent, &tag, &files, a.replace).map_err(redact)?;
     for (name, outcome) in &done {
         let verb = match outcome {

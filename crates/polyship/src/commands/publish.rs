@@ -42,6 +42,10 @@ pub struct Args {
     /// Print the result as a JSON document (`"schema": 1`) on stdout instead of a table
     #[arg(long)]
     json: bool,
+    /// With `--dry-run`: check a release's artifacts too, a JSON `artifacts::Check` each (what a
+    /// pipeline's `verify` step passes for its `forge-assets` and `image` steps)
+    #[arg(long, hide = true, value_name = "JSON", requires = "dry_run")]
+    check_artifacts: Vec<String>,
 }
 
 /// The steps `--until` names.
@@ -109,6 +113,18 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
                 .context("failed to install the interrupt handler")?;
         }
     }
+    let mut checks = Vec::new();
+    for text in &args.check_artifacts {
+        let check: super::artifacts::Check =
+            serde_json::from_str(text).map_err(|e| CommandError {
+                message: format!("`--check-artifacts {text}` is not a check: {e}"),
+                help: Some(
+                    r#"write it as `{"assets": true}` or `{"repository": "host/name"}`"#.into(),
+                ),
+                usage: true,
+            })?;
+        checks.push(check);
+    }
     let options = Options {
         dry_run: args.dry_run,
         no_push: args.no_push,
@@ -136,7 +152,26 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     for note in &report.notes {
         cx.note(note);
     }
-    print_report(args, &report)?;
+    let mut artifacts = Vec::new();
+    for check in &checks {
+        artifacts.extend(super::artifacts::problems(cx, check)?);
+    }
+    print_report(
+        args,
+        &report,
+        (!checks.is_empty()).then_some(&artifacts[..]),
+    )?;
+    if !artifacts.is_empty() {
+        for p in &artifacts {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}: {}",
+                render::paint(cx.color, render::RED_BOLD, "error"),
+                polyship_core::diagnostic::terminal_safe(p)
+            );
+        }
+        return Ok(ExitCode::FAILURE);
+    }
     if report.interrupted {
         cx.note("interrupted: run `polyship publish` again to finish the release");
         return Ok(ExitCode::from(130));
@@ -256,7 +291,7 @@ impl<'a> Progress<'a> {
     }
 }
 
-fn print_report(args: &Args, report: &Report) -> anyhow::Result<()> {
+fn print_report(args: &Args, report: &Report, artifacts: Option<&[String]>) -> anyhow::Result<()> {
     let mut out = String::new();
     if args.json {
         #[derive(serde::Serialize)]
@@ -264,8 +299,15 @@ fn print_report(args: &Args, report: &Report) -> anyhow::Result<()> {
             schema: u32,
             #[serde(flatten)]
             report: &'a Report,
+            /// What `--check-artifacts` found missing or wrong.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            artifacts: Option<&'a [String]>,
         }
-        out = serde_json::to_string_pretty(&Doc { schema: 1, report })?;
+        out = serde_json::to_string_pretty(&Doc {
+            schema: 1,
+            report,
+            artifacts,
+        })?;
         out.push('\n');
     } else if report.targets.is_empty() {
         out.push_str(
