@@ -113,18 +113,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
                 .context("failed to install the interrupt handler")?;
         }
     }
-    let mut checks = Vec::new();
-    for text in &args.check_artifacts {
-        let check: super::artifacts::Check =
-            serde_json::from_str(text).map_err(|e| CommandError {
-                message: format!("`--check-artifacts {text}` is not a check: {e}"),
-                help: Some(
-                    r#"write it as `{"assets": true}` or `{"repository": "host/name"}`"#.into(),
-                ),
-                usage: true,
-            })?;
-        checks.push(check);
-    }
+    let checks = artifact_checks(args)?;
     let options = Options {
         dry_run: args.dry_run,
         no_push: args.no_push,
@@ -184,6 +173,23 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--check-artifacts`' checks.
+fn artifact_checks(args: &Args) -> anyhow::Result<Vec<super::artifacts::Check>> {
+    let mut checks = Vec::new();
+    for text in &args.check_artifacts {
+        let check: super::artifacts::Check =
+            serde_json::from_str(text).map_err(|e| CommandError {
+                message: format!("`--check-artifacts {text}` is not a check: {e}"),
+                help: Some(
+                    r#"write it as `{"assets": true}` or `{"repository": "host/name"}`"#.into(),
+                ),
+                usage: true,
+            })?;
+        checks.push(check);
+    }
+    Ok(checks)
 }
 
 /// Why each package that did not make it failed, and each tag, push or forge release that
