@@ -166,6 +166,12 @@ pub fn problems(
     let _ = std::io::stderr().write_all(out.as_bytes());
 }
 
+/// One `error: <text>` line on stderr, the text made safe for a terminal.
+pub fn error_line(color: bool, text: &str) {
+    let line = format!("{}: {}\n", paint(color, RED_BOLD, "error"), safe(text));
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 /// User text (names, messages, commit subjects) made safe for a terminal: see
 /// [`polyship_core::diagnostic::terminal_safe`].
 pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {

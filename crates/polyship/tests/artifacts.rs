@@ -879,7 +879,7 @@ fn an_image_on_a_base_pinned_by_digest_runs_in_podman() {
     assert!(env.contains(&"TOOL_MODE=release"), "{env:?}");
     assert!(env.iter().any(|e| e.starts_with("PATH=")), "{env:?}");
 
-    // The same base again comes from the layout: the registry is not asked, the image is the same.
+    // The same base again (from the layout this time): the same image.
     let out = run(
         &r,
         &[

@@ -841,14 +841,8 @@ impl Client {
             "blobs"
         };
         let url = format!("{}/{kind}/{digest}", repo.base);
-        let reply = self.send("GET", &url, None, accept)?;
-        if reply.status != 200 {
-            return Err(ImageError::Status {
-                url,
-                status: reply.status,
-            });
-        }
-        let bytes = reply
+        let bytes = self
+            .get(&url, accept)?
             .response
             .into_body()
             .into_with_config()
@@ -871,6 +865,19 @@ impl Client {
         Ok(bytes)
     }
 
+    /// A `GET` that must answer 200.
+    fn get(&mut self, url: &str, accept: Option<&str>) -> Result<Reply, ImageError> {
+        let reply = self.send("GET", url, None, accept)?;
+        if reply.status == 200 {
+            Ok(reply)
+        } else {
+            Err(ImageError::Status {
+                url: url.to_owned(),
+                status: reply.status,
+            })
+        }
+    }
+
     /// A layer by digest into `blobs`, streamed and checked against its digest on the way; a
     /// layer already there is not fetched again.
     fn fetch_blob(
@@ -887,13 +894,7 @@ impl Client {
             return Ok(());
         }
         let url = format!("{}/blobs/{digest}", repo.base);
-        let reply = self.send("GET", &url, None, None)?;
-        if reply.status != 200 {
-            return Err(ImageError::Status {
-                url,
-                status: reply.status,
-            });
-        }
+        let reply = self.get(&url, None)?;
         let partial = blobs.join(format!(".{hex}.partial"));
         let write = |e| ImageError::Write {
             path: partial.clone(),
@@ -919,14 +920,7 @@ impl Client {
             hasher.update(&buf[..n]);
             file.write_all(&buf[..n]).map_err(write)?;
         }
-        let got = hasher
-            .finalize()
-            .iter()
-            .fold(String::from("sha256:"), |mut s, b| {
-                use std::fmt::Write as _;
-                let _ = write!(s, "{b:02x}");
-                s
-            });
+        let got = format!("sha256:{}", archive::hex(&hasher.finalize()));
         if got != digest {
             let _ = std::fs::remove_file(&partial);
             return Err(ImageError::Digest {

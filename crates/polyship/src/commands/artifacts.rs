@@ -211,11 +211,7 @@ fn verify_cmd(cx: &Context, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let problems = problems(cx, &check)?;
     for p in &problems {
-        let _ = writeln!(
-            std::io::stderr(),
-            "error: {}",
-            polyship_core::diagnostic::terminal_safe(p)
-        );
+        crate::render::error_line(cx.color, p);
     }
     if a.package.json {
         print_json(&serde_json::json!({ "schema": 1, "problems": problems }))?;

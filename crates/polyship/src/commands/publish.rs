@@ -150,16 +150,8 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         &report,
         (!checks.is_empty()).then_some(&artifacts[..]),
     )?;
-    if !artifacts.is_empty() {
-        for p in &artifacts {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}: {}",
-                render::paint(cx.color, render::RED_BOLD, "error"),
-                polyship_core::diagnostic::terminal_safe(p)
-            );
-        }
-        return Ok(ExitCode::FAILURE);
+    for p in &artifacts {
+        render::error_line(cx.color, p);
     }
     if report.interrupted {
         cx.note("interrupted: run `polyship publish` again to finish the release");
@@ -170,6 +162,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             print_failures(cx, &report);
         }
         cx.note("run `polyship publish` again to finish: it does only what is missing");
+        return Ok(ExitCode::FAILURE);
+    }
+    if !artifacts.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -198,23 +193,12 @@ fn print_failures(cx: &Context, report: &Report) {
     for t in &report.targets {
         match &t.state {
             State::Failed(reason) | State::Blocked(reason) => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "{}: {} {}: {reason}",
-                    render::paint(cx.color, render::RED_BOLD, "error"),
-                    t.name,
-                    t.version
-                );
+                render::error_line(cx.color, &format!("{} {}: {reason}", t.name, t.version));
             }
             _ => {}
         }
         if let Some(e) = &t.error {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}: {}: {e}",
-                render::paint(cx.color, render::RED_BOLD, "error"),
-                t.tag
-            );
+            render::error_line(cx.color, &format!("{}: {e}", t.tag));
         }
     }
 }
