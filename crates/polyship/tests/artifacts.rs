@@ -326,6 +326,108 @@ fn a_failed_build_leaves_no_build_and_nothing_to_archive() {
     );
 }
 
+/// A matrix of two targets built by the user's own command. The second one has no standard
+/// library here, so its `cargo build` fails for real, unless `CROSS_BUILT` names a file that
+/// stands for a cross toolchain's output.
+const PARTIAL: &str = r#"
+[pipeline.release]
+[[pipeline.release.step]]
+name = "build"
+uses = "build"
+matrix = { target = ["HOST", "aarch64-unknown-linux-gnu"] }
+partial = true
+with = { target = "{{ matrix.target }}", command = "sh build.sh", binaries = ["out/{{ matrix.target }}/tool"] }
+
+[[pipeline.release.step]]
+name = "archive"
+uses = "archive"
+needs = ["build"]
+"#;
+
+const BUILD_SH: &str = r#"set -e
+mkdir -p "out/$POLYSHIP_TARGET"
+if [ "$POLYSHIP_TARGET" != HOST ] && [ -n "$CROSS_BUILT" ]; then
+  cp "$CROSS_BUILT" "out/$POLYSHIP_TARGET/tool"
+  exit 0
+fi
+cargo build --release --locked --target "$POLYSHIP_TARGET"
+cp "target/$POLYSHIP_TARGET/release/tool" "out/$POLYSHIP_TARGET/tool"
+"#;
+
+#[test]
+fn a_target_that_fails_leaves_the_others_archived_and_the_run_failed_until_it_is_built() {
+    let host = host();
+    let r = tool_repo(&PARTIAL.replace("HOST", &host));
+    r.write("build.sh", &BUILD_SH.replace("HOST", &host));
+    r.write(".gitignore", "/target\n/out\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "build: a build script per target"]);
+
+    let out = run(&r, &["run", "release"], &[]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let failed = "build (aarch64-unknown-linux-gnu)";
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains(failed) && l.contains("failed")),
+        "{}",
+        out.stderr
+    );
+    // The host's archive is made, the failed target's is not.
+    let sums = std::fs::read_to_string(dist(&r).join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 1, "{sums}");
+    assert!(
+        sums.contains(&format!("tool-0.3.0-{host}.tar.gz")),
+        "{sums}"
+    );
+    assert!(
+        !dist(&r)
+            .join("tool-0.3.0-aarch64-unknown-linux-gnu.tar.gz")
+            .exists()
+    );
+    let record = last_run(&r);
+    assert_eq!(record["status"], "failed", "{record}");
+    assert_eq!(state(&record, "archive"), "succeeded", "{record}");
+    assert_eq!(state(&record, failed), "failed", "{record}");
+
+    // Once the target builds, the run finishes: the host's build is reused, and the archive
+    // step runs again over both.
+    let stand_in = r.join("out").join(&host).join("tool");
+    let stand_in = stand_in.to_str().unwrap();
+    let out = run(&r, &["run", "release"], &[("CROSS_BUILT", stand_in)]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let record = last_run(&r);
+    assert_eq!(
+        state(&record, &format!("build ({host})")),
+        "reused",
+        "{record}"
+    );
+    assert_eq!(state(&record, failed), "succeeded", "{record}");
+    assert_eq!(state(&record, "archive"), "succeeded", "{record}");
+    let sums = std::fs::read_to_string(dist(&r).join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 2, "{sums}");
+    assert!(
+        sums.contains("tool-0.3.0-aarch64-unknown-linux-gnu.tar.gz"),
+        "{sums}"
+    );
+}
+
+/// The journal of the pipeline's last run.
+fn last_run(r: &Repo) -> serde_json::Value {
+    let out = run(r, &["run", "release", "--status", "--json"], &[]);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.snapshot()))
+}
+
+fn state(record: &serde_json::Value, step: &str) -> String {
+    record["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == step))
+        .map_or_else(
+            || format!("no step `{step}`"),
+            |s| s["state"].as_str().unwrap_or("?").to_owned(),
+        )
+}
+
 fn forge_config(forge: &FakeForge, kind: &str) -> String {
     format!(
         "[publish.forge]\nkind = \"{kind}\"\napi = \"{}\"\nrepository = \"acme/tool\"\n",

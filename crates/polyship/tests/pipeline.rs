@@ -177,6 +177,77 @@ run = "mkdir -p scratch && touch scratch/independent"
 }
 
 #[test]
+fn the_cells_of_a_partial_matrix_fail_on_their_own_and_what_needs_them_runs_on_the_rest() {
+    // `-j 1`: without `partial`, nothing would start after the first failed cell.
+    let r = repo(
+        r#"[pipeline.ci]
+[[pipeline.ci.step]]
+name = "build"
+matrix = { target = ["a", "b", "c"] }
+partial = true
+run = "mkdir -p scratch && test {{ matrix.target }} != b -o -e scratch/b-fixed && touch scratch/{{ matrix.target }}"
+
+[[pipeline.ci.step]]
+name = "pack"
+needs = ["build"]
+run = "ls scratch | grep -x '[a-c]' > scratch/packed"
+
+[[pipeline.ci.step]]
+name = "announce"
+needs = ["pack"]
+run = "touch scratch/announced"
+"#,
+    );
+    let out = run(&r, &["ci", "-j", "1"], &[]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let doc = status(&r, "ci");
+    assert_eq!(doc["status"], "failed", "{doc}");
+    assert_eq!(
+        states(&doc),
+        pairs(&[
+            ("build (a)", "succeeded"),
+            ("build (b)", "failed"),
+            ("build (c)", "succeeded"),
+            ("pack", "succeeded"),
+            ("announce", "succeeded"),
+        ])
+    );
+    assert_eq!(r.read("scratch/packed"), "a\nc\n");
+
+    // Once the failed cell succeeds, what ran over the others runs again; the rest is reused.
+    r.write("scratch/b-fixed", "");
+    let out = run(&r, &["ci", "-j", "1"], &[]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(
+        states(&status(&r, "ci")),
+        pairs(&[
+            ("build (a)", "reused"),
+            ("build (b)", "succeeded"),
+            ("build (c)", "reused"),
+            ("pack", "succeeded"),
+            ("announce", "succeeded"),
+        ])
+    );
+    assert_eq!(r.read("scratch/packed"), "a\nb\nc\n");
+
+    // When every cell fails, nothing that needs them runs.
+    let r = repo(
+        "[[pipeline.ci.step]]\nname = \"build\"\nmatrix = { target = [\"a\", \"b\"] }\npartial = true\nrun = \"exit 1\"\n\n[[pipeline.ci.step]]\nname = \"pack\"\nneeds = [\"build\"]\nrun = \"touch packed\"\n",
+    );
+    let out = run(&r, &["ci"], &[]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert_eq!(
+        states(&status(&r, "ci")),
+        pairs(&[
+            ("build (a)", "failed"),
+            ("build (b)", "failed"),
+            ("pack", "blocked"),
+        ])
+    );
+    assert!(!r.exists("packed"));
+}
+
+#[test]
 fn running_again_after_a_failure_skips_what_succeeded_for_the_same_commit() {
     let r = repo(
         r#"[pipeline.release]
@@ -451,6 +522,11 @@ fn bad_pipelines_are_errors_at_their_lines_before_any_step_runs() {
         (
             "[[pipeline.p.step]]\nname = \"a\"\nuses = \"publish\"\nwith = { dry-run = true }\n",
             "`publish` has no setting `dry-run`",
+            4,
+        ),
+        (
+            "[[pipeline.p.step]]\nname = \"a\"\nrun = \"touch ran\"\npartial = true\n",
+            "step `a` is `partial` but has no matrix",
             4,
         ),
         (

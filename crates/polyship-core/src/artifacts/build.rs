@@ -1,4 +1,5 @@
-//! `build`: a Cargo package's binaries for one target, with `cargo`, `cargo zigbuild` or `cross`.
+//! `build`: a Cargo package's binaries for one target, with `cargo`, `cargo zigbuild` or `cross`,
+//! or with the user's own command that names the files it makes.
 //!
 //! Preflight comes first and answers before anything is compiled: the builder is installed, the
 //! target is one `rustc` knows, its standard library is installed (else `rustup target add`), and
@@ -69,6 +70,17 @@ pub struct Request {
     /// A Cargo profile, default `release`.
     pub profile: String,
     pub locked: bool,
+    /// The user's own build: a shell command and the files it makes (relative to the repository
+    /// root). The builder and the Cargo settings above are then not used.
+    pub script: Option<Script>,
+}
+
+/// A build that is a shell command, run by `sh -c` at the repository root with
+/// `POLYSHIP_TARGET`, `POLYSHIP_PACKAGE` and `POLYSHIP_VERSION` set.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub run: String,
+    pub binaries: Vec<PathBuf>,
 }
 
 /// A package with binaries, from `cargo metadata`.
@@ -386,41 +398,45 @@ pub fn build(
         Some(t) => t.clone(),
         None => host_target(root)?,
     };
-    preflight(root, request.builder, &target)?;
-    for bin in &request.bins {
-        if !package.bins.contains(bin) {
-            return Err(BuildError::preflight(
-                format!("`{}` has no binary `{bin}`", package.name),
-                format!(
-                    "its binaries are {}",
-                    crate::pipeline::quoted_list(&package.bins)
-                ),
-            ));
+    // The binaries to store: each one's file name and where the build leaves it.
+    let made: Vec<(String, PathBuf)> = match &request.script {
+        Some(script) => {
+            let mut made: Vec<(String, PathBuf)> = Vec::new();
+            for path in &script.binaries {
+                let from = root.join(path);
+                let Some(name) = from.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                    return Err(BuildError::preflight(
+                        format!("`{}` names no file", path.display()),
+                        "name each binary the command makes by its path from the repository root",
+                    ));
+                };
+                if made.iter().any(|(n, _)| *n == name) {
+                    return Err(BuildError::preflight(
+                        format!("two binaries of the build are named `{name}`"),
+                        "an archive holds each binary by its file name: give them different names",
+                    ));
+                }
+                made.push((name, from));
+            }
+            if made.is_empty() {
+                return Err(BuildError::preflight(
+                    "a build command needs the binaries it makes",
+                    "name them with `with.binaries` (`--binary` on the command line)",
+                ));
+            }
+            run_script(root, script, package, &target)?;
+            if let Some((_, missing)) = made.iter().find(|(_, from)| !from.is_file()) {
+                return Err(BuildError::Failed {
+                    command: script.run.clone(),
+                    status: format!("it succeeded but made no `{}`", missing.display()),
+                });
+            }
+            made
         }
-    }
-    let bins = if request.bins.is_empty() {
-        package.bins.clone()
-    } else {
-        request.bins.clone()
+        None => cargo_build(root, &meta, package, request, &target)?,
     };
-    run_builder(root, request, &package.name, &target, &bins)?;
-
-    let profile_dir = match request.profile.as_str() {
-        "dev" | "test" => "debug",
-        "bench" => "release",
-        other => other,
-    };
-    let out_dir = meta
-        .target_directory
-        .join(triple(&target))
-        .join(profile_dir);
     let store = Store::new(git_dir, &package.name, &package.version);
     let dir = store.target_dir(&target);
-    let exe = if target.contains("windows") {
-        ".exe"
-    } else {
-        ""
-    };
     let store_err = |path: &Path| {
         let path = path.to_owned();
         move |source| BuildError::Store { path, source }
@@ -435,9 +451,7 @@ pub fn build(
         _ => {}
     }
     let mut binaries = Vec::new();
-    for bin in &bins {
-        let name = format!("{bin}{exe}");
-        let from = out_dir.join(&name);
+    for (name, from) in made {
         let bytes = std::fs::read(&from).map_err(store_err(&from))?;
         let to = dir.join(&name);
         crate::fsutil::write_atomic(&to, &bytes).map_err(store_err(&to))?;
@@ -460,6 +474,85 @@ pub fn build(
     text.push('\n');
     crate::fsutil::write_atomic(&record, text.as_bytes()).map_err(store_err(&record))?;
     Ok(Built { build, store })
+}
+
+/// `cargo build` (or zigbuild, or cross) of `request`: the binaries and where Cargo left them.
+fn cargo_build(
+    root: &Path,
+    meta: &Metadata,
+    package: &CargoPackage,
+    request: &Request,
+    target: &str,
+) -> Result<Vec<(String, PathBuf)>, BuildError> {
+    preflight(root, request.builder, target)?;
+    for bin in &request.bins {
+        if !package.bins.contains(bin) {
+            return Err(BuildError::preflight(
+                format!("`{}` has no binary `{bin}`", package.name),
+                format!(
+                    "its binaries are {}",
+                    crate::pipeline::quoted_list(&package.bins)
+                ),
+            ));
+        }
+    }
+    let bins = if request.bins.is_empty() {
+        package.bins.clone()
+    } else {
+        request.bins.clone()
+    };
+    run_builder(root, request, &package.name, target, &bins)?;
+    let profile_dir = match request.profile.as_str() {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        other => other,
+    };
+    let out_dir = meta.target_directory.join(triple(target)).join(profile_dir);
+    let exe = if target.contains("windows") {
+        ".exe"
+    } else {
+        ""
+    };
+    Ok(bins
+        .iter()
+        .map(|bin| {
+            let name = format!("{bin}{exe}");
+            (name.clone(), out_dir.join(name))
+        })
+        .collect())
+}
+
+/// The user's build command, its output in the step's log.
+fn run_script(
+    root: &Path,
+    script: &Script,
+    package: &CargoPackage,
+    target: &str,
+) -> Result<(), BuildError> {
+    let failed = |status: String| BuildError::Failed {
+        command: script.run.clone(),
+        status,
+    };
+    let status = Command::new("sh")
+        .args(["-c", &script.run])
+        .current_dir(root)
+        .env("POLYSHIP_TARGET", target)
+        .env("POLYSHIP_PACKAGE", &package.name)
+        .env("POLYSHIP_VERSION", &package.version)
+        .stdin(Stdio::null())
+        .stdout(stderr_copy().map_err(|e| failed(e.to_string()))?)
+        .status()
+        .map_err(|e| failed(format!("it does not run: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(failed(status.to_string()))
+    }
+}
+
+/// This process's stderr for a child's stdout: a builder's progress is the step's log.
+fn stderr_copy() -> std::io::Result<Stdio> {
+    Ok(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?))
 }
 
 fn run_builder(
@@ -500,15 +593,10 @@ fn run_builder(
         .args(&args)
         .current_dir(root)
         .stdin(Stdio::null())
-        .stdout(Stdio::from(
-            std::io::stderr()
-                .as_fd()
-                .try_clone_to_owned()
-                .map_err(|e| BuildError::Failed {
-                    command: command.clone(),
-                    status: e.to_string(),
-                })?,
-        ))
+        .stdout(stderr_copy().map_err(|e| BuildError::Failed {
+            command: command.clone(),
+            status: e.to_string(),
+        })?)
         .status()
         .map_err(|e| BuildError::Failed {
             command: command.clone(),

@@ -25,7 +25,8 @@ pub enum Builtin {
     /// `polyship artifacts build` with these arguments: a package's binaries for one target.
     Build {
         args: Vec<String>,
-        builder: crate::artifacts::build::Builder,
+        /// `None`: the user's command builds, and its tools are its own to check.
+        builder: Option<crate::artifacts::build::Builder>,
         /// `None`: the host's.
         target: Option<String>,
     },
@@ -235,6 +236,47 @@ fn build(with: &With<'_>) -> Result<Builtin, String> {
     if let Some(target) = &target {
         args.extend(["--target".to_owned(), target.clone()]);
     }
+    if let Some(command) = with.string("command")? {
+        if target.is_none() {
+            return Err(
+                "a `build` with `with.command` needs `with.target`: the target it builds".into(),
+            );
+        }
+        for key in [
+            "builder",
+            "bins",
+            "features",
+            "all-features",
+            "no-default-features",
+            "profile",
+            "locked",
+        ] {
+            if with.get(key).is_some() {
+                return Err(format!(
+                    "`with.{key}` is a setting of Cargo's build: a `build` with `with.command` builds with the command alone"
+                ));
+            }
+        }
+        let binaries = with.strings("binaries")?.unwrap_or_default();
+        if binaries.is_empty() {
+            return Err("a `build` with `with.command` needs `with.binaries`: the files it makes, from the repository root".into());
+        }
+        args.push(format!("--command={command}"));
+        for binary in binaries {
+            args.push(format!("--binary={binary}"));
+        }
+        return Ok(Builtin::Build {
+            args,
+            builder: None,
+            target,
+        });
+    }
+    if with.get("binaries").is_some() {
+        return Err(
+            "`with.binaries` names what `with.command` makes; Cargo's binaries are `with.bins`"
+                .into(),
+        );
+    }
     let builder = match with.string("builder")? {
         None => Builder::Cargo,
         Some(b) => Builder::parse(&b).ok_or_else(|| {
@@ -256,7 +298,7 @@ fn build(with: &With<'_>) -> Result<Builtin, String> {
     with.flag("locked", "--locked", &mut args)?;
     Ok(Builtin::Build {
         args,
-        builder,
+        builder: Some(builder),
         target,
     })
 }
@@ -340,6 +382,8 @@ impl With<'_> {
                 "no-default-features",
                 "profile",
                 "locked",
+                "command",
+                "binaries",
             ],
             "archive" => &["package", "name", "format", "wrap", "include"],
             "forge-assets" => &["package", "replace"],
@@ -477,6 +521,24 @@ mod tests {
                 "--locked"
             ]
         );
+        let b = Builtin::parse(
+            "build",
+            &table("target = 'aarch64-apple-darwin'\ncommand = 'make dist'\nbinaries = ['dist/tool', 'dist/toold']"),
+        )
+        .unwrap();
+        assert!(matches!(b, Builtin::Build { builder: None, .. }));
+        assert_eq!(
+            b.polyship_args().unwrap(),
+            [
+                "artifacts",
+                "build",
+                "--target",
+                "aarch64-apple-darwin",
+                "--command=make dist",
+                "--binary=dist/tool",
+                "--binary=dist/toold"
+            ]
+        );
         let b = Builtin::parse("archive", &table("format = 'zip'\nwrap = false")).unwrap();
         assert_eq!(
             b.polyship_args().unwrap(),
@@ -513,6 +575,21 @@ mod tests {
         assert!(e.contains("`uses = \"pack\"`"), "{e}");
         let e = Builtin::parse("build", &table("builder = 'make'")).unwrap_err();
         assert!(e.contains("`zigbuild`"), "{e}");
+        let e = Builtin::parse("build", &table("command = 'make'\nbinaries = ['t']")).unwrap_err();
+        assert!(e.contains("needs `with.target`"), "{e}");
+        let e = Builtin::parse("build", &table("command = 'make'\ntarget = 'x'")).unwrap_err();
+        assert!(e.contains("needs `with.binaries`"), "{e}");
+        let e = Builtin::parse(
+            "build",
+            &table("command = 'make'\ntarget = 'x'\nbinaries = ['t']\nlocked = true"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("`with.locked` is a setting of Cargo's build"),
+            "{e}"
+        );
+        let e = Builtin::parse("build", &table("binaries = ['t']")).unwrap_err();
+        assert!(e.contains("`with.bins`"), "{e}");
         let e = Builtin::parse("archive", &table("format = 'rar'")).unwrap_err();
         assert!(e.contains("`tar.gz` or `zip`"), "{e}");
         let e = Builtin::parse("deploy", &table("")).unwrap_err();

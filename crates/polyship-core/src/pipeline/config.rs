@@ -62,6 +62,9 @@ pub struct StepConfig {
     /// How many times a failed `run` step is tried again.
     #[serde(default)]
     pub retries: u32,
+    /// A matrix step whose cells may fail on their own: the steps that need it run on the cells
+    /// that succeeded (at least one must), and the run still ends failed, naming the others.
+    pub partial: Option<Spanned<bool>>,
     /// Run the step in a container.
     pub container: Option<Spanned<ContainerConfig>>,
 }

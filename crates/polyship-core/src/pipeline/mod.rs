@@ -49,6 +49,8 @@ pub struct Step {
     pub dir: PathBuf,
     pub timeout: Option<Duration>,
     pub retries: u32,
+    /// A cell of a `partial` matrix: its failure blocks nothing while another cell succeeds.
+    pub partial: bool,
     pub container: Option<Container>,
     /// Files it must leave behind (globs relative to the repository root).
     pub outputs: Vec<String>,

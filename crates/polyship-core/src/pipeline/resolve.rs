@@ -408,6 +408,14 @@ impl Resolver<'_> {
             t => t.as_ref().map(|t| Duration::from_secs(*t.get_ref())),
         };
         let container = self.container(step, &context)?;
+        let partial = match &step.partial {
+            Some(p) if *p.get_ref() && step.matrix.is_none() => {
+                return Err(self
+                    .error(p.span().start, format!("step `{declared}` is `partial` but has no matrix"))
+                    .help("`partial = true` lets the cells of a matrix fail on their own; a step without one succeeds or fails whole"));
+            }
+            p => p.as_ref().is_some_and(|p| *p.get_ref()),
+        };
         Ok(Step {
             name,
             declared,
@@ -417,6 +425,7 @@ impl Resolver<'_> {
             dir,
             timeout,
             retries: step.retries,
+            partial,
             container,
             outputs: step.outputs.iter().map(render).collect::<Result<_, _>>()?,
             needs: Vec::new(),

@@ -160,6 +160,8 @@ fn build_targets(pipeline: &Pipeline, options: &Options, problems: &mut Vec<Prob
         else {
             continue;
         };
+        // The user's command checks its own tools.
+        let Some(builder) = builder else { continue };
         if step.container.is_some() || checked.contains(&(*builder, target.clone())) {
             continue;
         }
@@ -356,6 +358,18 @@ pub fn run(
                 .filter(|_| options.runs(i) && !notify),
         });
     }
+    // What ran on the cells of a partial matrix that succeeded then runs again once one of the
+    // others is built: an archive of two targets is not the archive of three.
+    let mut again = vec![false; pipeline.steps.len()];
+    for &i in &pipeline.order {
+        again[i] = run.steps[i].state == StepState::Reused
+            && pipeline.steps[i].needs.iter().any(|&n| {
+                again[n] || (pipeline.steps[n].partial && run.steps[n].state == StepState::Pending)
+            });
+        if again[i] {
+            run.steps[i].state = StepState::Pending;
+        }
+    }
     run.save(&options.git_dir).map_err(RunError::JournalWrite)?;
     journal::prune(&options.git_dir, &pipeline.name);
     for &i in &pipeline.order {
@@ -510,10 +524,14 @@ impl Scheduler<'_> {
 
     /// Whether dependents of step `i` may run (`Some(true)`), never will (`Some(false)`: it
     /// failed or was blocked), or must wait. A skipped step counts as done once its own needs are,
-    /// so skipping a step keeps the order around it.
+    /// so skipping a step keeps the order around it. A failed cell of a `partial` matrix counts
+    /// as done once the other cells are, if one of them succeeded.
     fn settled(&self, i: usize) -> Option<bool> {
         match self.run.steps[i].state {
             StepState::Succeeded | StepState::Reused => Some(true),
+            StepState::Failed | StepState::Blocked if self.pipeline.steps[i].partial => {
+                self.cells_outcome(i)
+            }
             StepState::Failed | StepState::Blocked => Some(false),
             StepState::Skipped => {
                 let mut all = Some(true);
@@ -528,6 +546,24 @@ impl Scheduler<'_> {
             }
             _ => None,
         }
+    }
+
+    /// The cells of step `i`'s matrix together: `None` while one has not ended, then whether
+    /// any succeeded.
+    fn cells_outcome(&self, i: usize) -> Option<bool> {
+        let declared = &self.pipeline.steps[i].declared;
+        let mut any = false;
+        for (j, step) in self.pipeline.steps.iter().enumerate() {
+            if step.declared != *declared {
+                continue;
+            }
+            match self.run.steps[j].state {
+                StepState::Succeeded | StepState::Reused => any = true,
+                StepState::Failed | StepState::Blocked | StepState::Skipped => {}
+                _ => return None,
+            }
+        }
+        Some(any)
     }
 
     /// Pending steps with a need that failed or was blocked are blocked too (after an
@@ -690,7 +726,8 @@ impl Scheduler<'_> {
         } else if let Some(message) = failure {
             record.state = StepState::Failed;
             record.message = Some(self.options.redactor.redact(&message));
-            self.failed = true;
+            // A cell of a partial matrix stops the run only when no cell succeeded.
+            self.failed |= !step.partial || self.cells_outcome(i) == Some(false);
         } else {
             record.state = StepState::Succeeded;
         }

@@ -70,6 +70,18 @@ struct BuildArgs {
     /// Pass `--locked` to the builder
     #[arg(long)]
     locked: bool,
+    /// Build with this shell command instead of Cargo (`sh -c` at the repository root, with
+    /// `POLYSHIP_TARGET`, `POLYSHIP_PACKAGE` and `POLYSHIP_VERSION` set)
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        requires_all = ["target", "binaries"],
+        conflicts_with_all = ["builder", "bins", "features", "all_features", "no_default_features", "locked", "check"]
+    )]
+    command: Option<String>,
+    /// A file the command makes, relative to the repository root (repeatable)
+    #[arg(long = "binary", value_name = "PATH", requires = "command")]
+    binaries: Vec<PathBuf>,
     /// Check that the target can be built here, and build nothing
     #[arg(long)]
     check: bool,
@@ -306,6 +318,10 @@ fn build_cmd(cx: &Context, a: &BuildArgs) -> anyhow::Result<ExitCode> {
         no_default_features: a.no_default_features,
         profile: a.profile.clone(),
         locked: a.locked,
+        script: a.command.clone().map(|run| build::Script {
+            run,
+            binaries: a.binaries.clone(),
+        }),
     };
     let built = build::build(&cx.root, &git_dir, &head, &request).map_err(build_error)?;
     let b = &built.build;

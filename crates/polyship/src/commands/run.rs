@@ -458,6 +458,7 @@ fn dry_run_json(pipeline: &Pipeline, options: &Options) -> anyhow::Result<ExitCo
                 "outputs": step.outputs,
                 "timeout_secs": step.timeout.map(|t| t.as_secs()),
                 "retries": step.retries,
+                "partial": step.partial,
                 "skipped": !options.runs(i),
             })
         })
@@ -550,6 +551,9 @@ fn describe_step(
             render::safe(&step.outputs.join(", "))
         );
     }
+    if step.partial {
+        out.push_str("       partial: what needs it runs on the cells that succeed\n");
+    }
     if let Some(timeout) = step.timeout {
         let _ = writeln!(
             out,
@@ -577,6 +581,12 @@ fn builtin_dry_run(out: &mut String, builtin: &Builtin, options: &Options) -> bo
         }
         Builtin::CheckClean => {
             out.push_str("       | checks that `git status` lists no change\n");
+            return true;
+        }
+        Builtin::Build { builder: None, .. } => {
+            out.push_str(
+                "       | builds with its own command; what that command needs is not checked here\n",
+            );
             return true;
         }
         Builtin::Build { .. } => {
