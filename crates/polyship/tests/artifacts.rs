@@ -1062,3 +1062,193 @@ fn an_image_on_a_base_pinned_by_digest_runs_in_podman() {
         out.stderr
     );
 }
+
+const DOCKERFILE: &str = r#"FROM BASE
+ARG VERSION
+COPY tool /usr/local/bin/tool
+COPY --from=repo README.md /usr/share/doc/tool/README.md
+ENV TOOL_VERSION=$VERSION
+ENTRYPOINT ["/usr/local/bin/tool"]
+"#;
+
+#[test]
+fn a_dockerfile_image_is_built_by_podman_pushed_like_the_others_and_runs() {
+    let registry = oci_var("POLYSHIP_TEST_OCI_REGISTRY");
+    let (conf, busybox) = support::podman_busybox();
+    let r = tool_repo("");
+    r.write("docker/Dockerfile", &DOCKERFILE.replace("BASE", &busybox));
+    r.write("docker/Broken.Dockerfile", "FROM scratch\nRUN false\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "build: a Dockerfile"]);
+    let static_build = [("RUSTFLAGS", "-C target-feature=+crt-static")];
+    let out = run(&r, &["artifacts", "build"], &static_build);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+
+    let engine = [("CONTAINERS_CONF", conf.as_str())];
+    let repository = format!("{registry}/acme/{}", unique("tool"));
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--dockerfile",
+            "docker/Dockerfile",
+            "--engine",
+            "podman",
+            "--repository",
+            &repository,
+            "--label",
+            "org.example.team=release",
+            "--json",
+        ],
+        &engine,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let first = out.json();
+    // An index over the one platform, its tags, and the Dockerfile's image read back by skopeo
+    // with polyship's labels on it.
+    let index = skopeo(&format!("{repository}:0.3"), true, None);
+    assert_eq!(index["manifests"][0]["platform"]["architecture"], "amd64");
+    assert_eq!(
+        index["manifests"][0]["digest"],
+        first["manifests"][0][1]["digest"]
+    );
+    let image = skopeo(&format!("{repository}:0.3.0"), false, None);
+    assert_eq!(image["Layers"].as_array().unwrap().len(), 3, "{image:#}");
+    let labels = &image["Labels"];
+    assert_eq!(
+        labels["org.opencontainers.image.version"], "0.3.0",
+        "{labels}"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.revision"],
+        r.git(&["rev-parse", "HEAD"]).trim()
+    );
+    assert_eq!(labels["org.example.team"], "release", "{labels}");
+
+    // `artifacts verify` finds every tag, manifest and blob there, and says what is missing
+    // from a repository that was never pushed to.
+    let verify = |repository: &str| {
+        run(
+            &r,
+            &[
+                "artifacts",
+                "verify",
+                "--repository",
+                repository,
+                "--no-assets",
+                "--json",
+            ],
+            &[],
+        )
+    };
+    let out = verify(&repository);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["problems"], serde_json::json!([]));
+    let out = verify(&format!("{registry}/acme/{}", unique("never-pushed")));
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let problems: Vec<&str> = doc["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    // Four tags, and the platform's image.
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert!(
+        problems[0].ends_with(":0.3.0` is not there"),
+        "{problems:#?}"
+    );
+    assert!(problems[4].contains("linux/amd64 image"), "{problems:#?}");
+
+    // The same commit again: the same bytes (`--timestamp` is the commit's time).
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--dockerfile",
+            "docker/Dockerfile",
+            "--label",
+            "org.example.team=release",
+            "--no-push",
+            "--json",
+        ],
+        &engine,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["index"], first["index"]);
+
+    // podman pulls it and runs it: the binary, the build argument, the file from the repository.
+    let reference = format!("{repository}:0.3.0");
+    let (ok, text) = podman(&conf, &["run", "--rm", "--tls-verify=false", &reference]);
+    assert!(ok, "podman run: {text}");
+    assert!(text.contains("tool 0.3.0"), "{text}");
+    let (ok, text) = podman(
+        &conf,
+        &[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            &reference,
+            "-c",
+            "echo \"$TOOL_VERSION\"; cat /usr/share/doc/tool/README.md",
+        ],
+    );
+    assert!(ok, "podman run: {text}");
+    assert_eq!(text, "0.3.0\n# tool\n");
+    let _ = podman(&conf, &["rmi", "-f", &reference]);
+
+    // A Dockerfile that fails, and one that is not there: errors that name them.
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--dockerfile",
+            "docker/Broken.Dockerfile",
+            "--no-push",
+        ],
+        &engine,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("build --platform linux/amd64") && out.stderr.contains("it failed"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--dockerfile",
+            "Dockerfile",
+            "--no-push",
+        ],
+        &engine,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("there is no Dockerfile `Dockerfile`"),
+        "{}",
+        out.stderr
+    );
+    // Settings the Dockerfile owns are refused beside it.
+    let out = run(
+        &r,
+        &[
+            "artifacts",
+            "image",
+            "--dockerfile",
+            "docker/Dockerfile",
+            "--no-push",
+            "--user",
+            "1000",
+        ],
+        &engine,
+    );
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+}

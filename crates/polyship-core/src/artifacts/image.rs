@@ -41,6 +41,9 @@ pub struct Request {
     pub source: Option<String>,
     /// The base image, `host[:port]/path/name@sha256:…`; `None` (or `scratch`): none.
     pub base: Option<String>,
+    /// Build each platform's image from this Dockerfile instead; the entrypoint, command,
+    /// environment, working directory, user and base are then the Dockerfile's.
+    pub dockerfile: Option<super::dockerfile::Dockerfile>,
 }
 
 /// An assembled image: the index's digest and every blob it needs, in the store's OCI layout.
@@ -105,6 +108,10 @@ pub enum ImageError {
     BasePlatform { base: String, platform: String },
     #[error("the base image `{base}` is unusable: {message}")]
     BaseUnusable { base: String, message: String },
+    #[error("`{command}`: {message}")]
+    Dockerfile { command: String, message: String },
+    #[error("there is no Dockerfile `{}`", .0.display())]
+    NoDockerfile(PathBuf),
     #[error("`{url}` sent bytes whose digest is `{got}`, not `{digest}`")]
     Digest {
         url: String,
@@ -189,8 +196,16 @@ pub fn assemble(
     let mut manifests = Vec::new();
     let mut entries = Vec::new();
     for build in &with_platform {
-        let (entry, manifest) =
-            platform_image(store, build, request, commit, time, base.as_ref(), &blobs)?;
+        let (entry, manifest) = platform_image(
+            root,
+            store,
+            build,
+            request,
+            commit,
+            time,
+            base.as_ref(),
+            &blobs,
+        )?;
         entries.push(entry);
         manifests.push((build.target.clone(), manifest));
     }
@@ -222,7 +237,9 @@ pub fn assemble(
 
 /// One build's image: its layer over the base's, its config and its manifest, written to
 /// `blobs`; the index's entry for it, and the manifest's descriptor.
+#[allow(clippy::too_many_arguments)]
 fn platform_image(
+    root: &Path,
     store: &Store,
     build: &Build,
     request: &Request,
@@ -232,6 +249,20 @@ fn platform_image(
     blobs: &Path,
 ) -> Result<(Value, Descriptor), ImageError> {
     let (arch, variant) = platform(&build.target).unwrap_or(("amd64", None));
+    if let Some(dockerfile) = &request.dockerfile {
+        let labels = labels_of(build, request, commit, &rfc3339(time));
+        let manifest = super::dockerfile::build_image(
+            root,
+            store,
+            build,
+            dockerfile,
+            &labels,
+            time,
+            (arch, variant),
+            blobs,
+        )?;
+        return Ok((index_entry(&manifest, arch, variant), manifest));
+    }
     let base = match base {
         Some(b) => Some(b.pull(arch, variant, blobs)?),
         None => None,
@@ -261,13 +292,18 @@ fn platform_image(
         "layers": layers,
     });
     let manifest = put(blobs, &bytes(&manifest), MANIFEST)?;
+    Ok((index_entry(&manifest, arch, variant), manifest))
+}
+
+/// The image index's entry for a platform's manifest.
+fn index_entry(manifest: &Descriptor, arch: &str, variant: Option<&str>) -> Value {
     let mut platform = json!({ "architecture": arch, "os": "linux" });
     if let Some(v) = variant {
         platform["variant"] = json!(v);
     }
-    let mut entry = descriptor(&manifest);
+    let mut entry = descriptor(manifest);
     entry["platform"] = platform;
-    Ok((entry, manifest))
+    entry
 }
 
 /// Writes a blob to `blobs` under its digest (once: the name says what it holds).
@@ -349,26 +385,8 @@ fn config(
     let mut labels = base_cfg
         .and_then(|c| c["Labels"].as_object().cloned())
         .unwrap_or_default();
-    labels.insert(
-        "org.opencontainers.image.title".into(),
-        json!(build.package),
-    );
-    labels.insert(
-        "org.opencontainers.image.version".into(),
-        json!(build.version),
-    );
-    labels.insert("org.opencontainers.image.revision".into(), json!(commit));
-    labels.insert("org.opencontainers.image.created".into(), json!(created));
-    if let Some(source) = &request.source {
-        labels.insert("org.opencontainers.image.source".into(), json!(source));
-    }
-    if let Some(reference) = request.base.as_deref().filter(|b| *b != "scratch") {
-        let (name, digest) = reference.split_once('@').unwrap_or((reference, ""));
-        labels.insert("org.opencontainers.image.base.name".into(), json!(name));
-        labels.insert("org.opencontainers.image.base.digest".into(), json!(digest));
-    }
-    for (k, v) in &request.labels {
-        labels.insert(k.clone(), json!(v));
+    for (k, v) in labels_of(build, request, commit, &created) {
+        labels.insert(k, json!(v));
     }
     let mut env: Vec<String> = base_cfg
         .and_then(|c| c["Env"].as_array())
@@ -426,6 +444,94 @@ fn config(
         value["variant"] = json!(v);
     }
     value
+}
+
+/// The labels polyship gives an image: `org.opencontainers.image.*` from the build and the commit,
+/// then the request's own over them.
+pub(super) fn labels_of(
+    build: &Build,
+    request: &Request,
+    commit: &str,
+    created: &str,
+) -> Vec<(String, String)> {
+    let mut labels = vec![
+        (
+            "org.opencontainers.image.title".to_owned(),
+            build.package.clone(),
+        ),
+        (
+            "org.opencontainers.image.version".to_owned(),
+            build.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.revision".to_owned(),
+            commit.to_owned(),
+        ),
+        (
+            "org.opencontainers.image.created".to_owned(),
+            created.to_owned(),
+        ),
+    ];
+    if let Some(source) = &request.source {
+        labels.push(("org.opencontainers.image.source".to_owned(), source.clone()));
+    }
+    if let Some(reference) = request.base.as_deref().filter(|b| *b != "scratch") {
+        let (name, digest) = reference.split_once('@').unwrap_or((reference, ""));
+        labels.push((
+            "org.opencontainers.image.base.name".to_owned(),
+            name.to_owned(),
+        ));
+        labels.push((
+            "org.opencontainers.image.base.digest".to_owned(),
+            digest.to_owned(),
+        ));
+    }
+    for (k, v) in &request.labels {
+        labels.retain(|(key, _)| key != k);
+        labels.push((k.clone(), v.clone()));
+    }
+    labels
+}
+
+/// Streams a blob from `reader` into `blobs` under `digest` (`sha256:…`), checked on the way: a
+/// blob whose bytes have another digest is not kept. `origin` names where it came from.
+pub(super) fn write_blob(
+    reader: &mut dyn std::io::Read,
+    blobs: &Path,
+    digest: &str,
+    origin: &str,
+    read_error: impl Fn(std::io::Error) -> ImageError,
+) -> Result<(), ImageError> {
+    use sha2::Digest as _;
+    use std::io::Write as _;
+    let hex = digest.trim_start_matches("sha256:");
+    let partial = blobs.join(format!(".{hex}.partial"));
+    let write = |e| ImageError::Write {
+        path: partial.clone(),
+        source: e,
+    };
+    let mut file = std::fs::File::create(&partial).map_err(write)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf).map_err(&read_error)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n]).map_err(write)?;
+    }
+    let got = format!("sha256:{}", archive::hex(&hasher.finalize()));
+    if got != digest {
+        let _ = std::fs::remove_file(&partial);
+        return Err(ImageError::Digest {
+            url: origin.to_owned(),
+            digest: digest.to_owned(),
+            got,
+        });
+    }
+    file.sync_all().map_err(write)?;
+    std::fs::rename(&partial, blobs.join(hex)).map_err(write)
 }
 
 /// A base image named by digest.
@@ -886,52 +992,23 @@ impl Client {
         digest: &str,
         blobs: &Path,
     ) -> Result<(), ImageError> {
-        use sha2::Digest as _;
-        use std::io::{Read as _, Write as _};
-        let hex = digest.trim_start_matches("sha256:");
-        let path = blobs.join(hex);
-        if path.is_file() {
+        if blobs.join(digest.trim_start_matches("sha256:")).is_file() {
             return Ok(());
         }
         let url = format!("{}/blobs/{digest}", repo.base);
         let reply = self.get(&url, None)?;
-        let partial = blobs.join(format!(".{hex}.partial"));
-        let write = |e| ImageError::Write {
-            path: partial.clone(),
-            source: e,
-        };
-        let mut file = std::fs::File::create(&partial).map_err(write)?;
         let mut reader = reply
             .response
             .into_body()
             .into_with_config()
             .limit(u64::MAX)
             .reader();
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0; 1 << 16];
-        loop {
-            let n = reader.read(&mut buf).map_err(|e| ImageError::Unreachable {
+        write_blob(&mut reader, blobs, digest, &url, |e| {
+            ImageError::Unreachable {
                 url: url.clone(),
                 message: e.to_string(),
-            })?;
-            if n == 0 {
-                break;
             }
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n]).map_err(write)?;
-        }
-        let got = format!("sha256:{}", archive::hex(&hasher.finalize()));
-        if got != digest {
-            let _ = std::fs::remove_file(&partial);
-            return Err(ImageError::Digest {
-                url,
-                digest: digest.to_owned(),
-                got,
-            });
-        }
-        file.sync_all().map_err(write)?;
-        std::fs::rename(&partial, &path).map_err(write)?;
-        Ok(())
+        })
     }
 
     /// One request; a 401 with a challenge is answered once (basic credentials, or a token from

@@ -16,6 +16,7 @@ pub mod archive;
 pub mod assets;
 pub mod build;
 pub mod bundle;
+pub mod dockerfile;
 pub mod image;
 
 /// Where one package version's artifacts live.

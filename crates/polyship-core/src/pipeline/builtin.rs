@@ -179,6 +179,22 @@ fn artifacts_args(sub: &str, with: &With<'_>) -> Result<Vec<String>, String> {
 }
 
 fn image(with: &With<'_>) -> Result<Builtin, String> {
+    if with.get("dockerfile").is_some() {
+        for key in ["base", "entrypoint", "cmd", "env", "workdir", "user"] {
+            if with.get(key).is_some() {
+                return Err(format!(
+                    "`with.{key}` is the Dockerfile's to say when `image` builds `with.dockerfile`"
+                ));
+            }
+        }
+    } else if let Some(key) = ["engine", "build-args"]
+        .iter()
+        .find(|k| with.get(k).is_some())
+    {
+        return Err(format!(
+            "`with.{key}` is a setting of a Dockerfile build: set `with.dockerfile` too"
+        ));
+    }
     let mut args = artifacts_args("image", with)?;
     match with.string("repository")? {
         Some(r) => args.extend(["--repository".to_owned(), r]),
@@ -198,6 +214,7 @@ fn image(with: &With<'_>) -> Result<Builtin, String> {
         ("entrypoint", "--entrypoint"),
         ("cmd", "--cmd"),
         ("env", "--env"),
+        ("build-args", "--build-arg"),
     ] {
         // `--cmd=--help`: a value may start with a dash.
         for value in with.strings(key)?.unwrap_or_default() {
@@ -208,6 +225,8 @@ fn image(with: &With<'_>) -> Result<Builtin, String> {
         ("workdir", "--workdir"),
         ("user", "--user"),
         ("base", "--base"),
+        ("dockerfile", "--dockerfile"),
+        ("engine", "--engine"),
     ] {
         if let Some(value) = with.string(key)? {
             args.extend([flag.to_owned(), value]);
@@ -399,6 +418,9 @@ impl With<'_> {
                 "user",
                 "labels",
                 "base",
+                "dockerfile",
+                "engine",
+                "build-args",
             ],
             "verify" => &["filter"],
             "notify" => &["kind", "webhook", "on", "body"],

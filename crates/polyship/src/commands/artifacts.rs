@@ -135,6 +135,20 @@ struct ImageArgs {
     /// `key=value` labels over polyship's `org.opencontainers.image.*` ones (repeatable)
     #[arg(long, value_name = "KEY=VALUE")]
     label: Vec<String>,
+    /// Build each platform's image from this Dockerfile (relative to the repository root) with
+    /// podman or docker buildx, in a context holding the platform's binaries
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["base", "entrypoint", "cmd", "env", "workdir", "user"]
+    )]
+    dockerfile: Option<PathBuf>,
+    /// The engine that builds the Dockerfile
+    #[arg(long, default_value = "auto", value_parser = ["auto", "podman", "docker"], requires = "dockerfile")]
+    engine: String,
+    /// `NAME=value` build arguments for the Dockerfile (repeatable; `VERSION` is always given)
+    #[arg(long, value_name = "NAME=VALUE", requires = "dockerfile")]
+    build_arg: Vec<String>,
     /// Write the OCI layout only
     #[arg(long)]
     no_push: bool,
@@ -522,10 +536,12 @@ fn forge_release(
     Ok(Some((tag, forge)))
 }
 
-fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
+/// What `image` is asked to make, from its flags and the repository's `origin`.
+fn image_request(
+    cx: &Context,
+    a: &ImageArgs,
+) -> anyhow::Result<polyship_core::artifacts::image::Request> {
     use polyship_core::artifacts::image;
-    let (git_dir, head) = repository(cx)?;
-    let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
     let mut labels = Vec::new();
     for l in &a.label {
         let Some((k, v)) = l.split_once('=') else {
@@ -541,7 +557,7 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
     let redactor = Redactor::from_env();
     let source = polyship_core::release::git::remote_url(&cx.root, "origin", &redactor)
         .filter(|u| u.starts_with("https://") && !u.contains('@'));
-    let request = image::Request {
+    Ok(image::Request {
         entrypoint: (!a.entrypoint.is_empty()).then(|| a.entrypoint.clone()),
         cmd: a.cmd.clone(),
         env: a.env.clone(),
@@ -550,7 +566,30 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
         labels,
         source,
         base: a.base.clone(),
-    };
+        dockerfile: match &a.dockerfile {
+            None => None,
+            Some(path) => {
+                let (program, engine) = artifacts::dockerfile::Dockerfile::engine(&a.engine)
+                    .map_err(|m| {
+                        CommandError::failed(m, "without `--dockerfile`, polyship assembles the image itself and needs no engine")
+                    })?;
+                Some(artifacts::dockerfile::Dockerfile {
+                    path: path.clone(),
+                    program,
+                    engine,
+                    build_args: a.build_arg.clone(),
+                })
+            }
+        },
+    })
+}
+
+fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
+    use polyship_core::artifacts::image;
+    let (git_dir, head) = repository(cx)?;
+    let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
+    let request = image_request(cx, a)?;
+    let redactor = Redactor::from_env();
     let fail = |e: image::ImageError| {
         CommandError::failed(
             redactor.redact(&error_chain(&e)),
@@ -563,6 +602,12 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
                 }
                 image::ImageError::BaseNotPinned(_) => {
                     "name the base by digest, as `host/name@sha256:…`; `skopeo inspect --format '{{.Digest}}' docker://host/name:tag` prints it"
+                }
+                image::ImageError::NoDockerfile(_) => {
+                    "name it by its path from the repository root: `--dockerfile docker/Dockerfile`"
+                }
+                image::ImageError::Dockerfile { .. } => {
+                    "the engine's output above says what went wrong"
                 }
                 image::ImageError::BasePlatform { .. } => {
                     "choose a base image with an image for every Linux target built, or build fewer targets"

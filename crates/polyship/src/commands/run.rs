@@ -600,10 +600,15 @@ fn builtin_dry_run(out: &mut String, builtin: &Builtin, options: &Options) -> bo
             let _ = writeln!(
                 out,
                 "       | {}",
-                if args.get(1).is_some_and(|a| a == "upload") {
-                    "attaches the archives and checksums to the package's forge release; nothing is sent in a dry run"
-                } else {
-                    "archives this commit's builds with README and licence files, and writes SHA256SUMS"
+                match args.get(1).map(String::as_str) {
+                    Some("upload") =>
+                        "attaches the archives and checksums to the package's forge release; nothing is sent in a dry run",
+                    Some("image") if args.iter().any(|a| a == "--dockerfile") =>
+                        "builds the Dockerfile for each Linux build, and pushes the images and their index; nothing is built or sent in a dry run",
+                    Some("image") =>
+                        "assembles an OCI image of this commit's Linux builds, and pushes it with its index; nothing is sent in a dry run",
+                    _ =>
+                        "archives this commit's builds with README and licence files, and writes SHA256SUMS",
                 }
             );
             return true;
