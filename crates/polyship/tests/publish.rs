@@ -1684,3 +1684,74 @@ fn upload_retries_wait_as_long_as_the_registry_asks() {
         pypi.requests()
     );
 }
+
+/// A Rust binary shipped as a Python wheel (maturin `bindings = "bin"`, as ruff and uv are): the
+/// wheel is built by `maturin build`, not its PEP 517 hook, so it carries a manylinux tag that the
+/// real PyPI takes; pip installs it from the registry and the binary runs.
+#[test]
+fn a_maturin_binary_is_published_as_a_manylinux_wheel_that_pip_installs_and_runs() {
+    let id = uid();
+    let name = format!("mtool-{id}");
+    let crate_name = format!("mtool_{id}");
+    let config = format!(
+        "[publish.python]\ncommand = \"{python}\"\nindex = \"{pypi}\"\nupload = \"{pypi}\"\n",
+        python = var("POLYSHIP_TEST_PYTHON"),
+        pypi = var("POLYSHIP_TEST_PYPI_URL"),
+    );
+    let repo = Repo::new()
+        .file(".gitignore", "target\n")
+        .file("polyship.toml", &config)
+        .file(
+            "Cargo.toml",
+            &format!("[package]\nname = \"{crate_name}\"\nversion = \"0.2.0\"\nedition = \"2021\"\npublish = false\n"),
+        )
+        .file(
+            "Cargo.lock",
+            &format!("version = 4\n\n[[package]]\nname = \"{crate_name}\"\nversion = \"0.2.0\"\n"),
+        )
+        .file(
+            "src/main.rs",
+            "fn main() {\n    println!(\"mtool {}\", env!(\"CARGO_PKG_VERSION\"));\n}\n",
+        )
+        .file(
+            "pyproject.toml",
+            &format!("[build-system]\nrequires = [\"maturin>=1,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\nname = \"{name}\"\ndynamic = [\"version\"]\n\n[tool.maturin]\nbindings = \"bin\"\n"),
+        )
+        .commit("feat: mtool");
+    let mut env = release_env();
+    env.push(("CARGO_NET_OFFLINE".into(), "true".into()));
+    let out = repo.run_env(repo.path(), &["publish", "--no-push"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+
+    let files = download("python", &name, "0.2.0", "");
+    let wheel = files
+        .iter()
+        .find(|f| f.ends_with(".whl"))
+        .unwrap_or_else(|| panic!("no wheel: {files:?}"));
+    assert!(
+        wheel.contains("-py3-none-manylinux_") && wheel.ends_with("_x86_64.whl"),
+        "{wheel}"
+    );
+
+    // From the registry into a fresh venv: `mtool-…` on the PATH runs the released binary.
+    let venv = tempfile::tempdir().unwrap();
+    let python = var("POLYSHIP_TEST_PYTHON");
+    let ok = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(venv.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let pip = Command::new(venv.path().join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "--only-binary", ":all:", "--index-url"])
+        .arg(format!("{}simple/", var("POLYSHIP_TEST_PYPI_URL")))
+        .arg(format!("{name}==0.2.0"))
+        .output()
+        .unwrap();
+    assert!(pip.status.success(), "{}", String::from_utf8_lossy(&pip.stderr));
+    let ran = Command::new(venv.path().join("bin").join(&crate_name))
+        .output()
+        .unwrap_or_else(|e| panic!("the wheel installed no `{crate_name}`: {e}"));
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "mtool 0.2.0\n");
+}

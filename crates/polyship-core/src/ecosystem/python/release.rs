@@ -1,7 +1,9 @@
 //! Releasing a Python distribution: the simple repository API (PEP 691 JSON or PEP 503 HTML, a
 //! `sha256` per file) says what is published; `python -m build` builds the sdist and wheel from an
-//! export of the release commit, `twine upload` uploads them with a token from `TWINE_PASSWORD` or
-//! the other tools' variables.
+//! export of the release commit (`maturin build` for a maturin project, whose PEP 517 hook would
+//! tag its wheel `linux_*`, which PyPI refuses), `twine upload` uploads them with a token from
+//! `TWINE_PASSWORD` or the other tools' variables. Wheels `polyship artifacts wheel` built for
+//! more targets are uploaded with them.
 
 use crate::ecosystem::{Configure, Publish, Settings as EcosystemSettings};
 use std::path::{Path, PathBuf};
@@ -98,6 +100,16 @@ impl Publish for super::Python {
         _generated: &mut Vec<String>,
     ) {
         let py = needs.settings.python.command.as_str();
+        let maturin = needs
+            .uploads
+            .iter()
+            .any(|p| p.ecosystem == Ecosystem::Python && is_maturin(&needs.root.join(&p.path)));
+        if maturin && !tool_runs(py, &["-m", "maturin", "--version"]) {
+            problems.push(problem(
+                format!("`{py} -m maturin` does not run, and a maturin project is released"),
+                format!("install it with `{py} -m pip install maturin`"),
+            ));
+        }
         if !tool_runs(py, &["-m", "build", "--version"]) {
             problems.push(problem(
                 format!("`{py} -m build` does not run"),
@@ -148,11 +160,21 @@ impl Publish for super::Python {
         // export of the release commit, never in the work tree.
         let src = setup.exported_tree()?.join(&package.path);
         let mut c = Command::new(&setup.settings.python.command);
-        c.current_dir(&src)
-            .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
-            .arg(work)
-            .arg(&src);
-        setup.run(c, "python -m build")?;
+        if is_maturin(&src) {
+            // maturin's PEP 517 hook builds with `--compatibility off` (a `linux_*` wheel);
+            // `maturin build` checks the binary and tags the wheel with the oldest manylinux or
+            // musllinux it complies with, or `[tool.maturin] compatibility`.
+            c.current_dir(&src)
+                .args(["-m", "maturin", "build", "--release", "--sdist", "--out"])
+                .arg(work);
+            setup.run(c, "maturin build")?;
+        } else {
+            c.current_dir(&src)
+                .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
+                .arg(work)
+                .arg(&src);
+            setup.run(c, "python -m build")?;
+        }
         let mut files: Vec<PathBuf> = fs_err::read_dir(work)
             .map_err(io)?
             .filter_map(Result::ok)
@@ -163,6 +185,17 @@ impl Publish for super::Python {
             })
             .collect();
         files.sort();
+        if pypi(&setup.settings.python.upload)
+            && let Some(wheel) = files.iter().find(|f| linux_tagged(f))
+        {
+            return Err(ToolError {
+                message: format!(
+                    "`{}` is tagged for plain `linux`, which PyPI refuses: build a manylinux or musllinux wheel (maturin's `[tool.maturin] compatibility = \"manylinux_2_28\"`, or `auditwheel repair`)",
+                    wheel.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                transient: false,
+            });
+        }
         files
             .into_iter()
             .map(|path| {
@@ -208,5 +241,51 @@ impl Publish for super::Python {
             c.env("TWINE_USERNAME", "__token__");
         }
         setup.run(c, "twine upload")
+    }
+}
+
+/// Whether the project at `dir` builds with maturin.
+fn is_maturin(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| {
+            t.get("build-system")?
+                .get("build-backend")?
+                .as_str()
+                .map(|b| b.starts_with("maturin"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether uploads go to PyPI or TestPyPI, which take Linux wheels only with a manylinux or
+/// musllinux tag.
+fn pypi(upload: &str) -> bool {
+    ["://upload.pypi.org/", "://test.pypi.org/"]
+        .iter()
+        .any(|h| upload.contains(h))
+}
+
+/// A wheel whose platform tag is plain `linux_<arch>` (`name-1.0-py3-none-linux_x86_64.whl`).
+fn linux_tagged(file: &Path) -> bool {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    name.strip_suffix(".whl")
+        .and_then(|stem| stem.rsplit('-').next())
+        .is_some_and(|platforms| platforms.split('.').any(|p| p.starts_with("linux_")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_linux_wheels_are_told_from_manylinux_ones() {
+        assert!(linux_tagged(Path::new("a-1.0-py3-none-linux_x86_64.whl")));
+        assert!(linux_tagged(Path::new("a-1.0-cp311-cp311-manylinux_2_28_x86_64.linux_x86_64.whl")));
+        assert!(!linux_tagged(Path::new("a-1.0-py3-none-manylinux_2_34_x86_64.whl")));
+        assert!(!linux_tagged(Path::new("a-1.0-py3-none-musllinux_1_2_aarch64.whl")));
+        assert!(!linux_tagged(Path::new("a-1.0.tar.gz")));
+        assert!(pypi("https://upload.pypi.org/legacy/"));
+        assert!(!pypi("http://127.0.0.1:8080/"));
     }
 }
