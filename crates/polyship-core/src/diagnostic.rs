@@ -211,6 +211,18 @@ pub fn clip(value: &str) -> String {
     }
 }
 
+/// An error and its sources, `: `-joined: one line that says everything.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,8 @@
 //!
 //! `version`, `publish` and `verify` run the polyship binary itself (`polyship version`, `polyship
 //! publish`, `polyship publish --dry-run`), so a pipeline step does exactly what the command does,
-//! output, journal and resume included; `build`, `archive` and `forge-assets` run `polyship
-//! artifacts build`, `archive` and `upload`. `check-clean` and `notify` run inside the pipeline.
+//! output, journal and resume included; `build`, `archive`, `forge-assets`, `image` and `wheel`
+//! run `polyship artifacts build`, `archive`, `upload`, `image` and `wheel`. `check-clean` and `notify` run inside the pipeline.
 
 use super::notify::{Notify, NotifyKind, When};
 
@@ -49,6 +49,7 @@ pub const NAMES: &[&str] = &[
     "archive",
     "forge-assets",
     "image",
+    "wheel",
     "verify",
     "notify",
 ];
@@ -120,6 +121,16 @@ impl Builtin {
                 Builtin::Artifacts(args)
             }
             "image" => image(&with)?,
+            "wheel" => {
+                let mut args = artifacts_args("wheel", &with)?;
+                for key in ["target", "compatibility"] {
+                    if let Some(value) = with.string(key)? {
+                        args.extend([format!("--{key}"), value]);
+                    }
+                }
+                with.flag("zig", "--zig", &mut args)?;
+                Builtin::Artifacts(args)
+            }
             "forge-assets" => {
                 let mut args = artifacts_args("upload", &with)?;
                 with.flag("replace", "--replace", &mut args)?;
@@ -406,6 +417,7 @@ impl With<'_> {
             ],
             "archive" => &["package", "name", "format", "wrap", "include"],
             "forge-assets" => &["package", "replace"],
+            "wheel" => &["package", "target", "compatibility", "zig"],
             "image" => &[
                 "package",
                 "repository",

@@ -34,7 +34,7 @@ pub struct StepConfig {
     /// A shell command (a template).
     pub run: Option<Spanned<String>>,
     /// A built-in step: `check-clean`, `version`, `publish` (or one of its steps), `build`,
-    /// `archive`, `forge-assets`, `verify` or `notify`.
+    /// `archive`, `forge-assets`, `image`, `wheel`, `verify` or `notify`.
     pub uses: Option<Spanned<String>>,
     /// The built-in's settings; string values are templates.
     pub with: Option<Spanned<toml::Table>>,

@@ -1778,6 +1778,7 @@ fn prepare_tools(
         source_date_epoch,
         redactor: redactor.clone(),
         commit: head.clone(),
+        git_dir: git_dir.clone(),
         export_dir: journal::dir(git_dir).join("tree"),
         exported: std::sync::OnceLock::new(),
     };

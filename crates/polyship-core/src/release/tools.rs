@@ -74,6 +74,8 @@ pub struct Setup {
     pub redactor: Redactor,
     /// The release commit, and where it is exported (once, on first need) for builds.
     pub commit: String,
+    /// The common git directory: the artifact store is under it.
+    pub git_dir: PathBuf,
     pub export_dir: PathBuf,
     pub exported: std::sync::OnceLock<Result<PathBuf, ToolError>>,
 }

@@ -29,6 +29,8 @@ enum Sub {
     Upload(UploadArgs),
     /// Assemble an OCI image of this commit's Linux builds, and push it to a registry
     Image(ImageArgs),
+    /// Build a maturin project's wheel for one target into the artifact store, for `publish`
+    Wheel(WheelArgs),
     /// Download every attached archive and checksum back and compare it with the one built here;
     /// with `--repository`, check the pushed image too
     Verify(VerifyArgs),
@@ -85,6 +87,26 @@ struct BuildArgs {
     /// Check that the target can be built here, and build nothing
     #[arg(long)]
     check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct WheelArgs {
+    /// The Python distribution [default: the one maturin project]
+    #[arg(long, short = 'p', value_name = "NAME")]
+    package: Option<String>,
+    /// The target triple [default: the host's]
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// The platform policy the wheel must meet: `manylinux_2_28`, `musllinux_1_2`, `manylinux2014`…
+    /// [default: the oldest the binary meets]
+    #[arg(long, value_name = "POLICY")]
+    compatibility: Option<String>,
+    /// Link with zig: older glibc policies and other architectures
+    #[arg(long)]
+    zig: bool,
+    /// Print the result as a JSON document (`"schema": 1`) on stdout
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -273,6 +295,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         Sub::Upload(a) => upload_cmd(cx, a),
         Sub::Image(a) => image_cmd(cx, a),
         Sub::Verify(a) => verify_cmd(cx, a),
+        Sub::Wheel(a) => wheel_cmd(cx, a),
     }
 }
 
@@ -368,6 +391,89 @@ fn package_store(
     let package = build::package(&meta, name).map_err(build_error)?.clone();
     let store = Store::new(git_dir, &package.name, &package.version);
     Ok((package, store))
+}
+
+fn wheel_cmd(cx: &Context, a: &WheelArgs) -> anyhow::Result<ExitCode> {
+    use polyship_core::artifacts::wheel;
+    use polyship_core::workspace::Ecosystem;
+    let (git_dir, head) = repository(cx)?;
+    let discovered = super::discover(cx)?;
+    let maturin: Vec<&polyship_core::workspace::Package> = discovered
+        .workspace
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Python)
+        .filter(|p| polyship_core::ecosystem::python::is_maturin(&cx.root.join(&p.path)))
+        .collect();
+    let names = || {
+        maturin
+            .iter()
+            .map(|p| format!("`{}`", p.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let package = match &a.package {
+        Some(name) => {
+            let wanted = polyship_core::ecosystem::python::normalize_name(name);
+            maturin.iter().find(|p| p.name == wanted).ok_or_else(|| {
+                CommandError::failed(
+                    format!("`{name}` is not a maturin project polyship releases here"),
+                    if maturin.is_empty() {
+                        "wheels are built from a `pyproject.toml` with `build-backend = \"maturin\"`".to_owned()
+                    } else {
+                        format!("the maturin projects are {}", names())
+                    },
+                )
+            })?
+        }
+        None => match maturin.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(CommandError::failed(
+                    "no maturin project to build a wheel of",
+                    "wheels are built from a `pyproject.toml` with `build-backend = \"maturin\"`",
+                )
+                .into());
+            }
+            _ => {
+                return Err(CommandError::failed(
+                    format!("{} maturin projects: {}", maturin.len(), names()),
+                    "say which one with `--package`",
+                )
+                .into());
+            }
+        },
+    };
+    let version = package.version.clone().unwrap_or_default();
+    let store = Store::new(&git_dir, &package.name, &version);
+    let request = wheel::Request {
+        python: discovered
+            .config
+            .config
+            .publish
+            .python
+            .command
+            .clone()
+            .unwrap_or_else(|| "python3".to_owned()),
+        target: a.target.clone(),
+        compatibility: a.compatibility.clone(),
+        zig: a.zig,
+    };
+    let wheels = wheel::build(
+        &cx.root.join(&package.path),
+        &store,
+        &package.name,
+        &version,
+        &head,
+        &request,
+    )?;
+    for f in &wheels.files {
+        cx.status("Built", &format!("{} ({} bytes)", f.name, f.size));
+    }
+    if a.json {
+        print_json(&serde_json::json!({ "schema": 1, "wheels": wheels }))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn archive_cmd(cx: &Context, a: &ArchiveArgs) -> anyhow::Result<ExitCode> {
@@ -660,14 +766,6 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// An error and its sources, `: `-joined.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    polyship_core::diagnostic::chain(e)
 }

@@ -605,6 +605,9 @@ fn builtin_dry_run(out: &mut String, builtin: &Builtin, options: &Options) -> bo
                         "attaches the archives and checksums to the package's forge release; nothing is sent in a dry run",
                     Some("image") if args.iter().any(|a| a == "--dockerfile") =>
                         "builds the Dockerfile for each Linux build, and pushes the images and their index; nothing is built or sent in a dry run",
+                    Some("wheel") => {
+                        "builds the maturin project's wheel for this target into the artifact store; `publish` uploads it"
+                    }
                     Some("image") =>
                         "assembles an OCI image of this commit's Linux builds, and pushes it with its index; nothing is sent in a dry run",
                     _ =>

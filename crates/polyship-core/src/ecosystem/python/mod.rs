@@ -20,6 +20,7 @@
 
 pub(crate) mod lockfile;
 pub(crate) mod release;
+pub use release::is_maturin;
 
 pub use release::Settings;
 

@@ -160,7 +160,36 @@ impl Publish for super::Python {
         // export of the release commit, never in the work tree.
         let src = setup.exported_tree()?.join(&package.path);
         let mut c = Command::new(&setup.settings.python.command);
-        if is_maturin(&src) {
+        // Wheels `polyship artifacts wheel` built for this commit, one set per target.
+        let store = crate::artifacts::Store::new(
+            &setup.git_dir,
+            &package.name,
+            package.version.as_deref().unwrap_or_default(),
+        );
+        let prebuilt =
+            crate::artifacts::wheel::built(&store, &setup.commit).map_err(|e| ToolError {
+                message: crate::diagnostic::chain(&e),
+                transient: false,
+            })?;
+        if !prebuilt.is_empty() {
+            c.current_dir(&src)
+                .args(["-m", "maturin", "sdist", "--out"])
+                .arg(work);
+            setup.run(c, "maturin sdist")?;
+            for wheel in &prebuilt {
+                let to = work.join(wheel.file_name().unwrap_or_default());
+                if to.exists() {
+                    return Err(ToolError {
+                        message: format!(
+                            "two targets built `{}`: build each platform once",
+                            to.file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                        transient: false,
+                    });
+                }
+                fs_err::copy(wheel, &to).map_err(io)?;
+            }
+        } else if is_maturin(&src) {
             // maturin's PEP 517 hook builds with `--compatibility off` (a `linux_*` wheel);
             // `maturin build` checks the binary and tags the wheel with the oldest manylinux or
             // musllinux it complies with, or `[tool.maturin] compatibility`.
@@ -245,7 +274,7 @@ impl Publish for super::Python {
 }
 
 /// Whether the project at `dir` builds with maturin.
-fn is_maturin(dir: &Path) -> bool {
+pub fn is_maturin(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("pyproject.toml"))
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
@@ -258,7 +287,7 @@ fn is_maturin(dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Whether uploads go to PyPI or TestPyPI, which take Linux wheels only with a manylinux or
+/// Whether uploads go to PyPI or its test instance, which take Linux wheels only with a manylinux or
 /// musllinux tag.
 fn pypi(upload: &str) -> bool {
     ["://upload.pypi.org/", "://test.pypi.org/"]
@@ -281,9 +310,15 @@ mod tests {
     #[test]
     fn plain_linux_wheels_are_told_from_manylinux_ones() {
         assert!(linux_tagged(Path::new("a-1.0-py3-none-linux_x86_64.whl")));
-        assert!(linux_tagged(Path::new("a-1.0-cp311-cp311-manylinux_2_28_x86_64.linux_x86_64.whl")));
-        assert!(!linux_tagged(Path::new("a-1.0-py3-none-manylinux_2_34_x86_64.whl")));
-        assert!(!linux_tagged(Path::new("a-1.0-py3-none-musllinux_1_2_aarch64.whl")));
+        assert!(linux_tagged(Path::new(
+            "a-1.0-cp311-cp311-manylinux_2_28_x86_64.linux_x86_64.whl"
+        )));
+        assert!(!linux_tagged(Path::new(
+            "a-1.0-py3-none-manylinux_2_34_x86_64.whl"
+        )));
+        assert!(!linux_tagged(Path::new(
+            "a-1.0-py3-none-musllinux_1_2_aarch64.whl"
+        )));
         assert!(!linux_tagged(Path::new("a-1.0.tar.gz")));
         assert!(pypi("https://upload.pypi.org/legacy/"));
         assert!(!pypi("http://127.0.0.1:8080/"));
