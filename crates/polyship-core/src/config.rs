@@ -103,6 +103,33 @@ pub struct NpmPublishConfig {
     pub registry: Option<String>,
     /// `public` or `restricted` (`npm publish --access`). Default: changesets' `access`.
     pub access: Option<String>,
+    /// `[[publish.npm.binary]]`: npm packages that ship a crate's binaries in platform packages.
+    #[serde(default, rename = "binary")]
+    pub binaries: Vec<NpmBinaryConfig>,
+}
+
+/// One `[[publish.npm.binary]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NpmBinaryConfig {
+    /// The npm package of the repository (its launcher) that lists the platform packages in its
+    /// `optionalDependencies`.
+    pub package: String,
+    /// The Cargo package whose builds (`polyship artifacts build`) the platform packages hold, at
+    /// the npm package's version (keep both in a fixed group).
+    #[serde(rename = "crate")]
+    pub krate: String,
+    /// The platform packages' names: `{package}`, `{os}`, `{cpu}`, `{libc}` (`-musl` or empty).
+    /// Default `{package}-{os}-{cpu}{libc}`.
+    pub name: Option<String>,
+}
+
+impl NpmBinaryConfig {
+    pub fn name_template(&self) -> &str {
+        self.name
+            .as_deref()
+            .unwrap_or(crate::artifacts::npm::DEFAULT_NAME)
+    }
 }
 
 /// `[publish.python]`.

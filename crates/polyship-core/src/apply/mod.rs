@@ -184,6 +184,57 @@ fn set_version(
     Ok(())
 }
 
+/// An npm package that ships a crate's binaries (`[[publish.npm.binary]]`) lists its platform
+/// packages in `optionalDependencies` at its own version: they move with it.
+fn platform_packages(
+    files: &mut Files,
+    ws: &Workspace,
+    release: &Release,
+    config: &LoadedConfig,
+) -> Result<(), ApplyError> {
+    let package = &ws.packages[release.package];
+    let Some(binary) = (package.ecosystem == Ecosystem::Npm)
+        .then(|| {
+            config
+                .config
+                .publish
+                .npm
+                .binaries
+                .iter()
+                .find(|b| b.package == package.name)
+        })
+        .flatten()
+    else {
+        return Ok(());
+    };
+    let Some(text) = files.text(&package.manifest)? else {
+        return Ok(());
+    };
+    let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        ApplyError::Input(SourceError::new(
+            &package.manifest,
+            format!("not JSON: {e}"),
+        ))
+    })?;
+    let names = crate::artifacts::npm::every_name(binary.name_template(), &package.name);
+    let listed: Vec<String> = manifest["optionalDependencies"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, value)| names.contains(name) && value.as_str() == Some(&release.from))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in listed {
+        let location = Location {
+            file: package.manifest.clone(),
+            key: vec!["optionalDependencies".to_owned(), name],
+            line: 1,
+        };
+        write_string(files, Ecosystem::Npm, &location, &[], &release.to)?;
+    }
+    Ok(())
+}
+
 /// Writes `value` at `location` (plus `suffix` keys), as `ecosystem` edits its manifests.
 fn write_string(
     files: &mut Files,
@@ -673,6 +724,7 @@ pub fn edits(
     let mut written = BTreeMap::new();
     for release in &plan.releases {
         set_version(files, ws, release, &mut written)?;
+        platform_packages(files, ws, release, config)?;
     }
 
     lerna_version(files, plan, changes)?;

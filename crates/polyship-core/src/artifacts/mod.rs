@@ -18,6 +18,7 @@ pub mod build;
 pub mod bundle;
 pub mod dockerfile;
 pub mod image;
+pub mod npm;
 pub mod wheel;
 
 /// Where one package version's artifacts live.

@@ -5,9 +5,11 @@
 
 use crate::ecosystem::{Configure, Publish, Settings as EcosystemSettings};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
+use crate::artifacts::npm::PlatformPackage;
 use crate::release::preflight::{
     Needs, env_nonempty, holds_literal_secret, npmrc_auth, npmrc_files, npmrc_key, tool_runs,
 };
@@ -20,6 +22,7 @@ use crate::release::tools::{
     only_file,
 };
 use crate::workspace::{Ecosystem, Package};
+use serde_json::Value;
 
 /// How npm packages are released.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +36,8 @@ pub struct Settings {
     pub access: Option<String>,
     /// Extra environment for npm (a generated user config carrying `${NPM_TOKEN}`).
     pub env: Vec<(String, String)>,
+    /// `[[publish.npm.binary]]`: packages that ship a crate's binaries in platform packages.
+    pub binaries: Vec<crate::config::NpmBinaryConfig>,
 }
 
 impl Publish for super::Npm {
@@ -72,6 +77,7 @@ impl Publish for super::Npm {
                 .clone()
                 .or_else(|| cx.changesets.and_then(|c| c.access.clone())),
             env: Vec::new(),
+            binaries: cfg.binaries.clone(),
         };
     }
 
@@ -177,6 +183,7 @@ impl Publish for super::Npm {
                 }
             }
         }
+        platform_preflight(needs, problems);
         if !generated.is_empty()
             && let Some(user) = npmrc_files(needs.root, needs.root).pop()
             && let Ok(text) = std::fs::read_to_string(&user)
@@ -227,33 +234,11 @@ impl Publish for super::Npm {
         package: &Package,
         artifacts: &[Artifact],
     ) -> Result<String, ToolError> {
-        let registry = package
-            .registry
-            .as_deref()
-            .unwrap_or(&setup.settings.npm.registry);
-        let mut c = Command::new("npm");
-        c.current_dir(setup.root.join(&package.path))
-            .envs(setup.settings.npm.env.iter().cloned())
-            .arg("publish");
+        let mut printed = publish_platforms(setup, package)?;
+        let mut c = publish_command(setup, package, &setup.root.join(&package.path));
         c.args(artifacts.iter().map(|a| &a.path));
-        c.args(["--registry", registry]);
-        if let Some(access) = &setup.settings.npm.access {
-            c.args(["--access", access]);
-        }
-        let version = package.version.as_deref().unwrap_or_default();
-        if let Ok(v) = semver::Version::parse(version)
-            && let Some(first) = v.pre.as_str().split('.').next()
-            && !first.is_empty()
-        {
-            // A prerelease goes to its own dist-tag, never `latest`.
-            let tag = if first.chars().all(|c| c.is_ascii_digit()) {
-                "next"
-            } else {
-                first
-            };
-            c.args(["--tag", tag]);
-        }
-        setup.run(c, "npm publish")
+        printed.push_str(&setup.run(c, "npm publish")?);
+        Ok(printed)
     }
 
     /// npm packs what it publishes and rewrites nothing: in an npm workspace, one `npm publish`
@@ -284,4 +269,198 @@ impl Publish for super::Npm {
         // Its own registry gets no credential configured for another.
         Cow::Owned(registries.clone().with(Ecosystem::Npm, Registry::new(url)))
     }
+}
+
+/// `npm publish` to `package`'s registry with the release's access and dist-tag, run in `dir`;
+/// what to publish is added by the caller.
+fn publish_command(setup: &Setup, package: &Package, dir: &Path) -> Command {
+    let registry = package
+        .registry
+        .as_deref()
+        .unwrap_or(&setup.settings.npm.registry);
+    let mut c = Command::new("npm");
+    c.current_dir(dir)
+        .envs(setup.settings.npm.env.iter().cloned())
+        .arg("publish");
+    c.args(["--registry", registry]);
+    if let Some(access) = &setup.settings.npm.access {
+        c.args(["--access", access]);
+    }
+    let version = package.version.as_deref().unwrap_or_default();
+    if let Ok(v) = semver::Version::parse(version)
+        && let Some(first) = v.pre.as_str().split('.').next()
+        && !first.is_empty()
+    {
+        // A prerelease goes to its own dist-tag, never `latest`.
+        let tag = if first.chars().all(|c| c.is_ascii_digit()) {
+            "next"
+        } else {
+            first
+        };
+        c.args(["--tag", tag]);
+    }
+    c
+}
+
+/// The platform packages `package` ships, planned from the builds of this commit.
+fn platforms_of(
+    settings: &Settings,
+    git_dir: &Path,
+    commit: &str,
+    package: &Package,
+) -> Option<Result<Vec<(PlatformPackage, crate::artifacts::Build)>, String>> {
+    let binary = settings
+        .binaries
+        .iter()
+        .find(|b| b.package == package.name)?;
+    let version = package.version.as_deref().unwrap_or_default();
+    let store = crate::artifacts::Store::new(git_dir, &binary.krate, version);
+    Some(
+        crate::artifacts::npm::planned(&store, commit, binary.name_template(), &package.name)
+            .map_err(|why| {
+                format!(
+                    "`{}` ships the binaries of the crate `{}` {version} in platform packages, but {why}",
+                    package.name, binary.krate
+                )
+            }),
+    )
+}
+
+/// Each package that ships binaries has a build of this commit for some platform, and lists every
+/// platform package it will publish in `optionalDependencies` at its own version.
+fn platform_preflight(needs: &Needs<'_>, problems: &mut Vec<Problem>) {
+    let settings = &needs.settings.npm;
+    if settings.binaries.is_empty() {
+        return;
+    }
+    let redactor = crate::release::redact::Redactor::from_env();
+    let Ok(commit) = crate::release::git::head(needs.root, &redactor) else {
+        return;
+    };
+    for package in needs
+        .uploads
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Npm)
+    {
+        let Some(planned) = platforms_of(settings, needs.git_dir, &commit, package) else {
+            continue;
+        };
+        let planned = match planned {
+            Ok(planned) => planned,
+            Err(message) => {
+                let krate = settings
+                    .binaries
+                    .iter()
+                    .find(|b| b.package == package.name)
+                    .map_or("", |b| b.krate.as_str());
+                problems.push(problem(
+                    message,
+                    format!(
+                        "build them at this commit first: a `build` step (`polyship artifacts build --package {krate}`) before `publish`"
+                    ),
+                ));
+                continue;
+            }
+        };
+        let manifest: Value = std::fs::read_to_string(needs.root.join(&package.manifest))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let version = package.version.as_deref().unwrap_or_default();
+        for (p, _) in &planned {
+            let listed = manifest["optionalDependencies"][&p.name].as_str();
+            if listed != Some(version) {
+                problems.push(problem(
+                    format!(
+                        "`{}` does not list its platform package `{}` (built for `{}`) in `optionalDependencies` at {version}",
+                        package.name, p.name, p.target
+                    ),
+                    format!(
+                        "add `\"{}\": \"{version}\"` to `optionalDependencies` in {}; `polyship version` moves it from then on",
+                        p.name, package.manifest
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Publishes `package`'s platform packages, before it: each one made from its build, packed, and
+/// uploaded unless the registry has it already with the same integrity (a rerun after a failure).
+fn publish_platforms(setup: &Setup, package: &Package) -> Result<String, ToolError> {
+    let fail = |message: String| ToolError {
+        message,
+        transient: false,
+    };
+    let Some(planned) = platforms_of(&setup.settings.npm, &setup.git_dir, &setup.commit, package)
+    else {
+        return Ok(String::new());
+    };
+    let planned = planned.map_err(fail)?;
+    let manifest_path = setup.root.join(&package.manifest);
+    let main: Value = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| {
+            fail(format!(
+                "`{}` is not a JSON manifest",
+                manifest_path.display()
+            ))
+        })?;
+    let version = package.version.as_deref().unwrap_or_default();
+    let registry = package
+        .registry
+        .as_deref()
+        .unwrap_or(&setup.settings.npm.registry);
+    let mut printed = String::new();
+    for (p, build) in &planned {
+        let store = crate::artifacts::Store::new(&setup.git_dir, &build.package, &build.version);
+        crate::artifacts::npm::write(p, build, &store, &main, version)
+            .map_err(|e| fail(format!("failed to write `{}`: {e}", p.dir.display())))?;
+        let packed = p.dir.with_extension("tgz.d");
+        let _ = std::fs::remove_dir_all(&packed);
+        std::fs::create_dir_all(&packed)
+            .map_err(|e| fail(format!("failed to write `{}`: {e}", packed.display())))?;
+        let mut c = Command::new("npm");
+        c.current_dir(&p.dir)
+            .envs(setup.settings.npm.env.iter().cloned())
+            .args(["pack", "--pack-destination"])
+            .arg(&packed);
+        setup.run(c, &format!("npm pack ({})", p.name))?;
+        let tarball = only_file(&packed, ".tgz").map_err(io_error(&packed))?;
+        let ours = integrity_file(&tarball).map_err(io_error(&packed))?;
+        let mut view = Command::new("npm");
+        view.current_dir(&setup.root)
+            .envs(setup.settings.npm.env.iter().cloned())
+            .args(["view", &format!("{}@{version}", p.name), "dist.integrity"])
+            .args(["--registry", registry]);
+        match setup.run(view, &format!("npm view {}@{version}", p.name)) {
+            Ok(theirs) if theirs.trim() == ours => {
+                let _ = writeln!(printed, "{}@{version} is published already", p.name);
+                continue;
+            }
+            Ok(theirs) if !theirs.trim().is_empty() => {
+                return Err(fail(format!(
+                    "{}@{version} is on the registry with other contents (integrity {}, this build's {ours}): a version is published once",
+                    p.name,
+                    theirs.trim()
+                )));
+            }
+            // Not there (`E404`), or a name that has never been published.
+            Ok(_) => {}
+            Err(e) if e.message.contains("E404") || e.message.contains("404") => {}
+            Err(e) => return Err(e),
+        }
+        let mut c = publish_command(setup, package, &p.dir);
+        c.arg(&tarball);
+        setup.run(c, &format!("npm publish ({})", p.name))?;
+        // One line each: npm's own notices are the main package's, which the upload's
+        // confirmation reads its `shasum` from.
+        let _ = writeln!(
+            printed,
+            "published {}@{version} ({}, {ours})",
+            p.name, p.target
+        );
+    }
+    Ok(printed)
 }
