@@ -605,7 +605,7 @@ fn a_pipeline_builds_archives_and_attaches_to_a_gitea_release() {
     let token = "gitea-asset-token-77";
     let forge = FakeForge::start(Kind::Gitea, token);
     let (r, tag) = archived_with_forge(&forge, "gitea", "GITEA_TOKEN", token);
-    forge.seed(
+    let release = forge.seed(
         "acme/tool",
         Release {
             id: 0,
@@ -616,17 +616,51 @@ fn a_pipeline_builds_archives_and_attaches_to_a_gitea_release() {
             prerelease: false,
         },
     );
+    // `verify` after `forge-assets` checks the attached files too (the crate itself is not
+    // published anywhere: `publish = false`).
     let config = format!(
-        "{}{}\n[[pipeline.release.step]]\nname = \"assets\"\nuses = \"forge-assets\"\nneeds = [\"archive\"]\n",
+        "{}{}\n[[pipeline.release.step]]\nname = \"assets\"\nuses = \"forge-assets\"\nneeds = [\"archive\"]\n\n[[pipeline.release.step]]\nname = \"verify\"\nuses = \"verify\"\nneeds = [\"assets\"]\n",
         forge_config(&forge, "gitea"),
         PIPELINE.replace("HOST", &host())
     );
     r.write("polyship.toml", &config);
+    let manifest = r
+        .read("Cargo.toml")
+        .replace("[features]", "publish = false\n\n[features]");
+    r.write("Cargo.toml", &manifest);
     r.git(&["commit", "-qam", "ci: release pipeline"]);
+    let origin = tempfile::tempdir().unwrap();
+    r.git(&["init", "-q", "--bare", &origin.path().to_string_lossy()]);
+    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
+    r.git(&["push", "-q", "origin", "main"]);
     let out = run(&r, &["run", "release"], &[("GITEA_TOKEN", token)]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(out.stderr.contains("Finished verify"), "{}", out.stderr);
     // Gitea's multipart uploads, downloaded back through its attachment addresses.
     assert_eq!(attached(&forge), dist_files(&r));
+
+    // An attached archive gone from the release: `verify` fails, naming it.
+    let archive = format!("tool-0.3.0-{}.tar.gz", host());
+    forge.remove_asset(&archive);
+    let out = run(
+        &r,
+        &[
+            "run", "release", "--only", "verify", "--skip", "clean", "--skip", "build", "--skip",
+            "archive", "--skip", "assets",
+        ],
+        &[("GITEA_TOKEN", token)],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("Failed verify") && out.stderr.contains(&archive),
+        "{}",
+        out.stderr
+    );
+    forge.seed_asset(
+        release,
+        &archive,
+        &std::fs::read(dist(&r).join(&archive)).unwrap(),
+    );
     let out = run(&r, &["artifacts", "verify"], &[("GITEA_TOKEN", token)]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     let logs = std::fs::read_dir(r.join(".git/polyship/runs"))
