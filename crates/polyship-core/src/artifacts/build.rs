@@ -150,7 +150,7 @@ pub fn metadata(root: &Path) -> Result<Metadata, BuildError> {
                 root.display(),
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
-            help: Some("binaries are built from a Cargo workspace at the repository root".into()),
+            help: Some("fix the workspace so that `cargo metadata` runs there".into()),
         });
     }
     let value: Value = serde_json::from_slice(&out.stdout).map_err(|e| BuildError::Preflight {
@@ -186,6 +186,92 @@ pub fn metadata(root: &Path) -> Result<Metadata, BuildError> {
         target_directory,
         packages,
     })
+}
+
+/// The Cargo workspace a package's binaries are built in, and its metadata: the repository
+/// root's, or, when the root has no `Cargo.toml` (a `rust/` directory beside the other
+/// ecosystems), the workspace of the Cargo packages polyship finds below it that holds `package`
+/// (or the only one with binaries).
+pub fn workspace(root: &Path, package: Option<&str>) -> Result<(PathBuf, Metadata), BuildError> {
+    if root.join("Cargo.toml").is_file() {
+        return Ok((root.to_owned(), metadata(root)?));
+    }
+    let none = || {
+        BuildError::preflight(
+            format!("there is no Cargo package in `{}`", root.display()),
+            "binaries are built from a Cargo workspace in the repository",
+        )
+    };
+    // Every committed `Cargo.toml`, shallowest first; one inside a workspace already found is
+    // that workspace's member.
+    let listed = output(
+        "git",
+        &["ls-files", "-z", "--", "Cargo.toml", "*/Cargo.toml"],
+        root,
+    )
+    .map_err(|m| BuildError::preflight(m, "install git"))?;
+    let mut manifests: Vec<PathBuf> = listed
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+        .collect();
+    manifests.sort_by_key(|p| p.components().count());
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for manifest in manifests {
+        let Some(dir) = manifest.parent() else {
+            continue;
+        };
+        if roots.iter().any(|r| dir.starts_with(r)) {
+            continue;
+        }
+        let out = output(
+            "cargo",
+            &["locate-project", "--workspace", "--message-format", "plain"],
+            dir,
+        )
+        .map_err(|m| BuildError::preflight(m, "install Rust with rustup (https://rustup.rs)"))?;
+        let located = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success()
+            && let Some(ws) = located.parent()
+            && !roots.iter().any(|r| r == ws)
+        {
+            roots.push(ws.to_owned());
+        }
+    }
+    let mut found: Vec<(PathBuf, Metadata)> = Vec::new();
+    for ws in roots {
+        let meta = metadata(&ws)?;
+        let holds = match package {
+            Some(name) => meta.packages.iter().any(|p| p.name == name),
+            None => meta.packages.iter().any(|p| !p.bins.is_empty()),
+        };
+        if holds {
+            found.push((ws, meta));
+        }
+    }
+    match found.len() {
+        0 => match package {
+            Some(name) => Err(BuildError::preflight(
+                format!("no Cargo workspace of the repository has a package `{name}`"),
+                "`polyship list` shows the packages polyship finds",
+            )),
+            None => Err(none()),
+        },
+        1 => Ok(found.remove(0)),
+        _ => Err(BuildError::preflight(
+            format!(
+                "{} Cargo workspaces of the repository have binaries: {}",
+                found.len(),
+                found
+                    .iter()
+                    .map(|(ws, _)| format!("`{}`", ws.strip_prefix(root).unwrap_or(ws).display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "say which package is built with `with.package` (`--package`)",
+        )),
+    }
 }
 
 /// The package a request names, or the only one with binaries.
@@ -392,11 +478,11 @@ pub fn build(
     commit: &str,
     request: &Request,
 ) -> Result<Built, BuildError> {
-    let meta = metadata(root)?;
+    let (cargo_dir, meta) = workspace(root, request.package.as_deref())?;
     let package = package(&meta, request.package.as_deref())?;
     let target = match &request.target {
         Some(t) => t.clone(),
-        None => host_target(root)?,
+        None => host_target(&cargo_dir)?,
     };
     // The binaries to store: each one's file name and where the build leaves it.
     let made: Vec<(String, PathBuf)> = match &request.script {
@@ -433,7 +519,7 @@ pub fn build(
             }
             made
         }
-        None => cargo_build(root, &meta, package, request, &target)?,
+        None => cargo_build(&cargo_dir, &meta, package, request, &target)?,
     };
     let store = Store::new(git_dir, &package.name, &package.version);
     let dir = store.target_dir(&target);

@@ -387,7 +387,7 @@ fn package_store(
     git_dir: &std::path::Path,
     name: Option<&str>,
 ) -> anyhow::Result<(build::CargoPackage, Store)> {
-    let meta = build::metadata(&cx.root).map_err(build_error)?;
+    let (_, meta) = build::workspace(&cx.root, name).map_err(build_error)?;
     let package = build::package(&meta, name).map_err(build_error)?.clone();
     let store = Store::new(git_dir, &package.name, &package.version);
     Ok((package, store))
