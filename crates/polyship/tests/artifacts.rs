@@ -576,6 +576,18 @@ fn archives_are_attached_to_the_github_release_once_and_conflicts_are_refused() 
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert_eq!(attached(&forge), dist_files(&r));
 
+    // An upload GitHub still lists as `starter` (it never finished, half its bytes): removed and
+    // made again, even with the name already taken.
+    forge.remove_asset(&archive);
+    let bytes = std::fs::read(dist(&r).join(&archive)).unwrap();
+    forge.seed_starter_asset(release, &archive, &bytes[..bytes.len() / 2]);
+    let before = uploads(&forge);
+    let out = run(&r, &["artifacts", "upload"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(uploads(&forge), before + 1);
+    assert_eq!(attached(&forge), dist_files(&r));
+    assert!(forge.assets().iter().all(|a| !a.starter));
+
     // A release naming another upload host: the token is not sent there.
     forge.remove_asset(&archive);
     forge.upload_host("127.0.0.2:9");

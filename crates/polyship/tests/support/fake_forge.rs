@@ -52,6 +52,8 @@ pub struct Asset {
     pub release: u64,
     pub name: String,
     pub bytes: Vec<u8>,
+    /// GitHub's `starter` state: an upload that never finished.
+    pub starter: bool,
 }
 
 pub struct FakeForge {
@@ -158,7 +160,18 @@ impl FakeForge {
             release,
             name: name.to_owned(),
             bytes: bytes.to_vec(),
+            starter: false,
         });
+    }
+
+    /// An upload of `name` that never finished, as GitHub lists it: state `starter`, and only
+    /// the bytes that arrived.
+    pub fn seed_starter_asset(&self, release: u64, name: &str, bytes: &[u8]) {
+        self.seed_asset(release, name, bytes);
+        let mut s = self.state.lock().expect("forge");
+        if let Some(a) = s.assets.last_mut() {
+            a.starter = true;
+        }
     }
 
     /// The next upload lands, and its connection is closed before the answer.
@@ -414,7 +427,7 @@ fn asset_json(a: &Asset, port: u16) -> Value {
         "id": a.id,
         "name": a.name,
         "size": a.bytes.len(),
-        "state": "uploaded",
+        "state": if a.starter { "starter" } else { "uploaded" },
         "digest": format!("sha256:{digest}"),
         "browser_download_url": format!("http://127.0.0.1:{port}/attachments/{}", a.id),
     })
@@ -496,6 +509,7 @@ fn assets(
                 release,
                 name,
                 bytes,
+                starter: false,
             };
             let value = asset_json(&asset, port);
             s.assets.push(asset);
