@@ -1353,3 +1353,53 @@ fn binaries_of_a_cargo_workspace_below_the_root_are_built_and_archived() {
         out.stderr
     );
 }
+
+/// The Docker token flow, against the real registry checking every token (its token service is a
+/// local fake, since none can be installed here): without credentials the service grants nothing
+/// and the push is refused with what to set; with them, the token carries `pull,push` on the
+/// image's repository, the push goes through, and the password is in no output.
+#[test]
+fn an_image_push_answers_the_registrys_token_challenge() {
+    let password = "token-flow-secret-3141";
+    let service = support::token_registry::TokenRegistry::start("polyship", password);
+    let r = tool_repo("");
+    assert_eq!(run(&r, &["artifacts", "build"], &[]).code, 0);
+    let repository = format!("{}/acme/{}", service.registry, unique("tool"));
+
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("DOCKER_USERNAME"), "{}", out.stderr);
+    assert!(service.requests().iter().all(|q| !q.authorized));
+
+    let creds = [
+        ("DOCKER_USERNAME", "polyship"),
+        ("DOCKER_PASSWORD", password),
+    ];
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository, "--json"],
+        &creds,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(!out.stderr.contains(password) && !out.stdout.contains(password));
+    let asked = service.requests();
+    let name = repository.split_once('/').unwrap().1;
+    assert!(
+        asked.iter().any(|q| q.authorized
+            && q.query
+                .contains(&format!("scope=repository:{name}:pull,push"))
+            && q.query.contains("service=polyship-test-registry")),
+        "{asked:?}"
+    );
+    // skopeo, with the same credentials and the same token flow, reads the pushed index.
+    let index = skopeo(
+        &format!("{repository}:0.3.0"),
+        true,
+        Some(&format!("polyship:{password}")),
+    );
+    assert_eq!(index["manifests"][0]["platform"]["architecture"], "amd64");
+}
