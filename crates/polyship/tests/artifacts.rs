@@ -1403,3 +1403,70 @@ fn an_image_push_answers_the_registrys_token_challenge() {
     );
     assert_eq!(index["manifests"][0]["platform"]["architecture"], "amd64");
 }
+
+/// `builder = "container"`: `cargo build` runs in an image (here busybox with the host's
+/// toolchain and C library mounted in, since no image with Rust can be pulled on this machine);
+/// the binary, built in the container as its build script tells, is stored like any other.
+#[test]
+fn the_container_builder_runs_cargo_build_in_an_image() {
+    let (conf, busybox) = support::podman_busybox();
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo"));
+    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup"));
+    let mut volumes = vec![
+        format!("{rustup_home}:{rustup_home}:ro"),
+        format!("{cargo_home}:{cargo_home}"),
+    ];
+    for dir in ["/usr", "/lib", "/lib64", "/etc/alternatives"] {
+        if Path::new(dir).exists() {
+            volumes.push(format!("{dir}:{dir}:ro"));
+        }
+    }
+    let volumes = volumes
+        .iter()
+        .map(|v| format!("\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = format!(
+        r#"[pipeline.release]
+[[pipeline.release.step]]
+name = "build"
+uses = "build"
+with = {{ builder = "container", image = "{busybox}", volumes = [{volumes}], env = ["PATH={cargo_home}/bin:/usr/bin:/bin", "CARGO_HOME={cargo_home}", "RUSTUP_HOME={rustup_home}", "CARGO_NET_OFFLINE=true"] }}
+"#
+    );
+    let r = tool_repo(&config);
+    r.write(
+        "build.rs",
+        "fn main() {\n    let inside = std::path::Path::new(\"/run/.containerenv\").exists();\n    println!(\"cargo:rustc-env=BUILT_IN={}\", if inside { \"a container\" } else { \"the host\" });\n}\n",
+    );
+    r.write(
+        "src/main.rs",
+        "fn main() {\n    println!(\"tool {} built in {}\", env!(\"CARGO_PKG_VERSION\"), env!(\"BUILT_IN\"));\n}\n",
+    );
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "build: say where it was built"]);
+    let out = run(
+        &r,
+        &["run", "release"],
+        &[("CONTAINERS_CONF", conf.as_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let built = r
+        .join(".git/polyship/artifacts/tool/0.3.0/targets")
+        .join(host())
+        .join("tool");
+    let ran = Command::new(&built).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        "tool 0.3.0 built in a container\n"
+    );
+    // Without an image, the step is an error at its line before anything runs.
+    r.write(
+        "polyship.toml",
+        "[pipeline.release]\n[[pipeline.release.step]]\nname = \"build\"\nuses = \"build\"\nwith = { builder = \"container\" }\n",
+    );
+    let out = run(&r, &["run", "release"], &[]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stderr.contains("needs `with.image`"), "{}", out.stderr);
+}

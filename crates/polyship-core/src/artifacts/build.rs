@@ -24,6 +24,10 @@ pub enum Builder {
     Zigbuild,
     /// `cross build`: a container per target.
     Cross,
+    /// `cargo build` in a container image of the user's (`Request::container`): the toolchain,
+    /// the target's standard library and linker, and the C library it links against are the
+    /// image's (an old glibc, musl, a cross toolchain).
+    Container,
 }
 
 impl Builder {
@@ -32,6 +36,7 @@ impl Builder {
             "cargo" => Some(Builder::Cargo),
             "zigbuild" => Some(Builder::Zigbuild),
             "cross" => Some(Builder::Cross),
+            "container" => Some(Builder::Container),
             _ => None,
         }
     }
@@ -41,13 +46,14 @@ impl Builder {
             Builder::Cargo => "cargo",
             Builder::Zigbuild => "zigbuild",
             Builder::Cross => "cross",
+            Builder::Container => "container",
         }
     }
 
     /// The program and the arguments before `build`'s own.
     fn command(self) -> (&'static str, &'static [&'static str]) {
         match self {
-            Builder::Cargo => ("cargo", &["build"]),
+            Builder::Cargo | Builder::Container => ("cargo", &["build"]),
             Builder::Zigbuild => ("cargo", &["zigbuild"]),
             Builder::Cross => ("cross", &["build"]),
         }
@@ -73,6 +79,21 @@ pub struct Request {
     /// The user's own build: a shell command and the files it makes (relative to the repository
     /// root). The builder and the Cargo settings above are then not used.
     pub script: Option<Script>,
+    /// With `Builder::Container`: where `cargo build` runs.
+    pub container: Option<ContainerBuild>,
+}
+
+/// A container `cargo build` runs in: the repository is mounted at its own path, so paths mean
+/// the same inside and out, and the binaries land in the workspace's target directory.
+#[derive(Debug, Clone)]
+pub struct ContainerBuild {
+    pub image: String,
+    /// The engine program (podman or docker).
+    pub engine: PathBuf,
+    /// More `host:container[:options]` mounts (a Cargo home to share the registry cache).
+    pub volumes: Vec<String>,
+    /// `NAME` (passed from this environment) or `NAME=value`.
+    pub env: Vec<String>,
 }
 
 /// A build that is a shell command, run by `sh -c` at the repository root with
@@ -359,6 +380,12 @@ pub fn preflight(root: &Path, builder: Builder, target: &str) -> Result<(), Buil
                     "install it with `cargo install --locked cargo-zigbuild` and zig (`pip install ziglang`)",
                 ));
             }
+        }
+        Builder::Container => {
+            // The image brings the toolchain; the engine is all that must be here.
+            return crate::pipeline::container::engine_program(crate::pipeline::Engine::Auto)
+                .map(|_| ())
+                .map_err(|m| BuildError::preflight(m, "or build with `builder = \"cargo\"`"));
         }
         Builder::Cross => {
             let runs = output("cross", &["--version"], root).is_ok_and(|o| o.status.success());
@@ -673,9 +700,40 @@ fn run_builder(
     if request.locked {
         args.push("--locked".to_owned());
     }
-    let command = format!("{program} {}", args.join(" "));
+    let mut command = format!("{program} {}", args.join(" "));
+    let mut cmd = Command::new(program);
+    if request.builder == Builder::Container {
+        let Some(c) = &request.container else {
+            return Err(BuildError::preflight(
+                "the `container` builder needs an image",
+                "name it with `with.image` (`--image`)",
+            ));
+        };
+        let names: Vec<&str> = c
+            .env
+            .iter()
+            .map(|var| var.split_once('=').map_or(var.as_str(), |(name, _)| name))
+            .collect();
+        let container = crate::pipeline::Container {
+            image: c.image.clone(),
+            engine: crate::pipeline::Engine::Auto,
+            volumes: c.volumes.clone(),
+            user: None,
+        };
+        let mut inner = vec![program.to_owned()];
+        inner.extend(args);
+        let mount = repository_root(root);
+        args = crate::pipeline::container::run_args(&container, &mount, root, &names, &inner);
+        command = format!("{} {} ({})", c.engine.display(), inner.join(" "), c.image);
+        cmd = Command::new(&c.engine);
+        for var in &c.env {
+            if let Some((name, value)) = var.split_once('=') {
+                cmd.env(name, value);
+            }
+        }
+    }
     // The builder's progress is the step's log: stdout joins stderr there.
-    let status = Command::new(program)
+    let status = cmd
         .args(&args)
         .current_dir(root)
         .stdin(Stdio::null())
@@ -699,6 +757,17 @@ fn run_builder(
 }
 
 use std::os::fd::AsFd as _;
+
+/// The repository root above a Cargo workspace directory (the directory itself outside git).
+fn repository_root(dir: &Path) -> PathBuf {
+    output("git", &["rev-parse", "--show-toplevel"], dir)
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || dir.to_owned(),
+            |o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()),
+        )
+}
 
 fn set_executable(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;

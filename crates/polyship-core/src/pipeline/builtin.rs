@@ -310,10 +310,11 @@ fn build(with: &With<'_>) -> Result<Builtin, String> {
     let builder = match with.string("builder")? {
         None => Builder::Cargo,
         Some(b) => Builder::parse(&b).ok_or_else(|| {
-            format!("`with.builder` is `cargo`, `zigbuild` or `cross`, not `{b}`")
+            format!("`with.builder` is `cargo`, `zigbuild`, `cross` or `container`, not `{b}`")
         })?,
     };
     args.extend(["--builder".to_owned(), builder.as_str().to_owned()]);
+    container_builder(with, builder, &mut args)?;
     for bin in with.strings("bins")?.unwrap_or_default() {
         args.extend(["--bin".to_owned(), bin]);
     }
@@ -331,6 +332,48 @@ fn build(with: &With<'_>) -> Result<Builtin, String> {
         builder: Some(builder),
         target,
     })
+}
+
+/// The settings of `builder = "container"`, which only it takes.
+fn container_builder(
+    with: &With<'_>,
+    builder: crate::artifacts::build::Builder,
+    args: &mut Vec<String>,
+) -> Result<(), String> {
+    use crate::artifacts::build::Builder;
+    match (builder, with.string("image")?) {
+        (Builder::Container, Some(image)) => {
+            args.extend(["--image".to_owned(), image]);
+            if let Some(engine) = with.string("engine")? {
+                args.extend(["--engine".to_owned(), engine]);
+            }
+            for volume in with.strings("volumes")?.unwrap_or_default() {
+                args.push(format!("--volume={volume}"));
+            }
+            for var in with.strings("env")?.unwrap_or_default() {
+                args.push(format!("--env={var}"));
+            }
+        }
+        (Builder::Container, None) => {
+            return Err(
+                "`builder = \"container\"` needs `with.image`: the image `cargo build` runs in"
+                    .into(),
+            );
+        }
+        (_, image) => {
+            if let Some(key) = ["engine", "volumes", "env"]
+                .iter()
+                .find(|k| with.get(k).is_some())
+                .copied()
+                .or(image.map(|_| "image"))
+            {
+                return Err(format!(
+                    "`with.{key}` is a setting of `builder = \"container\"`"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn notify(with: &With<'_>) -> Result<Notify, String> {
@@ -414,6 +457,10 @@ impl With<'_> {
                 "locked",
                 "command",
                 "binaries",
+                "image",
+                "engine",
+                "volumes",
+                "env",
             ],
             "archive" => &["package", "name", "format", "wrap", "include"],
             "forge-assets" => &["package", "replace"],
@@ -609,6 +656,10 @@ mod tests {
         assert!(e.contains("`uses = \"pack\"`"), "{e}");
         let e = Builtin::parse("build", &table("builder = 'make'")).unwrap_err();
         assert!(e.contains("`zigbuild`"), "{e}");
+        let e = Builtin::parse("build", &table("builder = 'container'")).unwrap_err();
+        assert!(e.contains("needs `with.image`"), "{e}");
+        let e = Builtin::parse("build", &table("image = 'rust:1'")).unwrap_err();
+        assert!(e.contains("a setting of `builder = \"container\"`"), "{e}");
         let e = Builtin::parse("build", &table("command = 'make'\nbinaries = ['t']")).unwrap_err();
         assert!(e.contains("needs `with.target`"), "{e}");
         let e = Builtin::parse("build", &table("command = 'make'\ntarget = 'x'")).unwrap_err();

@@ -53,9 +53,23 @@ struct BuildArgs {
     /// The target triple [default: the host's]
     #[arg(long, value_name = "TRIPLE")]
     target: Option<String>,
-    /// What builds: `cargo`, `zigbuild` (cargo zigbuild) or `cross`
-    #[arg(long, default_value = "cargo", value_parser = ["cargo", "zigbuild", "cross"])]
+    /// What builds: `cargo`, `zigbuild` (cargo zigbuild), `cross`, or `container` (`cargo build`
+    /// in `--image`)
+    #[arg(long, default_value = "cargo", value_parser = ["cargo", "zigbuild", "cross", "container"])]
     builder: String,
+    /// The image the `container` builder runs `cargo build` in
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+    /// The engine of the `container` builder
+    #[arg(long, default_value = "auto", value_parser = ["auto", "podman", "docker"], requires = "image")]
+    engine: String,
+    /// More mounts for the `container` builder, `host:container[:options]` (repeatable)
+    #[arg(long = "volume", value_name = "MOUNT", requires = "image")]
+    volumes: Vec<String>,
+    /// Environment for the `container` builder: `NAME` (passed from here) or `NAME=value`
+    /// (repeatable)
+    #[arg(long = "env", value_name = "NAME[=VALUE]", requires = "image")]
+    env: Vec<String>,
     /// Only these binaries (repeatable) [default: every binary of the package]
     #[arg(long = "bin", value_name = "NAME")]
     bins: Vec<String>,
@@ -359,6 +373,35 @@ fn build_cmd(cx: &Context, a: &BuildArgs) -> anyhow::Result<ExitCode> {
             run,
             binaries: a.binaries.clone(),
         }),
+        container: match (&a.image, builder) {
+            (Some(image), build::Builder::Container) => {
+                let (engine, _) = artifacts::dockerfile::Dockerfile::engine(&a.engine)
+                    .map_err(|m| CommandError::failed(m, "or build with `--builder cargo`"))?;
+                Some(build::ContainerBuild {
+                    image: image.clone(),
+                    engine,
+                    volumes: a.volumes.clone(),
+                    env: a.env.clone(),
+                })
+            }
+            (Some(_), _) => {
+                return Err(CommandError {
+                    message: "`--image` is for `--builder container`".into(),
+                    help: Some("add `--builder container`".into()),
+                    usage: true,
+                }
+                .into());
+            }
+            (None, build::Builder::Container) => {
+                return Err(CommandError {
+                    message: "the `container` builder needs an image".into(),
+                    help: Some("name it with `--image`".into()),
+                    usage: true,
+                }
+                .into());
+            }
+            (None, _) => None,
+        },
     };
     let built = build::build(&cx.root, &git_dir, &head, &request).map_err(build_error)?;
     let b = &built.build;
