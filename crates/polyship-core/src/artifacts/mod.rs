@@ -49,44 +49,46 @@ impl Store {
 
     /// Every build recorded for this version, sorted by target.
     pub fn builds(&self) -> Result<Vec<Build>, StoreError> {
-        let dir = self.dir.join("targets");
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(StoreError::Read {
-                    path: dir,
-                    source: e,
-                });
-            }
-        };
-        let mut builds = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| StoreError::Read {
-                path: dir.clone(),
-                source: e,
-            })?;
-            let record = entry.path().join(BUILD_RECORD);
-            let text = match std::fs::read_to_string(&record) {
-                Ok(text) => text,
-                // A build that never finished has no record: it is not a build.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(StoreError::Read {
-                        path: record,
-                        source: e,
-                    });
-                }
-            };
-            let build: Build = serde_json::from_str(&text).map_err(|e| StoreError::Record {
-                path: record,
-                source: e,
-            })?;
-            builds.push(build);
-        }
+        let mut builds: Vec<Build> = records(&self.dir.join("targets"), BUILD_RECORD)?
+            .into_iter()
+            .map(|(_, build)| build)
+            .collect();
         builds.sort_by(|a, b| a.target.cmp(&b.target));
         Ok(builds)
     }
+}
+
+/// The record `name` of each directory in `dir`, with the directory. A directory without one
+/// (a build that never finished) has none; `dir` missing: none at all.
+pub(crate) fn records<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<(PathBuf, T)>, StoreError> {
+    let read = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Read { path, source }
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(read(dir)(e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let sub = entry.map_err(read(dir))?.path();
+        let record = sub.join(name);
+        let text = match std::fs::read_to_string(&record) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(read(&record)(e)),
+        };
+        let value = serde_json::from_str(&text).map_err(|e| StoreError::Record {
+            path: record,
+            source: e,
+        })?;
+        found.push((sub, value));
+    }
+    Ok(found)
 }
 
 /// The name of a build's record in its target directory.

@@ -167,40 +167,9 @@ pub fn build(
 /// Every wheel built at `commit` in `store`, checked against its record: the paths, sorted by
 /// file name. A file that no longer matches its record is an error, not a silent skip.
 pub fn built(store: &Store, commit: &str) -> Result<Vec<PathBuf>, StoreError> {
-    let dir = wheels_dir(store);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(StoreError::Read {
-                path: dir,
-                source: e,
-            });
-        }
-    };
     let mut found = Vec::new();
-    for entry in entries {
-        let target = entry
-            .map_err(|e| StoreError::Read {
-                path: dir.clone(),
-                source: e,
-            })?
-            .path();
+    for (target, wheels) in super::records::<Wheels>(&wheels_dir(store), RECORD)? {
         let record = target.join(RECORD);
-        let text = match std::fs::read_to_string(&record) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(StoreError::Read {
-                    path: record,
-                    source: e,
-                });
-            }
-        };
-        let wheels: Wheels = serde_json::from_str(&text).map_err(|e| StoreError::Record {
-            path: record.clone(),
-            source: e,
-        })?;
         if wheels.commit != commit {
             continue;
         }
