@@ -46,6 +46,8 @@ enum Command {
     Version(commands::version::Args),
     /// Publish every unreleased package in dependency order, tag, push and make forge releases
     Publish(commands::publish::Args),
+    /// Open or update the pull request that holds the pending release; merging it releases
+    ReleasePr(commands::release_pr::Args),
     /// Run a release pipeline of polyship.toml: gates, builds, version, publish, notifications
     #[command(disable_version_flag = true)]
     Run(commands::run::Args),
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
             Command::Plan(args) => commands::plan::run(&cx, &args),
             Command::Version(args) => commands::version::run(&cx, &args),
             Command::Publish(args) => commands::publish::run(&cx, &args),
+            Command::ReleasePr(args) => commands::release_pr::run(&cx, &args),
             Command::Run(args) => commands::run::run(&cx, &args),
             Command::Artifacts(args) => commands::artifacts::run(&cx, &args),
         }

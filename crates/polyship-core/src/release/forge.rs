@@ -558,6 +558,170 @@ impl Forge {
     }
 }
 
+/// An open pull request of the forge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pull {
+    pub number: u64,
+    pub url: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// What became of a release pull request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Forge {
+    /// The open pull request from `head` (a branch of this repository) into `base`.
+    pub fn open_pull(
+        &self,
+        agent: &ureq::Agent,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<Pull>, ForgeError> {
+        let owner = self.repository.split('/').next().unwrap_or_default();
+        for page in 1..=10 {
+            let url = match self.kind {
+                ForgeKind::Gitea => self.url(&format!("pulls?state=open&limit=50&page={page}")),
+                _ => self.url(&format!(
+                    "pulls?state=open&head={}&base={}&per_page=100&page={page}",
+                    encode_segment(&format!("{owner}:{head}")),
+                    encode_segment(base)
+                )),
+            };
+            let (status, value) = self.send(agent, "GET", &url, None)?;
+            if status != 200 {
+                return Err(Self::fail(&url, status, &value));
+            }
+            let Some(list) = value.as_array() else {
+                return Err(ForgeError::NotAList { url });
+            };
+            let found = list.iter().find(|p| {
+                p["head"]["ref"].as_str() == Some(head) && p["base"]["ref"].as_str() == Some(base)
+            });
+            if let Some(p) = found {
+                return Ok(Some(Pull {
+                    number: p["number"].as_u64().unwrap_or_default(),
+                    url: html_url(p),
+                    title: p["title"].as_str().unwrap_or_default().to_owned(),
+                    body: p["body"].as_str().unwrap_or_default().to_owned(),
+                }));
+            }
+            if list.is_empty() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Makes sure one pull request from `head` into `base` is open with this title and body:
+    /// the open one is updated (or left when it says this already), else one is created. A
+    /// creation refused because one exists (422 on GitHub, 409 on Gitea: made meanwhile) is
+    /// settled by reading it back and updating it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ensure_pull(
+        &self,
+        agent: &ureq::Agent,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+        draft: bool,
+        labels: &[String],
+    ) -> Result<(PullOutcome, Pull), ForgeError> {
+        if let Some(open) = self.open_pull(agent, head, base)? {
+            return self.update_pull(agent, open, title, body);
+        }
+        let url = self.url("pulls");
+        let mut request = json!({ "title": title, "body": body, "head": head, "base": base });
+        if draft && self.kind == ForgeKind::Github {
+            request["draft"] = json!(true);
+        }
+        let (status, value) = self.send(agent, "POST", &url, Some(&request))?;
+        match status {
+            200 | 201 => {}
+            409 | 422 => {
+                if let Some(open) = self.open_pull(agent, head, base)? {
+                    return self.update_pull(agent, open, title, body);
+                }
+                return Err(Self::fail(&url, status, &value));
+            }
+            _ => return Err(Self::fail(&url, status, &value)),
+        }
+        let pull = Pull {
+            number: value["number"].as_u64().unwrap_or_default(),
+            url: html_url(&value),
+            title: title.to_owned(),
+            body: body.to_owned(),
+        };
+        if !labels.is_empty() {
+            let url = self.url(&format!("issues/{}/labels", pull.number));
+            let (status, value) =
+                self.send(agent, "POST", &url, Some(&json!({ "labels": labels })))?;
+            if !(200..300).contains(&status) {
+                return Err(Self::fail(&url, status, &value));
+            }
+        }
+        Ok((PullOutcome::Created, pull))
+    }
+
+    fn update_pull(
+        &self,
+        agent: &ureq::Agent,
+        open: Pull,
+        title: &str,
+        body: &str,
+    ) -> Result<(PullOutcome, Pull), ForgeError> {
+        if open.title == title && open.body.trim_end() == body.trim_end() {
+            return Ok((PullOutcome::Unchanged, open));
+        }
+        let url = self.url(&format!("pulls/{}", open.number));
+        let (status, value) = self.send(
+            agent,
+            "PATCH",
+            &url,
+            Some(&json!({ "title": title, "body": body })),
+        )?;
+        if !(200..300).contains(&status) {
+            return Err(Self::fail(&url, status, &value));
+        }
+        Ok((
+            PullOutcome::Updated,
+            Pull {
+                title: title.to_owned(),
+                body: body.to_owned(),
+                ..open
+            },
+        ))
+    }
+
+    /// Closes pull request `number` with a comment saying why.
+    pub fn close_pull(
+        &self,
+        agent: &ureq::Agent,
+        number: u64,
+        comment: &str,
+    ) -> Result<(), ForgeError> {
+        let url = self.url(&format!("issues/{number}/comments"));
+        let (status, value) = self.send(agent, "POST", &url, Some(&json!({ "body": comment })))?;
+        if !(200..300).contains(&status) {
+            return Err(Self::fail(&url, status, &value));
+        }
+        let url = self.url(&format!("pulls/{number}"));
+        let (status, value) =
+            self.send(agent, "PATCH", &url, Some(&json!({ "state": "closed" })))?;
+        if !(200..300).contains(&status) {
+            return Err(Self::fail(&url, status, &value));
+        }
+        Ok(())
+    }
+}
+
 /// Why the forge did not make, find or update a release.
 #[derive(Debug, thiserror::Error)]
 pub enum ForgeError {
@@ -581,7 +745,9 @@ pub enum ForgeError {
 fn status_hint(status: u16) -> &'static str {
     match status {
         401 => " (the token was refused: check GITHUB_TOKEN / GITEA_TOKEN)",
-        403 | 404 => " (the token may lack permission to write releases of this repository)",
+        403 | 404 => {
+            " (the token may lack the permission this needs: `contents: write` for releases, `pull-requests: write` for pull requests)"
+        }
         _ => "",
     }
 }

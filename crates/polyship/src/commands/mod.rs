@@ -7,6 +7,7 @@ pub mod lint_commits;
 pub mod list;
 pub mod plan;
 pub mod publish;
+pub mod release_pr;
 pub mod run;
 pub mod status;
 pub mod version;

@@ -43,6 +43,151 @@ struct State {
     cut_next_upload: bool,
     /// The host `upload_url` names instead of the forge's own (a hostile forge).
     upload_host: Option<String>,
+    /// Pull requests, by number.
+    prs: Vec<Pull>,
+}
+
+/// A pull request of the fake forge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pull {
+    pub number: u64,
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub open: bool,
+    pub draft: bool,
+    pub labels: Vec<String>,
+    pub comments: Vec<String>,
+}
+
+fn pull_json(p: &Pull, repo: &str, port: u16) -> Value {
+    json!({
+        "number": p.number,
+        "html_url": format!("http://127.0.0.1:{port}/{repo}/pulls/{}", p.number),
+        "title": p.title,
+        "body": p.body,
+        "state": if p.open { "open" } else { "closed" },
+        "draft": p.draft,
+        "head": { "ref": p.head },
+        "base": { "ref": p.base },
+        "labels": p.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
+    })
+}
+
+/// The pulls and issues endpoints: list (GitHub filters by `head=owner:branch`, Gitea lists all),
+/// create (refused when one is open from the same branch: 422 on GitHub, 409 on Gitea), update,
+/// comment, label.
+#[allow(clippy::too_many_arguments)]
+fn pulls(
+    s: &mut State,
+    conn: &mut TcpStream,
+    kind: Kind,
+    port: u16,
+    method: &str,
+    repo: &str,
+    rest: &[&str],
+    query: &str,
+    body: &[u8],
+) -> Option<std::io::Result<()>> {
+    let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(decode)
+    };
+    let answer = match (method, rest) {
+        ("GET", ["pulls"]) => {
+            let head = param("head");
+            let list: Vec<Value> = s
+                .prs
+                .iter()
+                .filter(|p| p.open || param("state").as_deref() == Some("all"))
+                .filter(|p| match (kind, &head) {
+                    (Kind::GitHub, Some(h)) => h.rsplit(':').next() == Some(p.head.as_str()),
+                    _ => true,
+                })
+                .filter(|_| param("page").is_none_or(|p| p == "1"))
+                .map(|p| pull_json(p, repo, port))
+                .collect();
+            respond(conn, 200, &Value::Array(list))
+        }
+        ("POST", ["pulls"]) => {
+            let head = input["head"].as_str().unwrap_or_default().to_owned();
+            if s.prs.iter().any(|p| p.open && p.head == head) {
+                return Some(match kind {
+                    Kind::GitHub => respond(
+                        conn,
+                        422,
+                        &json!({ "message": "Validation Failed", "errors": [{ "message": format!("A pull request already exists for {head}.") }] }),
+                    ),
+                    Kind::Gitea => respond(
+                        conn,
+                        409,
+                        &json!({ "message": "pull request already exists" }),
+                    ),
+                });
+            }
+            let number = s.next_id;
+            s.next_id += 1;
+            let pull = Pull {
+                number,
+                head,
+                base: input["base"].as_str().unwrap_or_default().to_owned(),
+                title: input["title"].as_str().unwrap_or_default().to_owned(),
+                body: input["body"].as_str().unwrap_or_default().to_owned(),
+                open: true,
+                draft: input["draft"].as_bool().unwrap_or(false),
+                labels: Vec::new(),
+                comments: Vec::new(),
+            };
+            let value = pull_json(&pull, repo, port);
+            s.prs.push(pull);
+            respond(conn, 201, &value)
+        }
+        ("PATCH", ["pulls", n]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            let Some(p) = s.prs.iter_mut().find(|p| p.number == n) else {
+                return Some(respond(conn, 404, &json!({ "message": "Not Found" })));
+            };
+            if let Some(t) = input["title"].as_str() {
+                t.clone_into(&mut p.title);
+            }
+            if let Some(b) = input["body"].as_str() {
+                b.clone_into(&mut p.body);
+            }
+            if input["state"] == "closed" {
+                p.open = false;
+            }
+            let value = pull_json(p, repo, port);
+            respond(conn, if kind == Kind::Gitea { 201 } else { 200 }, &value)
+        }
+        ("POST", ["issues", n, what]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            let Some(p) = s.prs.iter_mut().find(|p| p.number == n) else {
+                return Some(respond(conn, 404, &json!({ "message": "Not Found" })));
+            };
+            match *what {
+                "comments" => {
+                    p.comments
+                        .push(input["body"].as_str().unwrap_or_default().to_owned());
+                    respond(conn, 201, &json!({ "id": n }))
+                }
+                "labels" => {
+                    for l in input["labels"].as_array().into_iter().flatten() {
+                        if let Some(l) = l.as_str() {
+                            p.labels.push(l.to_owned());
+                        }
+                    }
+                    respond(conn, 200, &json!([]))
+                }
+                _ => respond(conn, 404, &json!({ "message": "Not Found" })),
+            }
+        }
+        _ => return None,
+    };
+    Some(answer)
 }
 
 /// A file attached to a release.
@@ -297,6 +442,17 @@ fn serve(
             _ => respond(&mut conn, 404, &not_found),
         };
     }
+    if let ["repos", owner, repo, rest @ ..] = segments.as_slice()
+        && matches!(rest.first(), Some(&"pulls" | &"issues"))
+    {
+        let repo = format!("{owner}/{repo}");
+        if let Some(answer) = pulls(
+            &mut s, &mut conn, kind, port, &method, &repo, rest, query, &body,
+        ) {
+            return answer;
+        }
+        return respond(&mut conn, 404, &not_found);
+    }
     let ["repos", owner, repo, "releases", rest @ ..] = segments.as_slice() else {
         return respond(&mut conn, 404, &not_found);
     };
@@ -543,6 +699,11 @@ fn assets(
 }
 
 impl FakeForge {
+    /// Every pull request, open or closed.
+    pub fn pull_requests(&self) -> Vec<Pull> {
+        self.state.lock().expect("forge").prs.clone()
+    }
+
     /// Removes the asset `name` from every release, as someone else would.
     pub fn remove_asset(&self, name: &str) {
         self.state

@@ -1,0 +1,353 @@
+//! `polyship release-pr`: one pull request that holds the pending release — versions, changelogs
+//! and the release commit — kept up to date from the base branch, so that merging it is the
+//! decision to release, and `polyship publish` on the base branch then publishes it.
+//!
+//! The release branch is polyship's own: every run makes it again from the base branch's HEAD (in
+//! a worktree of its own under `.git/polyship/`, so the user's work tree is never touched) with
+//! `polyship version`, and force-pushes it only when its content changed. A conflict or a hand
+//! edit on the branch therefore never leaves the pull request stuck. With nothing to release, the
+//! pull request is closed with a comment and the branch deleted.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::Context as _;
+use polyship_core::release::forge::{Forge, PullOutcome};
+use polyship_core::release::redact::Redactor;
+
+use crate::context::Context;
+use crate::render::CommandError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The release branch, polyship's own (force-pushed)
+    #[arg(long, default_value = "polyship/release", value_name = "NAME")]
+    branch: String,
+    /// The pull request's title; `{releases}` is replaced by `a@1.2.0, b@2.0.0`
+    #[arg(
+        long,
+        default_value = "chore(release): {releases}",
+        value_name = "TEMPLATE"
+    )]
+    title: String,
+    /// Labels a new pull request gets (repeatable)
+    #[arg(long = "label", value_name = "NAME")]
+    labels: Vec<String>,
+    /// Open it as a draft (GitHub)
+    #[arg(long)]
+    draft: bool,
+    /// Print the result as a JSON document (`"schema": 1`) on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+/// `git` in `dir`, its output, or an error naming the command.
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .context("failed to run git")?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        let redactor = Redactor::from_env();
+        Err(anyhow::anyhow!(
+            "`git {}` failed: {}",
+            args.join(" "),
+            redactor.redact(String::from_utf8_lossy(&out.stderr).trim())
+        ))
+    }
+}
+
+pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    if !cx.in_git {
+        return Err(CommandError::failed(
+            "`polyship release-pr` needs a git repository",
+            "run it in the repository you release from, on its base branch",
+        )
+        .into());
+    }
+    let root = &cx.root;
+    let base = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).map_err(|_| {
+        CommandError::failed(
+            "HEAD is not on a branch",
+            "check out the base branch the release pull request goes into",
+        )
+    })?;
+    if base == args.branch {
+        return Err(CommandError::failed(
+            format!("HEAD is on the release branch `{base}` itself"),
+            "run it on the base branch (`main`): the release branch is made from there",
+        )
+        .into());
+    }
+    let planned = super::plan::make(cx, &super::plan::PlanArgs::default())?;
+    let config = &planned.discovered.config;
+    let remote = config
+        .config
+        .publish
+        .remote
+        .clone()
+        .unwrap_or_else(|| "origin".to_owned());
+    let forge = forge(root, config)?;
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+        && std::env::var("GITHUB_TOKEN").is_ok_and(|t| t == forge.token)
+    {
+        cx.note("the token is the workflow's GITHUB_TOKEN: pushes and pull requests made with it trigger no other workflow, so the pull request's checks will not run; use a personal access token or a GitHub App token");
+    }
+    let agent = polyship_core::release::registry::agent();
+    let redactor = Redactor::from_env();
+    let forge_error = |e: polyship_core::release::forge::ForgeError| {
+        anyhow::anyhow!(redactor.redact(&polyship_core::diagnostic::chain(&e)))
+    };
+
+    if planned.plan.releases.is_empty() {
+        return close(cx, args, &forge, (&base, &remote), forge_error);
+    }
+
+    let body = release_branch(cx, &planned, &remote, &args.branch)?;
+    let title = polyship_core::apply::commit::commit_message(&args.title, &planned.plan)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let (outcome, pull) = forge
+        .ensure_pull(
+            &agent,
+            &args.branch,
+            &base,
+            &title,
+            &body,
+            args.draft,
+            &args.labels,
+        )
+        .map_err(&forge_error)?;
+    let verb = match outcome {
+        PullOutcome::Created => "Opened",
+        PullOutcome::Updated => "Updated",
+        PullOutcome::Unchanged => "Unchanged",
+    };
+    cx.status(verb, &format!("#{} {}", pull.number, pull.url));
+    let outcome = match outcome {
+        PullOutcome::Created => "created",
+        PullOutcome::Updated => "updated",
+        PullOutcome::Unchanged => "unchanged",
+    };
+    finish(args, outcome, Some((pull.number, &pull.url)))
+}
+
+/// Makes the release commit on the base branch's HEAD, in a worktree of polyship's own, and
+/// pushes it as the release branch; returns the pull request's body.
+fn release_branch(
+    cx: &Context,
+    planned: &super::plan::Planned,
+    remote: &str,
+    branch: &str,
+) -> anyhow::Result<String> {
+    let root = &cx.root;
+    let redactor = Redactor::from_env();
+    let git_dir = polyship_core::release::git::common_dir(root, &redactor)
+        .context("failed to find the git directory")?;
+    let work = git_dir.join("polyship").join("release-pr");
+    let _ = git(
+        root,
+        &["worktree", "remove", "--force", &work.to_string_lossy()],
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    git(root, &["worktree", "prune"])?;
+    git(
+        root,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            &work.to_string_lossy(),
+            "HEAD",
+        ],
+    )?;
+    let made = release_commit(cx, &work);
+    let result = made.and_then(|()| {
+        let body = body(planned, &work);
+        let commit = git(&work, &["rev-parse", "HEAD"])?;
+        push(cx, root, remote, branch, &commit)?;
+        Ok(body)
+    });
+    let _ = git(
+        root,
+        &["worktree", "remove", "--force", &work.to_string_lossy()],
+    );
+    result
+}
+
+/// Nothing to release: the open pull request is closed with a comment, its branch deleted.
+fn close(
+    cx: &Context,
+    args: &Args,
+    forge: &Forge,
+    (base, remote): (&str, &str),
+    forge_error: impl Fn(polyship_core::release::forge::ForgeError) -> anyhow::Error,
+) -> anyhow::Result<ExitCode> {
+    let root = &cx.root;
+    let agent = polyship_core::release::registry::agent();
+
+    let open = forge
+        .open_pull(&agent, &args.branch, base)
+        .map_err(&forge_error)?;
+    let mut outcome = "none";
+    if let Some(pull) = &open {
+        forge
+                .close_pull(
+                    &agent,
+                    pull.number,
+                    "Nothing is left to release: every change is released. polyship closed this pull request; it opens a new one when there is something to release.",
+                )
+                .map_err(&forge_error)?;
+        cx.status("Closed", &format!("#{} {}", pull.number, pull.url));
+        outcome = "closed";
+    } else {
+        cx.note("nothing to release, and no release pull request is open");
+    }
+    if !git(root, &["ls-remote", "--heads", remote, &args.branch])?.is_empty() {
+        git(root, &["push", "--quiet", remote, "--delete", &args.branch])?;
+        cx.status("Deleted", &format!("{remote}/{}", args.branch));
+    }
+    finish(
+        args,
+        outcome,
+        open.as_ref().map(|p| (p.number, p.url.as_str())),
+    )
+}
+
+/// The forge the pull request goes to, as `publish` resolves it.
+fn forge(root: &Path, config: &polyship_core::config::LoadedConfig) -> anyhow::Result<Forge> {
+    match polyship_core::release::publish::forge(root, config) {
+        Ok(Some(forge)) => Ok(forge),
+        Ok(None) => Err(CommandError::failed(
+            "there is no forge to open the pull request on",
+            "set `[publish.forge] kind` (`github` or `gitea`) in polyship.toml",
+        )
+        .into()),
+        Err(problems) => {
+            let first = problems.into_iter().next();
+            Err(CommandError {
+                message: first.as_ref().map_or_else(
+                    || "the forge is not usable".to_owned(),
+                    |p| p.message.clone(),
+                ),
+                help: first.and_then(|p| p.help),
+                usage: false,
+            }
+            .into())
+        }
+    }
+}
+
+fn finish(args: &Args, outcome: &str, pull: Option<(u64, &str)>) -> anyhow::Result<ExitCode> {
+    if args.json {
+        let doc = serde_json::json!({
+            "schema": 1,
+            "outcome": outcome,
+            "number": pull.map(|p| p.0),
+            "url": pull.map(|p| p.1),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `polyship version` in `work`: the release commit, exactly as on the base branch.
+fn release_commit(cx: &Context, work: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("failed to find the polyship binary")?;
+    let out = Command::new(exe)
+        .arg("-C")
+        .arg(work)
+        .arg("version")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .context("failed to run polyship version")?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(CommandError::failed(
+            format!(
+                "`polyship version` failed on the release branch: {}",
+                text.trim()
+            ),
+            "run `polyship version --dry-run` on the base branch to see why",
+        )
+        .into());
+    }
+    cx.debug(text.trim());
+    Ok(())
+}
+
+/// Pushes `commit` as the release branch, unless the branch there holds the same files on the
+/// same base already (a rerun with nothing new writes nothing).
+fn push(cx: &Context, root: &Path, remote: &str, branch: &str, commit: &str) -> anyhow::Result<()> {
+    let listed = git(root, &["ls-remote", "--heads", remote, branch])?;
+    if let Some(theirs) = listed.split_whitespace().next() {
+        let fetched = git(root, &["fetch", "--quiet", remote, theirs]).is_ok();
+        let same = fetched
+            && git(root, &["rev-parse", &format!("{theirs}^{{tree}}")])?
+                == git(root, &["rev-parse", &format!("{commit}^{{tree}}")])?
+            && git(root, &["rev-parse", &format!("{theirs}^")]).ok()
+                == git(root, &["rev-parse", &format!("{commit}^")]).ok();
+        if same {
+            cx.status("Unchanged", &format!("{remote}/{branch}"));
+            return Ok(());
+        }
+    }
+    git(
+        root,
+        &[
+            "push",
+            "--quiet",
+            "--force",
+            remote,
+            &format!("{commit}:refs/heads/{branch}"),
+        ],
+    )?;
+    cx.status("Pushed", &format!("{remote}/{branch}"));
+    Ok(())
+}
+
+/// The pull request's body: the plan's table, then each changelog section the release writes.
+fn body(planned: &super::plan::Planned, work: &Path) -> String {
+    let ws = &planned.discovered.workspace;
+    let config = &planned.discovered.config.config;
+    let mut body = String::from(
+        "This pull request releases:\n\n| package | ecosystem | from | to |\n| --- | --- | --- | --- |\n",
+    );
+    for r in &planned.plan.releases {
+        let _ = writeln!(
+            body,
+            "| `{}` | {} | {} | **{}** |",
+            r.name, r.ecosystem, r.from, r.to
+        );
+    }
+    let mut seen = Vec::new();
+    for r in &planned.plan.releases {
+        let package = &ws.packages[r.package];
+        let path = if package.path == "." || package.path.is_empty() {
+            config.changelog.path.clone()
+        } else {
+            format!("{}/{}", package.path, config.changelog.path)
+        };
+        if seen.contains(&(path.clone(), r.to.clone())) {
+            continue;
+        }
+        seen.push((path.clone(), r.to.clone()));
+        let Ok(text) = std::fs::read_to_string(work.join(&path)) else {
+            continue;
+        };
+        if let Some(section) = polyship_core::release::forge::changelog_section(&text, &r.to) {
+            let _ = write!(body, "\n## {}@{}\n\n{}\n", r.name, r.to, section.trim());
+        }
+    }
+    body.push_str("\n---\nMerging it releases these versions: `polyship publish` on the base branch publishes them. polyship remakes this pull request from the base branch on every run; edits to its branch are replaced.\n");
+    body
+}

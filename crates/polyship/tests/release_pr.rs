@@ -1,0 +1,198 @@
+//! `polyship release-pr` against the local fake forge (GitHub's and Gitea's pull request API) and
+//! a real bare `origin`: created, left alone when nothing changed, updated when the base moves,
+//! remade after a hand edit of its branch, and closed with its branch deleted once merged.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
+
+mod support;
+
+use support::Repo;
+use support::fake_forge::{FakeForge, Kind};
+
+const BRANCH: &str = "polyship/release";
+
+fn repo(forge: &FakeForge, kind: &str) -> (Repo, tempfile::TempDir) {
+    let config = format!(
+        "[publish.forge]\nkind = \"{kind}\"\napi = \"{}\"\nrepository = \"acme/tool\"\n",
+        forge.api_url()
+    );
+    let r = Repo::new()
+        .file(
+            "package.json",
+            "{\n  \"name\": \"tool\",\n  \"version\": \"1.0.0\"\n}\n",
+        )
+        .file(".changeset/config.json", "{}\n")
+        .file(
+            ".changeset/brave-cats.md",
+            "---\n\"tool\": minor\n---\n\nAdd `--fast`.\n",
+        )
+        .file("polyship.toml", &config)
+        .commit("feat: the tool");
+    let origin = tempfile::tempdir().unwrap();
+    r.git(&["init", "-q", "--bare", &origin.path().to_string_lossy()]);
+    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
+    r.git(&["push", "-q", "origin", "main"]);
+    (r, origin)
+}
+
+fn env(var: &str, token: &str) -> Vec<(String, String)> {
+    vec![(var.to_owned(), token.to_owned())]
+}
+
+fn remote_branch(r: &Repo) -> Option<String> {
+    let listed = r.git(&["ls-remote", "--heads", "origin", BRANCH]);
+    listed.split_whitespace().next().map(str::to_owned)
+}
+
+fn writes(forge: &FakeForge) -> usize {
+    forge.requests().iter().filter(|(m, _)| m != "GET").count()
+}
+
+#[test]
+fn the_release_pull_request_follows_the_base_branch_and_closes_once_merged() {
+    let token = "gh-pr-token-2718";
+    let forge = FakeForge::start(Kind::GitHub, token);
+    let (r, _origin) = repo(&forge, "github");
+    let env = env("GITHUB_TOKEN", token);
+    let run = |args: &[&str]| r.run_env(r.path(), args, &env);
+
+    let out = run(&["release-pr", "--label", "release", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "created");
+    assert!(!out.stderr.contains(token) && !out.stdout.contains(token));
+    let pulls = forge.pull_requests();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    let pull = &pulls[0];
+    assert!(
+        pull.open && pull.head == BRANCH && pull.base == "main",
+        "{pull:?}"
+    );
+    assert_eq!(pull.title, "chore(release): tool@1.1.0");
+    assert_eq!(pull.labels, ["release"]);
+    assert!(
+        pull.body.contains("| `tool` | npm | 1.0.0 | **1.1.0** |"),
+        "{}",
+        pull.body
+    );
+    assert!(pull.body.contains("Add `--fast`."), "{}", pull.body);
+    // The branch: one release commit on the base branch's HEAD; the work tree is untouched.
+    let head = r.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let pushed = remote_branch(&r).expect("the release branch is pushed");
+    r.git(&["fetch", "-q", "origin", BRANCH]);
+    assert_eq!(r.git(&["rev-parse", &format!("{pushed}^")]).trim(), head);
+    let manifest = r.git(&["show", &format!("{pushed}:package.json")]);
+    assert!(manifest.contains("\"version\": \"1.1.0\""), "{manifest}");
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+    assert!(r.read("package.json").contains("1.0.0"));
+
+    // Again, nothing new: nothing is pushed and the forge gets no write.
+    let before = writes(&forge);
+    let out = run(&["release-pr", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "unchanged");
+    assert_eq!(remote_branch(&r).as_deref(), Some(pushed.as_str()));
+    assert_eq!(writes(&forge), before);
+
+    // The base moves (a breaking change): the branch is remade, the pull request updated.
+    r.write(
+        ".changeset/loud-dogs.md",
+        "---\n\"tool\": major\n---\n\nDrop `--slow`.\n",
+    );
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "feat!: drop --slow"]);
+    r.git(&["push", "-q", "origin", "main"]);
+    let out = run(&["release-pr", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "updated");
+    let pull = &forge.pull_requests()[0];
+    assert_eq!(pull.title, "chore(release): tool@2.0.0");
+    assert!(pull.body.contains("Drop `--slow`."), "{}", pull.body);
+    assert_eq!(forge.pull_requests().len(), 1);
+
+    // A hand edit of the release branch is replaced by the release made from the base.
+    let edited = {
+        let clone = tempfile::tempdir().unwrap();
+        let origin = r.git(&["remote", "get-url", "origin"]).trim().to_owned();
+        r.git(&[
+            "clone",
+            "-q",
+            "-b",
+            BRANCH,
+            &origin,
+            &clone.path().to_string_lossy(),
+        ]);
+        let c = |args: &[&str]| {
+            let mut all = vec![
+                "-C",
+                clone.path().to_str().unwrap(),
+                "-c",
+                "user.name=x",
+                "-c",
+                "user.email=x@x",
+            ];
+            all.extend(args);
+            r.git(&all)
+        };
+        std::fs::write(
+            clone.path().join("package.json"),
+            "{ \"name\": \"tool\", \"version\": \"9.9.9\" }\n",
+        )
+        .unwrap();
+        c(&["commit", "-qam", "chore: by hand"]);
+        c(&["push", "-q", "origin", BRANCH]);
+        remote_branch(&r).unwrap()
+    };
+    let out = run(&["release-pr", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let remade = remote_branch(&r).unwrap();
+    assert_ne!(remade, edited);
+    r.git(&["fetch", "-q", "origin", BRANCH]);
+    assert!(
+        r.git(&["show", &format!("{remade}:package.json")])
+            .contains("2.0.0")
+    );
+
+    // Merged: nothing is left to release, so the pull request is closed and its branch deleted.
+    r.git(&["merge", "-q", "--ff-only", &remade]);
+    r.git(&["push", "-q", "origin", "main"]);
+    let out = run(&["release-pr", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "closed");
+    let pull = &forge.pull_requests()[0];
+    assert!(!pull.open);
+    assert_eq!(pull.comments.len(), 1);
+    assert!(pull.comments[0].contains("Nothing is left to release"));
+    assert_eq!(remote_branch(&r), None);
+    // And once more: nothing to do, nothing written.
+    let before = writes(&forge);
+    let out = run(&["release-pr", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "none");
+    assert_eq!(writes(&forge), before);
+}
+
+#[test]
+fn gitea_pull_requests_are_made_the_same_way_and_a_flaky_forge_is_retried() {
+    let token = "gitea-pr-token-1618";
+    let forge = FakeForge::start(Kind::Gitea, token);
+    let (r, _origin) = repo(&forge, "gitea");
+    let env = env("GITEA_TOKEN", token);
+    forge.fail_next(502, 1);
+    let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "created");
+    let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "unchanged");
+    assert_eq!(forge.pull_requests().len(), 1);
+
+    // A token the forge refuses: the error names it, and the token is not printed.
+    let out = r.run_env(
+        r.path(),
+        &["release-pr"],
+        &[("GITEA_TOKEN".into(), "wrong-token-77".into())],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    assert!(!out.stderr.contains("wrong-token-77"));
+}
