@@ -55,10 +55,39 @@ pub struct Config {
     /// How `polyship publish` publishes, tags, pushes and makes forge releases.
     #[serde(default)]
     pub publish: PublishConfig,
+    /// The pull requests `polyship release-pr` keeps open.
+    #[serde(default)]
+    pub release_pr: ReleasePrConfig,
     /// Release pipelines, `[pipeline.<name>]`, run by `polyship run <name>`.
     #[serde(default, rename = "pipeline")]
     pub pipelines:
         std::collections::BTreeMap<String, Spanned<crate::pipeline::config::PipelineConfig>>,
+}
+
+/// `[release-pr]`: defaults of `polyship release-pr`'s flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReleasePrConfig {
+    /// The release branch. Default `polyship/release`; `polyship/release-{group}` per group.
+    pub branch: Option<String>,
+    /// The title template (`{releases}`). Default `chore(release): {releases}`.
+    pub title: Option<String>,
+    /// Labels of a new pull request.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Open new pull requests as drafts (GitHub).
+    #[serde(default)]
+    pub draft: bool,
+    /// `"group"`: one pull request per named `[[group]]`, and one for the other packages.
+    pub split: Option<SplitBy>,
+}
+
+/// How `release-pr` splits the release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitBy {
+    None,
+    Group,
 }
 
 /// `[publish]`.

@@ -58,7 +58,7 @@ fn the_release_pull_request_follows_the_base_branch_and_closes_once_merged() {
 
     let out = run(&["release-pr", "--label", "release", "--json"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.json()["outcome"], "created");
+    assert_eq!(out.json()["pulls"][0]["outcome"], "created");
     assert!(!out.stderr.contains(token) && !out.stdout.contains(token));
     let pulls = forge.pull_requests();
     assert_eq!(pulls.len(), 1, "{pulls:?}");
@@ -89,7 +89,7 @@ fn the_release_pull_request_follows_the_base_branch_and_closes_once_merged() {
     let before = writes(&forge);
     let out = run(&["release-pr", "--json"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.json()["outcome"], "unchanged");
+    assert_eq!(out.json()["pulls"][0]["outcome"], "unchanged");
     assert_eq!(remote_branch(&r).as_deref(), Some(pushed.as_str()));
     assert_eq!(writes(&forge), before);
 
@@ -103,7 +103,7 @@ fn the_release_pull_request_follows_the_base_branch_and_closes_once_merged() {
     r.git(&["push", "-q", "origin", "main"]);
     let out = run(&["release-pr", "--json"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.json()["outcome"], "updated");
+    assert_eq!(out.json()["pulls"][0]["outcome"], "updated");
     let pull = &forge.pull_requests()[0];
     assert_eq!(pull.title, "chore(release): tool@2.0.0");
     assert!(pull.body.contains("Drop `--slow`."), "{}", pull.body);
@@ -157,7 +157,7 @@ fn the_release_pull_request_follows_the_base_branch_and_closes_once_merged() {
     r.git(&["push", "-q", "origin", "main"]);
     let out = run(&["release-pr", "--json"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.json()["outcome"], "closed");
+    assert_eq!(out.json()["pulls"][0]["outcome"], "closed");
     let pull = &forge.pull_requests()[0];
     assert!(!pull.open);
     assert_eq!(pull.comments.len(), 1);
@@ -167,7 +167,7 @@ fn the_release_pull_request_follows_the_base_branch_and_closes_once_merged() {
     let before = writes(&forge);
     let out = run(&["release-pr", "--json"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.json()["outcome"], "none");
+    assert_eq!(out.json()["pulls"][0]["outcome"], "none");
     assert_eq!(writes(&forge), before);
 }
 
@@ -180,10 +180,10 @@ fn gitea_pull_requests_are_made_the_same_way_and_a_flaky_forge_is_retried() {
     forge.fail_next(502, 1);
     let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.json()["outcome"], "created");
+    assert_eq!(out.json()["pulls"][0]["outcome"], "created");
     let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.json()["outcome"], "unchanged");
+    assert_eq!(out.json()["pulls"][0]["outcome"], "unchanged");
     assert_eq!(forge.pull_requests().len(), 1);
 
     // A token the forge refuses: the error names it, and the token is not printed.
@@ -195,4 +195,94 @@ fn gitea_pull_requests_are_made_the_same_way_and_a_flaky_forge_is_retried() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(out.stderr.contains("401"), "{}", out.stderr);
     assert!(!out.stderr.contains("wrong-token-77"));
+}
+
+#[test]
+fn split_by_group_keeps_one_pull_request_per_group_and_one_for_the_rest() {
+    let token = "gh-split-token-1414";
+    let forge = FakeForge::start(Kind::GitHub, token);
+    let config = format!(
+        "[publish.forge]\nkind = \"github\"\napi = \"{}\"\nrepository = \"acme/mono\"\n\n[release-pr]\nsplit = \"group\"\nlabels = [\"release\"]\n\n[[group]]\nname = \"web\"\nkind = \"fixed\"\npackages = [\"a\", \"b\"]\n",
+        forge.api_url()
+    );
+    let r = Repo::new()
+        .file(
+            "package.json",
+            "{ \"name\": \"root\", \"private\": true, \"workspaces\": [\"packages/*\"] }\n",
+        )
+        .file(
+            "packages/a/package.json",
+            "{ \"name\": \"a\", \"version\": \"1.0.0\" }\n",
+        )
+        .file(
+            "packages/b/package.json",
+            "{ \"name\": \"b\", \"version\": \"1.0.0\" }\n",
+        )
+        .file(
+            "packages/c/package.json",
+            "{ \"name\": \"c\", \"version\": \"0.4.0\" }\n",
+        )
+        .file(".changeset/config.json", "{}\n")
+        .file(
+            ".changeset/one.md",
+            "---\n\"a\": minor\n---\n\nA feature of a.\n",
+        )
+        .file(
+            ".changeset/two.md",
+            "---\n\"c\": patch\n---\n\nA fix of c.\n",
+        )
+        .file("polyship.toml", &config)
+        .commit("feat: packages");
+    let origin = tempfile::tempdir().unwrap();
+    r.git(&["init", "-q", "--bare", &origin.path().to_string_lossy()]);
+    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
+    r.git(&["push", "-q", "origin", "main"]);
+    let env = env("GITHUB_TOKEN", token);
+    let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    let outcomes: Vec<(&str, &str)> = doc["pulls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["branch"].as_str().unwrap(),
+                p["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("polyship/release-web", "created"),
+            ("polyship/release", "created")
+        ],
+        "{doc:#}"
+    );
+    let pulls = forge.pull_requests();
+    let web = pulls
+        .iter()
+        .find(|p| p.head == "polyship/release-web")
+        .unwrap();
+    assert_eq!(web.title, "chore(release): a@1.1.0, b@1.1.0");
+    assert!(web.body.contains("A feature of a.") && !web.body.contains("A fix of c."));
+    let rest = pulls.iter().find(|p| p.head == "polyship/release").unwrap();
+    assert_eq!(rest.title, "chore(release): c@0.4.1");
+    assert_eq!(rest.labels, ["release"]);
+    // Each branch holds only its own release.
+    r.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "polyship/release-web",
+        "polyship/release",
+    ]);
+    let c_on_web = r.git(&[
+        "show",
+        "origin/polyship/release-web:packages/c/package.json",
+    ]);
+    assert!(c_on_web.contains("0.4.0"), "{c_on_web}");
+    let a_on_rest = r.git(&["show", "origin/polyship/release:packages/a/package.json"]);
+    assert!(a_on_rest.contains("1.0.0"), "{a_on_rest}");
 }

@@ -21,16 +21,14 @@ use crate::render::CommandError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The release branch, polyship's own (force-pushed)
-    #[arg(long, default_value = "polyship/release", value_name = "NAME")]
-    branch: String,
-    /// The pull request's title; `{releases}` is replaced by `a@1.2.0, b@2.0.0`
-    #[arg(
-        long,
-        default_value = "chore(release): {releases}",
-        value_name = "TEMPLATE"
-    )]
-    title: String,
+    /// The release branch, polyship's own (force-pushed) [default: `[release-pr] branch`, else
+    /// `polyship/release`]
+    #[arg(long, value_name = "NAME")]
+    branch: Option<String>,
+    /// The pull request's title; `{releases}` is replaced by `a@1.2.0, b@2.0.0` [default:
+    /// `[release-pr] title`, else `chore(release): {releases}`]
+    #[arg(long, value_name = "TEMPLATE")]
+    title: Option<String>,
     /// Labels a new pull request gets (repeatable)
     #[arg(long = "label", value_name = "NAME")]
     labels: Vec<String>,
@@ -77,15 +75,29 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             "check out the base branch the release pull request goes into",
         )
     })?;
-    if base == args.branch {
+    let discovered = super::discover(cx)?;
+    let config = &discovered.config;
+    let settings = &config.config.release_pr;
+    let branch = args
+        .branch
+        .clone()
+        .or_else(|| settings.branch.clone())
+        .unwrap_or_else(|| "polyship/release".to_owned());
+    let title = args
+        .title
+        .clone()
+        .or_else(|| settings.title.clone())
+        .unwrap_or_else(|| "chore(release): {releases}".to_owned());
+    let mut labels = settings.labels.clone();
+    labels.extend(args.labels.iter().cloned());
+    let units = units(config, &branch);
+    if let Some(u) = units.iter().find(|u| u.branch == base) {
         return Err(CommandError::failed(
-            format!("HEAD is on the release branch `{base}` itself"),
+            format!("HEAD is on the release branch `{}` itself", u.branch),
             "run it on the base branch (`main`): the release branch is made from there",
         )
         .into());
     }
-    let planned = super::plan::make(cx, &super::plan::PlanArgs::default())?;
-    let config = &planned.discovered.config;
     let remote = config
         .config
         .publish
@@ -98,45 +110,126 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     {
         cx.note("the token is the workflow's GITHUB_TOKEN: pushes and pull requests made with it trigger no other workflow, so the pull request's checks will not run; use a personal access token or a GitHub App token");
     }
+    let target = Target {
+        forge: &forge,
+        base: &base,
+        remote: &remote,
+        title: &title,
+        labels: &labels,
+        draft: args.draft || settings.draft,
+    };
+    let mut pulls = Vec::new();
+    for unit in &units {
+        pulls.push(one(cx, &target, unit)?);
+    }
+    if args.json {
+        let doc = serde_json::json!({ "schema": 1, "pulls": pulls });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the pull requests go, and how they look.
+struct Target<'a> {
+    forge: &'a Forge,
+    base: &'a str,
+    remote: &'a str,
+    title: &'a str,
+    labels: &'a [String],
+    draft: bool,
+}
+
+/// One release pull request: its branch and the packages it releases (plan filters).
+struct Unit {
+    branch: String,
+    filters: Vec<String>,
+}
+
+/// One pull request, or (`[release-pr] split = "group"`) one per named group and one for the
+/// packages of no named group.
+fn units(config: &polyship_core::config::LoadedConfig, branch: &str) -> Vec<Unit> {
+    let named: Vec<&polyship_core::config::GroupConfig> = config
+        .config
+        .groups
+        .iter()
+        .filter_map(|g| g.get_ref().name.as_ref().map(|_| g.get_ref()))
+        .collect();
+    if config.config.release_pr.split != Some(polyship_core::config::SplitBy::Group)
+        || named.is_empty()
+    {
+        return vec![Unit {
+            branch: branch.to_owned(),
+            filters: Vec::new(),
+        }];
+    }
+    let mut units: Vec<Unit> = named
+        .iter()
+        .map(|g| Unit {
+            branch: format!("{branch}-{}", g.name.as_deref().unwrap_or_default()),
+            filters: g.packages.clone(),
+        })
+        .collect();
+    units.push(Unit {
+        branch: branch.to_owned(),
+        filters: named
+            .iter()
+            .flat_map(|g| g.packages.iter().map(|p| format!("!{p}")))
+            .collect(),
+    });
+    units
+}
+
+/// Brings one release pull request up to date; its JSON entry.
+fn one(cx: &Context, target: &Target<'_>, unit: &Unit) -> anyhow::Result<serde_json::Value> {
+    let planned = super::plan::make(
+        cx,
+        &super::plan::PlanArgs {
+            filter: unit.filters.clone(),
+            ..super::plan::PlanArgs::default()
+        },
+    )?;
     let agent = polyship_core::release::registry::agent();
     let redactor = Redactor::from_env();
     let forge_error = |e: polyship_core::release::forge::ForgeError| {
         anyhow::anyhow!(redactor.redact(&polyship_core::diagnostic::chain(&e)))
     };
-
     if planned.plan.releases.is_empty() {
-        return close(cx, args, &forge, (&base, &remote), forge_error);
+        return close(cx, target, &unit.branch, forge_error);
     }
-
-    let body = release_branch(cx, &planned, &remote, &args.branch)?;
-    let title = polyship_core::apply::commit::commit_message(&args.title, &planned.plan)
+    let body = release_branch(cx, &planned, target.remote, unit)?;
+    let title = polyship_core::apply::commit::commit_message(target.title, &planned.plan)
         .lines()
         .next()
         .unwrap_or_default()
         .to_owned();
-    let (outcome, pull) = forge
+    let (outcome, pull) = target
+        .forge
         .ensure_pull(
             &agent,
-            &args.branch,
-            &base,
+            &unit.branch,
+            target.base,
             &title,
             &body,
-            args.draft,
-            &args.labels,
+            target.draft,
+            target.labels,
         )
         .map_err(&forge_error)?;
-    let verb = match outcome {
-        PullOutcome::Created => "Opened",
-        PullOutcome::Updated => "Updated",
-        PullOutcome::Unchanged => "Unchanged",
+    let (verb, outcome) = match outcome {
+        PullOutcome::Created => ("Opened", "created"),
+        PullOutcome::Updated => ("Updated", "updated"),
+        PullOutcome::Unchanged => ("Unchanged", "unchanged"),
     };
     cx.status(verb, &format!("#{} {}", pull.number, pull.url));
-    let outcome = match outcome {
-        PullOutcome::Created => "created",
-        PullOutcome::Updated => "updated",
-        PullOutcome::Unchanged => "unchanged",
-    };
-    finish(args, outcome, Some((pull.number, &pull.url)))
+    Ok(entry(&unit.branch, outcome, Some((pull.number, &pull.url))))
+}
+
+fn entry(branch: &str, outcome: &str, pull: Option<(u64, &str)>) -> serde_json::Value {
+    serde_json::json!({
+        "branch": branch,
+        "outcome": outcome,
+        "number": pull.map(|p| p.0),
+        "url": pull.map(|p| p.1),
+    })
 }
 
 /// Makes the release commit on the base branch's HEAD, in a worktree of polyship's own, and
@@ -145,7 +238,7 @@ fn release_branch(
     cx: &Context,
     planned: &super::plan::Planned,
     remote: &str,
-    branch: &str,
+    unit: &Unit,
 ) -> anyhow::Result<String> {
     let root = &cx.root;
     let redactor = Redactor::from_env();
@@ -169,11 +262,11 @@ fn release_branch(
             "HEAD",
         ],
     )?;
-    let made = release_commit(cx, &work);
+    let made = release_commit(cx, &work, &unit.filters);
     let result = made.and_then(|()| {
         let body = body(planned, &work);
         let commit = git(&work, &["rev-parse", "HEAD"])?;
-        push(cx, root, remote, branch, &commit)?;
+        push(cx, root, remote, &unit.branch, &commit)?;
         Ok(body)
     });
     let _ = git(
@@ -186,40 +279,45 @@ fn release_branch(
 /// Nothing to release: the open pull request is closed with a comment, its branch deleted.
 fn close(
     cx: &Context,
-    args: &Args,
-    forge: &Forge,
-    (base, remote): (&str, &str),
+    target: &Target<'_>,
+    branch: &str,
     forge_error: impl Fn(polyship_core::release::forge::ForgeError) -> anyhow::Error,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<serde_json::Value> {
     let root = &cx.root;
     let agent = polyship_core::release::registry::agent();
-
-    let open = forge
-        .open_pull(&agent, &args.branch, base)
+    let open = target
+        .forge
+        .open_pull(&agent, branch, target.base)
         .map_err(&forge_error)?;
     let mut outcome = "none";
     if let Some(pull) = &open {
-        forge
-                .close_pull(
-                    &agent,
-                    pull.number,
-                    "Nothing is left to release: every change is released. polyship closed this pull request; it opens a new one when there is something to release.",
-                )
-                .map_err(&forge_error)?;
+        target
+            .forge
+            .close_pull(
+                &agent,
+                pull.number,
+                "Nothing is left to release: every change is released. polyship closed this pull request; it opens a new one when there is something to release.",
+            )
+            .map_err(&forge_error)?;
         cx.status("Closed", &format!("#{} {}", pull.number, pull.url));
         outcome = "closed";
     } else {
-        cx.note("nothing to release, and no release pull request is open");
+        cx.debug(&format!(
+            "nothing to release on `{branch}`, and no pull request is open"
+        ));
     }
-    if !git(root, &["ls-remote", "--heads", remote, &args.branch])?.is_empty() {
-        git(root, &["push", "--quiet", remote, "--delete", &args.branch])?;
-        cx.status("Deleted", &format!("{remote}/{}", args.branch));
+    if !git(root, &["ls-remote", "--heads", target.remote, branch])?.is_empty() {
+        git(
+            root,
+            &["push", "--quiet", target.remote, "--delete", branch],
+        )?;
+        cx.status("Deleted", &format!("{}/{branch}", target.remote));
     }
-    finish(
-        args,
+    Ok(entry(
+        branch,
         outcome,
         open.as_ref().map(|p| (p.number, p.url.as_str())),
-    )
+    ))
 }
 
 /// The forge the pull request goes to, as `publish` resolves it.
@@ -246,26 +344,14 @@ fn forge(root: &Path, config: &polyship_core::config::LoadedConfig) -> anyhow::R
     }
 }
 
-fn finish(args: &Args, outcome: &str, pull: Option<(u64, &str)>) -> anyhow::Result<ExitCode> {
-    if args.json {
-        let doc = serde_json::json!({
-            "schema": 1,
-            "outcome": outcome,
-            "number": pull.map(|p| p.0),
-            "url": pull.map(|p| p.1),
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `polyship version` in `work`: the release commit, exactly as on the base branch.
-fn release_commit(cx: &Context, work: &Path) -> anyhow::Result<()> {
+fn release_commit(cx: &Context, work: &Path, filters: &[String]) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("failed to find the polyship binary")?;
     let out = Command::new(exe)
         .arg("-C")
         .arg(work)
         .arg("version")
+        .args(filters.iter().map(|f| format!("--filter={f}")))
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
