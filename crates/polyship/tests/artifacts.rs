@@ -1506,10 +1506,10 @@ fn install_sh_installs_a_release_archive_only_when_its_checksum_matches() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new("python3")
+    let mut http = Command::new("python3")
         .args([
             "-m",
-            "http.server",
+            "http.http",
             &port.to_string(),
             "--bind",
             "127.0.0.1",
