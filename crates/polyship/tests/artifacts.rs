@@ -1509,7 +1509,7 @@ fn install_sh_installs_a_release_archive_only_when_its_checksum_matches() {
     let mut http = Command::new("python3")
         .args([
             "-m",
-            "http.http",
+            "http.server",
             &port.to_string(),
             "--bind",
             "127.0.0.1",
@@ -1560,8 +1560,8 @@ fn install_sh_installs_a_release_archive_only_when_its_checksum_matches() {
     std::fs::write(&archive, bytes).unwrap();
     let other = tempfile::tempdir().unwrap();
     let out = install(other.path());
-    let _ = server.kill();
-    let _ = server.wait();
+    let _ = http.kill();
+    let _ = http.wait();
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("does not match its checksum"),
