@@ -253,6 +253,17 @@ fn commit_message_is_configurable_and_hooks_run() {
         repo2.git(&["log", "-1", "--format=%s"]).trim(),
         "release: app@2.0.1 [skip ci]"
     );
+    // The trailer git itself reads: the plan's fingerprint, whatever the message says.
+    let trailer = repo2.git(&[
+        "log",
+        "-1",
+        "--format=%(trailers:key=Polyship-Release,valueonly)",
+    ]);
+    let trailer = trailer.trim();
+    assert!(
+        trailer.len() == 16 && trailer.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{trailer:?}"
+    );
 }
 
 #[test]

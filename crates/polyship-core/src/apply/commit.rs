@@ -110,7 +110,38 @@ pub fn write_release(
 
 /// The release commit's message: `[release] commit_message`, else lerna's when `lerna.json`
 /// versions the whole release, else polyship's default.
+/// The message ends with the trailer `Polyship-Release: <fingerprint>`, by which the release
+/// commit is known on the base branch whatever its text (a merged release pull request, a
+/// squash that rewrote the subject).
 pub fn release_message(config: &LoadedConfig, changes: &Changes, plan: &Plan) -> String {
+    let mut message = message_text(config, changes, plan);
+    let trimmed = message.trim_end().len();
+    message.truncate(trimmed);
+    let _ = write!(message, "\n\n{TRAILER}: {}\n", fingerprint(plan));
+    message
+}
+
+/// The trailer `version` ends the release commit's message with.
+pub const TRAILER: &str = "Polyship-Release";
+
+/// The plan's fingerprint: what it releases, at which versions (16 hex digits of a SHA-256).
+pub fn fingerprint(plan: &Plan) -> String {
+    use sha2::Digest as _;
+    let mut items: Vec<String> = plan
+        .releases
+        .iter()
+        .map(|r| format!("{}:{}@{}", r.ecosystem, r.name, r.to))
+        .collect();
+    items.sort();
+    let digest = sha2::Sha256::digest(items.join("\n").as_bytes());
+    digest[..8].iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The release commit's text before its trailer.
+fn message_text(config: &LoadedConfig, changes: &Changes, plan: &Plan) -> String {
     match (
         &config.config.release.commit_message,
         lerna_message(changes, plan),
