@@ -186,6 +186,43 @@ fn gitea_pull_requests_are_made_the_same_way_and_a_flaky_forge_is_retried() {
     assert_eq!(out.json()["pulls"][0]["outcome"], "unchanged");
     assert_eq!(forge.pull_requests().len(), 1);
 
+    // The remote's base moved past HEAD: refused before anything is made, with what to do.
+    let clone = tempfile::tempdir().unwrap();
+    let origin = r.git(&["remote", "get-url", "origin"]).trim().to_owned();
+    r.git(&[
+        "clone",
+        "-q",
+        "-b",
+        "main",
+        &origin,
+        &clone.path().to_string_lossy(),
+    ]);
+    let dir = clone.path().to_str().unwrap();
+    r.git(&[
+        "-C",
+        dir,
+        "-c",
+        "user.name=x",
+        "-c",
+        "user.email=x@x",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "docs: elsewhere",
+    ]);
+    r.git(&["-C", dir, "push", "-q", "origin", "main"]);
+    let before = forge.requests().len();
+    let out = r.run_env(r.path(), &["release-pr"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("`origin/main` is at") && out.stderr.contains("pull (or push)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(forge.requests().len(), before);
+    r.git(&["pull", "-q", "--ff-only", "origin", "main"]);
+
     // A token the forge refuses: the error names it, and the token is not printed.
     let out = r.run_env(
         r.path(),

@@ -105,6 +105,26 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| "origin".to_owned());
     let forge = forge(root, config)?;
+    let head = git(root, &["rev-parse", "HEAD"])?;
+    let remote_base = || -> anyhow::Result<Option<String>> {
+        Ok(git(root, &["ls-remote", "--heads", &remote, &base])?
+            .split_whitespace()
+            .next()
+            .map(str::to_owned))
+    };
+    if let Some(theirs) = remote_base()?
+        && theirs != head
+    {
+        return Err(CommandError::failed(
+            format!(
+                "`{remote}/{base}` is at {}, and HEAD at {}",
+                &theirs[..theirs.len().min(12)],
+                &head[..head.len().min(12)]
+            ),
+            "the release pull request is made from the base branch as the remote has it: pull (or push) and run again",
+        )
+        .into());
+    }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
         && std::env::var("GITHUB_TOKEN").is_ok_and(|t| t == forge.token)
     {
@@ -121,6 +141,19 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     let mut pulls = Vec::new();
     for unit in &units {
         pulls.push(one(cx, &target, unit)?);
+    }
+    if let Some(theirs) = remote_base()?
+        && theirs != head
+    {
+        return Err(CommandError::failed(
+            format!(
+                "`{remote}/{base}` moved to {} while the release pull request was made from {}",
+                &theirs[..theirs.len().min(12)],
+                &head[..head.len().min(12)]
+            ),
+            "pull and run again: the pull request is remade from the new base",
+        )
+        .into());
     }
     if args.json {
         let doc = serde_json::json!({ "schema": 1, "pulls": pulls });
