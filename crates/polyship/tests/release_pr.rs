@@ -28,11 +28,17 @@ fn repo(forge: &FakeForge, kind: &str) -> (Repo, tempfile::TempDir) {
         )
         .file("polyship.toml", &config)
         .commit("feat: the tool");
+    let origin = with_origin(&r);
+    (r, origin)
+}
+
+/// A bare `origin` for `r`, with `main` pushed.
+fn with_origin(r: &Repo) -> tempfile::TempDir {
     let origin = tempfile::tempdir().unwrap();
     r.git(&["init", "-q", "--bare", &origin.path().to_string_lossy()]);
     r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
     r.git(&["push", "-q", "origin", "main"]);
-    (r, origin)
+    origin
 }
 
 fn env(var: &str, token: &str) -> Vec<(String, String)> {
@@ -270,10 +276,7 @@ fn split_by_group_keeps_one_pull_request_per_group_and_one_for_the_rest() {
         )
         .file("polyship.toml", &config)
         .commit("feat: packages");
-    let origin = tempfile::tempdir().unwrap();
-    r.git(&["init", "-q", "--bare", &origin.path().to_string_lossy()]);
-    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
-    r.git(&["push", "-q", "origin", "main"]);
+    let _origin = with_origin(&r);
     let env = env("GITHUB_TOKEN", token);
     let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());

@@ -106,25 +106,35 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| "origin".to_owned());
     let forge = forge(root, config)?;
     let head = git(root, &["rev-parse", "HEAD"])?;
-    let remote_base = || -> anyhow::Result<Option<String>> {
-        Ok(git(root, &["ls-remote", "--heads", &remote, &base])?
-            .split_whitespace()
-            .next()
-            .map(str::to_owned))
+    // Made from the base branch as the remote has it: HEAD must be there, before and after.
+    let at_remote = |after: bool| -> anyhow::Result<()> {
+        let listed = git(root, &["ls-remote", "--heads", &remote, &base])?;
+        let Some(theirs) = listed.split_whitespace().next().filter(|t| *t != head) else {
+            return Ok(());
+        };
+        let short = |sha: &str| sha[..sha.len().min(12)].to_owned();
+        let (message, help) = if after {
+            (
+                format!(
+                    "`{remote}/{base}` moved to {} while the release pull request was made from {}",
+                    short(theirs),
+                    short(&head)
+                ),
+                "pull and run again: the pull request is remade from the new base",
+            )
+        } else {
+            (
+                format!(
+                    "`{remote}/{base}` is at {}, and HEAD at {}",
+                    short(theirs),
+                    short(&head)
+                ),
+                "the release pull request is made from the base branch as the remote has it: pull (or push) and run again",
+            )
+        };
+        Err(CommandError::failed(message, help).into())
     };
-    if let Some(theirs) = remote_base()?
-        && theirs != head
-    {
-        return Err(CommandError::failed(
-            format!(
-                "`{remote}/{base}` is at {}, and HEAD at {}",
-                &theirs[..theirs.len().min(12)],
-                &head[..head.len().min(12)]
-            ),
-            "the release pull request is made from the base branch as the remote has it: pull (or push) and run again",
-        )
-        .into());
-    }
+    at_remote(false)?;
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
         && std::env::var("GITHUB_TOKEN").is_ok_and(|t| t == forge.token)
     {
@@ -142,19 +152,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     for unit in &units {
         pulls.push(one(cx, &target, unit)?);
     }
-    if let Some(theirs) = remote_base()?
-        && theirs != head
-    {
-        return Err(CommandError::failed(
-            format!(
-                "`{remote}/{base}` moved to {} while the release pull request was made from {}",
-                &theirs[..theirs.len().min(12)],
-                &head[..head.len().min(12)]
-            ),
-            "pull and run again: the pull request is remade from the new base",
-        )
-        .into());
-    }
+    at_remote(true)?;
     if args.json {
         let doc = serde_json::json!({ "schema": 1, "pulls": pulls });
         println!("{}", serde_json::to_string_pretty(&doc)?);
