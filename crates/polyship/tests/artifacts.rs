@@ -1375,6 +1375,23 @@ fn an_image_push_answers_the_registrys_token_challenge() {
     assert!(out.stderr.contains("DOCKER_USERNAME"), "{}", out.stderr);
     assert!(service.requests().iter().all(|q| !q.authorized));
 
+    // A wrong password: the token service's own 401, and what to set.
+    let wrong = [
+        ("DOCKER_USERNAME", "polyship"),
+        ("DOCKER_PASSWORD", "not-it"),
+    ];
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository],
+        &wrong,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("token service") && out.stderr.contains("answered 401"),
+        "{}",
+        out.stderr
+    );
+
     let creds = [
         ("DOCKER_USERNAME", "polyship"),
         ("DOCKER_PASSWORD", password),

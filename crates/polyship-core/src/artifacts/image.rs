@@ -100,8 +100,8 @@ pub enum ImageError {
         theirs: String,
         ours: String,
     },
-    #[error("the registry's token service `{realm}` gave no token")]
-    NoToken { realm: String },
+    #[error("the registry's token service `{realm}` answered {status} and gave no token{}", hint(*.status))]
+    NoToken { realm: String, status: u16 },
     #[error("the base image `{0}` is not pinned by digest")]
     BaseNotPinned(String),
     #[error("the base image `{base}` has no `{platform}` image")]
@@ -1125,12 +1125,13 @@ impl Client {
                 url: realm.clone(),
                 message: e.to_string(),
             })?;
+        let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let token = value["token"]
             .as_str()
             .or(value["access_token"].as_str())
-            .ok_or(ImageError::NoToken { realm })?;
+            .ok_or(ImageError::NoToken { realm, status })?;
         self.bearer = Some(token.to_owned());
         Ok(())
     }

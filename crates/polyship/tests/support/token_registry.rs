@@ -173,6 +173,7 @@ fn serve(
         .unwrap_or_default()
         .to_owned();
     let mut authorized = false;
+    let mut presented = false;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
@@ -181,6 +182,7 @@ fn serve(
         if let Some((k, v)) = header.split_once(':')
             && k.eq_ignore_ascii_case("authorization")
         {
+            presented = true;
             authorized = v.trim() == expected;
         }
     }
@@ -190,6 +192,17 @@ fn serve(
         authorized,
     });
     let mut conn = conn;
+    if presented && !authorized {
+        // Wrong credentials: refused, as real token services do (anonymous gets a token with
+        // no access instead).
+        let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+        write!(
+            conn,
+            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        return conn.flush();
+    }
     let mut access = Vec::new();
     for pair in query.split('&') {
         let Some(scope) = pair.strip_prefix("scope=") else {
