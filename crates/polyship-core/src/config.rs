@@ -113,6 +113,13 @@ pub struct PublishConfig {
     pub forge: ForgeConfig,
 }
 
+impl PublishConfig {
+    /// The remote releases are pushed to: `remote`, else `origin`.
+    pub fn remote_name(&self) -> String {
+        self.remote.clone().unwrap_or_else(|| "origin".to_owned())
+    }
+}
+
 /// `[publish.cargo]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

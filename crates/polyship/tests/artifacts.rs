@@ -881,7 +881,7 @@ fn an_image_push_needs_credentials_and_finishes_after_the_registry_fails_midway(
     let docker = tempfile::tempdir().unwrap();
     std::fs::write(
         docker.path().join("config.json"),
-        serde_json::json!({ "auths": { proxied.clone(): { "auth": base64_of(&format!("{user}:{password}")) } } }).to_string(),
+        serde_json::json!({ "auths": { proxied.clone(): { "auth": support::base64(format!("{user}:{password}").as_bytes()) } } }).to_string(),
     )
     .unwrap();
     let dir = docker.path().display().to_string();
@@ -894,26 +894,6 @@ fn an_image_push_needs_credentials_and_finishes_after_the_registry_fails_midway(
     let creds = format!("{user}:{password}");
     let index = skopeo(&format!("{registry}/{name}:0.3.0"), true, Some(&creds));
     assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
-}
-
-fn base64_of(text: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// `podman` with the tests' `CONTAINERS_CONF`; its exit status and output.

@@ -1328,7 +1328,7 @@ fn open<'a>(
     let cfg = &config.config.publish;
     let changesets = crate::changes::changesets_config::read(root, &mut Vec::new())
         .map_err(PublishError::Config)?;
-    let remote = cfg.remote.clone().unwrap_or_else(|| "origin".to_owned());
+    let remote = cfg.remote_name();
     let branch = cfg
         .branch
         .clone()
@@ -1507,12 +1507,7 @@ pub fn release_tag(
 /// releases are off; the problems when it cannot be reached (no token, no repository).
 pub fn forge(root: &Path, config: &LoadedConfig) -> Result<Option<Forge>, Vec<Problem>> {
     let redactor = Redactor::from_env();
-    let remote = config
-        .config
-        .publish
-        .remote
-        .clone()
-        .unwrap_or_else(|| "origin".to_owned());
+    let remote = config.config.publish.remote_name();
     let remote_url = git::remote_url(root, &remote, &redactor);
     let mut problems = Vec::new();
     let forge = resolve_forge(config, remote_url.as_deref(), &mut problems);

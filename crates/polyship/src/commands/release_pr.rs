@@ -98,12 +98,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let remote = config
-        .config
-        .publish
-        .remote
-        .clone()
-        .unwrap_or_else(|| "origin".to_owned());
+    let remote = config.config.publish.remote_name();
     let forge = forge(root, config)?;
     let head = git(root, &["rev-parse", "HEAD"])?;
     // Made from the base branch as the remote has it: HEAD must be there, before and after.

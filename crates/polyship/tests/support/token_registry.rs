@@ -55,25 +55,12 @@ fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
+/// base64url without padding, as JWTs are written.
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-fn base64(bytes: &[u8]) -> String {
-    let url = base64url(bytes).replace('-', "+").replace('_', "/");
-    let pad = (4 - url.len() % 4) % 4;
-    format!("{url}{}", "=".repeat(pad))
+    super::base64(bytes)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
 }
 
 impl TokenRegistry {
@@ -102,10 +89,13 @@ impl TokenRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let token_port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let expected = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+        let expected = format!(
+            "Basic {}",
+            super::base64(format!("{user}:{password}").as_bytes())
+        );
         let shared = Arc::clone(&requests);
         let key_dir = dir.path().to_owned();
-        let x5c = base64(&der);
+        let x5c = super::base64(&der);
         let user = user.to_owned();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
