@@ -58,6 +58,9 @@ pub struct Config {
     /// The pull requests `polyship release-pr` keeps open.
     #[serde(default)]
     pub release_pr: ReleasePrConfig,
+    /// The CI workflows `polyship ci github` and `polyship ci gitlab` write.
+    #[serde(default)]
+    pub ci: CiConfig,
     /// Release pipelines, `[pipeline.<name>]`, run by `polyship run <name>`.
     #[serde(default, rename = "pipeline")]
     pub pipelines:
@@ -80,6 +83,67 @@ pub struct ReleasePrConfig {
     pub draft: bool,
     /// `"group"`: one pull request per named `[[group]]`, and one for the other packages.
     pub split: Option<SplitBy>,
+}
+
+/// `[ci]`: what `polyship ci github` and `polyship ci gitlab` write.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CiConfig {
+    /// The pipeline the workflow runs. Default `release`.
+    pub pipeline: Option<String>,
+    /// The polyship version the jobs install. Default: the version of the polyship that writes
+    /// the workflow.
+    pub polyship_version: Option<String>,
+    /// Branches whose pushes run the workflow. Default: the base branch.
+    pub branches: Option<Vec<String>>,
+    /// `.github/workflows/release.yml`.
+    #[serde(default)]
+    pub github: GithubCiConfig,
+    /// `.gitlab-ci.yml`.
+    #[serde(default)]
+    pub gitlab: GitlabCiConfig,
+}
+
+/// `[ci.github]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GithubCiConfig {
+    /// The workflow file. Default `.github/workflows/release.yml`.
+    pub file: Option<String>,
+    /// The overlay merged into it. Default `.github/polyship/<file name>` (used when it exists).
+    pub overlay: Option<String>,
+    /// The `runs-on` label of each target, over the defaults for GitHub's hosted runners.
+    #[serde(default)]
+    pub runners: std::collections::BTreeMap<String, String>,
+    /// The runner of the jobs that plan, open the release pull request and finish the pipeline.
+    /// Default `ubuntu-latest`.
+    pub runs_on: Option<String>,
+    /// The action that installs polyship. Default `polyship/polyship@v{version}`.
+    pub action: Option<String>,
+    /// The repository secret given to polyship as `GITHUB_TOKEN`. Default `GITHUB_TOKEN` (whose
+    /// pull requests and pushes start no other workflow).
+    pub token: Option<String>,
+    /// A `release-pr` job on pushes that are not a release commit. Default: when the pipeline
+    /// has a `version` step.
+    pub release_pr: Option<bool>,
+}
+
+/// `[ci.gitlab]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GitlabCiConfig {
+    /// The pipeline file. Default `.gitlab-ci.yml`.
+    pub file: Option<String>,
+    /// The overlay merged into it. Default `.gitlab/polyship/<file name>` (used when it exists).
+    pub overlay: Option<String>,
+    /// The runner tag of each target, over the defaults for GitLab's hosted runners.
+    #[serde(default)]
+    pub runners: std::collections::BTreeMap<String, String>,
+    /// The image of every job. Default `rust:1`.
+    pub image: Option<String>,
+    /// Where `install.sh` and the archives are, `<url>/v<version>/<file>`. Default polyship's
+    /// GitHub releases.
+    pub download_url: Option<String>,
 }
 
 /// How `release-pr` splits the release.

@@ -21,6 +21,7 @@
 pub mod apply;
 pub mod artifacts;
 pub mod changes;
+pub mod ci;
 pub mod config;
 pub mod diagnostic;
 pub mod ecosystem;

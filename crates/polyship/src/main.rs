@@ -53,6 +53,9 @@ enum Command {
     Run(commands::run::Args),
     /// Build binaries per target, archive them with checksums, attach them to forge releases
     Artifacts(commands::artifacts::Args),
+    /// Write the CI workflow that runs a pipeline's targets on their own runners, then finishes
+    /// the pipeline once
+    Ci(commands::ci::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             Command::ReleasePr(args) => commands::release_pr::run(&cx, &args),
             Command::Run(args) => commands::run::run(&cx, &args),
             Command::Artifacts(args) => commands::artifacts::run(&cx, &args),
+            Command::Ci(args) => commands::ci::run(&cx, &args),
         }
     });
     match result {

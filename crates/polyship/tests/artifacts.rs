@@ -12,33 +12,7 @@ use std::process::Command;
 use support::Repo;
 use support::fake_forge::{FakeForge, Kind, Release};
 
-/// The host's toolchain, for a test environment whose `HOME` is a temporary directory.
-fn toolchain_env() -> Vec<(String, String)> {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let mut env = vec![
-        (
-            "CARGO_HOME".to_owned(),
-            std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo")),
-        ),
-        (
-            "RUSTUP_HOME".to_owned(),
-            std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup")),
-        ),
-        ("CARGO_NET_OFFLINE".to_owned(), "true".to_owned()),
-    ];
-    if let Ok(t) = std::env::var("RUSTUP_TOOLCHAIN") {
-        env.push(("RUSTUP_TOOLCHAIN".to_owned(), t));
-    }
-    env
-}
-
-fn host() -> String {
-    let out = Command::new("rustc").arg("-vV").output().expect("rustc");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
-        .expect("host")
-}
+use support::{host, toolchain_env};
 
 /// Whether `target`'s standard library is installed.
 fn installed(target: &str) -> bool {

@@ -83,6 +83,8 @@ pub enum StepState {
     Failed,
     /// Left out by `--skip` (its dependents count it as done) or `--only`.
     Skipped,
+    /// Run by another machine, its outputs brought in by `run --from-artifacts`.
+    Imported,
     /// A step it needs failed or was interrupted.
     Blocked,
     /// Not started: the run stopped first (a failure elsewhere, or Ctrl-C).
@@ -99,6 +101,7 @@ impl StepState {
             StepState::Reused => "reused",
             StepState::Failed => "failed",
             StepState::Skipped => "skipped",
+            StepState::Imported => "imported",
             StepState::Blocked => "blocked",
             StepState::NotRun => "not run",
             StepState::Interrupted => "interrupted",

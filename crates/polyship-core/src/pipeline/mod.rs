@@ -12,6 +12,7 @@ use std::time::Duration;
 pub mod builtin;
 pub mod config;
 pub mod container;
+pub mod fanout;
 pub mod journal;
 pub mod notify;
 pub mod resolve;
@@ -41,6 +42,9 @@ pub struct Step {
     pub name: String,
     /// The name as declared, shared by a matrix's cells.
     pub declared: String,
+    /// A matrix cell's values, axis by axis (scalars in their display form); empty outside a
+    /// matrix.
+    pub cell: Vec<(String, String)>,
     pub group: Option<String>,
     pub action: Action,
     /// Rendered environment: the pipeline's, then the step's.
@@ -78,6 +82,16 @@ pub struct Container {
     pub engine: Engine,
     pub volumes: Vec<String>,
     pub user: Option<String>,
+}
+
+impl Step {
+    /// The `target` of its matrix cell: a step that fans out across CI runners.
+    pub fn target(&self) -> Option<&str> {
+        self.cell
+            .iter()
+            .find(|(axis, _)| axis == "target")
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 impl Pipeline {

@@ -419,6 +419,10 @@ impl Resolver<'_> {
         Ok(Step {
             name,
             declared,
+            cell: cell
+                .iter()
+                .filter_map(|(axis, value)| Some((axis.clone(), scalar(value)?)))
+                .collect(),
             group: step.group.as_ref().map(|g| g.get_ref().clone()),
             action,
             env,

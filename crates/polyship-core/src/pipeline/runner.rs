@@ -42,6 +42,8 @@ pub struct Options {
     pub selected: Vec<bool>,
     /// Per step: run it even when the last run already did (`--rerun`, `--from`).
     pub force: Vec<bool>,
+    /// Per step: what another machine did with it (`run --from-artifacts`); `None` to run it here.
+    pub elsewhere: Vec<Option<Elsewhere>>,
     /// Set on Ctrl-C.
     pub stop: Arc<AtomicBool>,
     /// Between SIGTERM and SIGKILL.
@@ -55,6 +57,15 @@ impl Options {
     pub fn runs(&self, i: usize) -> bool {
         self.selected[i] && !self.skip[i]
     }
+}
+
+/// A matrix cell run on another machine, as `run --from-artifacts` found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Elsewhere {
+    /// It succeeded there and its outputs are here: what needs it runs once its own needs did.
+    Imported,
+    /// It failed there, or left nothing: the message says which.
+    Failed(String),
 }
 
 /// What a run says as it goes.
@@ -341,18 +352,24 @@ pub fn run(
                     && !options.force[i]
             });
         let notify = matches!(step.action, Action::Builtin(Builtin::Notify(_)));
+        let elsewhere = options.elsewhere.get(i).cloned().flatten();
         run.steps.push(StepRecord {
             name: step.name.clone(),
-            state: match earlier {
+            state: match (&elsewhere, earlier) {
+                (Some(Elsewhere::Imported), _) => StepState::Imported,
+                (Some(Elsewhere::Failed(_)), _) => StepState::Failed,
                 _ if !options.runs(i) => StepState::Skipped,
-                Some(_) if !notify => StepState::Reused,
+                (_, Some(_)) if !notify => StepState::Reused,
                 _ => StepState::Pending,
             },
             fingerprint,
             attempts: 0,
             elapsed_ms: earlier.map_or(0, |r| r.elapsed_ms),
             exit_code: None,
-            message: None,
+            message: match elsewhere {
+                Some(Elsewhere::Failed(message)) => Some(message),
+                _ => None,
+            },
             log: earlier
                 .and_then(|r| r.log.clone())
                 .filter(|_| options.runs(i) && !notify),
@@ -373,7 +390,10 @@ pub fn run(
     run.save(&options.git_dir).map_err(RunError::JournalWrite)?;
     journal::prune(&options.git_dir, &pipeline.name);
     for &i in &pipeline.order {
-        if matches!(run.steps[i].state, StepState::Reused | StepState::Skipped) {
+        if matches!(
+            run.steps[i].state,
+            StepState::Reused | StepState::Skipped | StepState::Imported | StepState::Failed
+        ) {
             report(Event::Ended {
                 step: &pipeline.steps[i],
                 record: &run.steps[i],
@@ -533,7 +553,8 @@ impl Scheduler<'_> {
                 self.cells_outcome(i)
             }
             StepState::Failed | StepState::Blocked => Some(false),
-            StepState::Skipped => {
+            // Done elsewhere, in the order its needs keep here.
+            StepState::Skipped | StepState::Imported => {
                 let mut all = Some(true);
                 for &n in &self.pipeline.steps[i].needs {
                     match self.settled(n) {
@@ -558,7 +579,7 @@ impl Scheduler<'_> {
                 continue;
             }
             match self.run.steps[j].state {
-                StepState::Succeeded | StepState::Reused => any = true,
+                StepState::Succeeded | StepState::Reused | StepState::Imported => any = true,
                 StepState::Failed | StepState::Blocked | StepState::Skipped => {}
                 _ => return None,
             }

@@ -2,6 +2,7 @@
 
 pub mod add;
 pub mod artifacts;
+pub mod ci;
 pub mod init;
 pub mod lint_commits;
 pub mod list;

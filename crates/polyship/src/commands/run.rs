@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use polyship_core::pipeline::journal::{self, Run, RunStatus, StepRecord, StepState};
 use polyship_core::pipeline::runner::{self, Event, Options, RunError};
-use polyship_core::pipeline::{self, Action, Builtin, Pipeline, ResolveError};
+use polyship_core::pipeline::{self, Action, Builtin, Pipeline, ResolveError, fanout};
 use polyship_core::release::redact::Redactor;
 
 use crate::context::Context;
@@ -60,6 +60,22 @@ pub struct Args {
     /// Print the result as a JSON document (`"schema": 1`) on stdout instead of a table
     #[arg(long)]
     json: bool,
+    /// Say what a CI run of this push does — whether it releases, and the targets its runners
+    /// run — and run nothing (`--json` for the workflow's plan job)
+    #[arg(long, conflicts_with_all = ["list", "dry_run", "status", "target", "from_artifacts"])]
+    plan: bool,
+    /// Run only the matrix cells of this target, as one CI runner does; the steps they need are
+    /// left to the job that finishes the pipeline
+    #[arg(long, value_name = "TARGET", conflicts_with_all = ["only", "from_artifacts", "status", "list"])]
+    target: Option<String>,
+    /// With `--target`: write what the cells made, and a manifest, into `DIR/<target>/` for the
+    /// CI to carry to the finishing job
+    #[arg(long, value_name = "DIR", requires = "target")]
+    to_artifacts: Option<std::path::PathBuf>,
+    /// Finish the pipeline with the cells other runners ran: their `--to-artifacts` directories,
+    /// downloaded into DIR
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["status", "list"])]
+    from_artifacts: Option<std::path::PathBuf>,
 }
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
@@ -87,22 +103,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(|| shared_version(cx, &loaded, name)),
     };
-    let mut pipeline = pipeline::resolve(&loaded, name, &inputs).map_err(|e| match &e {
-        ResolveError::Unknown { .. } => anyhow::Error::from(CommandError {
-            message: e.to_string(),
-            help: e.help(),
-            usage: true,
-        }),
-        ResolveError::Invalid { .. } => e.into(),
-    })?;
-    if let Some(version) = &args.version {
-        for step in &mut pipeline.steps {
-            if let Action::Builtin(Builtin::Version(args)) = &mut step.action
-                && !args.iter().any(|a| a == "--")
-            {
-                args.extend(["--".to_owned(), version.clone()]);
-            }
-        }
+    let mut pipeline = resolve(&loaded, name, &inputs, args.version.as_deref())?;
+    if args.plan {
+        return ci_plan(cx, &loaded, &pipeline, &inputs.commit, args.json);
     }
     let mut redactor = Redactor::from_env();
     for secret in &pipeline.secrets {
@@ -110,7 +113,12 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             redactor.add(&value);
         }
     }
-    let options = options(cx, args, &pipeline, git_dir, redactor)?;
+    if args.target.is_some() {
+        // A runner builds; the job that finishes the pipeline holds the secrets.
+        pipeline.secrets.clear();
+    }
+    let mut options = options(cx, args, &pipeline, git_dir, redactor)?;
+    let snapshot = fanout_options(cx, args, &pipeline, &mut options)?;
     if args.dry_run && args.json {
         return dry_run_json(&pipeline, &options);
     }
@@ -141,6 +149,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    export_cells(cx, args, &pipeline, &options, &run, &snapshot)?;
     print_run(&options.git_dir, &run, args.json)?;
     Ok(match run.status {
         RunStatus::Succeeded => ExitCode::SUCCESS,
@@ -162,9 +171,200 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The pipeline, with `--version` given to its `version` steps that have none of their own.
+pub(crate) fn resolve(
+    loaded: &polyship_core::config::LoadedConfig,
+    name: &str,
+    inputs: &pipeline::Inputs,
+    version: Option<&str>,
+) -> anyhow::Result<Pipeline> {
+    let mut pipeline = pipeline::resolve(loaded, name, inputs).map_err(|e| match &e {
+        ResolveError::Unknown { .. } => anyhow::Error::from(CommandError {
+            message: e.to_string(),
+            help: e.help(),
+            usage: true,
+        }),
+        ResolveError::Invalid { .. } => e.into(),
+    })?;
+    if let Some(version) = version {
+        for step in &mut pipeline.steps {
+            if let Action::Builtin(Builtin::Version(args)) = &mut step.action
+                && !args.iter().any(|a| a == "--")
+            {
+                args.extend(["--".to_owned(), version.to_owned()]);
+            }
+        }
+    }
+    Ok(pipeline)
+}
+
+/// `--to-artifacts`: what this runner's cells made, for the job that finishes the pipeline.
+fn export_cells(
+    cx: &Context,
+    args: &Args,
+    pipeline: &Pipeline,
+    options: &Options,
+    run: &Run,
+    snapshot: &fanout::Snapshot,
+) -> anyhow::Result<()> {
+    if let (Some(target), Some(dir)) = (&args.target, &args.to_artifacts) {
+        let dir = absolute(dir)?;
+        let at = fanout::Checkout {
+            root: &cx.root,
+            git_dir: &options.git_dir,
+            pipeline,
+            redactor: &options.redactor,
+        };
+        let exported =
+            fanout::export(&at, target, run, snapshot, &dir).map_err(|e| fanout_error(&e))?;
+        cx.status(
+            "Exported",
+            &format!(
+                "{} file{} of target `{target}` to {}",
+                exported.files,
+                if exported.files == 1 { "" } else { "s" },
+                exported.manifest.display()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `--target` and `--from-artifacts`: which steps run here, which ran on other runners. Returns
+/// the artifact store as it was, for `--to-artifacts` to tell what the run wrote.
+fn fanout_options(
+    cx: &Context,
+    args: &Args,
+    pipeline: &Pipeline,
+    options: &mut Options,
+) -> anyhow::Result<fanout::Snapshot> {
+    if let Some(target) = &args.target {
+        let (selected, skip) =
+            fanout::select_target(pipeline, target).map_err(|e| usage(&e, e.help()))?;
+        options.selected = selected;
+        for (i, s) in skip.into_iter().enumerate() {
+            options.skip[i] |= s;
+        }
+    }
+    if let Some(dir) = &args.from_artifacts {
+        let dir = absolute(dir)?;
+        let at = fanout::Checkout {
+            root: &cx.root,
+            git_dir: &options.git_dir,
+            pipeline,
+            redactor: &options.redactor,
+        };
+        let head = runner::head(&cx.root, &options.git_dir);
+        let imported = fanout::import(&at, &dir, &head).map_err(|e| fanout_error(&e))?;
+        cx.status(
+            "Imported",
+            &format!(
+                "{} file{} from {}",
+                imported.files,
+                if imported.files == 1 { "" } else { "s" },
+                if imported.targets.is_empty() {
+                    "no runner".to_owned()
+                } else {
+                    format!("the runners of {}", quoted(&imported.targets))
+                }
+            ),
+        );
+        options.elsewhere = imported.elsewhere;
+    }
+    Ok(if args.to_artifacts.is_some() {
+        fanout::snapshot(&options.git_dir)
+    } else {
+        fanout::Snapshot::default()
+    })
+}
+
+fn absolute(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    std::path::absolute(dir).with_context(|| format!("failed to resolve `{}`", dir.display()))
+}
+
+fn usage(e: &dyn std::fmt::Display, help: Option<String>) -> anyhow::Error {
+    CommandError {
+        message: e.to_string(),
+        help,
+        usage: true,
+    }
+    .into()
+}
+
+/// A fan-out error: bad configuration exits 2, anything found in the artifacts 1.
+fn fanout_error(e: &fanout::FanoutError) -> anyhow::Error {
+    let help = e.help();
+    let bad_config = matches!(
+        e,
+        fanout::FanoutError::CrossTarget { .. } | fanout::FanoutError::NoTarget { .. }
+    );
+    let message = polyship_core::diagnostic::chain(e);
+    CommandError {
+        message,
+        help,
+        usage: bad_config,
+    }
+    .into()
+}
+
+/// `--plan`: whether a CI run of this push releases, and its matrix.
+fn ci_plan(
+    cx: &Context,
+    loaded: &polyship_core::config::LoadedConfig,
+    pipeline: &Pipeline,
+    commit: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let plan =
+        polyship_core::ci::plan(&cx.root, pipeline, commit, &loaded.config.ci.github.runners)
+            .map_err(|e| fanout_error(&e))?;
+    let unmapped: Vec<String> = plan
+        .matrix
+        .iter()
+        .filter(|m| m.runs_on.is_none())
+        .map(|m| m.target.clone())
+        .collect();
+    if !unmapped.is_empty() {
+        cx.note(&format!(
+            "no GitHub runner is mapped for {}: set it in `[ci.github.runners]`",
+            quoted(&unmapped)
+        ));
+    }
+    let mut out = String::new();
+    if json {
+        out = serde_json::to_string_pretty(&plan)?;
+        out.push('\n');
+    } else {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            if plan.run {
+                "releases"
+            } else {
+                "does not release"
+            },
+            plan.reason
+        );
+        for m in &plan.matrix {
+            let _ = writeln!(
+                out,
+                "  {}  {}  {}",
+                m.target,
+                m.runs_on.as_deref().unwrap_or("(no runner)"),
+                m.cells.join(", ")
+            );
+        }
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .context("failed to write to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `{{ version }}`: the one version every release of the plan goes to, planned only when the
 /// pipeline's templates ask for it.
-fn shared_version(
+pub(crate) fn shared_version(
     cx: &Context,
     loaded: &polyship_core::config::LoadedConfig,
     name: &str,
@@ -247,6 +447,7 @@ fn options(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         }),
         keep_going: args.keep_going,
+        elsewhere: vec![None; n],
         skip,
         selected,
         force,
@@ -791,6 +992,7 @@ fn verb(record: &StepRecord) -> &'static str {
         StepState::Reused => "Reused",
         StepState::Failed => "Failed",
         StepState::Skipped => "Skipped",
+        StepState::Imported => "Imported",
         StepState::Blocked => "Blocked",
         StepState::NotRun => "Not run",
         StepState::Interrupted => "Interrupted",

