@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_norway::Value;
-use support::{Output, Repo};
+use support::{Output, Repo, step_states as states};
 
 const LINUX: &str = "x86_64-unknown-linux-gnu";
 
@@ -592,20 +592,6 @@ fn run(r: &Repo, args: &[&str], env: &[(&str, &str)]) -> Output {
         .collect();
     env.extend(support::toolchain_env());
     r.run_env(r.path(), args, &env)
-}
-
-fn states(doc: &serde_json::Value) -> Vec<(String, String)> {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_owned(),
-                s["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn store_binary(r: &Repo, host: &str) -> std::path::PathBuf {

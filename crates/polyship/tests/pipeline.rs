@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Output, Repo};
+use support::{Output, Repo, step_states as states};
 
 /// A repository with `polyship.toml` holding `config`, committed, with scratch files ignored.
 fn repo(config: &str) -> Repo {
@@ -35,21 +35,6 @@ fn run(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Output {
 /// The last run's JSON record.
 fn status(repo: &Repo, pipeline: &str) -> serde_json::Value {
     run(repo, &[pipeline, "--status", "--json"], &[]).json()
-}
-
-/// `(name, state)` of every step of a run record.
-fn states(doc: &serde_json::Value) -> Vec<(String, String)> {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_owned(),
-                s["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -238,6 +238,19 @@ fn gitea_pull_requests_are_made_the_same_way_and_a_flaky_forge_is_retried() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(out.stderr.contains("401"), "{}", out.stderr);
     assert!(!out.stderr.contains("wrong-token-77"));
+
+    // A token without the permission: the forge's 403 names what the token needs.
+    forge.fail_next(403, 1);
+    let out = r.run_env(r.path(), &["release-pr"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("403"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`pull-requests: write` for pull requests"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(token));
 }
 
 #[test]

@@ -188,21 +188,11 @@ fn cells_job(inputs: &Inputs<'_>, targets: &[TargetCells]) -> Value {
             ("env", target_env()),
         ]));
     }
-    let mut pip = Vec::new();
-    if tools.maturin {
-        pip.push("maturin");
-    }
-    if tools.zigbuild {
-        pip.extend(["cargo-zigbuild", "ziglang"]);
-    }
-    if !pip.is_empty() {
+    if let Some(pip) = tools.pip() {
         steps.push(map([
             ("name", s("Build tools")),
             ("shell", s("bash")),
-            (
-                "run",
-                s(format!("python3 -m pip install {}", pip.join(" "))),
-            ),
+            ("run", s(pip)),
         ]));
     }
     steps.push(map([

@@ -123,15 +123,8 @@ fn cells_job(
     if tools.rust_target {
         script.push(s("rustup target add \"$CELL_TARGET\""));
     }
-    let mut pip = Vec::new();
-    if tools.maturin {
-        pip.push("maturin");
-    }
-    if tools.zigbuild {
-        pip.extend(["cargo-zigbuild", "ziglang"]);
-    }
-    if !pip.is_empty() {
-        script.push(s(format!("python3 -m pip install {}", pip.join(" "))));
+    if let Some(pip) = tools.pip() {
+        script.push(s(pip));
     }
     script.push(s(format!(
         "polyship run {} --target \"$CELL_TARGET\" --to-artifacts {CELLS_DIR}",

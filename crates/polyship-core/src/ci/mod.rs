@@ -388,6 +388,20 @@ pub(crate) struct Tools {
     pub zigbuild: bool,
 }
 
+impl Tools {
+    /// The Python packages to install with pip, if any.
+    pub fn pip(self) -> Option<String> {
+        let mut pip = Vec::new();
+        if self.maturin {
+            pip.push("maturin");
+        }
+        if self.zigbuild {
+            pip.extend(["cargo-zigbuild", "ziglang"]);
+        }
+        (!pip.is_empty()).then(|| format!("python3 -m pip install {}", pip.join(" ")))
+    }
+}
+
 pub(crate) fn tools(pipeline: &Pipeline, targets: &[TargetCells]) -> Tools {
     use crate::artifacts::build::Builder;
     let mut tools = Tools::default();

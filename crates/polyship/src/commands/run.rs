@@ -198,6 +198,19 @@ pub(crate) fn resolve(
     Ok(pipeline)
 }
 
+fn checkout<'a>(
+    cx: &'a Context,
+    pipeline: &'a Pipeline,
+    options: &'a Options,
+) -> fanout::Checkout<'a> {
+    fanout::Checkout {
+        root: &cx.root,
+        git_dir: &options.git_dir,
+        pipeline,
+        redactor: &options.redactor,
+    }
+}
+
 /// `--to-artifacts`: what this runner's cells made, for the job that finishes the pipeline.
 fn export_cells(
     cx: &Context,
@@ -209,12 +222,7 @@ fn export_cells(
 ) -> anyhow::Result<()> {
     if let (Some(target), Some(dir)) = (&args.target, &args.to_artifacts) {
         let dir = absolute(dir)?;
-        let at = fanout::Checkout {
-            root: &cx.root,
-            git_dir: &options.git_dir,
-            pipeline,
-            redactor: &options.redactor,
-        };
+        let at = checkout(cx, pipeline, options);
         let exported =
             fanout::export(&at, target, run, snapshot, &dir).map_err(|e| fanout_error(&e))?;
         cx.status(
@@ -248,12 +256,7 @@ fn fanout_options(
     }
     if let Some(dir) = &args.from_artifacts {
         let dir = absolute(dir)?;
-        let at = fanout::Checkout {
-            root: &cx.root,
-            git_dir: &options.git_dir,
-            pipeline,
-            redactor: &options.redactor,
-        };
+        let at = checkout(cx, pipeline, options);
         let head = runner::head(&cx.root, &options.git_dir);
         let imported = fanout::import(&at, &dir, &head).map_err(|e| fanout_error(&e))?;
         cx.status(

@@ -197,6 +197,21 @@ impl Repo {
     }
 }
 
+/// `(name, state)` of every step of a `run --json` record.
+pub fn step_states(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("name").to_owned(),
+                s["state"].as_str().expect("state").to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// `(ecosystem, name, version, path)` of every package in a `list --json` document.
 pub fn packages(doc: &serde_json::Value) -> Vec<(String, String, String, String)> {
     doc["packages"]
