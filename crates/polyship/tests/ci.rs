@@ -578,13 +578,6 @@ needs = ["archive", "notes"]
 "riscv64gc-unknown-linux-gnu" = "ubuntu-latest"
 "#;
 
-fn clone_of(origin: &Repo) -> Repo {
-    let clone = Repo::bare_dir();
-    let target = clone.path().to_string_lossy().into_owned();
-    origin.git(&["clone", "-q", &origin.path().to_string_lossy(), &target]);
-    clone
-}
-
 fn run(r: &Repo, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut env: Vec<(String, String)> = env
         .iter()
@@ -609,7 +602,7 @@ fn from_artifacts_finishes_a_pipeline_whose_cells_ran_in_other_clones() {
     let dir = cells.path().to_string_lossy().into_owned();
 
     // Two runners, one target each. They hold no secrets: preflight does not ask for them.
-    let a = clone_of(&origin);
+    let a = origin.full_clone();
     let out = run(
         &a,
         &[
@@ -642,7 +635,7 @@ fn from_artifacts_finishes_a_pipeline_whose_cells_ran_in_other_clones() {
         out.stderr
     );
     let built = std::fs::read(store_binary(&a, &host)).unwrap();
-    let b = clone_of(&origin);
+    let b = origin.full_clone();
     let out = run(
         &b,
         &[
@@ -663,7 +656,7 @@ fn from_artifacts_finishes_a_pipeline_whose_cells_ran_in_other_clones() {
     let saved = std::fs::read_to_string(&manifest).unwrap();
 
     // A file changed on the way is refused, and nothing is written.
-    let c = clone_of(&origin);
+    let c = origin.full_clone();
     let note = cells
         .path()
         .join(format!("{host}/files/tree/notes/{host}.txt"));
@@ -728,7 +721,7 @@ fn from_artifacts_finishes_a_pipeline_whose_cells_ran_in_other_clones() {
     std::fs::rename(&aside, &riscv).unwrap();
 
     // Another commit than the runners built is refused.
-    let moved = clone_of(&origin);
+    let moved = origin.full_clone();
     moved.git(&["commit", "-q", "--allow-empty", "-m", "chore: later"]);
     let out = run(
         &moved,

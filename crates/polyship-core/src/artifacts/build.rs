@@ -769,7 +769,8 @@ fn repository_root(dir: &Path) -> PathBuf {
         )
 }
 
-fn set_executable(path: &Path) -> std::io::Result<()> {
+/// Gives `path` the mode of a built binary, `rwxr-xr-x`.
+pub(crate) fn set_executable(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }

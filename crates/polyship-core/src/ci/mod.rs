@@ -280,49 +280,36 @@ fn parse_overlay(path: &Path, text: &str) -> Result<Mapping, CiError> {
 /// the generated ones, `null` removing a key. In a job, `steps` are added after the generated
 /// steps and `pre-steps` just before the step that runs polyship (`id: polyship`).
 pub fn merge(doc: &mut Mapping, overlay: Mapping, forge: Forge) {
-    let jobs_key = match forge {
-        Forge::Github => Some("jobs"),
-        Forge::Gitlab => None,
+    let level = match forge {
+        Forge::Github => Level::Workflow,
+        // A GitLab file's top-level mappings are its jobs (and a few settings merged alike).
+        Forge::Gitlab => Level::Jobs,
     };
-    for (key, value) in overlay {
-        let is_jobs = jobs_key.is_some_and(|k| key.as_str() == Some(k));
-        match (doc.get_mut(&key), value) {
-            (_, Value::Null) => {
-                doc.shift_remove(&key);
-            }
-            (Some(Value::Mapping(jobs)), Value::Mapping(over)) if is_jobs => {
-                for (job, value) in over {
-                    match (jobs.get_mut(&job), value) {
-                        (_, Value::Null) => {
-                            jobs.shift_remove(&job);
-                        }
-                        (Some(Value::Mapping(ours)), Value::Mapping(theirs)) => {
-                            merge_job(ours, theirs);
-                        }
-                        (_, value) => {
-                            jobs.insert(job, value);
-                        }
-                    }
-                }
-            }
-            (Some(Value::Mapping(ours)), Value::Mapping(theirs)) if forge == Forge::Gitlab => {
-                merge_job(ours, theirs);
-            }
-            (Some(Value::Mapping(ours)), Value::Mapping(theirs)) => merge_maps(ours, theirs),
-            (_, value) => {
-                doc.insert(key, value);
-            }
-        }
-    }
+    merge_maps(doc, overlay, level);
 }
 
-fn merge_maps(ours: &mut Mapping, theirs: Mapping) {
+/// What the mappings inside a mapping are, for how they merge.
+#[derive(Clone, Copy)]
+enum Level {
+    /// Plain mappings, merged key by key.
+    Plain,
+    /// A GitHub workflow: `jobs` holds jobs, everything else is plain.
+    Workflow,
+    /// Jobs, merged with [`merge_job`].
+    Jobs,
+}
+
+fn merge_maps(ours: &mut Mapping, theirs: Mapping, level: Level) {
     for (key, value) in theirs {
         match (ours.get_mut(&key), value) {
             (_, Value::Null) => {
                 ours.shift_remove(&key);
             }
-            (Some(Value::Mapping(a)), Value::Mapping(b)) => merge_maps(a, b),
+            (Some(Value::Mapping(a)), Value::Mapping(b)) => match level {
+                Level::Jobs => merge_job(a, b),
+                Level::Workflow if key.as_str() == Some("jobs") => merge_maps(a, b, Level::Jobs),
+                Level::Plain | Level::Workflow => merge_maps(a, b, Level::Plain),
+            },
             (_, value) => {
                 ours.insert(key, value);
             }
@@ -350,7 +337,7 @@ fn merge_job(ours: &mut Mapping, mut theirs: Mapping) {
             items.splice(at..at, extra);
         }
     }
-    merge_maps(ours, theirs);
+    merge_maps(ours, theirs, Level::Plain);
 }
 
 /// A GitHub step with `id: polyship`, or a GitLab script line that runs polyship's pipeline.

@@ -125,20 +125,26 @@ pub fn targets(pipeline: &Pipeline) -> Result<Vec<TargetCells>, FanoutError> {
     Ok(found)
 }
 
+/// The cells of `target`, or the error that lists the pipeline's targets.
+fn cells_of(pipeline: &Pipeline, target: &str) -> Result<TargetCells, FanoutError> {
+    let mut all = targets(pipeline)?;
+    match all.iter().position(|t| t.target == target) {
+        Some(at) => Ok(all.swap_remove(at)),
+        None => Err(FanoutError::NoTarget {
+            pipeline: pipeline.name.clone(),
+            target: target.to_owned(),
+            targets: all.into_iter().map(|t| t.target).collect(),
+        }),
+    }
+}
+
 /// `run --target`: which steps run (the target's cells) and which are skipped (what they need,
 /// left to the job that finishes the pipeline). Returns `(selected, skip)`.
 pub fn select_target(
     pipeline: &Pipeline,
     target: &str,
 ) -> Result<(Vec<bool>, Vec<bool>), FanoutError> {
-    let all = targets(pipeline)?;
-    let Some(cells) = all.iter().find(|t| t.target == target) else {
-        return Err(FanoutError::NoTarget {
-            pipeline: pipeline.name.clone(),
-            target: target.to_owned(),
-            targets: all.into_iter().map(|t| t.target).collect(),
-        });
-    };
+    let cells = cells_of(pipeline, target)?;
     let selected = pipeline.needs_of(&cells.cells);
     let skip = (0..pipeline.steps.len())
         .map(|i| selected[i] && !cells.cells.contains(&i))
@@ -254,14 +260,7 @@ pub fn export(
         pipeline,
         redactor,
     } = *at;
-    let all = targets(pipeline)?;
-    let Some(cells) = all.iter().find(|t| t.target == target) else {
-        return Err(FanoutError::NoTarget {
-            pipeline: pipeline.name.clone(),
-            target: target.to_owned(),
-            targets: all.iter().map(|t| t.target.clone()).collect(),
-        });
-    };
+    let cells = cells_of(pipeline, target)?;
     let mut records = Vec::new();
     let mut sources: BTreeMap<String, PathBuf> = BTreeMap::new();
     let store = store_root(git_dir);
@@ -372,15 +371,9 @@ fn portable(path: &Path) -> String {
         .join("/")
 }
 
-#[cfg(unix)]
 fn executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn executable(_: &Path) -> bool {
-    false
 }
 
 fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FanoutError {
@@ -631,14 +624,9 @@ fn place(source: &Path, dest: &Path, exec: bool) -> Result<(), FanoutError> {
         std::fs::create_dir_all(parent).map_err(io("create", parent))?;
     }
     crate::fsutil::write_atomic(dest, &bytes).map_err(io("write", dest))?;
-    #[cfg(unix)]
     if exec {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755))
-            .map_err(io("set the mode of", dest))?;
+        crate::artifacts::build::set_executable(dest).map_err(io("set the mode of", dest))?;
     }
-    #[cfg(not(unix))]
-    let _ = exec;
     Ok(())
 }
 

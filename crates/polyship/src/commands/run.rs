@@ -118,7 +118,7 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         pipeline.secrets.clear();
     }
     let mut options = options(cx, args, &pipeline, git_dir, redactor)?;
-    let snapshot = fanout_options(cx, args, &pipeline, &mut options)?;
+    let snapshot = fanout_options(cx, args, &pipeline, &inputs.commit, &mut options)?;
     if args.dry_run && args.json {
         return dry_run_json(&pipeline, &options);
     }
@@ -244,6 +244,7 @@ fn fanout_options(
     cx: &Context,
     args: &Args,
     pipeline: &Pipeline,
+    head: &str,
     options: &mut Options,
 ) -> anyhow::Result<fanout::Snapshot> {
     if let Some(target) = &args.target {
@@ -257,8 +258,7 @@ fn fanout_options(
     if let Some(dir) = &args.from_artifacts {
         let dir = absolute(dir)?;
         let at = checkout(cx, pipeline, options);
-        let head = runner::head(&cx.root, &options.git_dir);
-        let imported = fanout::import(&at, &dir, &head).map_err(|e| fanout_error(&e))?;
+        let imported = fanout::import(&at, &dir, head).map_err(|e| fanout_error(&e))?;
         cx.status(
             "Imported",
             &format!(

@@ -112,18 +112,22 @@ impl Repo {
 
     /// A `git clone --depth <depth>` of this repository.
     pub fn shallow_clone(&self, depth: u32) -> Repo {
-        let clone = Self::bare_dir();
         let url = format!("file://{}", self.path().display());
+        self.clone_with(&["--depth", &depth.to_string(), "--no-single-branch", &url])
+    }
+
+    /// A `git clone` of this repository, as a CI runner checks it out.
+    pub fn full_clone(&self) -> Repo {
+        self.clone_with(&[&self.path().to_string_lossy()])
+    }
+
+    fn clone_with(&self, args: &[&str]) -> Repo {
+        let clone = Self::bare_dir();
         let target = clone.path().to_string_lossy().into_owned();
-        self.git(&[
-            "clone",
-            "-q",
-            "--depth",
-            &depth.to_string(),
-            "--no-single-branch",
-            &url,
-            &target,
-        ]);
+        let mut all = vec!["clone", "-q"];
+        all.extend_from_slice(args);
+        all.push(&target);
+        self.git(&all);
         clone
     }
 
