@@ -118,6 +118,18 @@ impl Context {
         Ok(cx)
     }
 
+    /// The same preferences, for the repository checked out at `root` (a worktree of this one).
+    pub fn at(&self, root: PathBuf) -> Self {
+        Self {
+            root,
+            in_git: true,
+            color: self.color,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            history_cache: self.history_cache,
+        }
+    }
+
     /// A status line on stderr, cargo-style: a right-aligned verb, then the object.
     pub fn status(&self, verb: &str, message: &str) {
         if !self.quiet {

@@ -251,6 +251,39 @@ fn gitea_pull_requests_are_made_the_same_way_and_a_flaky_forge_is_retried() {
         out.stderr
     );
     assert!(!out.stderr.contains(token));
+
+    // The forge's git host refuses the push (403): the error names the permission to grant.
+    r.git(&[
+        "remote",
+        "set-url",
+        "--push",
+        "origin",
+        &forge.git_url("acme/tool"),
+    ]);
+    r.write(".changeset/more.md", "---\n\"tool\": patch\n---\n\nMore.\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "fix: more"]);
+    r.git(&[
+        "-c",
+        "remote.origin.pushurl=",
+        "push",
+        "-q",
+        "origin",
+        "main",
+    ]);
+    let before = writes(&forge);
+    let out = r.run_env(r.path(), &["release-pr"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("403")
+            && out.stderr.contains("Permission to acme/tool.git denied")
+            && out.stderr.contains("`contents: write`")
+            && out.stderr.contains("`write:repository`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(token));
+    assert_eq!(writes(&forge), before);
 }
 
 #[test]
@@ -338,4 +371,102 @@ fn split_by_group_keeps_one_pull_request_per_group_and_one_for_the_rest() {
     assert!(c_on_web.contains("0.4.0"), "{c_on_web}");
     let a_on_rest = r.git(&["show", "origin/polyship/release:packages/a/package.json"]);
     assert!(a_on_rest.contains("1.0.0"), "{a_on_rest}");
+}
+
+/// A `pre-push` hook that moves `origin/main` to the next of `moves` on each push polyship makes,
+/// as another merge landing during the run would.
+fn move_base_on_push(r: &Repo, origin: &std::path::Path, moves: &[String]) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let list = r.path().join(".git/moves");
+    std::fs::write(&list, moves.join("\n") + "\n").unwrap();
+    let hook = r.path().join(".git/hooks/pre-push");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nnext=$(head -n1 '{list}')\n[ -n \"$next\" ] || exit 0\nsed -i 1d '{list}'\ngit --git-dir='{origin}' update-ref refs/heads/main \"$next\"\n",
+            list = list.display(),
+            origin = origin.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A commit adding `changeset` on HEAD, pushed to `origin` under a ref of its own.
+fn pending(r: &Repo, name: &str, changeset: &str) -> String {
+    r.write(&format!(".changeset/{name}.md"), changeset);
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", &format!("feat: {name}")]);
+    let sha = r.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    r.git(&["push", "-q", "origin", &format!("HEAD:refs/pending/{name}")]);
+    sha
+}
+
+#[test]
+fn a_base_branch_that_moves_during_the_run_is_followed_once_then_refused() {
+    let token = "gh-moving-token-1123";
+    let forge = FakeForge::start(Kind::GitHub, token);
+    let (r, origin) = repo(&forge, "github");
+    let env = env("GITHUB_TOKEN", token);
+    let head = r.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let major = pending(
+        &r,
+        "loud-dogs",
+        "---\n\"tool\": major\n---\n\nDrop `--slow`.\n",
+    );
+    r.git(&["reset", "-q", "--hard", &head]);
+
+    // Another merge lands while the pull request is made: it is made again from the new base.
+    move_base_on_push(&r, origin.path(), std::slice::from_ref(&major));
+    let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("`origin/main` moved to") && out.stderr.contains("again from it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.json()["pulls"][0]["outcome"], "updated");
+    let pulls = forge.pull_requests();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert_eq!(pulls[0].title, "chore(release): tool@2.0.0");
+    assert!(
+        pulls[0].body.contains("Drop `--slow`."),
+        "{}",
+        pulls[0].body
+    );
+    let pushed = remote_branch(&r).unwrap();
+    r.git(&["fetch", "-q", "origin", BRANCH]);
+    assert_eq!(r.git(&["rev-parse", &format!("{pushed}^")]).trim(), major);
+    // The user's checkout is where it was, and polyship's worktrees are gone.
+    assert_eq!(r.git(&["rev-parse", "HEAD"]).trim(), head);
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+    assert_eq!(r.git(&["worktree", "list"]).lines().count(), 1);
+
+    // It moves on every push: once is followed, the second move is an error saying what to do.
+    r.git(&["pull", "-q", "--ff-only", "origin", "main"]);
+    r.write(
+        ".changeset/one-more.md",
+        "---\n\"tool\": patch\n---\n\nOne more.\n",
+    );
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "fix: one more"]);
+    r.git(&["push", "-q", "origin", "main"]);
+    let tip = r.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let first = pending(&r, "quiet-owls", "---\n\"tool\": patch\n---\n\nFix it.\n");
+    let second = pending(&r, "fifth", "---\n\"tool\": patch\n---\n\nA fifth.\n");
+    r.git(&["reset", "-q", "--hard", &tip]);
+    move_base_on_push(&r, origin.path(), &[first, second.clone()]);
+    let out = r.run_env(r.path(), &["release-pr"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains(&format!("moved again, to {}", &second[..12]))
+            && out
+                .stderr
+                .contains("run it again once the base branch is quiet"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(r.git(&["worktree", "list"]).lines().count(), 1);
 }

@@ -186,9 +186,30 @@ pub fn create_tag(
     git(root, &["tag", name, commit], redactor).map(drop)
 }
 
-/// Pushes one ref (`refs/tags/x`, or `<commit>:refs/heads/<branch>`) to `remote`.
+/// Pushes one ref (`refs/tags/x`, `<commit>:refs/heads/<branch>`, `+` to force, `:refs/…` to
+/// delete) to `remote`. A refusal for want of permission says which permission the token needs.
 pub fn push(root: &Path, remote: &str, refspec: &str, redactor: &Redactor) -> Result<(), GitError> {
-    git(root, &["push", "--quiet", remote, refspec], redactor).map(drop)
+    git(root, &["push", "--quiet", remote, refspec], redactor)
+        .map(drop)
+        .map_err(|mut e| {
+            if refused(&e.output) {
+                e.output.push_str(PUSH_PERMISSION);
+            }
+            e
+        })
+}
+
+/// What a push refused by the forge needs.
+const PUSH_PERMISSION: &str = "\nthe credentials git pushes with may not write to the repository: a GitHub token needs `contents: write` (a workflow's `permissions:`), a GitLab token `write_repository`, a Gitea token `write:repository`";
+
+/// Whether git's output says the remote refused the push for want of permission (HTTP 403, or
+/// the forges' own words).
+fn refused(output: &str) -> bool {
+    let lower = output.to_ascii_lowercase();
+    lower.contains("returned error: 403")
+        || (lower.contains("permission to") && lower.contains("denied"))
+        || lower.contains("you are not allowed to push")
+        || lower.contains("permission denied (publickey")
 }
 
 /// The committer time of `commit`, seconds since the epoch.
@@ -198,4 +219,28 @@ pub fn commit_time(root: &Path, commit: &str, redactor: &Redactor) -> Result<i64
         command: format!("show -s --format=%ct {commit}"),
         output: format!("unexpected output `{}`", out.trim()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused;
+
+    #[test]
+    fn the_forges_refusals_are_told_from_other_push_failures() {
+        for text in [
+            "remote: Permission to octo/tool.git denied to github-actions[bot].\nfatal: unable to access 'https://github.com/octo/tool/': The requested URL returned error: 403",
+            "remote: You are not allowed to push code to this project.\nfatal: unable to access 'https://gitlab.com/octo/tool.git/': The requested URL returned error: 403",
+            "remote: User permission denied for writing.\nfatal: unable to access 'https://gitea.example/octo/tool.git/': The requested URL returned error: 403",
+            "git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.",
+        ] {
+            assert!(refused(text), "{text}");
+        }
+        for text in [
+            "remote: denied by policy\nTo /tmp/origin\n ! [remote rejected] v1 -> v1 (pre-receive hook declined)",
+            " ! [rejected]        main -> main (fetch first)\nerror: failed to push some refs",
+            "fatal: unable to access 'https://github.com/octo/tool/': The requested URL returned error: 500",
+        ] {
+            assert!(!refused(text), "{text}");
+        }
+    }
 }

@@ -75,6 +75,140 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             "check out the base branch the release pull request goes into",
         )
     })?;
+    let head = git(root, &["rev-parse", "HEAD"])?;
+    let short = |sha: &str| sha[..sha.len().min(12)].to_owned();
+    // Made from the base branch as the remote has it: HEAD must be there when the run starts.
+    let remote = super::discover(cx)?.config.config.publish.remote_name();
+    if let Some(theirs) = moved(root, &remote, &base, &head)? {
+        return Err(CommandError::failed(
+            format!(
+                "`{remote}/{base}` is at {}, and HEAD at {}",
+                short(&theirs),
+                short(&head)
+            ),
+            "the release pull request is made from the base branch as the remote has it: pull (or push) and run again",
+        )
+        .into());
+    }
+    // When the base moves during the run, the pull requests are made once more from where it
+    // moved to (in a worktree of its own: the user's work tree stays as it is); a second move
+    // is an error.
+    let mut made_from = head;
+    let mut moved_to: Option<Source> = None;
+    loop {
+        let here = moved_to.as_ref().map_or(cx, |s| &s.cx);
+        let pulls = pull_requests(here, args, &base, &remote, moved_to.is_none())?;
+        let Some(theirs) = moved(root, &remote, &base, &made_from)? else {
+            if args.json {
+                let doc = serde_json::json!({ "schema": 1, "pulls": pulls });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            return Ok(ExitCode::SUCCESS);
+        };
+        if moved_to.is_some() {
+            return Err(CommandError::failed(
+                format!(
+                    "`{remote}/{base}` moved again, to {}, while the release pull request was made from {}",
+                    short(&theirs),
+                    short(&made_from)
+                ),
+                "run it again once the base branch is quiet: the pull request is remade from the new base",
+            )
+            .into());
+        }
+        cx.status(
+            "Moved",
+            &format!(
+                "`{remote}/{base}` moved to {} during the run; making the release pull request again from it",
+                short(&theirs)
+            ),
+        );
+        moved_to = Some(Source::at(cx, &remote, &theirs)?);
+        made_from = theirs;
+    }
+}
+
+/// Where `remote/base` is when that is not `expected`.
+fn moved(root: &Path, remote: &str, base: &str, expected: &str) -> anyhow::Result<Option<String>> {
+    let listed = git(root, &["ls-remote", "--heads", remote, base])?;
+    Ok(listed
+        .split_whitespace()
+        .next()
+        .filter(|theirs| *theirs != expected)
+        .map(str::to_owned))
+}
+
+/// The base branch where it moved to, checked out in a worktree of polyship's own; removed when
+/// dropped.
+struct Source {
+    cx: Context,
+    root: std::path::PathBuf,
+}
+
+impl Source {
+    fn at(cx: &Context, remote: &str, commit: &str) -> anyhow::Result<Self> {
+        let root = &cx.root;
+        let redactor = Redactor::from_env();
+        git(root, &["fetch", "--quiet", remote, commit])?;
+        let git_dir = polyship_core::release::git::common_dir(root, &redactor)
+            .context("failed to find the git directory")?;
+        let work = fresh_worktree(
+            root,
+            &git_dir.join("polyship").join("release-pr-base"),
+            commit,
+        )?;
+        Ok(Self {
+            cx: cx.at(work.clone()),
+            root: root.clone(),
+        })
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        let _ = git(
+            &self.root,
+            &[
+                "worktree",
+                "remove",
+                "--force",
+                &self.cx.root.to_string_lossy(),
+            ],
+        );
+    }
+}
+
+/// A detached worktree at `commit` in `work`, made anew.
+fn fresh_worktree(root: &Path, work: &Path, commit: &str) -> anyhow::Result<std::path::PathBuf> {
+    let _ = git(
+        root,
+        &["worktree", "remove", "--force", &work.to_string_lossy()],
+    );
+    let _ = std::fs::remove_dir_all(work);
+    git(root, &["worktree", "prune"])?;
+    git(
+        root,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            &work.to_string_lossy(),
+            commit,
+        ],
+    )?;
+    Ok(work.to_owned())
+}
+
+/// Every release pull request of the repository at `cx.root`, brought up to date; their JSON
+/// entries.
+fn pull_requests(
+    cx: &Context,
+    args: &Args,
+    base: &str,
+    remote: &str,
+    first: bool,
+) -> anyhow::Result<Vec<serde_json::Value>> {
     let discovered = super::discover(cx)?;
     let config = &discovered.config;
     let settings = &config.config.release_pr;
@@ -98,61 +232,22 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let remote = config.config.publish.remote_name();
-    let forge = forge(root, config)?;
-    let head = git(root, &["rev-parse", "HEAD"])?;
-    // Made from the base branch as the remote has it: HEAD must be there, before and after.
-    let at_remote = |after: bool| -> anyhow::Result<()> {
-        let listed = git(root, &["ls-remote", "--heads", &remote, &base])?;
-        let Some(theirs) = listed.split_whitespace().next().filter(|t| *t != head) else {
-            return Ok(());
-        };
-        let short = |sha: &str| sha[..sha.len().min(12)].to_owned();
-        let (message, help) = if after {
-            (
-                format!(
-                    "`{remote}/{base}` moved to {} while the release pull request was made from {}",
-                    short(theirs),
-                    short(&head)
-                ),
-                "pull and run again: the pull request is remade from the new base",
-            )
-        } else {
-            (
-                format!(
-                    "`{remote}/{base}` is at {}, and HEAD at {}",
-                    short(theirs),
-                    short(&head)
-                ),
-                "the release pull request is made from the base branch as the remote has it: pull (or push) and run again",
-            )
-        };
-        Err(CommandError::failed(message, help).into())
-    };
-    at_remote(false)?;
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+    let forge = forge(&cx.root, config)?;
+    if first
+        && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
         && std::env::var("GITHUB_TOKEN").is_ok_and(|t| t == forge.token)
     {
         cx.note("the token is the workflow's GITHUB_TOKEN: pushes and pull requests made with it trigger no other workflow, so the pull request's checks will not run; use a personal access token or a GitHub App token");
     }
     let target = Target {
         forge: &forge,
-        base: &base,
-        remote: &remote,
+        base,
+        remote,
         title: &title,
         labels: &labels,
         draft: args.draft || settings.draft,
     };
-    let mut pulls = Vec::new();
-    for unit in &units {
-        pulls.push(one(cx, &target, unit)?);
-    }
-    at_remote(true)?;
-    if args.json {
-        let doc = serde_json::json!({ "schema": 1, "pulls": pulls });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    }
-    Ok(ExitCode::SUCCESS)
+    units.iter().map(|unit| one(cx, &target, unit)).collect()
 }
 
 /// Where the pull requests go, and how they look.
@@ -270,24 +365,7 @@ fn release_branch(
     let redactor = Redactor::from_env();
     let git_dir = polyship_core::release::git::common_dir(root, &redactor)
         .context("failed to find the git directory")?;
-    let work = git_dir.join("polyship").join("release-pr");
-    let _ = git(
-        root,
-        &["worktree", "remove", "--force", &work.to_string_lossy()],
-    );
-    let _ = std::fs::remove_dir_all(&work);
-    git(root, &["worktree", "prune"])?;
-    git(
-        root,
-        &[
-            "worktree",
-            "add",
-            "--quiet",
-            "--detach",
-            &work.to_string_lossy(),
-            "HEAD",
-        ],
-    )?;
+    let work = fresh_worktree(root, &git_dir.join("polyship").join("release-pr"), "HEAD")?;
     let made = release_commit(cx, &work, &unit.filters);
     let result = made.and_then(|()| {
         let body = body(planned, &work);
@@ -333,9 +411,11 @@ fn close(
         ));
     }
     if !git(root, &["ls-remote", "--heads", target.remote, branch])?.is_empty() {
-        git(
+        polyship_core::release::git::push(
             root,
-            &["push", "--quiet", target.remote, "--delete", branch],
+            target.remote,
+            &format!(":refs/heads/{branch}"),
+            &Redactor::from_env(),
         )?;
         cx.status("Deleted", &format!("{}/{branch}", target.remote));
     }
@@ -413,15 +493,11 @@ fn push(cx: &Context, root: &Path, remote: &str, branch: &str, commit: &str) -> 
             return Ok(());
         }
     }
-    git(
+    polyship_core::release::git::push(
         root,
-        &[
-            "push",
-            "--quiet",
-            "--force",
-            remote,
-            &format!("{commit}:refs/heads/{branch}"),
-        ],
+        remote,
+        &format!("+{commit}:refs/heads/{branch}"),
+        &Redactor::from_env(),
     )?;
     cx.status("Pushed", &format!("{remote}/{branch}"));
     Ok(())

@@ -249,6 +249,11 @@ impl FakeForge {
         FakeForge { kind, port, state }
     }
 
+    /// The URL git pushes `repo` (`owner/name`) to on this forge; every push is refused (403).
+    pub fn git_url(&self, repo: &str) -> String {
+        format!("http://127.0.0.1:{}/{repo}.git", self.port)
+    }
+
     pub fn api_url(&self) -> String {
         match self.kind {
             Kind::GitHub => format!("http://127.0.0.1:{}/", self.port),
@@ -391,6 +396,23 @@ fn serve(
             None
         };
         return respond(&mut conn, status, &json!({ "message": "injected" }));
+    }
+    // The forge's git host refuses every push, as it does a token without write access.
+    if full.contains("/info/refs?service=git-receive-pack") {
+        let text = format!(
+            "Permission to {} denied to github-actions[bot].\n",
+            full.split("/info/refs")
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+        );
+        let head = format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            text.len()
+        );
+        conn.write_all(head.as_bytes())?;
+        conn.write_all(text.as_bytes())?;
+        return conn.flush();
     }
     let accepted = match kind {
         Kind::GitHub => auth == format!("Bearer {token}") || auth == format!("token {token}"),
