@@ -183,10 +183,38 @@ fn gitea_pull_requests_are_made_the_same_way_and_a_flaky_forge_is_retried() {
     let forge = FakeForge::start(Kind::Gitea, token);
     let (r, _origin) = repo(&forge, "gitea");
     let env = env("GITEA_TOKEN", token);
+    // Gitea adds labels by id, so a label the repository lacks stops it before anything is made.
+    forge.seed_label("release");
+    forge.seed_label("bot");
+    let out = r.run_env(
+        r.path(),
+        &["release-pr", "--label", "release", "--label", "shipit"],
+        &env,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("the repository `acme/tool` has no label `shipit`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(writes(&forge), 0);
     forge.fail_next(502, 1);
-    let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
+    let out = r.run_env(
+        r.path(),
+        &[
+            "release-pr",
+            "--json",
+            "--label",
+            "release",
+            "--label",
+            "bot",
+        ],
+        &env,
+    );
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert_eq!(out.json()["pulls"][0]["outcome"], "created");
+    assert_eq!(forge.pull_requests()[0].labels, ["release", "bot"]);
     let out = r.run_env(r.path(), &["release-pr", "--json"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert_eq!(out.json()["pulls"][0]["outcome"], "unchanged");

@@ -632,7 +632,7 @@ impl Forge {
         title: &str,
         body: &str,
         draft: bool,
-        labels: &[String],
+        labels: &PullLabels,
     ) -> Result<(PullOutcome, Pull), ForgeError> {
         if let Some(open) = self.open_pull(agent, head, base)? {
             return self.update_pull(agent, open, title, body);
@@ -659,15 +659,71 @@ impl Forge {
             title: title.to_owned(),
             body: body.to_owned(),
         };
-        if !labels.is_empty() {
+        if !labels.0.is_empty() {
             let url = self.url(&format!("issues/{}/labels", pull.number));
             let (status, value) =
-                self.send(agent, "POST", &url, Some(&json!({ "labels": labels })))?;
+                self.send(agent, "POST", &url, Some(&json!({ "labels": labels.0 })))?;
             if !(200..300).contains(&status) {
                 return Err(Self::fail(&url, status, &value));
             }
         }
         Ok((PullOutcome::Created, pull))
+    }
+
+    /// The labels a new pull request gets, as this forge takes them: GitHub takes names (and
+    /// makes the missing labels); Gitea the ids of labels that exist (names only since 1.20),
+    /// so they are looked up, and a name the repository lacks is an error before anything is
+    /// made.
+    pub fn pull_labels(
+        &self,
+        agent: &ureq::Agent,
+        names: &[String],
+    ) -> Result<PullLabels, ForgeError> {
+        Ok(PullLabels(match self.kind {
+            ForgeKind::Gitea if !names.is_empty() => self
+                .label_ids(agent, names)?
+                .into_iter()
+                .map(Value::from)
+                .collect(),
+            _ => names.iter().map(|n| Value::from(n.as_str())).collect(),
+        }))
+    }
+
+    /// The ids of the repository's labels named `names`; a name it does not have is an error.
+    fn label_ids(&self, agent: &ureq::Agent, names: &[String]) -> Result<Vec<u64>, ForgeError> {
+        let mut known: Vec<(String, u64)> = Vec::new();
+        for page in 1..=20 {
+            let url = self.url(&format!("labels?limit=50&page={page}"));
+            let (status, value) = self.send(agent, "GET", &url, None)?;
+            if status != 200 {
+                return Err(Self::fail(&url, status, &value));
+            }
+            let Some(list) = value.as_array() else {
+                return Err(ForgeError::NotAList { url });
+            };
+            known.extend(
+                list.iter()
+                    .filter_map(|l| Some((l["name"].as_str()?.to_owned(), l["id"].as_u64()?))),
+            );
+            if list.len() < 50 {
+                break;
+            }
+        }
+        let missing: Vec<&str> = names
+            .iter()
+            .filter(|n| !known.iter().any(|(k, _)| k == *n))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(ForgeError::UnknownLabels {
+                repository: self.repository.clone(),
+                labels: missing.join("`, `"),
+            });
+        }
+        Ok(names
+            .iter()
+            .filter_map(|n| known.iter().find(|(k, _)| k == n).map(|(_, id)| *id))
+            .collect())
     }
 
     fn update_pull(
@@ -722,6 +778,10 @@ impl Forge {
     }
 }
 
+/// The labels of a new pull request, as the forge takes them ([`Forge::pull_labels`]).
+#[derive(Debug, Clone, Default)]
+pub struct PullLabels(Vec<Value>);
+
 /// Why the forge did not make, find or update a release.
 #[derive(Debug, thiserror::Error)]
 pub enum ForgeError {
@@ -733,6 +793,10 @@ pub enum ForgeError {
         status: u16,
         message: String,
     },
+    #[error(
+        "the repository `{repository}` has no label `{labels}`: Gitea adds only labels that exist; create it in the repository's labels, or leave it out of `[release-pr] labels`"
+    )]
+    UnknownLabels { repository: String, labels: String },
     #[error("`{url}` did not answer a list")]
     NotAList { url: String },
     #[error(

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::Context as _;
-use polyship_core::release::forge::{Forge, PullOutcome};
+use polyship_core::release::forge::{Forge, PullLabels, PullOutcome};
 use polyship_core::release::redact::Redactor;
 
 use crate::context::Context;
@@ -239,6 +239,11 @@ fn pull_requests(
     {
         cx.note("the token is the workflow's GITHUB_TOKEN: pushes and pull requests made with it trigger no other workflow, so the pull request's checks will not run; use a personal access token or a GitHub App token");
     }
+    let labels = forge
+        .pull_labels(&polyship_core::release::registry::agent(), &labels)
+        .map_err(|e| {
+            anyhow::anyhow!(Redactor::from_env().redact(&polyship_core::diagnostic::chain(&e)))
+        })?;
     let target = Target {
         forge: &forge,
         base,
@@ -256,7 +261,7 @@ struct Target<'a> {
     base: &'a str,
     remote: &'a str,
     title: &'a str,
-    labels: &'a [String],
+    labels: &'a PullLabels,
     draft: bool,
 }
 

@@ -45,6 +45,8 @@ struct State {
     upload_host: Option<String>,
     /// Pull requests, by number.
     prs: Vec<Pull>,
+    /// The repository's labels (id, name), which Gitea's pull requests take by id.
+    labels: Vec<(u64, String)>,
 }
 
 /// A pull request of the fake forge.
@@ -163,23 +165,61 @@ fn pulls(
             let value = pull_json(p, repo, port);
             respond(conn, if kind == Kind::Gitea { 201 } else { 200 }, &value)
         }
+        ("GET", ["labels"]) => {
+            let list: Vec<Value> = s
+                .labels
+                .iter()
+                .filter(|_| param("page").is_none_or(|p| p == "1"))
+                .map(|(id, name)| json!({ "id": id, "name": name, "color": "00aabb" }))
+                .collect();
+            respond(conn, 200, &Value::Array(list))
+        }
         ("POST", ["issues", n, what]) => {
             let n: u64 = n.parse().unwrap_or(0);
-            let Some(p) = s.prs.iter_mut().find(|p| p.number == n) else {
+            if !s.prs.iter().any(|p| p.number == n) {
                 return Some(respond(conn, 404, &json!({ "message": "Not Found" })));
-            };
+            }
             match *what {
                 "comments" => {
+                    let Some(p) = s.prs.iter_mut().find(|p| p.number == n) else {
+                        return Some(respond(conn, 404, &json!({ "message": "Not Found" })));
+                    };
                     p.comments
                         .push(input["body"].as_str().unwrap_or_default().to_owned());
                     respond(conn, 201, &json!({ "id": n }))
                 }
                 "labels" => {
+                    // GitHub takes names (and makes missing labels); Gitea before 1.20 takes only
+                    // the ids of labels that exist.
+                    let mut added = Vec::new();
                     for l in input["labels"].as_array().into_iter().flatten() {
-                        if let Some(l) = l.as_str() {
-                            p.labels.push(l.to_owned());
+                        match (kind, l) {
+                            (Kind::GitHub, Value::String(name)) => added.push(name.clone()),
+                            (Kind::Gitea, Value::Number(id)) => {
+                                match s.labels.iter().find(|(i, _)| Some(*i) == id.as_u64()) {
+                                    Some((_, name)) => added.push(name.clone()),
+                                    None => {
+                                        return Some(respond(
+                                            conn,
+                                            404,
+                                            &json!({ "message": "label not found" }),
+                                        ));
+                                    }
+                                }
+                            }
+                            _ => {
+                                return Some(respond(
+                                    conn,
+                                    422,
+                                    &json!({ "message": "invalid label" }),
+                                ));
+                            }
                         }
                     }
+                    let Some(p) = s.prs.iter_mut().find(|p| p.number == n) else {
+                        return Some(respond(conn, 404, &json!({ "message": "Not Found" })));
+                    };
+                    p.labels.extend(added);
                     respond(conn, 200, &json!([]))
                 }
                 _ => respond(conn, 404, &json!({ "message": "Not Found" })),
@@ -465,7 +505,7 @@ fn serve(
         };
     }
     if let ["repos", owner, repo, rest @ ..] = segments.as_slice()
-        && matches!(rest.first(), Some(&"pulls" | &"issues"))
+        && matches!(rest.first(), Some(&"pulls" | &"issues" | &"labels"))
     {
         let repo = format!("{owner}/{repo}");
         if let Some(answer) = pulls(
@@ -722,6 +762,15 @@ fn assets(
 
 impl FakeForge {
     /// Every pull request, open or closed.
+    /// A label of the repository; its id.
+    pub fn seed_label(&self, name: &str) -> u64 {
+        let mut s = self.state.lock().expect("forge");
+        let id = s.next_id + 100;
+        s.next_id += 1;
+        s.labels.push((id, name.to_owned()));
+        id
+    }
+
     pub fn pull_requests(&self) -> Vec<Pull> {
         self.state.lock().expect("forge").prs.clone()
     }
