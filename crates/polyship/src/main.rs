@@ -20,7 +20,12 @@ use context::{ColorChoice, Context, GlobalArgs};
 
 /// Release manager for repositories of Cargo, npm and Python packages.
 #[derive(Debug, Parser)]
-#[command(name = "polyship", version, about, propagate_version = true)]
+#[command(
+    name = "polyship",
+    version = env!("POLYSHIP_VERSION"),
+    about,
+    propagate_version = true
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -56,27 +61,40 @@ enum Command {
     /// Write the CI workflow that runs a pipeline's targets on their own runners, then finishes
     /// the pipeline once
     Ci(commands::ci::Args),
+    /// Print the shell completion script for bash, zsh, fish, PowerShell or elvish
+    Completions(commands::completions::Args),
+    /// Print polyship's man page (roff), or write one page per command into a directory
+    Man(commands::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = cli.global.color.unwrap_or(ColorChoice::Auto);
-    let result = Context::new(&cli.global).and_then(|cx| {
-        commands::recover(&cx)?;
-        match cli.command {
-            Command::List(args) => commands::list::run(&cx, &args),
-            Command::Init(args) => commands::init::run(&cx, &args),
-            Command::Add(args) => commands::add::run(&cx, &args),
-            Command::Status(args) => commands::status::run(&cx, &args),
-            Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
-            Command::Plan(args) => commands::plan::run(&cx, &args),
-            Command::Version(args) => commands::version::run(&cx, &args),
-            Command::Publish(args) => commands::publish::run(&cx, &args),
-            Command::ReleasePr(args) => commands::release_pr::run(&cx, &args),
-            Command::Run(args) => commands::run::run(&cx, &args),
-            Command::Artifacts(args) => commands::artifacts::run(&cx, &args),
-            Command::Ci(args) => commands::ci::run(&cx, &args),
-        }
+    // Made from the command line alone: no repository is read.
+    let standalone = match &cli.command {
+        Command::Completions(args) => Some(commands::completions::run(args)),
+        Command::Man(args) => Some(commands::completions::man(args)),
+        _ => None,
+    };
+    let result = standalone.unwrap_or_else(|| {
+        Context::new(&cli.global).and_then(|cx| {
+            commands::recover(&cx)?;
+            match cli.command {
+                Command::List(args) => commands::list::run(&cx, &args),
+                Command::Init(args) => commands::init::run(&cx, &args),
+                Command::Add(args) => commands::add::run(&cx, &args),
+                Command::Status(args) => commands::status::run(&cx, &args),
+                Command::LintCommits(args) => commands::lint_commits::run(&cx, &args),
+                Command::Plan(args) => commands::plan::run(&cx, &args),
+                Command::Version(args) => commands::version::run(&cx, &args),
+                Command::Publish(args) => commands::publish::run(&cx, &args),
+                Command::ReleasePr(args) => commands::release_pr::run(&cx, &args),
+                Command::Run(args) => commands::run::run(&cx, &args),
+                Command::Artifacts(args) => commands::artifacts::run(&cx, &args),
+                Command::Ci(args) => commands::ci::run(&cx, &args),
+                Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+            }
+        })
     });
     match result {
         Ok(code) => code,

@@ -1998,3 +1998,63 @@ fn a_binary_ships_through_npm_in_platform_packages_made_from_the_build() {
         "{manifest}"
     );
 }
+
+#[test]
+fn a_tool_that_does_not_start_is_reported_with_its_own_words_and_json_has_the_problems() {
+    let name = format!("pinned-{}", uid());
+    let r = Repo::new()
+        .file(
+            "Cargo.toml",
+            &format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"x\"\npublish = [\"local\"]\n"
+            ),
+        )
+        .file("src/lib.rs", "")
+        .file(
+            "polyship.toml",
+            &format!(
+                "[publish.cargo]\nindex = \"{}\"\n",
+                var("POLYSHIP_TEST_CARGO_SPARSE")
+            ),
+        )
+        // A toolchain rustup does not have: `cargo` itself cannot start in this repository.
+        .file("rust-toolchain.toml", "[toolchain]\nchannel = \"1.61.0\"\n")
+        .commit("feat: pinned");
+    let mut env = release_env();
+    env.push(("RUSTUP_AUTO_INSTALL".into(), "0".into()));
+    let out = r.run_env(
+        r.path(),
+        &["publish", "--dry-run", "--no-push", "--json"],
+        &env,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["targets"], serde_json::json!([]));
+    let problem = doc["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("`cargo` does not run")
+        })
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    let message = problem["message"].as_str().unwrap();
+    assert!(
+        message.contains("toolchain '1.61.0") && message.contains("is not installed"),
+        "{message}"
+    );
+    assert!(
+        problem["help"]
+            .as_str()
+            .unwrap()
+            .contains("rust-toolchain.toml"),
+        "{problem}"
+    );
+    assert!(!message.contains("Stack backtrace"), "{message}");
+    // The same problems on stderr for people.
+    assert!(out.stderr.contains("toolchain '1.61.0"), "{}", out.stderr);
+}

@@ -218,14 +218,44 @@ pub(crate) fn npmrc_auth(files: &[PathBuf], registry: &str) -> Option<Result<(),
     None
 }
 
-/// Whether a program runs (`program args` exits 0).
-pub(crate) fn tool_runs(program: &str, args: &[&str]) -> bool {
-    std::process::Command::new(program)
+/// Whether a program runs in `dir` (`program args` exits 0), as the release will run it there
+/// (so a `rust-toolchain.toml` or `.nvmrc` shim applies); else why not: "not found", or the
+/// first lines of what it printed.
+pub(crate) fn tool_runs(program: &str, args: &[&str], dir: &std::path::Path) -> Result<(), String> {
+    let out = std::process::Command::new(program)
         .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("not found".to_owned()),
+        Err(e) => Err(e.to_string()),
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => {
+            let text = super::redact::Redactor::from_env().redact_bytes(if out.stderr.is_empty() {
+                &out.stdout
+            } else {
+                &out.stderr
+            });
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.to_ascii_lowercase().starts_with("stack backtrace"))
+                .filter(|l| !l.is_empty())
+                .take(3)
+                .collect();
+            Err(if lines.is_empty() {
+                format!("it exits with {}", out.status)
+            } else {
+                lines.join(" / ")
+            })
+        }
+    }
+}
+
+/// The problem of a tool that does not run: what it said, and how to install it.
+pub(crate) fn tool_problem(what: &str, why: &str, help: impl Into<String>) -> Problem {
+    problem(format!("`{what}` does not run: {why}"), help)
 }
 
 pub(super) fn resolve_forge(

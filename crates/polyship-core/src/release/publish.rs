@@ -130,7 +130,7 @@ pub struct Target {
 }
 
 /// A problem found before anything was done.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub message: String,
     pub help: Option<String>,

@@ -26,6 +26,26 @@ pub struct Args {
     /// Write a changeset that releases nothing (it satisfies `status --require-changeset`)
     #[arg(long, conflicts_with_all = ["packages", "bump"])]
     empty: bool,
+    /// Print the changeset written as a JSON document (`"schema": 1`) on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+/// The changeset `add` wrote, for `--json`.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    schema: u32,
+    /// Relative to the root.
+    path: &'a str,
+    releases: Vec<ReportRelease<'a>>,
+    summary: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct ReportRelease<'a> {
+    ecosystem: polyship_core::workspace::Ecosystem,
+    name: &'a str,
+    bump: Bump,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -102,7 +122,25 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     let shown = format!("{}/{name}.md", changeset::DIR);
-    writeln!(std::io::stdout(), "{shown}").context("failed to write to stdout")?;
+    if args.json {
+        let doc = Report {
+            schema: 1,
+            path: &shown,
+            releases: releases
+                .iter()
+                .map(|&(p, bump)| ReportRelease {
+                    ecosystem: ws.packages[p].ecosystem,
+                    name: &ws.packages[p].name,
+                    bump,
+                })
+                .collect(),
+            summary: &summary,
+        };
+        let text = serde_json::to_string_pretty(&doc).context("failed to serialise the report")?;
+        writeln!(std::io::stdout(), "{text}").context("failed to write to stdout")?;
+    } else {
+        writeln!(std::io::stdout(), "{shown}").context("failed to write to stdout")?;
+    }
     cx.status("Created", &shown);
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,39 @@ pub struct Args {
     /// ecosystem found (to polyship.toml, writing the file first when there is none)
     #[arg(long)]
     pipeline: bool,
+    /// Print what was written as a JSON document (`"schema": 1`) on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `init` wrote, for `--json`.
+#[derive(serde::Serialize)]
+struct Report {
+    schema: u32,
+    /// `created` (polyship.toml), `pipeline-added`, or `hook-installed`.
+    action: &'static str,
+    path: String,
+    /// The packages discovery found; `null` for `--hooks`.
+    packages: Option<usize>,
+}
+
+fn report(
+    args: &Args,
+    action: &'static str,
+    path: &std::path::Path,
+    packages: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    if args.json {
+        let doc = Report {
+            schema: 1,
+            action,
+            path: path.to_string_lossy().into_owned(),
+            packages,
+        };
+        let text = serde_json::to_string_pretty(&doc).context("failed to serialise the report")?;
+        println!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The first line of the hook polyship writes, so it can tell its own hook from a user's.
@@ -28,11 +61,11 @@ const HOOK_MARKER: &str = "# polyship commit-msg hook";
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     if args.hooks {
-        return install_hook(cx);
+        return install_hook(cx, args);
     }
     let path = cx.root.join(FILE_NAME);
     if args.pipeline && path.exists() {
-        return add_pipeline(cx, &path);
+        return add_pipeline(cx, args, &path);
     }
     let exists = || {
         CommandError::failed(
@@ -79,12 +112,17 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             discovery.workspace.packages.len()
         ),
     );
-    Ok(ExitCode::SUCCESS)
+    report(
+        args,
+        "created",
+        &path,
+        Some(discovery.workspace.packages.len()),
+    )
 }
 
 /// `--pipeline` with a `polyship.toml` already there: the starter pipeline is appended, unless
 /// the file has a pipeline of that name.
-fn add_pipeline(cx: &Context, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn add_pipeline(cx: &Context, args: &Args, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let loaded = polyship_core::config::load(&cx.root)?;
     if loaded.config.pipelines.contains_key("release") {
         return Err(CommandError::failed(
@@ -105,7 +143,12 @@ fn add_pipeline(cx: &Context, path: &std::path::Path) -> anyhow::Result<ExitCode
         "Added",
         &format!("[pipeline.release] to {FILE_NAME}: `polyship run release --dry-run` shows it"),
     );
-    Ok(ExitCode::SUCCESS)
+    report(
+        args,
+        "pipeline-added",
+        path,
+        Some(discovery.workspace.packages.len()),
+    )
 }
 
 /// The starter pipeline: a clean tree and each ecosystem's gates, then version, publish and
@@ -153,7 +196,7 @@ pub fn pipeline(ws: &Workspace) -> String {
 }
 
 /// Writes `commit-msg` into the repository's hooks directory (honouring `core.hooksPath`).
-fn install_hook(cx: &Context) -> anyhow::Result<ExitCode> {
+fn install_hook(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     let redactor = polyship_core::release::redact::Redactor::from_env();
     let Ok(dir) = polyship_core::release::git::git_path(&cx.root, "hooks", &redactor) else {
         return Err(CommandError {
@@ -189,7 +232,7 @@ fn install_hook(cx: &Context) -> anyhow::Result<ExitCode> {
         "Installed",
         &format!("commit-msg hook at {}", path.display()),
     );
-    Ok(ExitCode::SUCCESS)
+    report(args, "hook-installed", &path, None)
 }
 
 #[cfg(unix)]

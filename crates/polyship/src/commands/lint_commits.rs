@@ -18,13 +18,27 @@ pub struct Args {
     /// Check the message in <FILE> instead, as a `commit-msg` hook does
     #[arg(long, value_name = "FILE")]
     edit: Option<PathBuf>,
+    /// Print the result as a JSON document (`"schema": 1`) on stdout: the range, how many
+    /// commits were checked, and every problem
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `lint-commits` found, for `--json`.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    schema: u32,
+    /// The range checked; `null` for `--edit`.
+    range: Option<&'a str>,
+    checked: usize,
+    problems: &'a [lint::Problem],
 }
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.edit {
         let message = fs_err::read_to_string(file)?;
         let problems: Vec<lint::Problem> = lint::lint_message(&message).into_iter().collect();
-        return Ok(report(cx, 1, &problems));
+        return report(cx, args.json, None, 1, &problems);
     }
     let range = if let Some(r) = &args.range {
         r.clone()
@@ -48,10 +62,27 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     };
     let (checked, problems) = lint::lint_range(&cx.root, &range)?;
     cx.debug(&format!("checked {checked} commits in {range}"));
-    Ok(report(cx, checked, &problems))
+    report(cx, args.json, Some(&range), checked, &problems)
 }
 
-fn report(cx: &Context, checked: usize, problems: &[lint::Problem]) -> ExitCode {
+/// Reports the problems on stderr, and with `json` on stdout too; exit 1 when there is one.
+fn report(
+    cx: &Context,
+    json: bool,
+    range: Option<&str>,
+    checked: usize,
+    problems: &[lint::Problem],
+) -> anyhow::Result<ExitCode> {
+    if json {
+        let doc = Report {
+            schema: 1,
+            range,
+            checked,
+            problems,
+        };
+        let text = serde_json::to_string_pretty(&doc).context("failed to serialise the report")?;
+        writeln!(std::io::stdout(), "{text}").context("failed to write to stdout")?;
+    }
     let mut err = std::io::stderr().lock();
     for p in problems {
         let at = if p.commit.is_empty() {
@@ -81,14 +112,16 @@ fn report(cx: &Context, checked: usize, problems: &[lint::Problem]) -> ExitCode 
                 if checked == 1 { "" } else { "s" }
             ),
         );
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     } else {
         let _ = writeln!(
             err,
             "{} of {checked} commits do not follow Conventional Commits",
             problems.len()
         );
-        let _ = std::io::stdout().flush().context("failed to flush stdout");
-        ExitCode::FAILURE
+        std::io::stdout()
+            .flush()
+            .context("failed to flush stdout")?;
+        Ok(ExitCode::FAILURE)
     }
 }

@@ -3,6 +3,7 @@
 pub mod add;
 pub mod artifacts;
 pub mod ci;
+pub mod completions;
 pub mod init;
 pub mod lint_commits;
 pub mod list;
@@ -137,5 +138,14 @@ pub fn recover(cx: &Context) -> anyhow::Result<()> {
             }
             .into())
         }
+    }
+}
+
+/// `--jobs N`: a count of at least one.
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 jobs run nothing: give at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("a number of jobs is a whole number, at least 1".to_owned()),
     }
 }

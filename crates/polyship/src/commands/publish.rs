@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "FILTER")]
     filter: Vec<String>,
     /// How many packages publish at once [default: `[publish] jobs`, else 4]
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_jobs)]
     jobs: Option<usize>,
     /// Stop after this step; the next `polyship publish` goes on from there
     #[arg(long, value_enum, value_name = "STEP", conflicts_with = "dry_run")]
@@ -128,6 +128,9 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(PublishError::Preflight(problems)) => {
             progress.clear();
+            if args.json {
+                print_preflight(args, &problems)?;
+            }
             render::problems(cx.color, "", &problems, "nothing was published");
             return Ok(ExitCode::FAILURE);
         }
@@ -168,6 +171,26 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--json` when preflight stopped the release: the run's document, with what stopped it and
+/// no targets.
+fn print_preflight(args: &Args, problems: &[publish::Problem]) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        schema: u32,
+        dry_run: bool,
+        problems: &'a [publish::Problem],
+        targets: [(); 0],
+    }
+    let doc = Doc {
+        schema: 1,
+        dry_run: args.dry_run,
+        problems,
+        targets: [],
+    };
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
 }
 
 /// `--check-artifacts`' checks.
@@ -396,12 +419,18 @@ fn status(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         usage: false,
     })?
     else {
-        println!("No release recorded in this repository.");
+        if args.json {
+            let doc = serde_json::json!({ "schema": 1, "release": null });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        } else {
+            println!("No release recorded in this repository.");
+        }
         return Ok(ExitCode::SUCCESS);
     };
     let mut text = String::new();
     if args.json {
-        text = serde_json::to_string_pretty(&journal)?;
+        let doc = serde_json::json!({ "schema": 1, "release": journal });
+        text = serde_json::to_string_pretty(&doc)?;
         text.push('\n');
     } else {
         let _ = writeln!(

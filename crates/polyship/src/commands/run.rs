@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "dry_run")]
     status: bool,
     /// How many steps run at once [default: the number of cores]
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_jobs)]
     jobs: Option<usize>,
     /// After a failure, go on with every step whose needs succeeded
     #[arg(long)]
@@ -433,14 +433,6 @@ fn options(
         {
             force[i] |= marked;
         }
-    }
-    if args.jobs == Some(0) {
-        return Err(CommandError {
-            message: "`--jobs 0` runs nothing".into(),
-            help: Some("give at least 1".into()),
-            usage: true,
-        }
-        .into());
     }
     Ok(Options {
         root: cx.root.clone(),

@@ -36,6 +36,77 @@ pub struct Args {
     /// Apply this saved plan (`polyship plan --json > plan.json`) instead of planning again
     #[arg(long = "plan", value_name = "FILE", conflicts_with_all = ["graduate", "pre", "filter", "release_version"])]
     plan_file: Option<std::path::PathBuf>,
+    /// Print what was done as a JSON document (`"schema": 1`) on stdout: the releases, the files
+    /// written (or, with `--dry-run`, that would be), and the commit
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `version` did, for `--json`.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    schema: u32,
+    dry_run: bool,
+    /// `committed`, `staged`, `snapshot`, or `nothing` (nothing to release, or a dry run).
+    outcome: &'static str,
+    /// The release commit, when one was made.
+    commit: Option<String>,
+    releases: Vec<ReportRelease<'a>>,
+    /// The files written, relative to the root.
+    files: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ReportRelease<'a> {
+    ecosystem: polyship_core::workspace::Ecosystem,
+    name: &'a str,
+    from: &'a str,
+    to: &'a str,
+}
+
+fn report(
+    cx: &Context,
+    prepared: &Prepared,
+    dry_run: bool,
+    outcome: &'static str,
+) -> anyhow::Result<()> {
+    let commit = (outcome == "committed")
+        .then(|| git::head(&cx.root, &Redactor::from_env()).ok())
+        .flatten();
+    let doc = Report {
+        schema: 1,
+        dry_run,
+        outcome,
+        commit,
+        releases: prepared
+            .plan
+            .releases
+            .iter()
+            .map(|r| ReportRelease {
+                ecosystem: r.ecosystem,
+                name: &r.name,
+                from: &r.from,
+                to: &r.to,
+            })
+            .collect(),
+        files: prepared
+            .edits
+            .iter()
+            .map(|e| {
+                e.path
+                    .strip_prefix(&cx.root)
+                    .unwrap_or(&e.path)
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&doc).context("failed to serialise the report")?;
+    text.push('\n');
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("failed to write to stdout")
 }
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
@@ -48,6 +119,11 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     let prepared = prepare(cx, args)?;
+    if args.dry_run && args.json {
+        report(cx, &prepared, true, "nothing")?;
+        cx.note("dry run: nothing was written");
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.dry_run {
         let mut out = table(&prepared.plan);
         if !out.is_empty() {
@@ -64,10 +140,22 @@ pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if prepared.edits.is_empty() {
+        if args.json {
+            report(cx, &prepared, false, "nothing")?;
+        }
         cx.note("nothing to release");
         return Ok(ExitCode::SUCCESS);
     }
-    write(cx, args, &prepared)
+    let ended = write(cx, args, &prepared)?;
+    if args.json {
+        let outcome = match ended {
+            Ending::Snapshot => "snapshot",
+            Ending::Staged => "staged",
+            Ending::Committed => "committed",
+        };
+        report(cx, &prepared, false, outcome)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What a `version` run writes: the plan, every file's new content, the commit message.
@@ -123,7 +211,7 @@ fn prepare(cx: &Context, args: &Args) -> anyhow::Result<Prepared> {
 }
 
 /// Writes every edit all or nothing, then stages and commits them (a snapshot neither).
-fn write(cx: &Context, args: &Args, prepared: &Prepared) -> anyhow::Result<ExitCode> {
+fn write(cx: &Context, args: &Args, prepared: &Prepared) -> anyhow::Result<Ending> {
     let Prepared {
         plan,
         edits,
@@ -171,7 +259,7 @@ fn write(cx: &Context, args: &Args, prepared: &Prepared) -> anyhow::Result<ExitC
         Ending::Staged => cx.note("changes are staged; commit them when ready"),
         Ending::Committed => cx.status("Committed", message.lines().next().unwrap_or_default()),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ended)
 }
 
 /// `lerna.json`'s `allowBranch`: `lerna version` refuses other branches, and so does polyship.

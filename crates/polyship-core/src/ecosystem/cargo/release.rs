@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::release::preflight::{
-    Needs, cargo_credentials_file_has, cargo_token_var, env_nonempty, tool_runs,
+    Needs, cargo_credentials_file_has, cargo_token_var, env_nonempty, tool_problem, tool_runs,
 };
 use crate::release::publish::{Problem, problem, slash};
 use crate::release::registry::{
@@ -101,8 +101,13 @@ impl Publish for super::Cargo {
         problems: &mut Vec<Problem>,
         _generated: &mut Vec<String>,
     ) {
-        if !tool_runs("cargo", &["--version"]) {
-            problems.push(problem("`cargo` does not run", "install Rust with rustup"));
+        if let Err(why) = tool_runs("cargo", &["--version"], needs.root) {
+            let help = if why.contains("toolchain") {
+                "install the toolchain the repository pins (`rust-toolchain.toml`): `rustup toolchain install` in the repository"
+            } else {
+                "install Rust with rustup"
+            };
+            problems.push(tool_problem("cargo", &why, help));
         }
         let registry = needs.settings.cargo.registry.as_deref();
         let var = cargo_token_var(registry);

@@ -11,7 +11,8 @@ use std::process::Command;
 
 use crate::artifacts::npm::PlatformPackage;
 use crate::release::preflight::{
-    Needs, env_nonempty, holds_literal_secret, npmrc_auth, npmrc_files, npmrc_key, tool_runs,
+    Needs, env_nonempty, holds_literal_secret, npmrc_auth, npmrc_files, npmrc_key, tool_problem,
+    tool_runs,
 };
 use crate::release::publish::{Problem, problem, slash};
 use crate::release::registry::{
@@ -107,8 +108,8 @@ impl Publish for super::Npm {
         problems: &mut Vec<Problem>,
         generated: &mut Vec<String>,
     ) {
-        if !tool_runs("npm", &["--version"]) {
-            problems.push(problem("`npm` does not run", "install Node.js with npm"));
+        if let Err(why) = tool_runs("npm", &["--version"], needs.root) {
+            problems.push(tool_problem("npm", &why, "install Node.js with npm"));
         }
         if needs.settings.npm.client == NpmClient::Pnpm && !needs.root.join("node_modules").is_dir()
         {
@@ -117,18 +118,14 @@ impl Publish for super::Npm {
                 "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
             ));
         }
+        let client = needs.settings.npm.client.program();
         if needs.settings.npm.client != NpmClient::Npm
-            && !tool_runs(needs.settings.npm.client.program(), &["--version"])
+            && let Err(why) = tool_runs(client, &["--version"], needs.root)
         {
-            problems.push(problem(
-                format!(
-                    "`{}` does not run, and this workspace packs with it",
-                    needs.settings.npm.client.program()
-                ),
-                format!(
-                    "install {}: it rewrites `workspace:` requirements when packing",
-                    needs.settings.npm.client.program()
-                ),
+            problems.push(tool_problem(
+                client,
+                &format!("{why} (this workspace packs with it)"),
+                format!("install {client}: it rewrites `workspace:` requirements when packing"),
             ));
         }
         let env_token = ["NPM_TOKEN", "NODE_AUTH_TOKEN"]

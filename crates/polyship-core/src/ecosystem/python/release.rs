@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::normalize_name as pep503;
-use crate::release::preflight::{Needs, env_nonempty, home, tool_runs};
+use crate::release::preflight::{Needs, env_nonempty, home, tool_problem, tool_runs};
 use crate::release::publish::{Problem, problem, slash};
 use crate::release::registry::{
     Presence, Registries, Registry, RegistryError, python_presence, read_presence,
@@ -104,23 +104,27 @@ impl Publish for super::Python {
             .uploads
             .iter()
             .any(|p| p.ecosystem == Ecosystem::Python && is_maturin(&needs.root.join(&p.path)));
-        if maturin && !tool_runs(py, &["-m", "maturin", "--version"]) {
-            problems.push(problem(
-                format!("`{py} -m maturin` does not run, and a maturin project is released"),
+        let root = needs.root;
+        if maturin && let Err(why) = tool_runs(py, &["-m", "maturin", "--version"], root) {
+            problems.push(tool_problem(
+                &format!("{py} -m maturin"),
+                &format!("{why} (a maturin project is released)"),
                 format!("install it with `{py} -m pip install maturin`"),
             ));
         }
-        if !tool_runs(py, &["-m", "build", "--version"]) {
-            problems.push(problem(
-                format!("`{py} -m build` does not run"),
+        if let Err(why) = tool_runs(py, &["-m", "build", "--version"], root) {
+            problems.push(tool_problem(
+                &format!("{py} -m build"),
+                &why,
                 format!(
                     "install it with `{py} -m pip install build`, or set `[publish.python] command`"
                 ),
             ));
         }
-        if !tool_runs(py, &["-m", "twine", "--version"]) {
-            problems.push(problem(
-                format!("`{py} -m twine` does not run"),
+        if let Err(why) = tool_runs(py, &["-m", "twine", "--version"], root) {
+            problems.push(tool_problem(
+                &format!("{py} -m twine"),
+                &why,
                 format!("install it with `{py} -m pip install twine`"),
             ));
         }
