@@ -1422,6 +1422,24 @@ fn a_pnpm_workspace_packs_with_pnpm_so_workspace_requirements_become_versions() 
         std::env::var("PATH").unwrap_or_default()
     );
     let env = with(&f.env, "PATH", &path);
+    // A preview needs no installed workspace: it says what it could not check.
+    let out = f.run_with(&["publish", "--dry-run", "--json"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    let notes = doc["notes"].to_string();
+    assert!(
+        notes.contains("not checked: pnpm packs only an installed workspace")
+            && notes.contains("run `pnpm install`"),
+        "{doc:#}"
+    );
+    assert!(
+        doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == app.as_str() && t["state"] == "pending"),
+        "{doc:#}"
+    );
     // pnpm packs only an installed workspace; preflight says so.
     let out = f.run_with(&["publish"], &env);
     assert_eq!(out.code, 1, "{}", out.snapshot());

@@ -119,6 +119,7 @@ pub fn preflight(pipeline: &Pipeline, options: &Options, pull: bool) -> Vec<Prob
                     "set `{name}` in the environment; pipeline `{}` declares it in `secrets`",
                     pipeline.name
                 )),
+                machine: false,
             });
         }
     }
@@ -133,6 +134,7 @@ pub fn preflight(pipeline: &Pipeline, options: &Options, pull: bool) -> Vec<Prob
                     problems.push(Problem {
                         message,
                         help: Some(format!("step `{}` runs in a container", step.name)),
+                        machine: true,
                     });
                 }
             }
@@ -154,6 +156,7 @@ pub fn preflight(pipeline: &Pipeline, options: &Options, pull: bool) -> Vec<Prob
                 help: Some(
                     "build or load the image locally, or make its registry reachable".into(),
                 ),
+                machine: true,
             });
         }
     }
@@ -186,6 +189,7 @@ fn build_targets(pipeline: &Pipeline, options: &Options, problems: &mut Vec<Prob
             problems.push(Problem {
                 message: format!("step `{}`: {message}", step.name),
                 help,
+                machine: true,
             });
         }
     }

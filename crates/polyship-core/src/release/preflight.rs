@@ -255,7 +255,10 @@ pub(crate) fn tool_runs(program: &str, args: &[&str], dir: &std::path::Path) -> 
 
 /// The problem of a tool that does not run: what it said, and how to install it.
 pub(crate) fn tool_problem(what: &str, why: &str, help: impl Into<String>) -> Problem {
-    problem(format!("`{what}` does not run: {why}"), help)
+    Problem {
+        machine: true,
+        ..problem(format!("`{what}` does not run: {why}"), help)
+    }
 }
 
 pub(super) fn resolve_forge(

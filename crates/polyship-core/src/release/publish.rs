@@ -134,6 +134,10 @@ pub struct Target {
 pub struct Problem {
     pub message: String,
     pub help: Option<String>,
+    /// A tool or an install this machine lacks (not the release's own fault): a dry run says
+    /// what it could not check and goes on previewing.
+    #[serde(skip)]
+    pub machine: bool,
 }
 
 pub(crate) fn problem(message: impl Into<String>, help: impl Into<String>) -> Problem {
@@ -141,6 +145,7 @@ pub(crate) fn problem(message: impl Into<String>, help: impl Into<String>) -> Pr
     Problem {
         message: message.into(),
         help: (!help.is_empty()).then_some(help),
+        machine: false,
     }
 }
 
@@ -1083,6 +1088,20 @@ pub fn preflight<'a>(
         cx.read_forge_releases(&agent, &mut targets);
     }
     let (setup, npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
+    if options.dry_run {
+        // A preview needs no tools: what this machine lacks is said, not refused.
+        problems.retain(|p| {
+            if p.machine {
+                let help = p
+                    .help
+                    .as_ref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                notes.push(format!("not checked: {}{help}", p.message));
+            }
+            !p.machine
+        });
+    }
     let mut lock = None;
     let old = journal::load(&cx.git_dir)?;
     if !options.dry_run && problems.is_empty() {

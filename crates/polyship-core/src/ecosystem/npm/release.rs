@@ -113,10 +113,13 @@ impl Publish for super::Npm {
         }
         if needs.settings.npm.client == NpmClient::Pnpm && !needs.root.join("node_modules").is_dir()
         {
-            problems.push(problem(
-                "pnpm packs only an installed workspace, and this one has no `node_modules`",
-                "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
-            ));
+            problems.push(Problem {
+                machine: true,
+                ..problem(
+                    "pnpm packs only an installed workspace, and this one has no `node_modules`",
+                    "run `pnpm install` (or `pnpm install --frozen-lockfile` in CI) first",
+                )
+            });
         }
         let client = needs.settings.npm.client.program();
         if needs.settings.npm.client != NpmClient::Npm
