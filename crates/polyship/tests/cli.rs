@@ -310,3 +310,119 @@ fn zero_jobs_is_refused() {
         );
     }
 }
+
+/// The repository polyship is built from.
+fn own_repository() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+#[test]
+fn polyships_own_configuration_reads_and_its_workflow_is_up_to_date() {
+    let root = own_repository();
+    let root_arg = root.to_string_lossy().into_owned();
+    let out = polyship(&["-C", &root_arg, "list", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut packages: Vec<String> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}",
+                p["ecosystem"].as_str().unwrap(),
+                p["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    packages.sort();
+    assert_eq!(
+        packages,
+        [
+            "cargo:polyship",
+            "cargo:polyship-core",
+            "npm:polyship",
+            "python:polyship"
+        ]
+    );
+    // The committed workflow is what the pipeline makes.
+    let out = polyship(&["-C", &root_arg, "ci", "github", "--check"]);
+    assert!(
+        out.status.success(),
+        "run `polyship ci github` after changing the pipeline: {}",
+        text(&out.stderr)
+    );
+    let out = polyship(&["-C", &root_arg, "run", "release", "--dry-run", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    let steps: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for step in [
+        "fmt",
+        "clippy",
+        "test",
+        "version",
+        "build (x86_64-unknown-linux-gnu)",
+        "build (aarch64-apple-darwin)",
+        "build (x86_64-pc-windows-msvc)",
+        "wheel (x86_64-unknown-linux-gnu)",
+        "archive",
+        "image",
+        "publish",
+        "assets",
+        "verify",
+        "announce",
+    ] {
+        assert!(steps.contains(&step), "{step}: {steps:?}");
+    }
+}
+
+#[test]
+fn the_npm_launcher_names_the_platform_it_has_no_binary_for() {
+    let launcher = own_repository().join("npm/polyship/bin/polyship.js");
+    // Copied where no platform package is installed.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("polyship.js");
+    std::fs::copy(&launcher, &copy).unwrap();
+    let Ok(out) = Command::new("node").arg(&copy).arg("--version").output() else {
+        panic!("node is on every machine the suite runs on");
+    };
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert!(
+        stderr.contains(&format!(
+            "no prebuilt polyship for {}-{arch}",
+            std::env::consts::OS
+        )) && stderr.contains("cargo install polyship"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("    at "), "a stack trace: {stderr}");
+    // POLYSHIP_BINARY runs a binary of one's own through it, with its exit code.
+    let out = Command::new("node")
+        .arg(&copy)
+        .arg("--version")
+        .env("POLYSHIP_BINARY", env!("CARGO_BIN_EXE_polyship"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("polyship "));
+    let out = Command::new("node")
+        .arg(&copy)
+        .args(["completions", "nosuchshell"])
+        .env("POLYSHIP_BINARY", env!("CARGO_BIN_EXE_polyship"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

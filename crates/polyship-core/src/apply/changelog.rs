@@ -315,6 +315,26 @@ fn change_entry(
     (kind, entry)
 }
 
+/// Adds `entry` to a shared section, once: the same change (one commit, or one changeset, that
+/// several members release) is one line labelled with each of its members, as lerna's root
+/// changelog lists a commit once.
+fn merge_entry(entries: &mut Vec<Entry>, entry: Entry) {
+    let same = entries.iter_mut().find(|e| {
+        e.source == entry.source && e.commit == entry.commit && e.summary == entry.summary
+    });
+    let Some(same) = same else {
+        entries.push(entry);
+        return;
+    };
+    if let (Some(labels), Some(label)) = (&mut same.package, entry.package)
+        && !labels.split(", ").any(|l| l == label)
+    {
+        labels.push_str(", ");
+        labels.push_str(&label);
+    }
+    same.bump = same.bump.max(entry.bump);
+}
+
 /// Renders a section with `template`; `Err` carries minijinja's message with its line.
 pub fn render(template: &str, context: &Context) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
@@ -405,7 +425,11 @@ fn shared_context(
                 continue;
             }
             match cx.sections.iter_mut().find(|s| s.title == section.title) {
-                Some(s) => s.entries.extend(section.entries),
+                Some(s) => {
+                    for entry in section.entries {
+                        merge_entry(&mut s.entries, entry);
+                    }
+                }
                 None => cx.sections.push(section),
             }
         }
@@ -922,6 +946,36 @@ mod tests {
             out,
             "## 1.3.0 (2026-11-22)\n\n### Breaking changes\n\n- drop node 16 ([#42](https://github.com/acme/x/pull/42)) ([0123456](https://github.com/acme/x/commit/0123456789abcdef0123456789abcdef01234567))\n\n### Features\n\n- Faster engine ([0123456](https://github.com/acme/x/commit/0123456789abcdef0123456789abcdef01234567))\n\n  Details here\n  and here\n\n### Fixes\n\n- off by one ([0123456](https://github.com/acme/x/commit/0123456789abcdef0123456789abcdef01234567))\n\n### Dependencies\n\n- Updated dependency `util` to 2.0.0\n"
         );
+    }
+
+    #[test]
+    fn a_change_several_members_release_is_one_line_of_a_shared_changelog() {
+        let r = release(
+            vec![change(
+                Source::Commit,
+                Bump::Minor,
+                Some(ChangeKind::Feature),
+                "feat: faster",
+            )],
+            vec![Reason::Changes],
+        );
+        let entry = |label: &str| {
+            let mut e =
+                context(&r, "d", None, &|_| None, Some(label)).sections[0].entries[0].clone();
+            e.package = Some(label.to_owned());
+            e
+        };
+        let mut entries = Vec::new();
+        for label in ["core", "cli", "core"] {
+            merge_entry(&mut entries, entry(label));
+        }
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].package.as_deref(), Some("core, cli"));
+        // Another commit with the same words is another line.
+        let mut other = entry("cli");
+        other.commit = Some("f".repeat(40));
+        merge_entry(&mut entries, other);
+        assert_eq!(entries.len(), 2);
     }
 
     #[test]

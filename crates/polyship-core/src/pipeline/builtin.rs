@@ -399,7 +399,9 @@ fn notify(with: &With<'_>) -> Result<Notify, String> {
                 .into(),
         );
     };
-    if !(webhook.starts_with("https://") || webhook.starts_with("http://")) {
+    // Empty is a declared secret that is unset here: preflight reports it, and a dry run or
+    // `ci github` on a machine without it still reads the pipeline.
+    if !(webhook.is_empty() || webhook.starts_with("https://") || webhook.starts_with("http://")) {
         return Err("`with.webhook` must be an http(s) URL".into());
     }
     let on = match with.strings("on")? {

@@ -178,6 +178,12 @@ pub fn send(
     summary: &Summary,
     redactor: &Redactor,
 ) -> Result<(), String> {
+    if notify.webhook.is_empty() {
+        return Err(
+            "the webhook is empty: set the variable `with.webhook` reads, or declare it in the pipeline's `secrets` so that a run without it stops before it starts"
+                .to_owned(),
+        );
+    }
     let body = redactor.redact(&payload(notify, summary)?);
     let host = notify
         .webhook
