@@ -56,6 +56,8 @@ pub struct Image {
     pub manifests: Vec<(String, Descriptor)>,
     /// Targets that have no Linux image (skipped).
     pub skipped: Vec<String>,
+    /// Targets left out because another build has their platform: (left out, taken).
+    pub shadowed: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -168,8 +170,9 @@ pub fn assemble(
         .into_iter()
         .filter(|b| b.commit == commit)
         .collect();
-    let (with_platform, skipped): (Vec<&Build>, Vec<&Build>) =
+    let (all_with_platform, skipped): (Vec<&Build>, Vec<&Build>) =
         builds.iter().partition(|b| platform(&b.target).is_some());
+    let (with_platform, shadowed) = one_per_platform(all_with_platform);
     let Some(first) = with_platform.first().copied().or(builds.first()) else {
         return Err(ImageError::NothingBuilt {
             package: String::new(),
@@ -232,7 +235,32 @@ pub fn assemble(
         index,
         manifests,
         skipped: skipped.iter().map(|b| b.target.clone()).collect(),
+        shadowed,
     })
+}
+
+/// One build per OCI platform: an index names each platform once. A musl build (static, so it
+/// runs in any image, `scratch` too) is taken over a glibc one of the same architecture; the
+/// others are returned as (left out, taken).
+fn one_per_platform(builds: Vec<&Build>) -> (Vec<&Build>, Vec<(String, String)>) {
+    let mut taken: Vec<&Build> = Vec::new();
+    let mut shadowed = Vec::new();
+    for build in builds {
+        let here = platform(&build.target);
+        match taken.iter_mut().find(|t| platform(&t.target) == here) {
+            None => taken.push(build),
+            Some(t) => {
+                let (keep, drop) = if build.target.contains("musl") && !t.target.contains("musl") {
+                    (build, *t)
+                } else {
+                    (*t, build)
+                };
+                shadowed.push((drop.target.clone(), keep.target.clone()));
+                *t = keep;
+            }
+        }
+    }
+    (taken, shadowed)
 }
 
 /// One build's image: its layer over the base's, its config and its manifest, written to
@@ -1189,6 +1217,41 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_names_each_platform_once_musl_first() {
+        let build = |target: &str| crate::artifacts::Build {
+            schema: 1,
+            package: "tool".into(),
+            version: "1.0.0".into(),
+            target: target.into(),
+            commit: "c".into(),
+            binaries: Vec::new(),
+        };
+        let builds = [
+            build("x86_64-unknown-linux-gnu"),
+            build("aarch64-unknown-linux-gnu"),
+            build("x86_64-unknown-linux-musl"),
+            build("armv7-unknown-linux-gnueabihf"),
+        ];
+        let (taken, shadowed) = one_per_platform(builds.iter().collect());
+        let taken: Vec<&str> = taken.iter().map(|b| b.target.as_str()).collect();
+        assert_eq!(
+            taken,
+            [
+                "x86_64-unknown-linux-musl",
+                "aarch64-unknown-linux-gnu",
+                "armv7-unknown-linux-gnueabihf"
+            ]
+        );
+        assert_eq!(
+            shadowed,
+            [(
+                "x86_64-unknown-linux-gnu".to_owned(),
+                "x86_64-unknown-linux-musl".to_owned()
+            )]
+        );
+    }
 
     #[test]
     fn tags_follow_the_version_and_prereleases_get_only_their_own() {

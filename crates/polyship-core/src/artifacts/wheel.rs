@@ -93,10 +93,12 @@ pub fn build(
         _ => {}
     }
     std::fs::create_dir_all(&out).map_err(store_err(&out))?;
-    let mut args: Vec<String> = ["-m", "maturin", "build", "--release", "--out"]
+    let mut args: Vec<String> = ["-m", "maturin", "build"]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+    args.extend(crate::ecosystem::python::release::maturin_profile_args(dir));
+    args.push("--out".to_owned());
     args.push(out.display().to_string());
     if let Some(t) = &request.target {
         args.extend(["--target".to_owned(), t.clone()]);

@@ -769,6 +769,11 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
     for target in &built.skipped {
         cx.note(&format!("{target} has no Linux image; it is left out"));
     }
+    for (left, taken) in &built.shadowed {
+        cx.note(&format!(
+            "{left} is left out of the image: {taken} has its platform (one image per platform, musl first)"
+        ));
+    }
     cx.status(
         "Assembled",
         &format!(

@@ -198,7 +198,9 @@ impl Publish for super::Python {
             // `maturin build` checks the binary and tags the wheel with the oldest manylinux or
             // musllinux it complies with, or `[tool.maturin] compatibility`.
             c.current_dir(&src)
-                .args(["-m", "maturin", "build", "--release", "--sdist", "--out"])
+                .args(["-m", "maturin", "build"])
+                .args(maturin_profile_args(&src))
+                .args(["--sdist", "--out"])
                 .arg(work);
             setup.run(c, "maturin build")?;
         } else {
@@ -289,6 +291,25 @@ pub fn is_maturin(dir: &Path) -> bool {
                 .map(|b| b.starts_with("maturin"))
         })
         .unwrap_or(false)
+}
+
+/// How `maturin build` picks the Cargo profile: `[tool.maturin] profile` of the project at `dir`
+/// (maturin's own `--release` would override it with `release`), else `--release`.
+pub fn maturin_profile_args(dir: &Path) -> Vec<String> {
+    let profile = std::fs::read_to_string(dir.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| {
+            t.get("tool")?
+                .get("maturin")?
+                .get("profile")?
+                .as_str()
+                .map(str::to_owned)
+        });
+    match profile {
+        Some(p) => vec!["--profile".to_owned(), p],
+        None => vec!["--release".to_owned()],
+    }
 }
 
 /// Whether uploads go to PyPI or its test instance, which take Linux wheels only with a manylinux or
