@@ -2040,11 +2040,20 @@ fn a_tool_that_does_not_start_is_reported_with_its_own_words_and_json_has_the_pr
         .commit("feat: pinned");
     let mut env = release_env();
     env.push(("RUSTUP_AUTO_INSTALL".into(), "0".into()));
+    // A preview goes on, saying what it could not check.
     let out = r.run_env(
         r.path(),
         &["publish", "--dry-run", "--no-push", "--json"],
         &env,
     );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let notes = out.json()["notes"].to_string();
+    assert!(
+        notes.contains("not checked: `cargo` does not run"),
+        "{notes}"
+    );
+    // A release stops in preflight, and its JSON says why.
+    let out = r.run_env(r.path(), &["publish", "--no-push", "--json"], &env);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["schema"], 1);
