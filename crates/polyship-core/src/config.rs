@@ -16,16 +16,18 @@ use crate::workspace::Ecosystem;
 pub const FILE_NAME: &str = "polyship.toml";
 
 /// The whole configuration.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Globs, relative to the repository root, of directories whose packages are never picked up
     /// (test fixtures, vendored code). A glob that names a directory also covers everything below it.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub ignore: Vec<Spanned<String>>,
     /// Packages that discovery does not find on its own (a crate outside the Cargo workspace, a
     /// package.json not listed in `workspaces`). One `[[package]]` table each.
     #[serde(default, rename = "package")]
+    #[schemars(with = "Vec<PackageEntry>")]
     pub packages: Vec<Spanned<PackageEntry>>,
     /// Which sources of changes count, for the workspace and per package.
     #[serde(default)]
@@ -45,6 +47,7 @@ pub struct Config {
     pub versioning: VersioningConfig,
     /// Packages released together: `[[group]]` tables.
     #[serde(default, rename = "group")]
+    #[schemars(with = "Vec<GroupConfig>")]
     pub groups: Vec<Spanned<GroupConfig>>,
     /// How `polyship version` writes changelogs.
     #[serde(default)]
@@ -63,12 +66,15 @@ pub struct Config {
     pub ci: CiConfig,
     /// Release pipelines, `[pipeline.<name>]`, run by `polyship run <name>`.
     #[serde(default, rename = "pipeline")]
+    #[schemars(
+        with = "std::collections::BTreeMap<String, crate::pipeline::config::PipelineConfig>"
+    )]
     pub pipelines:
         std::collections::BTreeMap<String, Spanned<crate::pipeline::config::PipelineConfig>>,
 }
 
 /// `[release-pr]`: defaults of `polyship release-pr`'s flags.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ReleasePrConfig {
     /// The release branch. Default `polyship/release`; `polyship/release-{group}` per group.
@@ -86,7 +92,7 @@ pub struct ReleasePrConfig {
 }
 
 /// `[ci]`: what `polyship ci github` and `polyship ci gitlab` write.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CiConfig {
     /// The pipeline the workflow runs. Default `release`.
@@ -105,7 +111,7 @@ pub struct CiConfig {
 }
 
 /// `[ci.github]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct GithubCiConfig {
     /// The workflow file. Default `.github/workflows/release.yml`.
@@ -129,7 +135,7 @@ pub struct GithubCiConfig {
 }
 
 /// `[ci.gitlab]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct GitlabCiConfig {
     /// The pipeline file. Default `.gitlab-ci.yml`.
@@ -147,7 +153,7 @@ pub struct GitlabCiConfig {
 }
 
 /// How `release-pr` splits the release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SplitBy {
     None,
@@ -155,7 +161,7 @@ pub enum SplitBy {
 }
 
 /// `[publish]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PublishConfig {
     /// The branch releases are made from. Default: `base-branch`.
@@ -185,7 +191,7 @@ impl PublishConfig {
 }
 
 /// `[publish.cargo]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CargoPublishConfig {
     /// The sparse index to read (`https://index.crates.io/`). For a named registry, default: its
@@ -196,7 +202,7 @@ pub struct CargoPublishConfig {
 }
 
 /// `[publish.npm]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NpmPublishConfig {
     /// The registry to publish to and read (a package's `publishConfig.registry` wins).
@@ -209,7 +215,7 @@ pub struct NpmPublishConfig {
 }
 
 /// One `[[publish.npm.binary]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NpmBinaryConfig {
     /// The npm package of the repository (its launcher) that lists the platform packages in its
@@ -233,7 +239,7 @@ impl NpmBinaryConfig {
 }
 
 /// `[publish.python]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PythonPublishConfig {
     /// The Python that runs `build` and `twine`. Default `python3`.
@@ -245,7 +251,7 @@ pub struct PythonPublishConfig {
 }
 
 /// `[publish.forge]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ForgeConfig {
     /// `github`, `gitea` or `none`. Default: `github` when the remote is on github.com, else none.
@@ -257,7 +263,7 @@ pub struct ForgeConfig {
 }
 
 /// `[changelog]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ChangelogConfig {
     /// Whether `polyship version` writes changelogs at all.
@@ -267,6 +273,7 @@ pub struct ChangelogConfig {
     #[serde(default = "changelog_path")]
     pub path: String,
     /// A minijinja template (relative to the repository root) replacing the built-in one.
+    #[schemars(with = "Option<String>")]
     pub template: Option<Spanned<String>>,
     /// The web address of the repository, for commit and pull request links. Default: derived
     /// from the `origin` remote.
@@ -289,7 +296,7 @@ fn changelog_path() -> String {
 }
 
 /// `[release]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ReleaseConfig {
     /// The release commit's message; `{releases}` is the list `name@version, …`. Default:
@@ -319,7 +326,17 @@ fn snapshot_version() -> String {
 
 /// A source of changes.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
@@ -339,21 +356,25 @@ impl SourceKind {
 }
 
 /// `[changes]`: which sources of changes count.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ChangesConfig {
     /// `["changesets"]`, `["commits"]` or both. Default: `["changesets"]` when `.changeset/`
     /// exists, else `["commits"]` (with lerna's rules when `lerna.json` exists). A repository that
     /// releases with changesets and writes Conventional Commit messages must not release from both.
+    #[schemars(with = "Option<Vec<SourceKind>>")]
     pub sources: Option<Spanned<Vec<SourceKind>>>,
     /// Per package (`name`, `ecosystem:name` or a glob over names): its own sources, overriding its
     /// group's and the workspace's.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, Vec<SourceKind>>")]
     pub packages: std::collections::BTreeMap<String, Spanned<Vec<SourceKind>>>,
 }
 
 /// How dependents' requirements are rewritten when a dependency releases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RequirementStyle {
     /// Keep each requirement's own style (`~1.2` → `~1.3`), rewriting it when the new version
@@ -366,7 +387,9 @@ pub enum RequirementStyle {
 }
 
 /// How commit messages are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// Conventional Commits 1.0: `type(scope)!: …`, `BREAKING CHANGE:` and `BREAKING-CHANGE:`.
@@ -378,7 +401,9 @@ pub enum Preset {
 }
 
 /// When a dependency releases, what happens to its dependents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DependentsPolicy {
     /// Every dependent releases a patch (changesets' `updateInternalDependents: "always"`).
@@ -393,7 +418,7 @@ pub enum DependentsPolicy {
 }
 
 /// `[versioning]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct VersioningConfig {
     /// Below 1.0.0, the bump a breaking commit asks for: `"minor"` (default; leaving 0.x is an
@@ -428,7 +453,9 @@ fn minor() -> crate::changes::changeset::Bump {
 }
 
 /// How a group's members release together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroupKind {
     /// One shared version; every member releases when any does (changesets' `fixed`).
@@ -442,7 +469,7 @@ pub enum GroupKind {
 }
 
 /// `[[group]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct GroupConfig {
     /// A name for messages and reasons; default: the first member.
@@ -460,7 +487,7 @@ pub struct GroupConfig {
 }
 
 /// `[commits]`: reading Conventional Commits.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CommitsConfig {
     /// Read only the first-parent chain from HEAD (default), so a merged branch counts through its
@@ -492,7 +519,7 @@ fn yes() -> bool {
 }
 
 /// `[tags]`: how release tags are named.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TagsConfig {
     /// Templates with `{name}` and `{version}`. Every one is accepted when looking for a package's
@@ -501,6 +528,7 @@ pub struct TagsConfig {
     /// `{name}@{version}`, `{name}-v{version}`, `{name}-{version}`, `v{version}`, `{version}`, or
     /// lerna's), else `{name}@{version}` for npm packages, `{name}-v{version}` for crates and Python
     /// distributions, `v{version}` in a one-package repository.
+    #[schemars(with = "Option<Vec<String>>")]
     pub templates: Option<Vec<Spanned<String>>>,
     /// Whether `publish` tags private packages. Default: changesets' `privatePackages.tag`, else
     /// `false` (benches and examples get no tags).
@@ -508,7 +536,7 @@ pub struct TagsConfig {
 }
 
 /// An explicitly declared package.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PackageEntry {
     /// The package directory, relative to the repository root.
@@ -569,6 +597,61 @@ pub fn load(root: &Path) -> Result<LoadedConfig, ConfigError> {
         present: true,
         root: root.to_owned(),
     })
+}
+
+/// Where editors find [`json_schema`]: `docs/polyship.schema.json` of polyship's repository.
+pub const SCHEMA_URL: &str =
+    "https://raw.githubusercontent.com/polyship/polyship/main/docs/polyship.schema.json";
+
+/// A JSON Schema (draft 2020-12) of `polyship.toml`, made from the types the file is parsed into:
+/// the same keys, defaults and documentation, so an editor that validates with it agrees with
+/// polyship. `[pipeline.<name>.step] with` and `matrix` are checked by polyship, not the schema.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Config);
+    schema.insert("$id".to_owned(), SCHEMA_URL.into());
+    schema.insert("title".to_owned(), FILE_NAME.into());
+    let mut value = schema.to_value();
+    without_null(&mut value);
+    value
+}
+
+/// TOML has no null: an optional key is one left out, so `Option`'s `null` alternative goes.
+fn without_null(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if let [only] = types.as_slice() {
+                    let only = only.clone();
+                    map.insert("type".to_owned(), only);
+                }
+            }
+            if let Some(Value::Array(alternatives)) = map.get("anyOf")
+                && alternatives.iter().any(is_null)
+            {
+                let mut rest: Vec<Value> = alternatives
+                    .iter()
+                    .filter(|v| !is_null(v))
+                    .cloned()
+                    .collect();
+                map.remove("anyOf");
+                if let [only] = rest.as_mut_slice()
+                    && let Value::Object(only) = only
+                {
+                    for (k, v) in std::mem::take(only) {
+                        map.entry(k).or_insert(v);
+                    }
+                } else {
+                    map.insert("anyOf".to_owned(), Value::Array(rest));
+                }
+            }
+            map.values_mut().for_each(without_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_null),
+        _ => {}
+    }
 }
 
 /// Parses the text of a `polyship.toml`.

@@ -65,6 +65,8 @@ enum Command {
     Completions(commands::completions::Args),
     /// Print polyship's man page (roff), or write one page per command into a directory
     Man(commands::completions::ManArgs),
+    /// Print the JSON Schema of polyship.toml, for editors and CI to validate it with
+    Config(commands::config::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
     let standalone = match &cli.command {
         Command::Completions(args) => Some(commands::completions::run(args)),
         Command::Man(args) => Some(commands::completions::man(args)),
+        Command::Config(args) => Some(commands::config::run(args)),
         _ => None,
     };
     let result = standalone.unwrap_or_else(|| {
@@ -92,7 +95,9 @@ fn main() -> ExitCode {
                 Command::Run(args) => commands::run::run(&cx, &args),
                 Command::Artifacts(args) => commands::artifacts::run(&cx, &args),
                 Command::Ci(args) => commands::ci::run(&cx, &args),
-                Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+                Command::Completions(_) | Command::Man(_) | Command::Config(_) => {
+                    unreachable!("handled above")
+                }
             }
         })
     });

@@ -426,3 +426,101 @@ fn the_npm_launcher_names_the_platform_it_has_no_binary_for() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The ```toml blocks of a Markdown file.
+fn toml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match current.as_mut() {
+            None if line.trim_start().starts_with("```toml") => current = Some(String::new()),
+            Some(_) if line.trim_start().starts_with("```") => blocks.extend(current.take()),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_config_schema_is_published_and_agrees_with_polyship() {
+    let root = own_repository();
+    let out = polyship(&["config", "schema"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let published = root.join("docs/polyship.schema.json");
+    assert_eq!(
+        text(&out.stdout),
+        std::fs::read_to_string(&published).unwrap(),
+        "docs/polyship.schema.json is out of date: polyship config schema > docs/polyship.schema.json"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.json");
+    std::fs::write(&schema, &out.stdout).unwrap();
+
+    // What polyship reads: its own file, the examples of the docs, and what `init` writes.
+    let mut accepted = vec![std::fs::read_to_string(root.join("polyship.toml")).unwrap()];
+    for page in std::fs::read_dir(root.join("docs")).unwrap() {
+        let page = page.unwrap().path();
+        if page.extension().is_some_and(|e| e == "md") {
+            let blocks = toml_blocks(&std::fs::read_to_string(&page).unwrap());
+            // Only the blocks that are whole polyship.toml files (not Cargo.toml snippets).
+            accepted.extend(
+                blocks
+                    .into_iter()
+                    .filter(|b| polyship_core::config::parse(b).is_ok()),
+            );
+        }
+    }
+    let r = npm_repo();
+    for args in [&["init"][..], &["init", "--pipeline"][..]] {
+        let out = r.run(args);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        accepted.push(r.read("polyship.toml"));
+    }
+    assert!(accepted.len() >= 6, "{} files", accepted.len());
+    // What polyship refuses, each for a reason a schema can tell.
+    let refused = [
+        "colour = true\n",
+        "[[group]]\nkind = \"fixd\"\npackages = [\"a\"]\n",
+        "[publish.cargo]\nverify = \"yes\"\n",
+        "[pipeline.release]\n[[pipeline.release.step]]\nname = \"x\"\nrunn = \"true\"\n",
+        "[changes]\nsources = [\"changeset\"]\n",
+        "[[package]]\necosystem = \"cargo\"\n",
+    ];
+    let check = support::pip_tool("check-jsonschema==0.39.0", "check-jsonschema");
+    let site = check.parent().unwrap().parent().unwrap().to_owned();
+    let validate = |name: &str, text: &str| {
+        let file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&file, text).unwrap();
+        Command::new(&check)
+            .arg("--schemafile")
+            .arg(&schema)
+            .arg(&file)
+            .env("PYTHONPATH", &site)
+            .output()
+            .unwrap()
+    };
+    for (i, file) in accepted.iter().enumerate() {
+        polyship_core::config::parse(file).unwrap();
+        let out = validate(&format!("accepted-{i}"), file);
+        assert!(
+            out.status.success(),
+            "{file}\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    for (i, file) in refused.iter().enumerate() {
+        assert!(polyship_core::config::parse(file).is_err(), "{file}");
+        let out = validate(&format!("refused-{i}"), file);
+        assert_eq!(out.status.code(), Some(1), "{file}\n{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("Schema validation errors"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}

@@ -106,7 +106,7 @@ pub struct Commit {
 }
 
 /// What to do with changed files that lie outside every package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SharedPaths {
     /// They release nothing.

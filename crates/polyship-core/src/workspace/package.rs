@@ -10,7 +10,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A packaging world. Cargo, npm and Go share SemVer; Python renders versions in PEP 440.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Ecosystem {
     Cargo,

@@ -249,7 +249,8 @@ fn make_executable(_: &std::path::Path) -> anyhow::Result<()> {
 
 /// The file's text: every key commented with what it does, and the discovered packages.
 pub fn render(ws: &Workspace) -> String {
-    let mut s = String::new();
+    // Editors that read taplo's directive validate the file with polyship's schema.
+    let mut s = format!("#:schema {}\n", polyship_core::config::SCHEMA_URL);
     s.push_str("# polyship.toml: configuration for polyship, the release manager.\n");
     s.push_str(
         "# Every key is optional; what is not set here is discovered from the repository.\n",

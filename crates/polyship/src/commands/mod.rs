@@ -4,6 +4,7 @@ pub mod add;
 pub mod artifacts;
 pub mod ci;
 pub mod completions;
+pub mod config;
 pub mod init;
 pub mod lint_commits;
 pub mod list;
