@@ -427,7 +427,7 @@ fn the_npm_launcher_names_the_platform_it_has_no_binary_for() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// The ```toml blocks of a Markdown file.
+/// The fenced `toml` blocks of a Markdown file.
 fn toml_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
