@@ -6,11 +6,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
+use support::receiver::Receiver;
 use support::{Output, Repo, step_states as states};
 
 /// A repository with `polyship.toml` holding `config`, committed, with scratch files ignored.
@@ -641,66 +640,6 @@ run = "touch scratch/last"
         ])
     );
     assert_eq!(r.read("scratch/quick"), "once\n");
-}
-
-/// A local HTTP receiver that records every request body and answers 200 (or `status`).
-struct Receiver {
-    port: u16,
-    bodies: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl Receiver {
-    fn start(status: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&bodies);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                reader.read_line(&mut request).unwrap();
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = header.split_once(':')
-                        && k.eq_ignore_ascii_case("content-length")
-                    {
-                        length = v.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                let path = request.split(' ').nth(1).unwrap_or_default().to_owned();
-                seen.lock()
-                    .unwrap()
-                    .push((path, String::from_utf8(body).unwrap()));
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-                );
-            }
-        });
-        Self { port, bodies }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-
-    fn bodies(&self) -> Vec<(String, serde_json::Value)> {
-        self.bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(p, b)| (p.clone(), serde_json::from_str(b).unwrap()))
-            .collect()
-    }
 }
 
 #[test]

@@ -454,6 +454,26 @@ fn serve(
         conn.write_all(text.as_bytes())?;
         return conn.flush();
     }
+    // A published release's files, without a token: `<owner>/<repo>/releases/download/<tag>/<file>`,
+    // the web address `install.sh` and users download from.
+    if let ["", owner, repo, "releases", "download", tag, file] =
+        full.split('/').collect::<Vec<_>>().as_slice()
+    {
+        let (repo, tag, file) = (format!("{owner}/{repo}"), decode(tag), decode(file));
+        let found = s
+            .releases
+            .iter()
+            .find(|(r, release)| *r == repo && release.tag == tag && !release.draft)
+            .and_then(|(_, release)| {
+                s.assets
+                    .iter()
+                    .find(|a| a.release == release.id && a.name == file && !a.starter)
+            });
+        return match found {
+            Some(a) => respond_bytes(&mut conn, &a.bytes),
+            None => respond(&mut conn, 404, &json!({ "message": "Not Found" })),
+        };
+    }
     let accepted = match kind {
         Kind::GitHub => auth == format!("Bearer {token}") || auth == format!("token {token}"),
         Kind::Gitea => auth == format!("token {token}"),

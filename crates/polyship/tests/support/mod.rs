@@ -12,6 +12,7 @@ use std::process::Command;
 
 pub mod fake_forge;
 pub mod faults;
+pub mod receiver;
 pub mod token_registry;
 
 pub struct Repo {
