@@ -264,7 +264,7 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
     }
     assert_eq!(
         r.git(&["log", "-1", "--format=%s"]).trim(),
-        format!("chore(release): polyship@{version}")
+        format!("chore(release): polyship-core@{version}, polyship@{version}")
     );
     let announced = receiver.bodies();
     assert_eq!(announced.len(), 1, "{announced:?}");

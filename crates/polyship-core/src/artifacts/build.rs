@@ -214,6 +214,7 @@ pub fn metadata(root: &Path) -> Result<Metadata, BuildError> {
 /// ecosystems), the workspace of the Cargo packages polyship finds below it that holds `package`
 /// (or the only one with binaries).
 pub fn workspace(root: &Path, package: Option<&str>) -> Result<(PathBuf, Metadata), BuildError> {
+    let package = package.map(crate_name).transpose()?;
     if root.join("Cargo.toml").is_file() {
         return Ok((root.to_owned(), metadata(root)?));
     }
@@ -295,8 +296,22 @@ pub fn workspace(root: &Path, package: Option<&str>) -> Result<(PathBuf, Metadat
     }
 }
 
+/// The crate `name` names: `polyship` or, as everywhere else in `polyship.toml`, `cargo:polyship`.
+/// Another ecosystem's name is an error: only Cargo packages are built.
+pub fn crate_name(name: &str) -> Result<&str, BuildError> {
+    match name.split_once(':') {
+        None => Ok(name),
+        Some(("cargo", krate)) => Ok(krate),
+        Some((ecosystem, _)) => Err(BuildError::preflight(
+            format!("`{name}` is not a Cargo package: binaries are built from crates"),
+            format!("name the crate, `cargo:<name>`, instead of the {ecosystem} package"),
+        )),
+    }
+}
+
 /// The package a request names, or the only one with binaries.
 pub fn package<'m>(meta: &'m Metadata, name: Option<&str>) -> Result<&'m CargoPackage, BuildError> {
+    let name = name.map(crate_name).transpose()?;
     let with_bins: Vec<&CargoPackage> = meta
         .packages
         .iter()
@@ -778,6 +793,14 @@ pub(crate) fn set_executable(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crate_is_named_bare_or_with_its_ecosystem() {
+        assert_eq!(crate_name("polyship").unwrap(), "polyship");
+        assert_eq!(crate_name("cargo:polyship").unwrap(), "polyship");
+        let err = crate_name("npm:polyship").unwrap_err().to_string();
+        assert!(err.contains("`npm:polyship` is not a Cargo package"), "{err}");
+    }
 
     #[test]
     fn zigbuild_glibc_suffixes_are_not_part_of_the_triple() {
