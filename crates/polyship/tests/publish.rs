@@ -1940,6 +1940,13 @@ fn a_binary_ships_through_npm_in_platform_packages_made_from_the_build() {
         "{}",
         out.stderr
     );
+    // The complete release removes its packed files, not the artifact store that steps after
+    // `publish` (forge assets, verify) read.
+    assert!(!repo.exists(".git/polyship/packed"));
+    assert!(
+        repo.join(&format!(".git/polyship/artifacts/{krate}/0.2.0/targets"))
+            .is_dir()
+    );
 
     // The platform package, as the registry has it.
     let view = Command::new("npm")

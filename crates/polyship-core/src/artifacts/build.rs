@@ -799,7 +799,10 @@ mod tests {
         assert_eq!(crate_name("polyship").unwrap(), "polyship");
         assert_eq!(crate_name("cargo:polyship").unwrap(), "polyship");
         let err = crate_name("npm:polyship").unwrap_err().to_string();
-        assert!(err.contains("`npm:polyship` is not a Cargo package"), "{err}");
+        assert!(
+            err.contains("`npm:polyship` is not a Cargo package"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -376,9 +376,11 @@ fn presence_of(
     )
 }
 
-/// A package's artifact directory for this commit: `.git/polyship/artifacts/<eco>-<name>-<version>`.
+/// A package's packed files for this commit: `.git/polyship/packed/<eco>-<name>-<version>`. Not
+/// under `artifacts/`, the store of builds, archives and images, which outlives the publish: the
+/// `forge-assets` and `verify` steps after it read that.
 fn work_dir(git_dir: &Path, p: &Package) -> PathBuf {
-    journal::dir(git_dir).join("artifacts").join(format!(
+    journal::dir(git_dir).join(PACKED).join(format!(
         "{}-{}-{}",
         p.ecosystem,
         p.name.replace(['/', '@'], "_"),
@@ -1974,6 +1976,9 @@ fn upload(run: &Run<'_>, targets: &mut [Target]) {
     schedule(run, targets);
 }
 
+/// Where packed files wait between a failed run and its rerun, below `.git/polyship/`.
+const PACKED: &str = "packed";
+
 /// The journal's last word: complete, failed or interrupted.
 fn finish(cx: &Release<'_>, run: Run<'_>, result: Report) -> Result<Report, PublishError> {
     let git_dir = &cx.git_dir;
@@ -1988,7 +1993,7 @@ fn finish(cx: &Release<'_>, run: Run<'_>, result: Report) -> Result<Report, Publ
     journal::save(git_dir, &mut journal).map_err(PublishError::JournalWrite)?;
     if journal.state == journal::Run::Complete {
         // Every package is out and tagged: no rerun needs the built files again.
-        let _ = fs_err::remove_dir_all(journal::dir(git_dir).join("artifacts"));
+        let _ = fs_err::remove_dir_all(journal::dir(git_dir).join(PACKED));
         let _ = fs_err::remove_dir_all(journal::dir(git_dir).join("tree"));
     }
     Ok(result)
