@@ -486,6 +486,16 @@ pub struct GroupConfig {
     pub sources: Option<Vec<SourceKind>>,
 }
 
+impl GroupConfig {
+    /// Whether the package `name` (`id`: `ecosystem:name`) is a member: named either way, or
+    /// matched by a glob over names.
+    pub fn holds(&self, name: &str, id: &str) -> bool {
+        self.packages
+            .iter()
+            .any(|m| m == name || m == id || glob::Pattern::new(m).is_ok_and(|p| p.matches(name)))
+    }
+}
+
 /// `[commits]`: reading Conventional Commits.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

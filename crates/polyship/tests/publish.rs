@@ -1280,6 +1280,80 @@ fn forge_releases_carry_the_changelog_and_are_never_duplicated() {
     );
 }
 
+/// A fixed group that shares one tag and keeps its own changelog (as polyship's own release
+/// does): one forge release, made once, with the group changelog's section; a dry run then
+/// counts it as every member's release.
+#[test]
+fn a_fixed_group_with_one_tag_gets_one_release_with_the_group_changelog() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let token = "gh-group-token-27";
+    let forge = FakeForge::start(Kind::GitHub, token);
+    let id = uid();
+    let (a, b) = (format!("ga-{id}"), format!("gb-{id}"));
+    let config = format!(
+        "[tags]\ntemplates = [\"v{{version}}\"]\n\n[[group]]\nname = \"suite\"\nkind = \"fixed\"\npackages = [\"{a}\", \"{b}\"]\nchangelog = \"CHANGELOG.md\"\n\n[publish.npm]\nregistry = \"{npm}\"\n{}",
+        forge_config(&forge, "github")
+    );
+    let r = Repo::new()
+        .file("polyship.toml", &config)
+        .file(
+            "package.json",
+            "{ \"name\": \"root\", \"private\": true, \"workspaces\": [\"packages/*\"] }\n",
+        )
+        .file(
+            "packages/a/package.json",
+            &format!("{{ \"name\": \"{a}\", \"version\": \"1.0.0\", \"license\": \"MIT\" }}\n"),
+        )
+        .file(
+            "packages/b/package.json",
+            &format!("{{ \"name\": \"{b}\", \"version\": \"1.0.0\", \"license\": \"MIT\" }}\n"),
+        )
+        .commit("chore: the suite")
+        .tag("v1.0.0")
+        .file("packages/a/index.js", "module.exports = 1;\n")
+        .commit("feat: a counts")
+        .file("packages/b/index.js", "module.exports = 2;\n")
+        .commit("fix: b rounds");
+    let origin = Repo::bare_dir();
+    origin.git(&["init", "-q", "--bare", &origin.path().to_string_lossy()]);
+    r.git(&["remote", "add", "origin", &origin.path().to_string_lossy()]);
+    r.git(&["push", "-q", "origin", "main", "--tags"]);
+    let env = with(&release_env(), "GITHUB_TOKEN", token);
+    let out = r.run_env(r.path(), &["version"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let group_section = {
+        let changelog = r.read("CHANGELOG.md");
+        assert!(
+            changelog.contains("a counts") && changelog.contains("b rounds"),
+            "{changelog}"
+        );
+        changelog
+    };
+    let out = r.run_env(r.path(), &["publish"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let releases = forge.releases();
+    assert_eq!(releases.len(), 1, "{releases:#?}");
+    let release = &releases[0].1;
+    assert_eq!(release.tag, "v1.1.0");
+    assert!(
+        release.body.contains("a counts") && release.body.contains("b rounds"),
+        "{release:#?}"
+    );
+    assert!(group_section.contains(release.body.trim()), "{release:#?}");
+    let writes: Vec<_> = forge
+        .requests()
+        .into_iter()
+        .filter(|(m, p)| m != "GET" && p.contains("/releases"))
+        .collect();
+    assert_eq!(writes.len(), 1, "one release, made once: {writes:?}");
+    let dry = r
+        .run_env(r.path(), &["publish", "--dry-run", "--json"], &env)
+        .json();
+    let targets = dry["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{dry:#}");
+    assert!(targets.iter().all(|t| t["release"].is_string()), "{dry:#}");
+}
+
 #[test]
 fn gitea_releases() {
     let npm = var("POLYSHIP_TEST_NPM_REGISTRY");

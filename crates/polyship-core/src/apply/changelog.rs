@@ -541,13 +541,7 @@ fn shared_changelogs<'p>(
         let members: Vec<&Release> = plan
             .releases
             .iter()
-            .filter(|r| {
-                g.packages.iter().any(|m| {
-                    *m == r.name
-                        || *m == format!("{}:{}", r.ecosystem, r.name)
-                        || glob::Pattern::new(m).is_ok_and(|p| p.matches(&r.name))
-                })
-            })
+            .filter(|r| g.holds(&r.name, &format!("{}:{}", r.ecosystem, r.name)))
             .collect();
         if let Some(first) = members.first() {
             let name = g.name.clone().unwrap_or_else(|| first.name.clone());

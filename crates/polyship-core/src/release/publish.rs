@@ -289,12 +289,84 @@ pub(crate) fn slash(url: &str) -> String {
     }
 }
 
-/// The notes of `package`'s forge release of `version`: its changelog's section, empty without one.
-fn release_notes(root: &Path, package: &Package, changelog_path: &str, version: &str) -> String {
-    std::fs::read_to_string(root.join(&package.path).join(changelog_path))
-        .ok()
-        .and_then(|c| forge::changelog_section(&c, version))
-        .unwrap_or_default()
+/// The notes of the forge release of a tag that `members` (package indices) share at `version`.
+///
+/// Members of a `[[group]]` with its own changelog get that changelog's section, once. Otherwise
+/// each member's changelog section, once per file (a wheel and its crate share their directory's);
+/// when several files have one, each is headed by its package. Empty without any.
+fn release_notes(
+    root: &Path,
+    ws: &Workspace,
+    settings: &NotesSettings<'_>,
+    members: &[usize],
+    version: &str,
+) -> String {
+    let section = |file: &Path| {
+        std::fs::read_to_string(root.join(file))
+            .ok()
+            .and_then(|c| forge::changelog_section(&c, version))
+    };
+    let group = settings
+        .groups
+        .iter()
+        .map(toml::Spanned::get_ref)
+        .find(|g| {
+            g.changelog.is_some()
+                && members.iter().all(|&m| {
+                    let p = &ws.packages[m];
+                    g.holds(&p.name, &p.id())
+                })
+        });
+    if let Some(file) = group.and_then(|g| g.changelog.as_deref()) {
+        return section(Path::new(file)).unwrap_or_default();
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut sections: Vec<(&str, String)> = Vec::new();
+    for &m in members {
+        let p = &ws.packages[m];
+        let file = Path::new(&p.path).join(settings.changelog_path);
+        if files.contains(&file) {
+            continue;
+        }
+        if let Some(s) = section(&file) {
+            sections.push((&p.name, s));
+        }
+        files.push(file);
+    }
+    match sections.as_slice() {
+        [] => String::new(),
+        [(_, only)] => only.clone(),
+        several => several
+            .iter()
+            .map(|(name, s)| format!("## {name}\n\n{}", s.trim()))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    }
+}
+
+/// What the notes of forge releases are made from.
+struct NotesSettings<'a> {
+    /// Each package's changelog, relative to its directory.
+    changelog_path: &'a str,
+    groups: &'a [toml::Spanned<crate::config::GroupConfig>],
+}
+
+impl<'a> NotesSettings<'a> {
+    fn of(config: &'a LoadedConfig) -> Self {
+        NotesSettings {
+            changelog_path: &config.config.changelog.path,
+            groups: &config.config.groups,
+        }
+    }
+}
+
+/// The package indices of `targets` that share each tag.
+fn by_tag(targets: &[Target]) -> BTreeMap<String, Vec<usize>> {
+    let mut tags: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for t in targets {
+        tags.entry(t.tag.clone()).or_default().push(t.package);
+    }
+    tags
 }
 
 /// Which of `releases` (package index, new version) are already on their registries, read as a
@@ -481,8 +553,9 @@ struct Run<'a> {
     settings: &'a Settings,
     agent: &'a ureq::Agent,
     redactor: &'a Redactor,
-    /// Each package's changelog, relative to its directory.
-    changelog_path: &'a str,
+    notes: NotesSettings<'a>,
+    /// Held while a tag is looked for and made.
+    tagging: Mutex<()>,
     journal: Mutex<Journal>,
     /// What was built up front, by package index.
     prebuilt: Mutex<BTreeMap<usize, Result<Vec<Artifact>, tools::ToolError>>>,
@@ -841,36 +914,53 @@ impl Run<'_> {
         commit_pushed
     }
 
-    /// Makes (or finds, or updates) the forge release of every pushed tag.
+    /// Makes (or finds, or updates) the forge release of every pushed tag, once for the packages
+    /// that share it.
     fn release(&self, forge: &Forge, targets: &mut [Target]) {
+        let shared = by_tag(targets);
+        let mut made: BTreeMap<String, Result<String, String>> = BTreeMap::new();
         for t in targets.iter_mut().filter(|t| t.pushed) {
-            let p = &self.ws.packages[t.package];
-            let notes_text = release_notes(self.root, p, self.changelog_path, &t.version);
-            let request = forge::ReleaseRequest {
-                tag: &t.tag,
-                name: &t.tag,
-                body: &notes_text,
-                prerelease: t.version.contains('-')
-                    || t.version.contains(|c: char| c.is_ascii_alphabetic()),
-                commit: self.head,
-            };
-            match forge.release(self.agent, &request) {
-                Ok(outcome) => {
-                    let notice = match outcome {
-                        forge::Outcome::Created(_) => Some(Notice::Released),
-                        forge::Outcome::Updated(_) => Some(Notice::Updated),
-                        forge::Outcome::Unchanged(_) => None,
-                    };
-                    if let Some(notice) = notice {
-                        (self.report)(Event::Done(notice, &format!("{} {}", t.tag, outcome.url())));
+            let outcome = made.entry(t.tag.clone()).or_insert_with(|| {
+                let members = &shared[&t.tag];
+                let notes_text =
+                    release_notes(self.root, self.ws, &self.notes, members, &t.version);
+                let request = forge::ReleaseRequest {
+                    tag: &t.tag,
+                    name: &t.tag,
+                    body: &notes_text,
+                    prerelease: t.version.contains('-')
+                        || t.version.contains(|c: char| c.is_ascii_alphabetic()),
+                    commit: self.head,
+                };
+                match forge.release(self.agent, &request) {
+                    Ok(outcome) => {
+                        let notice = match outcome {
+                            forge::Outcome::Created(_) => Some(Notice::Released),
+                            forge::Outcome::Updated(_) => Some(Notice::Updated),
+                            forge::Outcome::Unchanged(_) => None,
+                        };
+                        if let Some(notice) = notice {
+                            (self.report)(Event::Done(
+                                notice,
+                                &format!("{} {}", t.tag, outcome.url()),
+                            ));
+                        }
+                        Ok(outcome.url().to_owned())
                     }
-                    t.release = Some(outcome.url().to_owned());
+                    Err(e) => Err(format!(
+                        "the forge release failed: {}",
+                        self.redactor.redact(&e.to_string())
+                    )),
+                }
+            });
+            match outcome.clone() {
+                Ok(url) => {
+                    t.release = Some(url);
                     let url = t.release.clone();
                     self.record(t, |e| e.release = url);
                 }
-                Err(e) => {
-                    let e = self.redactor.redact(&e.to_string());
-                    t.error = Some(format!("the forge release failed: {e}"));
+                Err(msg) => {
+                    t.error = Some(msg);
                     let msg = t.error.clone();
                     self.record(t, |e| e.error = msg);
                 }
@@ -879,7 +969,9 @@ impl Run<'_> {
     }
 
     fn tag(&self, t: &mut Target) {
-        // A tag shared on purpose (a wheel and its crate, a fixed version line) is made once.
+        // A tag shared on purpose (a wheel and its crate, a fixed version line) is made once:
+        // packages that publish at once take turns to look for it and make it.
+        let _turn = self.tagging.lock().expect("tagging");
         if t.tagged || git::tag_names(self.root, &t.tag, self.head, self.redactor) {
             if !t.tagged {
                 t.tagged = true;
@@ -932,23 +1024,25 @@ fn shared_tags(
             ) => x.file == y.file,
             _ => false,
         };
-        let in_list = |list: &[String], p: &crate::workspace::Package| {
-            list.iter().any(|m| {
-                *m == p.name
-                    || *m == p.id()
-                    || glob::Pattern::new(m).is_ok_and(|g| g.matches(&p.name))
-            })
-        };
         let grouped = config.config.groups.iter().any(|g| {
             let g = g.get_ref();
             g.kind != crate::config::GroupKind::Linked
-                && in_list(&g.packages, pa)
-                && in_list(&g.packages, pb)
-        }) || changesets
-            .is_some_and(|c| c.fixed.iter().any(|g| in_list(g, pa) && in_list(g, pb)))
-            || (lerna_fixed
-                && pa.ecosystem.adapter().governed_by_lerna()
-                && pb.ecosystem.adapter().governed_by_lerna());
+                && g.holds(&pa.name, &pa.id())
+                && g.holds(&pb.name, &pb.id())
+        }) || changesets.is_some_and(|c| {
+            c.fixed.iter().any(|g| {
+                let in_list = |p: &crate::workspace::Package| {
+                    g.iter().any(|m| {
+                        *m == p.name
+                            || *m == p.id()
+                            || glob::Pattern::new(m).is_ok_and(|g| g.matches(&p.name))
+                    })
+                };
+                in_list(pa) && in_list(pb)
+            })
+        }) || (lerna_fixed
+            && pa.ecosystem.adapter().governed_by_lerna()
+            && pb.ecosystem.adapter().governed_by_lerna());
         linked(pa, pb) || linked(pb, pa) || field || grouped
     };
     for (tag, packages) in by_tag {
@@ -1310,9 +1404,10 @@ impl Release<'_> {
         let Some(forge) = &self.settings.forge else {
             return;
         };
+        let shared = by_tag(targets);
+        let settings = NotesSettings::of(self.config);
         for t in targets.iter_mut().filter(|t| t.pushed) {
-            let p = &self.ws.packages[t.package];
-            let notes = release_notes(self.root, p, &self.config.config.changelog.path, &t.version);
+            let notes = release_notes(self.root, self.ws, &settings, &shared[&t.tag], &t.version);
             match forge.published(agent, &t.tag) {
                 // Other notes than the changelog's: a release would update them, so a dry run
                 // does not count the release as made.
@@ -1918,7 +2013,8 @@ fn start<'a>(
         settings,
         agent,
         redactor,
-        changelog_path: &config.config.changelog.path,
+        notes: NotesSettings::of(config),
+        tagging: Mutex::new(()),
         journal: Mutex::new(journal),
         prebuilt: Mutex::new(BTreeMap::new()),
         report,
