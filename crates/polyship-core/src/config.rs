@@ -231,6 +231,21 @@ pub struct NpmBinaryConfig {
 }
 
 impl NpmBinaryConfig {
+    /// Whether this is the entry of the npm package `name` (written `name` or `npm:name`).
+    pub fn is_for(&self, name: &str) -> bool {
+        self.package == name || self.package.strip_prefix("npm:") == Some(name)
+    }
+
+    /// The npm package's name, without the `npm:` that `polyship.toml` may write before it.
+    pub fn package_name(&self) -> &str {
+        self.package.strip_prefix("npm:").unwrap_or(&self.package)
+    }
+
+    /// The crate's name, without the `cargo:` that `polyship.toml` may write before it.
+    pub fn crate_name(&self) -> &str {
+        self.krate.strip_prefix("cargo:").unwrap_or(&self.krate)
+    }
+
     pub fn name_template(&self) -> &str {
         self.name
             .as_deref()

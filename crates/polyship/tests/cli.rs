@@ -382,6 +382,52 @@ fn polyships_own_configuration_reads_and_its_workflow_is_up_to_date() {
     ] {
         assert!(steps.contains(&step), "{step}: {steps:?}");
     }
+    // The launcher lists exactly the platform packages the build matrix makes, and every Linux
+    // platform has a static (musl) build for the `scratch` image.
+    let config =
+        polyship_core::config::parse(&std::fs::read_to_string(root.join("polyship.toml")).unwrap())
+            .unwrap();
+    let build = config.pipelines["release"]
+        .get_ref()
+        .steps
+        .iter()
+        .find(|s| s.get_ref().name.get_ref() == "build")
+        .map(|s| s.get_ref())
+        .unwrap();
+    let targets: Vec<String> = build.matrix.as_ref().unwrap().get_ref()["target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    let binary = &config.publish.npm.binaries[0];
+    let mut made: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            let p = polyship_core::artifacts::npm::platform(t).unwrap();
+            polyship_core::artifacts::npm::name(binary.name_template(), "polyship", p)
+        })
+        .collect();
+    made.sort();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("npm/polyship/package.json")).unwrap(),
+    )
+    .unwrap();
+    let mut listed: Vec<String> = manifest["optionalDependencies"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    listed.sort();
+    assert_eq!(listed, made);
+    for t in targets.iter().filter(|t| t.contains("-linux-")) {
+        let arch = t.split('-').next().unwrap();
+        assert!(
+            targets.contains(&format!("{arch}-unknown-linux-musl")),
+            "{t} has no musl build for the image"
+        );
+    }
 }
 
 #[test]

@@ -1280,6 +1280,40 @@ fn forge_releases_carry_the_changelog_and_are_never_duplicated() {
     );
 }
 
+/// A `[[publish.npm.binary]]` that names no package of the repository would ship nothing: it is
+/// a problem before anything is published, naming the key.
+#[test]
+fn a_binary_entry_naming_no_package_is_refused_before_publishing() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let id = uid();
+    let name = format!("nb-{id}");
+    let config = format!(
+        "[publish.npm]\nregistry = \"{npm}\"\n\n[[publish.npm.binary]]\npackage = \"npm:{name}-launcher\"\ncrate = \"cargo:{name}\"\n"
+    );
+    let r = Repo::new()
+        .file("polyship.toml", &config)
+        .file(
+            "package.json",
+            &format!("{{ \"name\": \"{name}\", \"version\": \"1.0.0\", \"license\": \"MIT\" }}\n"),
+        )
+        .commit("feat: a package");
+    let out = r.run_env(
+        r.path(),
+        &["publish", "--dry-run", "--no-push"],
+        &release_env(),
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "`[[publish.npm.binary]] package = \"npm:{name}-launcher\"` is not an npm package of the repository"
+        )) && out.stderr.contains(&format!(
+            "`[[publish.npm.binary]] crate = \"cargo:{name}\"` is not a crate of the repository"
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
 /// A fixed group that shares one tag and keeps its own changelog (as polyship's own release
 /// does): one forge release, made once, with the group changelog's section; a dry run then
 /// counts it as every member's release.

@@ -201,7 +201,7 @@ fn platform_packages(
                 .npm
                 .binaries
                 .iter()
-                .find(|b| b.package == package.name)
+                .find(|b| b.is_for(&package.name))
         })
         .flatten()
     else {

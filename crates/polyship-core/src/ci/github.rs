@@ -188,6 +188,18 @@ fn cells_job(inputs: &Inputs<'_>, targets: &[TargetCells]) -> Value {
             ("env", target_env()),
         ]));
     }
+    // A musl target links with musl's C compiler: crates with C in them (ring) need it.
+    if targets.iter().any(|t| t.target.ends_with("-musl")) {
+        steps.push(map([
+            ("name", s("Add musl's C compiler")),
+            ("if", s("${{ endsWith(matrix.target, '-musl') }}")),
+            ("shell", s("bash")),
+            (
+                "run",
+                s("sudo apt-get update -qq && sudo apt-get install -y -qq musl-tools"),
+            ),
+        ]));
+    }
     if let Some(pip) = tools.pip() {
         steps.push(map([
             ("name", s("Build tools")),

@@ -52,9 +52,36 @@ impl Publish for super::Npm {
         cx: &Configure<'_>,
         settings: &mut EcosystemSettings,
         registries: &mut Registries,
-        _problems: &mut Vec<Problem>,
+        problems: &mut Vec<Problem>,
     ) {
         let cfg = &cx.config.config.publish.npm;
+        // An entry that names no package of the repository would ship nothing, silently.
+        for binary in &cfg.binaries {
+            let has = |ecosystem: Ecosystem, name: &str| {
+                cx.ws
+                    .packages
+                    .iter()
+                    .any(|p| p.ecosystem == ecosystem && p.name == name)
+            };
+            if !has(Ecosystem::Npm, binary.package_name()) {
+                problems.push(problem(
+                    format!(
+                        "`[[publish.npm.binary]] package = \"{}\"` is not an npm package of the repository",
+                        binary.package
+                    ),
+                    "name the launcher's npm package (`polyship list` shows them), or declare it with `[[package]]`",
+                ));
+            }
+            if !has(Ecosystem::Cargo, binary.crate_name()) {
+                problems.push(problem(
+                    format!(
+                        "`[[publish.npm.binary]] crate = \"{}\"` is not a crate of the repository",
+                        binary.krate
+                    ),
+                    "name the Cargo package whose binaries the platform packages hold (`polyship list` shows them)",
+                ));
+            }
+        }
         let registry = cfg
             .registry
             .as_deref()
@@ -309,18 +336,16 @@ fn platforms_of(
     commit: &str,
     package: &Package,
 ) -> Option<Result<Vec<(PlatformPackage, crate::artifacts::Build)>, String>> {
-    let binary = settings
-        .binaries
-        .iter()
-        .find(|b| b.package == package.name)?;
+    let binary = settings.binaries.iter().find(|b| b.is_for(&package.name))?;
     let version = package.version.as_deref().unwrap_or_default();
-    let store = crate::artifacts::Store::new(git_dir, &binary.krate, version);
+    let store = crate::artifacts::Store::new(git_dir, binary.crate_name(), version);
     Some(
         crate::artifacts::npm::planned(&store, commit, binary.name_template(), &package.name)
             .map_err(|why| {
                 format!(
                     "`{}` ships the binaries of the crate `{}` {version} in platform packages, but {why}",
-                    package.name, binary.krate
+                    package.name,
+                    binary.crate_name()
                 )
             }),
     )
@@ -351,8 +376,8 @@ fn platform_preflight(needs: &Needs<'_>, problems: &mut Vec<Problem>) {
                 let krate = settings
                     .binaries
                     .iter()
-                    .find(|b| b.package == package.name)
-                    .map_or("", |b| b.krate.as_str());
+                    .find(|b| b.is_for(&package.name))
+                    .map_or("", |b| b.crate_name());
                 problems.push(problem(
                     message,
                     format!(
