@@ -392,7 +392,7 @@ fn polyships_own_configuration_reads_and_its_workflow_is_up_to_date() {
         .steps
         .iter()
         .find(|s| s.get_ref().name.get_ref() == "build")
-        .map(|s| s.get_ref())
+        .map(toml::Spanned::get_ref)
         .unwrap();
     let targets: Vec<String> = build.matrix.as_ref().unwrap().get_ref()["target"]
         .as_array()

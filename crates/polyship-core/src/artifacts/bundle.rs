@@ -258,11 +258,7 @@ fn documents(
         let mut any = false;
         for path in paths.flatten().filter(|p| p.is_file()) {
             any = true;
-            let name = path
-                .strip_prefix(package_dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
+            let name = member_name(root, package_dir, &path);
             if docs.iter().any(|(n, _)| *n == name) {
                 continue;
             }
@@ -278,6 +274,38 @@ fn documents(
         }
     }
     Ok(docs)
+}
+
+/// The name in the archive of an included file: its path from the package directory, else from
+/// the repository root (`../../LICENSE` of a crate is `LICENSE`), else its file name. Never a
+/// name with `..`, which `tar` refuses to extract.
+fn member_name(root: &Path, package_dir: &Path, path: &Path) -> String {
+    let lexical = |p: &Path| {
+        let mut out = std::path::PathBuf::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let path = lexical(path);
+    let name = path
+        .strip_prefix(lexical(package_dir))
+        .or_else(|_| path.strip_prefix(lexical(root)))
+        .map_or_else(
+            |_| {
+                path.file_name()
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_default()
+            },
+            Path::to_path_buf,
+        );
+    name.to_string_lossy().replace('\\', "/")
 }
 
 /// Files of `dir` whose name starts with one of `kinds` (any case): `README.md`, `LICENSE-MIT`.
@@ -306,4 +334,19 @@ fn matching(dir: &Path, kinds: &[&str]) -> Result<Vec<(String, Vec<u8>)>, Bundle
     }
     found.sort();
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_included_file_is_named_without_dot_dot() {
+        let (root, package) = (Path::new("/r"), Path::new("/r/crates/p"));
+        let name = |p: &str| member_name(root, package, Path::new(p));
+        assert_eq!(name("/r/crates/p/docs/guide.md"), "docs/guide.md");
+        assert_eq!(name("/r/crates/p/../../LICENSE-MIT"), "LICENSE-MIT");
+        assert_eq!(name("/r/crates/p/../../docs/a.md"), "docs/a.md");
+        assert_eq!(name("/r/crates/p/../../../elsewhere/NOTICE"), "NOTICE");
+    }
 }
