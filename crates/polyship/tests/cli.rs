@@ -391,8 +391,7 @@ fn polyships_own_configuration_reads_and_its_workflow_is_up_to_date() {
         .get_ref()
         .steps
         .iter()
-        .find(|s| s.get_ref().name.get_ref() == "build")
-        .map(toml::Spanned::get_ref)
+        .find_map(|s| Some(s.get_ref()).filter(|s| s.name.get_ref() == "build"))
         .unwrap();
     let targets: Vec<String> = build.matrix.as_ref().unwrap().get_ref()["target"]
         .as_array()

@@ -250,8 +250,8 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = r.run_env(r.path(), &args, &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    let status = r.run_env(r.path(), &["run", "release", "--status", "--json"], &env);
-    let states = support::step_states(&status.json());
+    let journal = r.run_env(r.path(), &["run", "release", "--status", "--json"], &env);
+    let states = support::step_states(&journal.json());
     for step in [
         "version", "archive", "image", "publish", "assets", "verify", "announce",
     ] {
