@@ -364,9 +364,29 @@ fn a_target_that_fails_leaves_the_others_archived_and_the_run_failed_until_it_is
     assert_eq!(state(&record, "archive"), "succeeded", "{record}");
     assert_eq!(state(&record, failed), "failed", "{record}");
 
+    // The host's binary is no build for aarch64: its header says so, and it is not stored.
+    let host_binary = r.join("out").join(&host).join("tool");
+    let out = run(
+        &r,
+        &["run", "release"],
+        &[("CROSS_BUILT", host_binary.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "`tool` built for `aarch64-unknown-linux-gnu` would not start there: it is built for {}, not aarch64",
+            std::env::consts::ARCH
+        )),
+        "{}",
+        out.stderr
+    );
     // Once the target builds, the run finishes: the host's build is reused, and the archive
-    // step runs again over both.
-    let stand_in = r.join("out").join(&host).join("tool");
+    // step runs again over both. (What a cross toolchain makes is stood in for by the host's
+    // binary with an aarch64 ELF header.)
+    let mut cross = std::fs::read(&host_binary).unwrap();
+    cross[18..20].copy_from_slice(&183u16.to_le_bytes());
+    let stand_in = r.join("cross-tool");
+    std::fs::write(&stand_in, cross).unwrap();
     let stand_in = stand_in.to_str().unwrap();
     let out = run(&r, &["run", "release"], &[("CROSS_BUILT", stand_in)]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
@@ -686,6 +706,9 @@ fn skopeo(reference: &str, raw: bool, creds: Option<&str>) -> serde_json::Value 
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A glibc build linked statically, which an image without a base starts.
+const STATIC: (&str, &str) = ("RUSTFLAGS", "-C target-feature=+crt-static");
+
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -703,7 +726,7 @@ fn an_image_is_pushed_blobs_first_tags_last_and_reads_back_with_skopeo() {
         PIPELINE.replace("HOST", &host())
     );
     let r = tool_repo(&config);
-    let out = run(&r, &["run", "release"], &[]);
+    let out = run(&r, &["run", "release"], &[STATIC]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     let head = r.git(&["rev-parse", "HEAD"]).trim().to_owned();
 
@@ -801,7 +824,23 @@ fn an_image_push_needs_credentials_and_finishes_after_the_registry_fails_midway(
     let name = format!("acme/{}", unique("tool"));
     let repository = format!("{proxied}/{name}");
     let r = tool_repo("");
+    // A glibc build is linked dynamically: an image without a base could not start it.
     assert_eq!(run(&r, &["artifacts", "build"], &[]).code, 0);
+    let out = run(
+        &r,
+        &["artifacts", "image", "--repository", &repository],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "`tool` of the `{}` build is linked dynamically (it needs `/",
+            host()
+        )) && out.stderr.contains("+crt-static"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(run(&r, &["artifacts", "build"], &[STATIC]).code, 0);
 
     // No credentials: 401, and what to set.
     let out = run(
@@ -1317,7 +1356,7 @@ fn an_image_push_answers_the_registrys_token_challenge() {
     let password = "token-flow-secret-3141";
     let service = support::token_registry::TokenRegistry::start("polyship", password);
     let r = tool_repo("");
-    assert_eq!(run(&r, &["artifacts", "build"], &[]).code, 0);
+    assert_eq!(run(&r, &["artifacts", "build"], &[STATIC]).code, 0);
     let repository = format!("{}/acme/{}", service.registry, unique("tool"));
 
     let out = run(

@@ -353,6 +353,7 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
         .args([
             "install",
             "--quiet",
+            "--locked",
             "--debug",
             "--registry",
             "local",

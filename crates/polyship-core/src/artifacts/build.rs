@@ -581,6 +581,19 @@ pub fn build(
     let mut binaries = Vec::new();
     for (name, from) in made {
         let bytes = std::fs::read(&from).map_err(store_err(&from))?;
+        // A binary for another platform than the target's (a builder image or linker of the
+        // wrong architecture, a script's stale output) is never stored, archived or shipped.
+        if let Some(why) = super::executable::mismatch(&bytes, &target) {
+            return Err(BuildError::preflight(
+                format!(
+                    "`{name}` built for `{target}` would not start there: {why} (`{}`)",
+                    from.display()
+                ),
+                format!(
+                    "check what builds for `{target}`: the builder or its image, the linker (`[target.{target}] linker` in .cargo/config.toml), or the build command's output"
+                ),
+            ));
+        }
         let to = dir.join(&name);
         crate::fsutil::write_atomic(&to, &bytes).map_err(store_err(&to))?;
         set_executable(&to).map_err(store_err(&to))?;

@@ -104,6 +104,14 @@ pub enum ImageError {
     },
     #[error("the registry's token service `{realm}` answered {status} and gave no token{}", hint(*.status))]
     NoToken { realm: String, status: u16 },
+    #[error(
+        "`{binary}` of the `{target}` build is linked dynamically (it needs `{loader}`): an image without a base has no loader to start it"
+    )]
+    Dynamic {
+        binary: String,
+        target: String,
+        loader: String,
+    },
     #[error("the base image `{0}` is not pinned by digest")]
     BaseNotPinned(String),
     #[error("the base image `{base}` has no `{platform}` image")]
@@ -263,6 +271,25 @@ fn one_per_platform(builds: Vec<&Build>) -> (Vec<&Build>, Vec<(String, String)>)
     (taken, shadowed)
 }
 
+/// An image `FROM scratch` has no dynamic loader and no C library: every binary must be static.
+fn scratch_can_start(store: &Store, build: &Build) -> Result<(), ImageError> {
+    for binary in &build.binaries {
+        let path = store.target_dir(&build.target).join(&binary.name);
+        let bytes = std::fs::read(&path).map_err(|e| ImageError::Read {
+            path: path.clone(),
+            source: e,
+        })?;
+        if let Some(loader) = super::executable::interpreter(&bytes) {
+            return Err(ImageError::Dynamic {
+                binary: binary.name.clone(),
+                target: build.target.clone(),
+                loader,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// One build's image: its layer over the base's, its config and its manifest, written to
 /// `blobs`; the index's entry for it, and the manifest's descriptor.
 #[allow(clippy::too_many_arguments)]
@@ -291,9 +318,11 @@ fn platform_image(
         )?;
         return Ok((index_entry(&manifest, arch, variant), manifest));
     }
-    let base = match base {
-        Some(b) => Some(b.pull(arch, variant, blobs)?),
-        None => None,
+    let base = if let Some(b) = base {
+        Some(b.pull(arch, variant, blobs)?)
+    } else {
+        scratch_can_start(store, build)?;
+        None
     };
     let layer_tar = layer(store, build, time)?;
     let diff_id = format!("sha256:{}", sha256_hex(&layer_tar));

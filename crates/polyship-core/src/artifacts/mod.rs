@@ -17,6 +17,7 @@ pub mod assets;
 pub mod build;
 pub mod bundle;
 pub mod dockerfile;
+pub mod executable;
 pub mod image;
 pub mod npm;
 pub mod wheel;

@@ -773,6 +773,9 @@ fn image_cmd(cx: &Context, a: &ImageArgs) -> anyhow::Result<ExitCode> {
                 image::ImageError::BasePlatform { .. } => {
                     "choose a base image with an image for every Linux target built, or build fewer targets"
                 }
+                image::ImageError::Dynamic { .. } => {
+                    "build a musl target (`x86_64-unknown-linux-musl`), link this one statically (`RUSTFLAGS=\"-C target-feature=+crt-static\"`), or give the image a `base` with the C library"
+                }
                 _ => "run it again: blobs already pushed are not sent again",
             },
         )
