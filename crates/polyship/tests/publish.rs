@@ -1956,6 +1956,51 @@ fn wheels_built_per_target_into_the_store_are_the_ones_published() {
     );
 }
 
+/// A linker of the wrong architecture (stood in for by one that marks its output aarch64) makes a
+/// wheel whose binary would not start on the target: the wheel is not recorded, and nothing of it
+/// is published.
+#[test]
+fn a_wheel_whose_binary_is_for_another_architecture_is_refused() {
+    let (repo, name, crate_name, env) = maturin_repo();
+    let host = support::host();
+    repo.write(
+        "wrong-linker.sh",
+        "#!/bin/sh\ncc \"$@\" || exit $?\nout=\"\"\nprev=\"\"\nfor a in \"$@\"; do\n  [ \"$prev\" = -o ] && out=\"$a\"\n  prev=\"$a\"\ndone\nprintf '\\267\\000' | dd of=\"$out\" bs=1 seek=18 conv=notrunc 2>/dev/null\n",
+    );
+    let linker = repo.join("wrong-linker.sh");
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&linker)
+        .status()
+        .unwrap();
+    repo.write(
+        ".cargo/config.toml",
+        &format!("[target.{host}]\nlinker = \"{}\"\n", linker.display()),
+    );
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "build: another linker"]);
+    let out = repo.run_env(
+        repo.path(),
+        &["artifacts", "wheel", "--compatibility", "linux"],
+        &env,
+    );
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            ".data/scripts/{crate_name}`, which would not start on `{host}`: it is built for aarch64, not {}",
+            std::env::consts::ARCH
+        )),
+        "{}",
+        out.stderr
+    );
+    // No record: `publish` would build its own wheel, not upload this one.
+    let wheels = repo.join(&format!(
+        ".git/polyship/artifacts/{name}/0.2.0/wheels/host/wheel.json"
+    ));
+    assert!(wheels.parent().unwrap().is_dir(), "{}", wheels.display());
+    assert!(!wheels.exists(), "{}", wheels.display());
+}
+
 /// The files of `name` on the local index's simple page.
 fn index_files(name: &str) -> Vec<String> {
     let url = format!("{}simple/{name}/", var("POLYSHIP_TEST_PYPI_URL"));

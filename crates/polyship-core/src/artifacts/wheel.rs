@@ -56,6 +56,15 @@ pub struct File {
 pub enum WheelError {
     #[error("`{command}` failed ({status})")]
     Failed { command: String, status: String },
+    #[error("`{wheel}` holds `{entry}`, which would not start on `{target}`: {why}")]
+    WrongPlatform {
+        wheel: String,
+        entry: String,
+        target: String,
+        why: String,
+    },
+    #[error("`{wheel}` cannot be read: {why}")]
+    Unreadable { wheel: String, why: String },
     #[error("`{command}` made no wheel")]
     NoWheel { command: String },
     #[error("failed to store `{}`", .path.display())]
@@ -141,6 +150,7 @@ pub fn build(
             continue;
         }
         let bytes = std::fs::read(&path).map_err(store_err(&path))?;
+        check_binaries(dir, &name, &bytes, request.target.as_deref())?;
         files.push(File {
             name,
             sha256: sha256_hex(&bytes),
@@ -164,6 +174,51 @@ pub fn build(
     let record = out.join(RECORD);
     crate::fsutil::write_atomic(&record, text.as_bytes()).map_err(store_err(&record))?;
     Ok(wheels)
+}
+
+/// The executables a wheel installs (`<name>.data/scripts/`, maturin's `bin` bindings) and its
+/// extension modules must be for the wheel's target: one of another architecture would install
+/// and then fail on every user's machine.
+fn check_binaries(
+    dir: &Path,
+    wheel: &str,
+    bytes: &[u8],
+    target: Option<&str>,
+) -> Result<(), WheelError> {
+    let target = match target {
+        Some(t) => t.to_owned(),
+        None => match super::build::host_target(dir) {
+            Ok(t) => t,
+            // Without `rustc` there is no telling the host's triple; maturin just built with it.
+            Err(_) => return Ok(()),
+        },
+    };
+    let binary = |name: &str| {
+        (name.contains(".data/scripts/") && !name.ends_with('/'))
+            || [".so", ".pyd", ".dylib"].iter().any(|e| name.ends_with(e))
+    };
+    // A binary larger than 1 GiB is no binary polyship ships.
+    let entries = super::archive::zip_entries(bytes, &binary, 1 << 30).map_err(|why| {
+        WheelError::Unreadable {
+            wheel: wheel.to_owned(),
+            why,
+        }
+    })?;
+    for (entry, contents) in entries {
+        // A script of `[project.scripts]` is text with a shebang, not a binary.
+        if contents.starts_with(b"#!") {
+            continue;
+        }
+        if let Some(why) = super::executable::mismatch(&contents, &target) {
+            return Err(WheelError::WrongPlatform {
+                wheel: wheel.to_owned(),
+                entry,
+                target,
+                why,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every wheel built at `commit` in `store`, checked against its record: the paths, sorted by
