@@ -272,6 +272,84 @@ pub fn checksums(files: &[(String, String)]) -> String {
     })
 }
 
+/// The entries of the zip archive `bytes` (a wheel) whose names `wanted` accepts, with their
+/// contents: stored or deflated, each at most `limit` bytes once inflated, so a hostile archive
+/// costs no unbounded memory.
+pub fn zip_entries(
+    bytes: &[u8],
+    wanted: &dyn Fn(&str) -> bool,
+    limit: u64,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    use std::io::Read as _;
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+            .ok_or("it is cut short")
+    };
+    let u32_at = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or("it is cut short")
+    };
+    // The end of central directory record: the last `PK\5\6` (a comment may follow it).
+    let end = (0..bytes.len().saturating_sub(21))
+        .rev()
+        .take(65_557)
+        .find(|&i| bytes[i..].starts_with(&0x0605_4b50u32.to_le_bytes()))
+        .ok_or("it has no zip directory")?;
+    let count = u16_at(end + 10)?;
+    let mut at = u32_at(end + 16)?;
+    let mut found = Vec::new();
+    for _ in 0..count {
+        if u32_at(at)? != 0x0201_4b50 {
+            return Err("its zip directory is damaged".into());
+        }
+        let method = u16_at(at + 10)?;
+        let compressed = u32_at(at + 20)?;
+        let name_len = u16_at(at + 28)?;
+        let extra_len = u16_at(at + 30)?;
+        let comment_len = u16_at(at + 32)?;
+        let local = u32_at(at + 42)?;
+        let name = bytes
+            .get(at + 46..at + 46 + name_len)
+            .ok_or("it is cut short")?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        at += 46 + name_len + extra_len + comment_len;
+        if !wanted(&name) {
+            continue;
+        }
+        if u32_at(local)? != 0x0403_4b50 {
+            return Err(format!("the entry `{name}` is damaged"));
+        }
+        let start = local + 30 + u16_at(local + 26)? + u16_at(local + 28)?;
+        let data = bytes
+            .get(start..start + compressed)
+            .ok_or_else(|| format!("the entry `{name}` is cut short"))?;
+        let mut contents = Vec::new();
+        match method {
+            0 => contents.extend_from_slice(data),
+            8 => {
+                flate2::read::DeflateDecoder::new(data)
+                    .take(limit + 1)
+                    .read_to_end(&mut contents)
+                    .map_err(|e| format!("the entry `{name}` does not inflate: {e}"))?;
+            }
+            other => {
+                return Err(format!(
+                    "the entry `{name}` is compressed with method {other}"
+                ));
+            }
+        }
+        if contents.len() as u64 > limit {
+            return Err(format!("the entry `{name}` is larger than {limit} bytes"));
+        }
+        found.push((name, contents));
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,82 +476,4 @@ mod tests {
             )
         );
     }
-}
-
-/// The entries of the zip archive `bytes` (a wheel) whose names `wanted` accepts, with their
-/// contents: stored or deflated, each at most `limit` bytes once inflated, so a hostile archive
-/// costs no unbounded memory.
-pub fn zip_entries(
-    bytes: &[u8],
-    wanted: &dyn Fn(&str) -> bool,
-    limit: u64,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
-    use std::io::Read as _;
-    let u16_at = |at: usize| {
-        bytes
-            .get(at..at + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-            .ok_or("it is cut short")
-    };
-    let u32_at = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or("it is cut short")
-    };
-    // The end of central directory record: the last `PK\5\6` (a comment may follow it).
-    let end = (0..bytes.len().saturating_sub(21))
-        .rev()
-        .take(65_557)
-        .find(|&i| bytes[i..].starts_with(&0x0605_4b50u32.to_le_bytes()))
-        .ok_or("it has no zip directory")?;
-    let count = u16_at(end + 10)?;
-    let mut at = u32_at(end + 16)?;
-    let mut found = Vec::new();
-    for _ in 0..count {
-        if u32_at(at)? != 0x0201_4b50 {
-            return Err("its zip directory is damaged".into());
-        }
-        let method = u16_at(at + 10)?;
-        let compressed = u32_at(at + 20)?;
-        let name_len = u16_at(at + 28)?;
-        let extra_len = u16_at(at + 30)?;
-        let comment_len = u16_at(at + 32)?;
-        let local = u32_at(at + 42)?;
-        let name = bytes
-            .get(at + 46..at + 46 + name_len)
-            .ok_or("it is cut short")?;
-        let name = String::from_utf8_lossy(name).into_owned();
-        at += 46 + name_len + extra_len + comment_len;
-        if !wanted(&name) {
-            continue;
-        }
-        if u32_at(local)? != 0x0403_4b50 {
-            return Err(format!("the entry `{name}` is damaged"));
-        }
-        let start = local + 30 + u16_at(local + 26)? + u16_at(local + 28)?;
-        let data = bytes
-            .get(start..start + compressed)
-            .ok_or_else(|| format!("the entry `{name}` is cut short"))?;
-        let mut contents = Vec::new();
-        match method {
-            0 => contents.extend_from_slice(data),
-            8 => {
-                flate2::read::DeflateDecoder::new(data)
-                    .take(limit + 1)
-                    .read_to_end(&mut contents)
-                    .map_err(|e| format!("the entry `{name}` does not inflate: {e}"))?;
-            }
-            other => {
-                return Err(format!(
-                    "the entry `{name}` is compressed with method {other}"
-                ));
-            }
-        }
-        if contents.len() as u64 > limit {
-            return Err(format!("the entry `{name}` is larger than {limit} bytes"));
-        }
-        found.push((name, contents));
-    }
-    Ok(found)
 }
