@@ -530,6 +530,33 @@ fn archives_are_attached_to_the_github_release_once_and_conflicts_are_refused() 
     let out = run(&r, &["artifacts", "verify"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
 
+    // A file of the repository beside the archives (`--file`): attached under its name, and
+    // `verify` then finds it; a glob that matches nothing is an error before anything is sent.
+    let out = run(&r, &["artifacts", "upload", "--file", "no-such-*"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("`no-such-*` matches no file in the repository"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&r, &["artifacts", "verify", "--file", "README.md"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let out = run(&r, &["artifacts", "upload", "--file", "README.md"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(uploads(&forge), 4);
+    assert!(
+        forge
+            .assets()
+            .iter()
+            .any(|a| a.name == "README.md" && a.bytes == b"# tool\n"),
+        "{:?}",
+        forge.assets().iter().map(|a| &a.name).collect::<Vec<_>>()
+    );
+    let out = run(&r, &["artifacts", "verify", "--file", "README.md"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    forge.remove_asset("README.md");
+
     // Someone attached another SHA256SUMS: refused before anything is sent, then replaced.
     let release = forge.releases()[0].1.id;
     forge.remove_asset("SHA256SUMS");
@@ -552,7 +579,7 @@ fn archives_are_attached_to_the_github_release_once_and_conflicts_are_refused() 
         out.stderr
     );
     assert!(out.stderr.contains("--replace"), "{}", out.stderr);
-    assert_eq!(uploads(&forge), 3);
+    assert_eq!(uploads(&forge), 4);
     let out = run(&r, &["artifacts", "upload", "--replace"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert!(

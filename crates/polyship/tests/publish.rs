@@ -908,6 +908,63 @@ fn a_refused_upload_blocks_only_its_dependents_and_a_rerun_finishes_the_release(
     assert_eq!(final_state(&f, &npm), clean_final_state());
 }
 
+/// A slow registry read in a dry run: a spinner on a terminal names what is read; a log gets
+/// nothing more than the table.
+#[test]
+fn a_dry_run_shows_what_it_reads_on_a_terminal() {
+    let npm = var("POLYSHIP_TEST_NPM_REGISTRY");
+    let proxy = Proxy::start(&npm);
+    let name = format!("slow-{}", uid());
+    proxy.fault(Rule::new(
+        Some("GET"),
+        &name,
+        10,
+        Action::Delay(Duration::from_millis(1500)),
+    ));
+    let r = Repo::new()
+        .file(
+            "polyship.toml",
+            &format!("[publish.npm]\nregistry = \"{}\"\n", proxy.url()),
+        )
+        .file(
+            "package.json",
+            &format!("{{ \"name\": \"{name}\", \"version\": \"1.0.0\", \"license\": \"MIT\" }}\n"),
+        )
+        .commit("feat: a package");
+    let mut env = release_env();
+    env.push(("PATH".into(), std::env::var("PATH").unwrap_or_default()));
+    env.push(("NO_COLOR".into(), "1".into()));
+    env.push(("TERM".into(), "xterm".into()));
+    let command = format!(
+        "{} publish --dry-run --no-push",
+        env!("CARGO_BIN_EXE_polyship")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(r.path())
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("HOME", r.path())
+        .output()
+        .expect("`script` (util-linux) is needed: `apt-get install -y bsdutils`");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let host = proxy.url();
+    let host = host.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        shown.contains(&format!("Reading 1 package on {host}")),
+        "{shown}"
+    );
+    assert!(shown.contains("would publish"), "{shown}");
+    // Not a terminal: no spinner, and no line for it.
+    let out = r.run_env(
+        r.path(),
+        &["publish", "--dry-run", "--no-push"],
+        &release_env(),
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(!out.stderr.contains("Reading"), "{}", out.stderr);
+}
+
 #[test]
 fn a_conflict_fails_without_retrying() {
     let npm = var("POLYSHIP_TEST_NPM_REGISTRY");

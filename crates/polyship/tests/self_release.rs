@@ -317,18 +317,27 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
     let printed = run_ok(Command::new(venv.join("bin/polyship")).arg("--version"));
     assert!(printed.starts_with(&expected), "pip: {printed}");
 
-    // The forge release: `install.sh` downloads the archive, checks it against SHA256SUMS and
-    // installs it.
+    // The forge release: its `install.sh` downloads the archive, checks it against SHA256SUMS
+    // and installs it.
+    let download = format!("{}polyship/polyship/releases/download", forge.api_url());
+    let script = tmp.path().join("install.sh");
+    run_ok(
+        Command::new("curl")
+            .args(["-fsSL", "-o"])
+            .arg(&script)
+            .arg(format!("{download}/v{version}/install.sh")),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&script).unwrap(),
+        r.read("install.sh")
+    );
     let bin = tmp.path().join("bin");
     run_ok(
         Command::new("sh")
-            .arg(r.join("install.sh"))
+            .arg(&script)
             .env("POLYSHIP_VERSION", &version)
             .env("POLYSHIP_INSTALL_DIR", &bin)
-            .env(
-                "POLYSHIP_DOWNLOAD_URL",
-                format!("{}polyship/polyship/releases/download", forge.api_url()),
-            ),
+            .env("POLYSHIP_DOWNLOAD_URL", &download),
     );
     let printed = run_ok(Command::new(bin.join("polyship")).arg("--version"));
     assert!(printed.starts_with(&expected), "install.sh: {printed}");

@@ -134,6 +134,9 @@ impl Builtin {
             "forge-assets" => {
                 let mut args = artifacts_args("upload", &with)?;
                 with.flag("replace", "--replace", &mut args)?;
+                for glob in with.strings("files")?.unwrap_or_default() {
+                    args.extend(["--file".to_owned(), glob]);
+                }
                 Builtin::Artifacts(args)
             }
             other => {
@@ -465,7 +468,7 @@ impl With<'_> {
                 "env",
             ],
             "archive" => &["package", "name", "format", "wrap", "include"],
-            "forge-assets" => &["package", "replace"],
+            "forge-assets" => &["package", "replace", "files"],
             "wheel" => &["package", "target", "compatibility", "zig"],
             "image" => &[
                 "package",

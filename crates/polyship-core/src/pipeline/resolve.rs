@@ -676,7 +676,15 @@ fn artifact_checks(steps: &mut [Step]) {
         };
         let package = value("--package");
         let check = match args.get(1).map(String::as_str) {
-            Some("upload") => serde_json::json!({ "package": package, "assets": true }),
+            Some("upload") => {
+                let files: Vec<&String> = args
+                    .iter()
+                    .zip(args.iter().skip(1))
+                    .filter(|(flag, _)| *flag == "--file")
+                    .map(|(_, glob)| glob)
+                    .collect();
+                serde_json::json!({ "package": package, "assets": true, "files": files })
+            }
             Some("image") if !args.iter().any(|a| a == "--no-push") => {
                 let tags: Vec<&str> = args
                     .iter()

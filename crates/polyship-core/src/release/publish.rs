@@ -214,6 +214,9 @@ pub enum Event<'a> {
     Warning(&'a str),
     /// What a tool printed, redacted (shown with `-v`).
     Output(&'a str),
+    /// A wait that is no package's (reading the registries): `Some(what)` while it lasts, `None`
+    /// once it is over. Worth a spinner on a terminal, nothing in a log.
+    Reading(Option<&'a str>),
 }
 
 /// Work that takes a while.
@@ -1165,7 +1168,9 @@ pub fn preflight<'a>(
     let cx = open(ws, config, root, options, &mut problems)?;
     let (targets, local_tags) = select(&cx, &mut problems, &mut notes)?;
     let agent = registry::agent();
+    report(Event::Reading(Some(&reading(&cx, &targets))));
     let (targets, existing) = read_registries(&cx, &agent, targets, &local_tags, &mut problems);
+    report(Event::Reading(None));
     if targets.is_empty() && problems.is_empty() {
         // Everything is released: a dirty tree or another branch does not matter.
         return Ok(Preflighted {
@@ -1180,8 +1185,10 @@ pub fn preflight<'a>(
     }
     check_repository(&cx, &agent, &targets, &mut problems)?;
     let mut targets = targets;
-    if options.dry_run {
+    if options.dry_run && cx.settings.forge.is_some() {
+        report(Event::Reading(Some("the forge's releases")));
         cx.read_forge_releases(&agent, &mut targets);
+        report(Event::Reading(None));
     }
     let (setup, npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
     if options.dry_run {
@@ -1664,6 +1671,31 @@ fn known_tags(
 /// registry) drop out; those on the registry and untagged are returned with its checksums, to
 /// compare.
 #[allow(clippy::type_complexity)]
+/// What `read_registries` reads, for the spinner: `12 packages on registry.npmjs.org, index.crates.io`.
+fn reading(cx: &Release<'_>, targets: &[Target]) -> String {
+    let mut hosts: Vec<String> = Vec::new();
+    for t in targets.iter().filter(|t| t.state != State::Private) {
+        let url = cx.settings.registries.get(t.ecosystem).url.clone();
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or(&url)
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    let count = targets.len();
+    format!(
+        "{count} package{} on {}",
+        if count == 1 { "" } else { "s" },
+        hosts.join(", ")
+    )
+}
+
 fn read_registries(
     cx: &Release<'_>,
     agent: &ureq::Agent,

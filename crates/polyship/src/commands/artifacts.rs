@@ -204,6 +204,9 @@ struct VerifyArgs {
     /// Check the image only, not the forge release's assets
     #[arg(long, requires = "repository")]
     no_assets: bool,
+    /// A file `upload --file` attached too, to check among the assets
+    #[arg(long = "file", value_name = "GLOB", conflicts_with = "no_assets")]
+    files: Vec<String>,
 }
 
 /// What a release's artifacts must be, checked by `artifacts verify` and by a pipeline's
@@ -220,6 +223,50 @@ pub struct Check {
     pub repository: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// More files attached with the archives (globs from the repository root).
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+/// The files `upload` attaches: the version's archives and checksums, then each `extra` glob's
+/// files (from the repository root) by their file names. A glob that matches no file, or a name
+/// taken twice, is an error.
+fn asset_files(cx: &Context, store: &Store, extra: &[String]) -> anyhow::Result<Vec<assets::File>> {
+    let mut files = assets::files(&store.dist_dir())?;
+    for pattern in extra {
+        let full = cx.root.join(pattern);
+        let paths = glob::glob(&full.to_string_lossy()).map_err(|e| {
+            CommandError::failed(
+                format!("`{pattern}` is not a glob: {e}"),
+                "write it as a path from the repository root, `*` for any name",
+            )
+        })?;
+        let mut any = false;
+        for path in paths.flatten().filter(|p| p.is_file()) {
+            any = true;
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if files.iter().any(|f| f.name == name) {
+                return Err(CommandError::failed(
+                    format!("`{}` would be attached twice as `{name}`", path.display()),
+                    "attach files of different names",
+                )
+                .into());
+            }
+            files.push(assets::File { name, path });
+        }
+        if !any {
+            return Err(CommandError::failed(
+                format!("`{pattern}` matches no file in the repository"),
+                "name files to attach by their paths from the repository root",
+            )
+            .into());
+        }
+    }
+    Ok(files)
 }
 
 /// What is missing or wrong in `check`'s artifacts; an empty list when the release has them all.
@@ -230,7 +277,7 @@ pub fn problems(cx: &Context, check: &Check) -> anyhow::Result<Vec<String>> {
     let redactor = Redactor::from_env();
     let mut problems = Vec::new();
     if check.assets {
-        let files = assets::files(&store.dist_dir())?;
+        let files = asset_files(cx, &store, &check.files)?;
         if files.is_empty() {
             problems.push(format!(
                 "no archives of `{}` {} were made here to check",
@@ -270,6 +317,7 @@ fn verify_cmd(cx: &Context, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         assets: !a.no_assets,
         repository: a.repository.clone(),
         tags: a.tags.clone(),
+        files: a.files.clone(),
     };
     let problems = problems(cx, &check)?;
     for p in &problems {
@@ -293,6 +341,9 @@ struct UploadArgs {
     /// Replace an asset of the same name whose contents differ, instead of failing
     #[arg(long)]
     replace: bool,
+    /// Attach this file too (a glob from the repository root: an install script, a schema)
+    #[arg(long = "file", value_name = "GLOB")]
+    files: Vec<String>,
 }
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
@@ -593,8 +644,7 @@ fn archive_cmd(cx: &Context, a: &ArchiveArgs) -> anyhow::Result<ExitCode> {
 fn upload_cmd(cx: &Context, a: &UploadArgs) -> anyhow::Result<ExitCode> {
     let (git_dir, _) = repository(cx)?;
     let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
-    let files = assets::files(&store.dist_dir())?;
-    if files.is_empty() {
+    if assets::files(&store.dist_dir())?.is_empty() {
         return Err(CommandError::failed(
             format!(
                 "no archives of `{}` {} to attach",
@@ -604,6 +654,7 @@ fn upload_cmd(cx: &Context, a: &UploadArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    let files = asset_files(cx, &store, &a.files)?;
     let Some((tag, forge)) = forge_release(cx, &package)? else {
         return Ok(ExitCode::FAILURE);
     };

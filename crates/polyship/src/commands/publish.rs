@@ -226,6 +226,19 @@ fn print_failures(cx: &Context, report: &Report) {
     }
 }
 
+/// A spinner line under the finished ones, ticking until it is cleared.
+fn spinner(multi: &MultiProgress) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new_spinner());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// The spinner of a wait that is no package's; no package is named this.
+const READING: &str = "\0reading";
+
 /// Progress on stderr: on a terminal, a spinner line per package while it is packed, waited for
 /// and uploaded, with finished steps printed above; elsewhere (CI logs, pipes) plain lines.
 struct Progress<'a> {
@@ -264,6 +277,25 @@ impl<'a> Progress<'a> {
                 }
                 return;
             }
+            Event::Reading(what) => {
+                // Only a terminal gets it: a log has the lines before and after the wait.
+                let Some(multi) = &self.multi else { return };
+                let mut bars = self.bars.lock().expect("progress");
+                match what {
+                    Some(what) => {
+                        let bar = bars
+                            .entry(READING.to_owned())
+                            .or_insert_with(|| spinner(multi));
+                        bar.set_message(format!("Reading {what}"));
+                    }
+                    None => {
+                        if let Some(bar) = bars.remove(READING) {
+                            bar.finish_and_clear();
+                        }
+                    }
+                }
+                return;
+            }
             Event::Started(activity, message) => (activity.verb(), message, true),
             Event::Done(notice, message) => (notice.verb(), message, false),
         };
@@ -279,14 +311,7 @@ impl<'a> Progress<'a> {
         let mut bars = self.bars.lock().expect("progress");
         if lasts {
             // A spinner for the package until its next event.
-            let bar = bars.entry(key).or_insert_with(|| {
-                let bar = multi.add(ProgressBar::new_spinner());
-                if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
-                    bar.set_style(style);
-                }
-                bar.enable_steady_tick(std::time::Duration::from_millis(120));
-                bar
-            });
+            let bar = bars.entry(key).or_insert_with(|| spinner(multi));
             bar.set_message(format!("{verb} {message}"));
         } else {
             if let Some(bar) = bars.remove(&key) {
