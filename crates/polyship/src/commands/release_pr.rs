@@ -42,22 +42,9 @@ pub struct Args {
 
 /// `git` in `dir`, its output, or an error naming the command.
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .context("failed to run git")?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        let redactor = Redactor::from_env();
-        Err(anyhow::anyhow!(
-            "`git {}` failed: {}",
-            args.join(" "),
-            redactor.redact(String::from_utf8_lossy(&out.stderr).trim())
-        ))
-    }
+    // The core's: never a password prompt, and the output redacted.
+    let out = polyship_core::release::git::git(dir, args, &Redactor::from_env())?;
+    Ok(out.trim().to_owned())
 }
 
 pub fn run(cx: &Context, args: &Args) -> anyhow::Result<ExitCode> {
