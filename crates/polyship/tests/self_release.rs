@@ -316,6 +316,16 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
     );
     let printed = run_ok(Command::new(venv.join("bin/polyship")).arg("--version"));
     assert!(printed.starts_with(&expected), "pip: {printed}");
+    // Beside the wheel, the sdist that builds polyship from source with Rust, both crates in it.
+    let index = run_ok(
+        Command::new("curl")
+            .arg("-fsSL")
+            .arg(format!("{}simple/polyship/", var("POLYSHIP_TEST_PYPI_URL"))),
+    );
+    assert!(
+        index.contains(&format!("polyship-{version}.tar.gz")),
+        "{index}"
+    );
 
     // The forge release: its `install.sh` downloads the archive, checks it against SHA256SUMS
     // and installs it.
