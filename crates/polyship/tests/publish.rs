@@ -2129,6 +2129,17 @@ fn a_binary_ships_through_npm_in_platform_packages_made_from_the_build() {
 
     let out = repo.run_env(repo.path(), &["artifacts", "build"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
+    // A dry run names the platform packages that go first.
+    let out = repo.run_env(repo.path(), &["publish", "--dry-run", "--no-push"], &env);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(&format!(
+            "`{name}` 0.2.0 publishes its platform packages first: `{platform}` ({})",
+            support::host()
+        )),
+        "{}",
+        out.stderr
+    );
     // The registry refuses the launcher's upload once, after the platform package's went
     // through: the rerun finds that one published with the same integrity and goes on.
     proxy.fault(

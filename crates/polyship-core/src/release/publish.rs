@@ -1192,6 +1192,17 @@ pub fn preflight<'a>(
     }
     let (setup, npmrc) = prepare_tools(&cx, &targets, &mut problems)?;
     if options.dry_run {
+        let pending: Vec<&Package> = targets
+            .iter()
+            .filter(|t| t.state == State::Pending)
+            .map(|t| &ws.packages[t.package])
+            .collect();
+        notes.extend(crate::ecosystem::npm::release::platform_notes(
+            &cx.ecosystems.npm,
+            &cx.git_dir,
+            &cx.head,
+            &pending,
+        ));
         // A preview needs no tools: what this machine lacks is said, not refused.
         problems.retain(|p| {
             if p.machine {

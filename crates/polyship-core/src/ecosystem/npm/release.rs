@@ -351,6 +351,34 @@ fn platforms_of(
     )
 }
 
+/// What a dry run says of the platform packages each of `packages` would publish before it:
+/// `` `polyship` 1.2.0 publishes its platform packages first: `@polyship/cli-linux-x64`
+/// (x86_64-unknown-linux-gnu) ``. Packages without builds are preflight's to report.
+pub(crate) fn platform_notes(
+    settings: &Settings,
+    git_dir: &Path,
+    commit: &str,
+    packages: &[&Package],
+) -> Vec<String> {
+    packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Npm)
+        .filter_map(|p| match platforms_of(settings, git_dir, commit, p)? {
+            Ok(planned) if !planned.is_empty() => Some(format!(
+                "`{}` {} publishes its platform packages first: {}",
+                p.name,
+                p.version.as_deref().unwrap_or_default(),
+                planned
+                    .iter()
+                    .map(|(pp, _)| format!("`{}` ({})", pp.name, pp.target))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Each package that ships binaries has a build of this commit for some platform, and lists every
 /// platform package it will publish in `optionalDependencies` at its own version.
 fn platform_preflight(needs: &Needs<'_>, problems: &mut Vec<Problem>) {
