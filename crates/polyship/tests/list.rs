@@ -166,6 +166,62 @@ fn standalone_crate_is_a_workspace_of_one() {
     assert!(edges(&doc).is_empty());
 }
 
+/// A JavaScript-first repository with its crates in a directory of their own (a Tauri app's
+/// `src-tauri/`, a `rust/` workspace): no Cargo workspace at the root, so discovery says which
+/// crates it does not read instead of leaving them out silently; a `[[package]]` entry brings
+/// one in and `ignore` quiets the other. A deeper `Cargo.toml` (a test fixture) is not named.
+#[test]
+fn crates_below_a_root_without_a_cargo_workspace_are_named_not_skipped() {
+    let repo = Repo::new()
+        .file(
+            "package.json",
+            "{ \"name\": \"app\", \"version\": \"0.1.0\" }\n",
+        )
+        .file(
+            "src-tauri/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
+        )
+        .file("rust/Cargo.toml", "[workspace]\nmembers = [\"core\"]\n")
+        .file(
+            "rust/core/Cargo.toml",
+            "[package]\nname = \"core\"\nversion = \"1.0.0\"\n",
+        )
+        .file(
+            "tests/fixtures/x/Cargo.toml",
+            "[package]\nname = \"fixture\"\nversion = \"9.9.9\"\n",
+        )
+        .commit("init");
+    let out = repo.run(&["list", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(packages(&out.json()), [p("npm", "app", "0.1.0", ".")]);
+    for dir in ["src-tauri", "rust"] {
+        assert!(
+            out.stderr.contains(&format!(
+                "`{dir}/Cargo.toml` is outside every Cargo workspace polyship reads"
+            )) && out.stderr.contains(&format!("ignore = [\"{dir}\"]")),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains("rust/core"), "{}", out.stderr);
+    assert!(!out.stderr.contains("fixtures"), "{}", out.stderr);
+
+    repo.write(
+        "polyship.toml",
+        "ignore = [\"rust\"]\n\n[[package]]\npath = \"src-tauri\"\n",
+    );
+    let out = repo.run(&["list", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(
+        packages(&out.json()),
+        [
+            p("cargo", "app", "0.1.0", "src-tauri"),
+            p("npm", "app", "0.1.0", ".")
+        ]
+    );
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
+
 #[test]
 fn a_path_dependency_whose_key_is_not_the_crate_name_warns() {
     let repo = Repo::new()

@@ -197,6 +197,7 @@ pub fn discover_in(
             );
         }
     }
+    warnings.extend(unreached_crates(files, &packages, &ignore));
     resolve_dependencies(&mut packages, &mut warnings);
     let graph = DependencyGraph::new(&packages);
     Ok(Discovery {
@@ -208,6 +209,50 @@ pub fn discover_in(
         warnings,
         notes,
     })
+}
+
+/// A repository without a Cargo workspace at its root (an npm or Python one) may hold crates in
+/// a directory of their own — a Tauri app's `src-tauri/`, a `rust/` workspace. Discovery reads
+/// Cargo from the root only, so each such `Cargo.toml` near the top (one or two directories
+/// down) that no package covers and `ignore` does not leave out is a warning, never a silent
+/// skip. Deeper ones are taken for test fixtures.
+fn unreached_crates(
+    files: &FileIndex,
+    packages: &[Package],
+    ignore: &[MemberGlob],
+) -> Vec<Warning> {
+    if files.contains("Cargo.toml") {
+        return Vec::new();
+    }
+    let mut dirs: Vec<&str> = files
+        .dirs_with("Cargo.toml")
+        .filter(|d| *d != "." && d.split('/').count() <= 2)
+        .collect();
+    dirs.sort_by_key(|d| d.split('/').count());
+    let under = |dir: &str, top: &str| dir == top || dir.starts_with(&format!("{top}/"));
+    let mut warned: Vec<&str> = Vec::new();
+    let mut warnings = Vec::new();
+    for dir in dirs {
+        if warned.iter().any(|w| under(dir, w))
+            || is_ignored(ignore, dir)
+            || packages
+                .iter()
+                .any(|p| p.ecosystem == Ecosystem::Cargo && under(dir, &p.path))
+        {
+            continue;
+        }
+        warned.push(dir);
+        warnings.push(
+            Warning::new(format!(
+                "`{dir}/Cargo.toml` is outside every Cargo workspace polyship reads (there is none at the root): its crates are not released"
+            ))
+            .in_file(&format!("{dir}/Cargo.toml"), None)
+            .help(format!(
+                "declare each crate in polyship.toml (`[[package]]` with `path = \"{dir}\"`), or leave them out with `ignore = [\"{dir}\"]`"
+            )),
+        );
+    }
+    warnings
 }
 
 /// The `[[package]]` entries of `polyship.toml`, each loaded by its ecosystem's adapter (every
