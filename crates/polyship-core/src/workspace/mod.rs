@@ -246,7 +246,7 @@ fn unreached_crates(
             Warning::new(format!(
                 "`{dir}/Cargo.toml` is outside every Cargo workspace polyship reads (there is none at the root): its crates are not released"
             ))
-            .in_file(&format!("{dir}/Cargo.toml"), None)
+            .in_file(format!("{dir}/Cargo.toml"), None)
             .help(format!(
                 "declare each crate in polyship.toml (`[[package]]` with `path = \"{dir}\"`), or leave them out with `ignore = [\"{dir}\"]`"
             )),
