@@ -1422,6 +1422,12 @@ fn a_fixed_group_with_one_tag_gets_one_release_with_the_group_changelog() {
     };
     let out = r.run_env(r.path(), &["publish"], &env);
     assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(
+        out.stderr.matches("Pushed v1.1.0").count(),
+        1,
+        "{}",
+        out.stderr
+    );
     let releases = forge.releases();
     assert_eq!(releases.len(), 1, "{releases:#?}");
     let release = &releases[0].1;

@@ -891,8 +891,11 @@ impl Run<'_> {
         }
         let commit_pushed = ok || !targets.iter().any(|t| t.tagged);
         self.journal.lock().expect("journal").commit_pushed = commit_pushed;
+        // A tag shared by several packages is pushed (and said) once.
+        let mut pushed_now: Vec<String> = Vec::new();
         for t in targets.iter_mut().filter(|t| t.tagged) {
-            if refs.tags.get(&t.tag).is_some_and(|c| c == self.head) {
+            if refs.tags.get(&t.tag).is_some_and(|c| c == self.head) || pushed_now.contains(&t.tag)
+            {
                 t.pushed = true;
             } else {
                 match git::push(
@@ -903,6 +906,7 @@ impl Run<'_> {
                 ) {
                     Ok(()) => {
                         t.pushed = true;
+                        pushed_now.push(t.tag.clone());
                         (self.report)(Event::Done(Notice::Pushed, &t.tag));
                     }
                     Err(e) => t.error = Some(format!("pushing the tag failed: {e}")),
