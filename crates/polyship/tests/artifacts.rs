@@ -540,6 +540,14 @@ fn archives_are_attached_to_the_github_release_once_and_conflicts_are_refused() 
         "{}",
         out.stderr
     );
+    let out = run(&r, &["artifacts", "verify", "--file", "no-such-*"], &env);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("`no-such-*` matches no file in the repository"),
+        "{}",
+        out.stderr
+    );
     let out = run(&r, &["artifacts", "verify", "--file", "README.md"], &env);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let out = run(&r, &["artifacts", "upload", "--file", "README.md"], &env);

@@ -277,19 +277,30 @@ pub fn problems(cx: &Context, check: &Check) -> anyhow::Result<Vec<String>> {
     let redactor = Redactor::from_env();
     let mut problems = Vec::new();
     if check.assets {
-        let files = asset_files(cx, &store, &check.files)?;
-        if files.is_empty() {
+        let files = if assets::files(&store.dist_dir())?.is_empty() {
             problems.push(format!(
                 "no archives of `{}` {} were made here to check",
                 package.name, package.version
             ));
-        } else if let Some((tag, forge)) = forge_release(cx, &package)? {
+            None
+        } else {
+            match asset_files(cx, &store, &check.files) {
+                Ok(files) => Some(files),
+                Err(e) => {
+                    problems.push(error_chain(e.as_ref()));
+                    None
+                }
+            }
+        };
+        if let Some(files) = files
+            && let Some((tag, forge)) = forge_release(cx, &package)?
+        {
             let agent = polyship_core::release::registry::agent();
             match assets::check(&forge, &agent, &tag, &files) {
                 Ok(found) => problems.extend(found),
                 Err(e) => problems.push(redactor.redact(&error_chain(&e))),
             }
-        } else {
+        } else if problems.is_empty() {
             problems.push(format!(
                 "the forge release of `{}` {} could not be read",
                 package.name, package.version
