@@ -326,6 +326,49 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
         index.contains(&format!("polyship-{version}.tar.gz")),
         "{index}"
     );
+    // pip builds a wheel from it where no wheel fits (maturin from the test tools' Python; the
+    // builds' target directory and flags, so only the two crates compile again).
+    let built = tmp.path().join("from-sdist");
+    run_ok(
+        Command::new(var("POLYSHIP_TEST_PYTHON"))
+            .args([
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-binary",
+                "polyship",
+                "--index-url",
+            ])
+            .arg(format!("{}simple/", var("POLYSHIP_TEST_PYPI_URL")))
+            .arg("--wheel-dir")
+            .arg(&built)
+            .arg(format!("polyship=={version}"))
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env("RUSTFLAGS", "-C target-feature=+crt-static"),
+    );
+    let from_source = std::fs::read_dir(&built)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .unwrap_or_else(|| panic!("pip built no wheel from the sdist in {}", built.display()));
+    let venv = tmp.path().join("venv-from-source");
+    run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    run_ok(
+        Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-index",
+            ])
+            .arg(&from_source),
+    );
+    let printed = run_ok(Command::new(venv.join("bin/polyship")).arg("--version"));
+    assert!(printed.starts_with(&expected), "sdist: {printed}");
 
     // The forge release: its `install.sh` downloads the archive, checks it against SHA256SUMS
     // and installs it.
