@@ -348,7 +348,19 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
             .arg(&built)
             .arg(format!("polyship=={version}"))
             .env("CARGO_TARGET_DIR", target_dir())
-            .env("RUSTFLAGS", "-C target-feature=+crt-static"),
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            // maturin's build hook runs the `maturin` beside that Python.
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    Path::new(&var("POLYSHIP_TEST_PYTHON"))
+                        .parent()
+                        .unwrap()
+                        .display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            ),
     );
     let from_source = std::fs::read_dir(&built)
         .unwrap()
