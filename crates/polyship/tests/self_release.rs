@@ -349,6 +349,11 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
             .arg(format!("polyship=={version}"))
             .env("CARGO_TARGET_DIR", target_dir())
             .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            // The clone names `registry = "local"` on polyship-core (the real file names none).
+            .env(
+                "CARGO_REGISTRIES_LOCAL_INDEX",
+                var("POLYSHIP_TEST_CARGO_INDEX"),
+            )
             // maturin's build hook runs the `maturin` beside that Python.
             .env(
                 "PATH",
