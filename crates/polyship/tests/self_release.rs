@@ -349,6 +349,9 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
             .arg(format!("polyship=={version}"))
             .env("CARGO_TARGET_DIR", target_dir())
             .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            // As the `wheel` step built: for the named host target, so that its builds are reused
+            // (and proc macros are built apart from the static flags).
+            .env("CARGO_BUILD_TARGET", support::host())
             // The clone names `registry = "local"` on polyship-core (the real file names none).
             .env(
                 "CARGO_REGISTRIES_LOCAL_INDEX",
