@@ -2,12 +2,14 @@
 //! its own `polyship.toml` pointed at the local registries (Cargo, Verdaccio, pypiserver,
 //! docker-registry) and the fake forge (GitHub's API cannot exist on a test machine). Then, from
 //! those registries only, every way a user installs polyship: `npm install` and `npx`, `pip
-//! install` into a fresh venv, `cargo install`, `install.sh` from the forge release's assets, and
-//! `podman run` of the image. Each prints the released version.
+//! install` into a fresh venv (the wheel, and one built from the sdist), `cargo install`,
+//! `install.sh` from the forge release's assets, and `podman run` of the image. Each prints the
+//! released version.
 //!
 //! The slowest test of the suite: the release builds polyship twice (the binary, and the wheel
-//! maturin builds) and `cargo install` a third time. Their target directory lives with the test
-//! tools, so a second run on the same machine reuses the builds.
+//! maturin builds), pip builds it from the sdist, and `cargo install` builds it once more. Their
+//! target directory lives with the test tools, so a second run on the same machine reuses the
+//! builds.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
