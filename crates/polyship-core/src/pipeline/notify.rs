@@ -185,12 +185,7 @@ pub fn send(
         );
     }
     let body = redactor.redact(&payload(notify, summary)?);
-    let host = notify
-        .webhook
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .and_then(|authority| authority.rsplit('@').next())
+    let host = crate::release::forge::host_of(&notify.webhook)
         .unwrap_or("the webhook")
         .to_owned();
     let response = agent

@@ -330,8 +330,8 @@ pub struct Asset {
     pub complete: bool,
 }
 
-/// The host of an `http(s)` URL.
-fn host_of(url: &str) -> Option<&str> {
+/// The host of an `http(s)` URL, without the user and password it may carry.
+pub(crate) fn host_of(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split(['/', '?', '#']).next()?;
     Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))

@@ -1682,23 +1682,13 @@ fn known_tags(
     Ok((local_tags, known))
 }
 
-/// Step 2: ask every registry, in parallel. Versions released before (tagged elsewhere, on the
-/// registry) drop out; those on the registry and untagged are returned with its checksums, to
-/// compare.
-#[allow(clippy::type_complexity)]
 /// What `read_registries` reads, for the spinner: `12 packages on registry.npmjs.org, index.crates.io`.
 fn reading(cx: &Release<'_>, targets: &[Target]) -> String {
     let mut hosts: Vec<String> = Vec::new();
     for t in targets.iter().filter(|t| t.state != State::Private) {
-        let url = cx.settings.registries.get(t.ecosystem).url.clone();
-        let host = url
-            .split("://")
-            .nth(1)
-            .unwrap_or(&url)
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let url = &cx.settings.registries.get(t.ecosystem).url;
+        // The host only: a URL's user and password are no spinner's business.
+        let host = forge::host_of(url).unwrap_or(url).to_owned();
         if !hosts.contains(&host) {
             hosts.push(host);
         }
@@ -1711,6 +1701,10 @@ fn reading(cx: &Release<'_>, targets: &[Target]) -> String {
     )
 }
 
+/// Step 2: ask every registry, in parallel. Versions released before (tagged elsewhere, on the
+/// registry) drop out; those on the registry and untagged are returned with its checksums, to
+/// compare.
+#[allow(clippy::type_complexity)]
 fn read_registries(
     cx: &Release<'_>,
     agent: &ureq::Agent,
