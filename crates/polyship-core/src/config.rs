@@ -233,17 +233,23 @@ pub struct NpmBinaryConfig {
 impl NpmBinaryConfig {
     /// Whether this is the entry of the npm package `name` (written `name` or `npm:name`).
     pub fn is_for(&self, name: &str) -> bool {
-        self.package == name || self.package.strip_prefix("npm:") == Some(name)
+        self.package_name() == name
     }
 
     /// The npm package's name, without the `npm:` that `polyship.toml` may write before it.
     pub fn package_name(&self) -> &str {
-        self.package.strip_prefix("npm:").unwrap_or(&self.package)
+        match Ecosystem::split_id(&self.package) {
+            (Some(Ecosystem::Npm), name) => name,
+            _ => &self.package,
+        }
     }
 
     /// The crate's name, without the `cargo:` that `polyship.toml` may write before it.
     pub fn crate_name(&self) -> &str {
-        self.krate.strip_prefix("cargo:").unwrap_or(&self.krate)
+        match Ecosystem::split_id(&self.krate) {
+            (Some(Ecosystem::Cargo), name) => name,
+            _ => &self.krate,
+        }
     }
 
     pub fn name_template(&self) -> &str {

@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use crate::workspace::Ecosystem;
+
 use super::{BUILD_RECORD, Binary, Build, Store, archive::sha256_hex};
 
 /// Which tool builds.
@@ -299,10 +301,9 @@ pub fn workspace(root: &Path, package: Option<&str>) -> Result<(PathBuf, Metadat
 /// The crate `name` names: `polyship` or, as everywhere else in `polyship.toml`, `cargo:polyship`.
 /// Another ecosystem's name is an error: only Cargo packages are built.
 pub fn crate_name(name: &str) -> Result<&str, BuildError> {
-    match name.split_once(':') {
-        None => Ok(name),
-        Some(("cargo", krate)) => Ok(krate),
-        Some((ecosystem, _)) => Err(BuildError::preflight(
+    match Ecosystem::split_id(name) {
+        (None | Some(Ecosystem::Cargo), krate) => Ok(krate),
+        (Some(ecosystem), _) => Err(BuildError::preflight(
             format!("`{name}` is not a Cargo package: binaries are built from crates"),
             format!("name the crate, `cargo:<name>`, instead of the {ecosystem} package"),
         )),

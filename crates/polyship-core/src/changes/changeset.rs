@@ -231,9 +231,9 @@ pub fn resolve_name(ws: &Workspace, full: &str) -> Result<usize, String> {
     // A name is quoted back in messages: never a 10 MB one whole.
     let written = crate::diagnostic::clip(full);
     let written = written.as_str();
-    let (ecosystem, name) = match full.split_once(':') {
-        Some((eco, name)) if Ecosystem::parse(eco).is_some() => (Ecosystem::parse(eco), name),
-        _ => (None, written),
+    let (ecosystem, name) = match Ecosystem::split_id(full) {
+        (Some(eco), name) => (Some(eco), name),
+        (None, _) => (None, written),
     };
     let matches: Vec<usize> = ws
         .packages

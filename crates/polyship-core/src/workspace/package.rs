@@ -61,6 +61,15 @@ impl Ecosystem {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.as_str() == s)
     }
+
+    /// A package as `polyship.toml`, changesets and the command line name it: `name`, or
+    /// `ecosystem:name` for one ecosystem's. A prefix that names no ecosystem is part of the name.
+    pub fn split_id(id: &str) -> (Option<Self>, &str) {
+        match id.split_once(':') {
+            Some((eco, name)) if Self::parse(eco).is_some() => (Self::parse(eco), name),
+            _ => (None, id),
+        }
+    }
 }
 
 impl fmt::Display for Ecosystem {
@@ -230,6 +239,13 @@ pub fn child(dir: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_names_its_ecosystem_only_when_the_prefix_is_one() {
+        assert_eq!(Ecosystem::split_id("npm:@a/b"), (Some(Ecosystem::Npm), "@a/b"));
+        assert_eq!(Ecosystem::split_id("polyship"), (None, "polyship"));
+        assert_eq!(Ecosystem::split_id("rubygems:x"), (None, "rubygems:x"));
+    }
 
     #[test]
     fn join_rel_normalises() {

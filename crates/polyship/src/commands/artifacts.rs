@@ -520,16 +520,12 @@ fn wheel_cmd(cx: &Context, a: &WheelArgs) -> anyhow::Result<ExitCode> {
     let package = match &a.package {
         Some(name) => {
             // `python:polyship`, as `polyship.toml` names packages elsewhere, or `polyship`.
-            let bare = match name.split_once(':') {
-                Some(("python", bare)) => bare,
-                Some(_) => {
-                    return Err(CommandError::failed(
-                        format!("`{name}` is not a Python package: wheels are built from maturin projects"),
-                        format!("name the Python distribution, `python:<name>`; the maturin projects are {}", names()),
-                    )
-                    .into());
-                }
-                None => name.as_str(),
+            let (None | Some(Ecosystem::Python), bare) = Ecosystem::split_id(name) else {
+                return Err(CommandError::failed(
+                    format!("`{name}` is not a Python package: wheels are built from maturin projects"),
+                    format!("name the Python distribution, `python:<name>`; the maturin projects are {}", names()),
+                )
+                .into());
             };
             let wanted = polyship_core::ecosystem::python::normalize_name(bare);
             maturin.iter().find(|p| p.name == wanted).ok_or_else(|| {
