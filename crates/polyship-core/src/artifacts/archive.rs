@@ -280,17 +280,16 @@ pub fn zip_entries(
     wanted: &dyn Fn(&str) -> bool,
     limit: u64,
 ) -> Result<Vec<(String, Vec<u8>)>, String> {
+    use super::executable::{u16_at as u16_in, u32_at as u32_in};
     use std::io::Read as _;
     let u16_at = |at: usize| {
-        bytes
-            .get(at..at + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+        u16_in(bytes, at, true)
+            .map(usize::from)
             .ok_or("it is cut short")
     };
     let u32_at = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        u32_in(bytes, at, true)
+            .map(|v| v as usize)
             .ok_or("it is cut short")
     };
     // The end of central directory record: the last `PK\5\6` (a comment may follow it).

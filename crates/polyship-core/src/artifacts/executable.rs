@@ -23,7 +23,8 @@ pub struct Header {
     pub arches: Vec<Option<&'static str>>,
 }
 
-fn u16_at(b: &[u8], at: usize, little: bool) -> Option<u16> {
+/// The integer at byte `at` of `b`, little- or big-endian; `None` past the end.
+pub(super) fn u16_at(b: &[u8], at: usize, little: bool) -> Option<u16> {
     let bytes: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
     Some(if little {
         u16::from_le_bytes(bytes)
@@ -32,7 +33,7 @@ fn u16_at(b: &[u8], at: usize, little: bool) -> Option<u16> {
     })
 }
 
-fn u32_at(b: &[u8], at: usize, little: bool) -> Option<u32> {
+pub(super) fn u32_at(b: &[u8], at: usize, little: bool) -> Option<u32> {
     let bytes: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
     Some(if little {
         u32::from_le_bytes(bytes)
@@ -41,7 +42,7 @@ fn u32_at(b: &[u8], at: usize, little: bool) -> Option<u32> {
     })
 }
 
-fn u64_at(b: &[u8], at: usize, little: bool) -> Option<u64> {
+pub(super) fn u64_at(b: &[u8], at: usize, little: bool) -> Option<u64> {
     let bytes: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
     Some(if little {
         u64::from_le_bytes(bytes)

@@ -242,7 +242,10 @@ mod tests {
 
     #[test]
     fn an_id_names_its_ecosystem_only_when_the_prefix_is_one() {
-        assert_eq!(Ecosystem::split_id("npm:@a/b"), (Some(Ecosystem::Npm), "@a/b"));
+        assert_eq!(
+            Ecosystem::split_id("npm:@a/b"),
+            (Some(Ecosystem::Npm), "@a/b")
+        );
         assert_eq!(Ecosystem::split_id("polyship"), (None, "polyship"));
         assert_eq!(Ecosystem::split_id("rubygems:x"), (None, "rubygems:x"));
     }
