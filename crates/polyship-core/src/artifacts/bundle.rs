@@ -280,32 +280,23 @@ fn documents(
 /// the repository root (`../../LICENSE` of a crate is `LICENSE`), else its file name. Never a
 /// name with `..`, which `tar` refuses to extract.
 fn member_name(root: &Path, package_dir: &Path, path: &Path) -> String {
-    let lexical = |p: &Path| {
-        let mut out = std::path::PathBuf::new();
-        for c in p.components() {
-            match c {
-                std::path::Component::ParentDir => {
-                    out.pop();
-                }
-                std::path::Component::CurDir => {}
-                other => out.push(other),
-            }
-        }
-        out
+    use crate::workspace::join_rel;
+    // `join_rel` folds `..` and refuses to climb above its base.
+    let below = |dir: &Path| {
+        let rel = path
+            .strip_prefix(dir)
+            .ok()?
+            .to_string_lossy()
+            .replace('\\', "/");
+        join_rel(".", &rel).filter(|r| r != ".")
     };
-    let path = lexical(path);
-    let name = path
-        .strip_prefix(lexical(package_dir))
-        .or_else(|_| path.strip_prefix(lexical(root)))
-        .map_or_else(
-            |_| {
-                path.file_name()
-                    .map(std::path::PathBuf::from)
-                    .unwrap_or_default()
-            },
-            Path::to_path_buf,
-        );
-    name.to_string_lossy().replace('\\', "/")
+    below(package_dir)
+        .or_else(|| below(root))
+        .unwrap_or_else(|| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
 }
 
 /// Files of `dir` whose name starts with one of `kinds` (any case): `README.md`, `LICENSE-MIT`.
