@@ -18,8 +18,8 @@ mod package;
 
 pub use graph::{CycleError, DependencyGraph};
 pub use package::{
-    Dependency, DependencyKind, Ecosystem, Location, Package, VersionSource, child, join_rel,
-    parent_dir,
+    Dependency, DependencyKind, Ecosystem, Location, Package, VersionSource, child, is_within,
+    join_rel, parent_dir,
 };
 
 use files::{FileIndex, MemberGlob};
@@ -229,15 +229,14 @@ fn unreached_crates(
         .filter(|d| *d != "." && d.split('/').count() <= 2)
         .collect();
     dirs.sort_by_key(|d| d.split('/').count());
-    let under = |dir: &str, top: &str| dir == top || dir.starts_with(&format!("{top}/"));
     let mut warned: Vec<&str> = Vec::new();
     let mut warnings = Vec::new();
     for dir in dirs {
-        if warned.iter().any(|w| under(dir, w))
+        if warned.iter().any(|w| is_within(dir, w))
             || is_ignored(ignore, dir)
             || packages
                 .iter()
-                .any(|p| p.ecosystem == Ecosystem::Cargo && under(dir, &p.path))
+                .any(|p| p.ecosystem == Ecosystem::Cargo && is_within(dir, &p.path))
         {
             continue;
         }

@@ -198,6 +198,13 @@ impl Package {
     }
 }
 
+/// Whether the root-relative `path` is the directory `dir` or below it (`crates/a` is within
+/// `crates`, `crates-old` is not).
+pub fn is_within(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Joins a package directory and a relative path the way the manifests mean it, `/`-separated and
 /// normalised (`crates/a` + `../b` = `crates/b`). `None` when the path climbs above the root.
 pub fn join_rel(base: &str, rel: &str) -> Option<String> {
@@ -248,6 +255,12 @@ mod tests {
         );
         assert_eq!(Ecosystem::split_id("polyship"), (None, "polyship"));
         assert_eq!(Ecosystem::split_id("rubygems:x"), (None, "rubygems:x"));
+    }
+
+    #[test]
+    fn within_is_the_directory_or_below_it() {
+        assert!(is_within("crates/a", "crates") && is_within("crates", "crates"));
+        assert!(!is_within("crates-old/a", "crates") && !is_within("crate", "crates"));
     }
 
     #[test]

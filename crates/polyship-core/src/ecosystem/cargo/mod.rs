@@ -23,7 +23,7 @@ use crate::version::Scheme;
 use crate::workspace::files::{MemberGlob, select};
 use crate::workspace::{
     Dependency, DependencyKind, DiscoveryError, Ecosystem, Location, Package, VersionSource, child,
-    join_rel, parent_dir,
+    is_within, join_rel, parent_dir,
 };
 
 pub struct Cargo;
@@ -136,7 +136,7 @@ pub fn in_root_workspace(cx: &Context<'_>, dir: &str) -> bool {
     let excluded = list("exclude")
         .iter()
         .filter_map(|e| join_rel(".", e))
-        .any(|e| dir == e || dir.starts_with(&format!("{e}/")));
+        .any(|e| is_within(dir, &e));
     !excluded
         && list("members")
             .iter()
@@ -193,11 +193,7 @@ fn load_workspace(cx: &Context<'_>, root: &TomlFile, dir: &str) -> Result<Found,
         .into_iter()
         .filter_map(|(e, _)| join_rel(dir, &e))
         .collect();
-    let is_excluded = |d: &str| {
-        exclude
-            .iter()
-            .any(|e| d == e || d.starts_with(&format!("{e}/")))
-    };
+    let is_excluded = |d: &str| exclude.iter().any(|e| is_within(d, e));
 
     // Explicit members are kept even when under an `exclude` path.
     let mut queue: Vec<String> = Vec::new();
@@ -238,7 +234,7 @@ fn load_workspace(cx: &Context<'_>, root: &TomlFile, dir: &str) -> Result<Found,
         // Cargo makes every path dependency inside the workspace directory a member too.
         for dep in &package.dependencies {
             if let Some(path) = &dep.path
-                && (dir == "." || path == dir || path.starts_with(&format!("{dir}/")))
+                && (dir == "." || is_within(path, dir))
                 && !is_excluded(path)
                 && !seen.contains(path)
                 && cx.root.join(child(path, MANIFEST)).is_file()
