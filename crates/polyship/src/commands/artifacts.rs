@@ -228,11 +228,15 @@ pub struct Check {
     pub files: Vec<String>,
 }
 
-/// The files `upload` attaches: the version's archives and checksums, then each `extra` glob's
-/// files (from the repository root) by their file names. A glob that matches no file, or a name
-/// taken twice, is an error.
-fn asset_files(cx: &Context, store: &Store, extra: &[String]) -> anyhow::Result<Vec<assets::File>> {
-    let mut files = assets::files(&store.dist_dir())?;
+/// The files `upload` attaches: `archives` (the version's archives and checksums), then each
+/// `extra` glob's files (from the repository root) by their file names. A glob that matches no
+/// file, or a name taken twice, is an error.
+fn with_extra_files(
+    cx: &Context,
+    archives: Vec<assets::File>,
+    extra: &[String],
+) -> anyhow::Result<Vec<assets::File>> {
+    let mut files = archives;
     for pattern in extra {
         let full = cx.root.join(pattern);
         let paths = glob::glob(&full.to_string_lossy()).map_err(|e| {
@@ -277,14 +281,15 @@ pub fn problems(cx: &Context, check: &Check) -> anyhow::Result<Vec<String>> {
     let redactor = Redactor::from_env();
     let mut problems = Vec::new();
     if check.assets {
-        let files = if assets::files(&store.dist_dir())?.is_empty() {
+        let archives = assets::files(&store.dist_dir())?;
+        let files = if archives.is_empty() {
             problems.push(format!(
                 "no archives of `{}` {} were made here to check",
                 package.name, package.version
             ));
             None
         } else {
-            match asset_files(cx, &store, &check.files) {
+            match with_extra_files(cx, archives, &check.files) {
                 Ok(files) => Some(files),
                 Err(e) => {
                     problems.push(error_chain(e.as_ref()));
@@ -651,7 +656,8 @@ fn archive_cmd(cx: &Context, a: &ArchiveArgs) -> anyhow::Result<ExitCode> {
 fn upload_cmd(cx: &Context, a: &UploadArgs) -> anyhow::Result<ExitCode> {
     let (git_dir, _) = repository(cx)?;
     let (package, store) = package_store(cx, &git_dir, a.package.package.as_deref())?;
-    if assets::files(&store.dist_dir())?.is_empty() {
+    let archives = assets::files(&store.dist_dir())?;
+    if archives.is_empty() {
         return Err(CommandError::failed(
             format!(
                 "no archives of `{}` {} to attach",
@@ -661,7 +667,7 @@ fn upload_cmd(cx: &Context, a: &UploadArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let files = asset_files(cx, &store, &a.files)?;
+    let files = with_extra_files(cx, archives, &a.files)?;
     let Some((tag, forge)) = forge_release(cx, &package)? else {
         return Ok(ExitCode::FAILURE);
     };
