@@ -54,6 +54,18 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What `polyship --version` prints once `pip install <args>` put polyship in a fresh venv at
+/// `venv`.
+fn pip_installed(venv: &Path, args: &[&str]) -> String {
+    run_ok(Command::new("python3").args(["-m", "venv"]).arg(venv));
+    run_ok(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(args),
+    );
+    run_ok(Command::new(venv.join("bin/polyship")).arg("--version"))
+}
+
 /// The environment of the release, as CI gives it: credentials for each registry, the host's
 /// toolchain, and a target directory of the test tools' that outlives the test.
 fn release_env(forge_token: &str, webhook: &str) -> Vec<(String, String)> {
@@ -303,20 +315,14 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
     assert!(printed.starts_with(&expected), "npx: {printed}");
 
     // PyPI: the wheel into a fresh venv puts `polyship` on its PATH.
-    let venv = tmp.path().join("venv");
-    run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    run_ok(
-        Command::new(venv.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--index-url",
-            ])
-            .arg(format!("{}simple/", var("POLYSHIP_TEST_PYPI_URL")))
-            .arg(format!("polyship=={version}")),
+    let printed = pip_installed(
+        &tmp.path().join("venv"),
+        &[
+            "--index-url",
+            &format!("{}simple/", var("POLYSHIP_TEST_PYPI_URL")),
+            &format!("polyship=={version}"),
+        ],
     );
-    let printed = run_ok(Command::new(venv.join("bin/polyship")).arg("--version"));
     assert!(printed.starts_with(&expected), "pip: {printed}");
     // Beside the wheel, the sdist that builds polyship from source with Rust, both crates in it.
     let index = run_ok(
@@ -377,19 +383,10 @@ fn polyship_releases_itself_and_installs_from_every_channel() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .unwrap_or_else(|| panic!("pip built no wheel from the sdist in {}", built.display()));
-    let venv = tmp.path().join("venv-from-source");
-    run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    run_ok(
-        Command::new(venv.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-index",
-            ])
-            .arg(&from_source),
+    let printed = pip_installed(
+        &tmp.path().join("venv-from-source"),
+        &["--no-index", &from_source.to_string_lossy()],
     );
-    let printed = run_ok(Command::new(venv.join("bin/polyship")).arg("--version"));
     assert!(printed.starts_with(&expected), "sdist: {printed}");
 
     // The forge release: its `install.sh` downloads the archive, checks it against SHA256SUMS
