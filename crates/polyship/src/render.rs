@@ -247,3 +247,14 @@ fn snippet(out: &mut String, color: bool, path: &str, position: Option<&Position
         );
     }
 }
+
+/// A spinner line under a [`indicatif::MultiProgress`]'s finished lines, ticking until it is
+/// cleared: the one look of every wait polyship shows on a terminal.
+pub fn spinner(multi: &indicatif::MultiProgress) -> indicatif::ProgressBar {
+    let bar = multi.add(indicatif::ProgressBar::new_spinner());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar};
 use polyship_core::release::journal;
 use polyship_core::release::publish::{self, Event, Options, PublishError, Report, State};
 use polyship_core::release::redact::Redactor;
@@ -226,16 +226,6 @@ fn print_failures(cx: &Context, report: &Report) {
     }
 }
 
-/// A spinner line under the finished ones, ticking until it is cleared.
-fn spinner(multi: &MultiProgress) -> ProgressBar {
-    let bar = multi.add(ProgressBar::new_spinner());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
-}
-
 /// The spinner of a wait that is no package's; no package is named this.
 const READING: &str = "\0reading";
 
@@ -285,7 +275,7 @@ impl<'a> Progress<'a> {
                     Some(what) => {
                         let bar = bars
                             .entry(READING.to_owned())
-                            .or_insert_with(|| spinner(multi));
+                            .or_insert_with(|| render::spinner(multi));
                         bar.set_message(format!("Reading {what}"));
                     }
                     None => {
@@ -311,7 +301,7 @@ impl<'a> Progress<'a> {
         let mut bars = self.bars.lock().expect("progress");
         if lasts {
             // A spinner for the package until its next event.
-            let bar = bars.entry(key).or_insert_with(|| spinner(multi));
+            let bar = bars.entry(key).or_insert_with(|| render::spinner(multi));
             bar.set_message(format!("{verb} {message}"));
         } else {
             if let Some(bar) = bars.remove(&key) {

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar};
 use polyship_core::pipeline::journal::{self, Run, RunStatus, StepRecord, StepState};
 use polyship_core::pipeline::runner::{self, Event, Options, RunError};
 use polyship_core::pipeline::{self, Action, Builtin, Pipeline, ResolveError, fanout};
@@ -932,11 +932,7 @@ impl<'a> Progress<'a> {
                 };
                 self.line(&self.cx.status_line("Running", &what));
                 if let Some(multi) = &self.multi {
-                    let bar = multi.add(ProgressBar::new_spinner());
-                    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
-                        bar.set_style(style);
-                    }
-                    bar.enable_steady_tick(Duration::from_millis(120));
+                    let bar = render::spinner(multi);
                     bar.set_message(render::safe(&step.name).into_owned());
                     if let Some(old) = self.bars.insert(step.name.clone(), bar) {
                         old.finish_and_clear();
